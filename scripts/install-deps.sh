@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Ferry's tests need: qemu-img (build and check real disk images), PostgreSQL
+# (the scale-out metadata store), genisoimage (ISO test images) and the stock OpenStack and Glance command
+# line clients (compatibility tests). Run as root on Debian.
+set -euo pipefail
+packages=(qemu-utils postgresql genisoimage python3-openstackclient python3-glanceclient)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "system packages ready: ${packages[*]}"

@@ -1,0 +1,32 @@
+/**
+ * What every route of a region needs, built once at start and passed explicitly (no module singletons).
+ * @module
+ */
+import type { ChunkStore } from '../blobs/chunk-store.js';
+import type { RegionCatalog } from '../config/catalog.js';
+import type { Clock } from '../store/clock.js';
+import type { Db } from '../store/db.js';
+
+export interface RegionLimits {
+  /** Largest image upload accepted, in bytes (default: 1 TiB, Glance's image_size_cap). */
+  maxImageBytes: number;
+  /** Largest page a list returns (default: 1000, Glance's api_limit_max). */
+  maxListLimit: number;
+  /** Page size when the caller names none (default: 25). */
+  defaultListLimit: number;
+}
+
+export const DEFAULT_LIMITS: RegionLimits = {
+  maxImageBytes: 1024 ** 4,
+  maxListLimit: 1000,
+  defaultListLimit: 25,
+};
+
+export interface RegionContext {
+  region: string;
+  db: Db;
+  chunks: ChunkStore;
+  catalog: RegionCatalog;
+  clock: Clock;
+  limits: RegionLimits;
+}

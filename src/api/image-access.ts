@@ -1,0 +1,55 @@
+/**
+ * Who may see and change one image. An image the caller may not see is reported as not found, never as
+ * forbidden, so nobody learns that another account's image exists.
+ * @module
+ */
+import { FerryError } from '../domain/errors.js';
+import type { Principal } from '../identity/tokens.js';
+import { findImage, type ImageRecord } from '../store/images.js';
+import { findMember } from '../store/members.js';
+import type { RegionContext } from './context.js';
+
+export function notFound(id: string): FerryError {
+  return new FerryError('IMAGE_NOT_FOUND', `No image with ID ${id} was found.`);
+}
+
+export function isOwner(image: ImageRecord, principal: Principal): boolean {
+  return principal.isAdmin || image.owner === principal.projectId;
+}
+
+/** The image if the caller may see it: owner, admin, public/community, or a member of a shared image. */
+export async function loadVisibleImage(
+  ctx: RegionContext,
+  principal: Principal,
+  id: string,
+): Promise<ImageRecord> {
+  const image = await findImage(ctx.db, id);
+  if (!image) throw notFound(id);
+  if (isOwner(image, principal)) return image;
+  if (image.visibility === 'public' || image.visibility === 'community') return image;
+  if (image.visibility === 'shared' && (await findMember(ctx.db, id, principal.projectId))) return image;
+  throw notFound(id);
+}
+
+/** The image if the caller owns it; a visible image the caller doesn't own is forbidden to change. */
+export async function loadOwnedImage(
+  ctx: RegionContext,
+  principal: Principal,
+  id: string,
+): Promise<ImageRecord> {
+  const image = await loadVisibleImage(ctx, principal, id);
+  if (!isOwner(image, principal)) {
+    throw new FerryError('FORBIDDEN', `Only the owner of image ${id} may change it.`);
+  }
+  return image;
+}
+
+/** Frozen images are held by an administrator: refuse any change until it is unfrozen. */
+export function assertNotFrozen(image: ImageRecord): void {
+  if (image.frozen === 1) {
+    throw new FerryError(
+      'IMAGE_FROZEN',
+      `Image ${image.id} is frozen by an administrator and cannot be changed, shared or replicated.`,
+    );
+  }
+}

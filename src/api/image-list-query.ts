@@ -1,0 +1,161 @@
+/**
+ * Reads a Glance image-list query string: limit/marker pagination, sort keys and directions (both the old
+ * `sort_key`/`sort_dir` pairs and the new `sort=name:asc,size:desc`), and filters. Every bad value is a 400
+ * that names the parameter.
+ * @module
+ */
+import { FerryError } from '../domain/errors.js';
+import { IMAGE_STATUSES, MEMBER_STATUSES, VISIBILITIES } from '../domain/image.js';
+import type { Principal } from '../identity/tokens.js';
+import {
+  SORT_KEYS,
+  type ImageFilters,
+  type ListOptions,
+  type SortKey,
+  type SortSpec,
+} from '../store/images.js';
+import type { RegionContext } from './context.js';
+import { loadVisibleImage } from './image-access.js';
+
+type Query = Record<string, string | string[] | undefined>;
+
+/** Query parameters that are not property filters. */
+const KNOWN = new Set([
+  'limit',
+  'marker',
+  'sort_key',
+  'sort_dir',
+  'sort',
+  'name',
+  'status',
+  'visibility',
+  'owner',
+  'tag',
+  'member_status',
+  'size_min',
+  'size_max',
+  'disk_format',
+  'container_format',
+  'protected',
+  'os_hidden',
+  'image_type',
+]);
+
+function bad(message: string): FerryError {
+  return new FerryError('VALIDATION_FAILED', message);
+}
+
+function list(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).map((v) => v.trim());
+}
+
+function single(query: Query, name: string): string | undefined {
+  const value = query[name];
+  if (Array.isArray(value)) throw bad(`Give ${name} once.`);
+  return value;
+}
+
+function integer(query: Query, name: string): number | undefined {
+  const value = single(query, name);
+  if (value === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw bad(`${name} must be a non-negative integer.`);
+  return Number(value);
+}
+
+function boolean(query: Query, name: string): boolean | undefined {
+  const value = single(query, name)?.toLowerCase();
+  if (value === undefined) return undefined;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw bad(`${name} must be true or false.`);
+}
+
+function oneOf(query: Query, name: string, allowed: readonly string[]): string | undefined {
+  const value = single(query, name);
+  if (value !== undefined && !allowed.includes(value))
+    throw bad(`${name} must be one of ${allowed.join(', ')}.`);
+  return value;
+}
+
+function isSortKey(value: string): value is SortKey {
+  return (SORT_KEYS as readonly string[]).includes(value);
+}
+
+function parseSort(query: Query): SortSpec[] {
+  const sort = list(query.sort);
+  const keys = list(query.sort_key);
+  const dirs = list(query.sort_dir);
+  if (sort.length > 0 && (keys.length > 0 || dirs.length > 0)) {
+    throw bad('Use either sort or sort_key/sort_dir, not both.');
+  }
+  const specs =
+    sort.length > 0
+      ? sort.map((s) => s.split(':') as [string, string?])
+      : keys.map((k, i) => [k, dirs[i] ?? dirs[0]] as [string, string?]);
+  if (sort.length === 0 && keys.length === 0 && dirs.length > 0) specs.push(['created_at', dirs[0]]);
+  return specs.map(([key, dir]) => {
+    if (!isSortKey(key)) throw bad(`Unknown sort key ${key}; use one of ${SORT_KEYS.join(', ')}.`);
+    const direction = dir ?? 'desc';
+    if (direction !== 'asc' && direction !== 'desc')
+      throw bad(`Sort direction must be asc or desc, not ${direction}.`);
+    return { key, dir: direction };
+  });
+}
+
+export async function parseListQuery(
+  ctx: RegionContext,
+  principal: Principal,
+  query: Query,
+): Promise<ListOptions> {
+  const limit = Math.min(integer(query, 'limit') ?? ctx.limits.defaultListLimit, ctx.limits.maxListLimit);
+  const sort = parseSort(query);
+  const properties: Record<string, string> = {};
+  for (const [name, value] of Object.entries(query)) {
+    if (KNOWN.has(name) || value === undefined) continue;
+    properties[name] = Array.isArray(value) ? value[0]! : value;
+  }
+  const filters: ImageFilters = {
+    name: single(query, 'name'),
+    status: oneOf(query, 'status', IMAGE_STATUSES),
+    visibility: oneOf(query, 'visibility', [...VISIBILITIES, 'all']),
+    owner: single(query, 'owner'),
+    tags: list(query.tag),
+    memberStatus: oneOf(query, 'member_status', [...MEMBER_STATUSES, 'all']),
+    sizeMin: integer(query, 'size_min'),
+    sizeMax: integer(query, 'size_max'),
+    diskFormat: single(query, 'disk_format'),
+    containerFormat: single(query, 'container_format'),
+    protected: boolean(query, 'protected'),
+    osHidden: boolean(query, 'os_hidden'),
+    imageType: single(query, 'image_type'),
+    properties,
+  };
+  const markerId = single(query, 'marker');
+  let marker;
+  if (markerId !== undefined) {
+    try {
+      marker = await loadVisibleImage(ctx, principal, markerId);
+    } catch {
+      throw bad(`marker ${markerId} could not be found.`);
+    }
+  }
+  return {
+    viewer: { projectId: principal.projectId, isAdmin: principal.isAdmin },
+    filters,
+    sort: sort.length > 0 ? sort : [{ key: 'created_at', dir: 'desc' }],
+    limit,
+    ...(marker ? { marker } : {}),
+  };
+}
+
+/** The link to the next page: the same query with the marker moved to the last image shown. */
+export function nextLink(query: Query, lastId: string): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (name === 'marker' || value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) params.append(name, v);
+  }
+  params.set('marker', lastId);
+  return `/v2/images?${params.toString()}`;
+}

@@ -1,0 +1,106 @@
+/**
+ * Applies a Glance JSON patch (`application/openstack-images-v2.1-json-patch`) to an image, producing the
+ * changes to store. Rules as in Glance: add sets (or replaces), replace and remove need the property to exist,
+ * core properties cannot be removed, read-only ones cannot be touched, formats change only while queued.
+ * @module
+ */
+import { FerryError } from '../domain/errors.js';
+import type { Principal } from '../identity/tokens.js';
+import type { ImageChanges, ImageRecord, ImageRow } from '../store/images.js';
+import { assertPropertyValue, isWritableCore } from './validate.js';
+
+type Op = { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown };
+
+function parseOps(body: unknown): Op[] {
+  if (!Array.isArray(body)) {
+    throw new FerryError('VALIDATION_FAILED', 'A JSON patch is an array of {op, path, value} objects.');
+  }
+  return body.map((entry: unknown, i) => {
+    if (typeof entry !== 'object' || entry === null) {
+      throw new FerryError('VALIDATION_FAILED', `Patch operation ${i} must be an object.`);
+    }
+    const { op, path, value } = entry as Record<string, unknown>;
+    if (op !== 'add' && op !== 'replace' && op !== 'remove') {
+      throw new FerryError('VALIDATION_FAILED', `Patch operation ${i}: op must be add, replace or remove.`);
+    }
+    if (typeof path !== 'string' || !path.startsWith('/')) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        `Patch operation ${i}: path must be a JSON pointer like /name.`,
+      );
+    }
+    if (op !== 'remove' && !('value' in (entry as object))) {
+      throw new FerryError('VALIDATION_FAILED', `Patch operation ${i}: ${op} needs a value.`);
+    }
+    return { op, path, value };
+  });
+}
+
+/** Turns `/os_distro` into `os_distro`, undoing JSON pointer escapes; nested paths are refused. */
+function propertyName(path: string): string {
+  const segments = path.slice(1).split('/');
+  if (segments[0] === 'locations') {
+    throw new FerryError('FORBIDDEN', 'Ferry keeps image data itself: image locations cannot be set.');
+  }
+  if (segments.length !== 1) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      `Unsupported patch path ${path}: name one property, like /name.`,
+    );
+  }
+  return segments[0]!.replaceAll('~1', '/').replaceAll('~0', '~');
+}
+
+const QUEUED_ONLY = new Set(['disk_format', 'container_format']);
+
+export function applyImagePatch(image: ImageRecord, body: unknown, principal: Principal): ImageChanges {
+  const columns: Partial<ImageRow> = {};
+  const properties = { ...image.properties };
+  let tags: string[] | undefined;
+  for (const { op, path, value } of parseOps(body)) {
+    const name = propertyName(path);
+    if (name === 'cmk_id') throw new FerryError('FORBIDDEN', 'cmk_id is set when an image is created, only.');
+    if (name === 'owner') {
+      if (op === 'remove') throw new FerryError('FORBIDDEN', 'The owner of an image cannot be removed.');
+      if (!principal.isAdmin)
+        throw new FerryError('FORBIDDEN', 'Only an administrator may change the owner.');
+      if (typeof value !== 'string') throw new FerryError('VALIDATION_FAILED', 'owner must be a project id.');
+      columns.owner = value;
+      continue;
+    }
+    if (op !== 'remove') assertPropertyValue(name, value);
+    if (isWritableCore(name)) {
+      if (op === 'remove')
+        throw new FerryError('FORBIDDEN', `Property '${name}' is a core property: replace it.`);
+      if (QUEUED_ONLY.has(name) && image.status !== 'queued') {
+        throw new FerryError('FORBIDDEN', `Attribute ${name} can be only replaced for a queued image.`);
+      }
+      if (name === 'visibility' && value === 'public' && !principal.isAdmin) {
+        throw new FerryError('FORBIDDEN', 'Only an administrator may publicize an image.');
+      }
+      switch (name) {
+        case 'tags':
+          tags = value as string[];
+          break;
+        case 'protected':
+        case 'os_hidden':
+          columns[name] = value === true ? 1 : 0;
+          break;
+        default:
+          Object.assign(columns, { [name]: value });
+      }
+      continue;
+    }
+    if (op !== 'add' && !(name in properties)) {
+      throw new FerryError('CONFLICT', `Property ${name} does not exist: use op add to create it.`);
+    }
+    if (op === 'remove') delete properties[name];
+    else properties[name] = value as string;
+  }
+  const setProperties: Record<string, string> = {};
+  for (const [name, value] of Object.entries(properties)) {
+    if (image.properties[name] !== value) setProperties[name] = value;
+  }
+  const removeProperties = Object.keys(image.properties).filter((name) => !(name in properties));
+  return { columns, setProperties, removeProperties, ...(tags ? { tags } : {}) };
+}

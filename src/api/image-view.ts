@@ -1,0 +1,56 @@
+/**
+ * An image as the Glance v2 API shows it: Glance's fields and free-form properties at the top level, plus
+ * Ferry's own (`image_type`, `encrypted`, `cmk_id`, `frozen`).
+ * @module
+ */
+import { OS_HASH_ALGO } from '../domain/image.js';
+import type { ImageRecord } from '../store/images.js';
+import type { MemberRow } from '../store/members.js';
+
+/** Glance prints timestamps to the second: 2026-11-23T18:44:08Z. */
+export function glanceTime(iso: string): string {
+  return iso.replace(/\.\d+Z$/, 'Z');
+}
+
+export function imageView(image: ImageRecord): Record<string, unknown> {
+  return {
+    ...image.properties,
+    id: image.id,
+    name: image.name,
+    status: image.status,
+    visibility: image.visibility,
+    protected: image.protected === 1,
+    os_hidden: image.os_hidden === 1,
+    checksum: image.checksum,
+    os_hash_algo: image.os_hash_value === null ? null : OS_HASH_ALGO,
+    os_hash_value: image.os_hash_value,
+    owner: image.owner,
+    size: image.size,
+    virtual_size: image.virtual_size,
+    min_disk: image.min_disk,
+    min_ram: image.min_ram,
+    container_format: image.container_format,
+    disk_format: image.disk_format,
+    created_at: glanceTime(image.created_at),
+    updated_at: glanceTime(image.updated_at),
+    tags: image.tags,
+    image_type: image.image_type,
+    encrypted: image.cmk_id !== null,
+    cmk_id: image.cmk_id,
+    frozen: image.frozen === 1,
+    self: `/v2/images/${image.id}`,
+    file: `/v2/images/${image.id}/file`,
+    schema: '/v2/schemas/image',
+  };
+}
+
+export function memberView(member: MemberRow): Record<string, unknown> {
+  return {
+    image_id: member.image_id,
+    member_id: member.member_id,
+    status: member.status,
+    created_at: glanceTime(member.created_at),
+    updated_at: glanceTime(member.updated_at),
+    schema: '/v2/schemas/member',
+  };
+}

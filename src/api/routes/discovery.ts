@@ -1,0 +1,43 @@
+/**
+ * Public routes clients call before anything else: API versions (OpenStack version discovery), the JSON
+ * schemas, and health checks.
+ * @module
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import type { RegionContext } from '../context.js';
+import { IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA } from '../schemas/image-schema.js';
+
+/** Glance API versions Ferry answers for; the newest is CURRENT. */
+const VERSIONS = ['2.9', '2.8', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
+
+function versionsBody(request: FastifyRequest): unknown {
+  const base = `${request.protocol}://${request.headers.host ?? request.hostname}`;
+  return {
+    versions: VERSIONS.map((id, i) => ({
+      id: `v${id}`,
+      status: i === 0 ? 'CURRENT' : 'SUPPORTED',
+      links: [{ rel: 'self', href: `${base}/v2/` }],
+    })),
+  };
+}
+
+export function registerDiscoveryRoutes(app: FastifyInstance, ctx: RegionContext): void {
+  const open = { config: { public: true } };
+  // Glance answers the root with 300 Multiple Choices, which keystoneauth's discovery expects.
+  app.get('/', open, async (request, reply) => reply.code(300).send(versionsBody(request)));
+  app.get('/versions', open, async (request) => versionsBody(request));
+  app.get('/v2', open, async (request) => versionsBody(request));
+  app.get('/v2/', open, async (request) => versionsBody(request));
+
+  app.get('/v2/schemas/image', open, async () => IMAGE_SCHEMA);
+  app.get('/v2/schemas/images', open, async () => IMAGES_SCHEMA);
+  app.get('/v2/schemas/member', open, async () => MEMBER_SCHEMA);
+  app.get('/v2/schemas/members', open, async () => MEMBERS_SCHEMA);
+
+  app.get('/healthz', open, async () => ({ status: 'ok', region: ctx.region }));
+  app.get('/readyz', open, async () => {
+    await sql`select 1`.execute(ctx.db);
+    return { status: 'ready', region: ctx.region };
+  });
+}

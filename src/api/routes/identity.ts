@@ -1,0 +1,288 @@
+/**
+ * Identity API: who am I, my tokens, my account's projects and agencies, and the administrator's accounts,
+ * users, projects and tokens. Identity is global but each region keeps its own copy: callers that create an
+ * account in several regions pass the same ids (`id`) to each.
+ * @module
+ */
+import type { FastifyInstance } from 'fastify';
+import { FerryError } from '../../domain/errors.js';
+import { newHexId } from '../../domain/ids.js';
+import { issueToken } from '../../identity/tokens.js';
+import {
+  deleteAgency,
+  findAccount,
+  findAccountByName,
+  findAgencyByName,
+  findProject,
+  findUser,
+  insertAccount,
+  insertAgency,
+  insertProject,
+  insertUser,
+  listAccounts,
+  listAgencies,
+  listProjects,
+  listTokens,
+  listUsers,
+  revokeToken,
+  type Agency,
+  type Token,
+} from '../../store/identity.js';
+import { principalOf, requireAdmin } from '../auth.js';
+import type { RegionContext } from '../context.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ID = /^[0-9a-f]{32}$/;
+/** The policy an agency needs in the destination region to replicate into it. */
+export const KNOWN_POLICIES = ['CrossCopyAgencyPolicy', 'CrossCopyAgencyCBRPolicy'];
+
+function field(body: unknown, name: string): unknown {
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
+}
+
+function nameField(body: unknown, what: string): string {
+  const name = field(body, 'name');
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new FerryError('VALIDATION_FAILED', `${what} name must be 1-64 letters, digits, '.', '_' or '-'.`);
+  }
+  return name;
+}
+
+function idField(body: unknown): string {
+  const id = field(body, 'id');
+  if (id === undefined) return newHexId();
+  if (typeof id !== 'string' || !ID.test(id))
+    throw new FerryError('VALIDATION_FAILED', 'id must be 32 hex digits.');
+  return id;
+}
+
+function ttlField(body: unknown): number | undefined {
+  const ttl = field(body, 'ttl_seconds');
+  if (ttl === undefined) return undefined;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 60 || ttl > 366 * 24 * 3600) {
+    throw new FerryError('VALIDATION_FAILED', 'ttl_seconds must be an integer from 60 to 31622400.');
+  }
+  return ttl;
+}
+
+function tokenView(token: Token): Record<string, unknown> {
+  return {
+    id: token.id,
+    user_id: token.user_id,
+    project_id: token.project_id,
+    description: token.description,
+    created_at: token.created_at,
+    expires_at: token.expires_at,
+    revoked: token.revoked_at !== null,
+  };
+}
+
+function agencyView(agency: Agency): Record<string, unknown> {
+  return { id: agency.id, name: agency.name, created_at: agency.created_at, policies: agency.policies };
+}
+
+/** Turns a unique-constraint failure into a 409 with a message. */
+async function unique<T>(work: () => Promise<T>, message: string): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (/unique|duplicate/i.test(String(error))) throw new FerryError('DUPLICATE', message);
+    throw error;
+  }
+}
+
+export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext): void {
+  app.get('/v1/auth/whoami', async (request) => {
+    const principal = principalOf(request);
+    const [user, project, account] = await Promise.all([
+      findUser(ctx.db, principal.userId),
+      findProject(ctx.db, principal.projectId),
+      findAccount(ctx.db, principal.accountId),
+    ]);
+    return {
+      region: ctx.region,
+      user: { id: user?.id, name: user?.name, is_admin: principal.isAdmin },
+      account: { id: account?.id, name: account?.name },
+      project: { id: project?.id, name: project?.name, region: project?.region },
+      token: { id: principal.tokenId },
+    };
+  });
+
+  app.get('/v1/projects', async (request) => {
+    const principal = principalOf(request);
+    const projects = await listProjects(ctx.db, principal.accountId);
+    return { projects: projects.filter((p) => p.region === ctx.region) };
+  });
+
+  app.post('/v1/tokens', async (request, reply) => {
+    const principal = principalOf(request);
+    const description = field(request.body, 'description') ?? '';
+    if (typeof description !== 'string' || description.length > 255) {
+      throw new FerryError('VALIDATION_FAILED', 'description must be a string of at most 255 characters.');
+    }
+    const { secret, token } = await issueToken(ctx.db, ctx.clock, {
+      userId: principal.userId,
+      projectId: principal.projectId,
+      description,
+      ttlSeconds: ttlField(request.body),
+    });
+    return reply.code(201).send({ ...tokenView(token), secret });
+  });
+
+  app.get('/v1/tokens', async (request) => {
+    const principal = principalOf(request);
+    return { tokens: (await listTokens(ctx.db, principal.userId)).map(tokenView) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/tokens/:id', async (request, reply) => {
+    const principal = principalOf(request);
+    if (!(await revokeToken(ctx.db, ctx.clock, principal.userId, request.params.id))) {
+      throw new FerryError('NOT_FOUND', `You have no token ${request.params.id}.`);
+    }
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/agencies', async (request) => {
+    const principal = principalOf(request);
+    return { agencies: (await listAgencies(ctx.db, principal.accountId)).map(agencyView) };
+  });
+
+  app.post('/v1/agencies', async (request, reply) => {
+    const principal = principalOf(request);
+    const name = nameField(request.body, 'Agency');
+    const policies = field(request.body, 'policies') ?? [];
+    if (!Array.isArray(policies)) {
+      throw new FerryError('VALIDATION_FAILED', 'policies must be a list of {region, policy}.');
+    }
+    const regions = new Set(ctx.catalog.regions.map((r) => r.name));
+    const parsed = policies.map((p: unknown, i) => {
+      const region = field(p, 'region');
+      const policy = field(p, 'policy');
+      if (typeof region !== 'string' || !regions.has(region)) {
+        throw new FerryError('VALIDATION_FAILED', `policies[${i}].region must be a region of the catalog.`);
+      }
+      if (typeof policy !== 'string' || !KNOWN_POLICIES.includes(policy)) {
+        throw new FerryError(
+          'VALIDATION_FAILED',
+          `policies[${i}].policy must be one of ${KNOWN_POLICIES.join(', ')}.`,
+        );
+      }
+      return { region, policy };
+    });
+    const unique_ = [...new Map(parsed.map((p) => [`${p.region}/${p.policy}`, p])).values()];
+    const agency = await unique(
+      () =>
+        insertAgency(ctx.db, ctx.clock, {
+          id: idField(request.body),
+          account_id: principal.accountId,
+          name,
+          policies: unique_,
+        }),
+      `Your account already has an agency named ${name}.`,
+    );
+    return reply.code(201).send(agencyView(agency));
+  });
+
+  app.get<{ Params: { name: string } }>('/v1/agencies/:name', async (request) => {
+    const principal = principalOf(request);
+    const agency = await findAgencyByName(ctx.db, principal.accountId, request.params.name);
+    if (!agency)
+      throw new FerryError('NOT_FOUND', `Your account has no agency named ${request.params.name}.`);
+    return agencyView(agency);
+  });
+
+  app.delete<{ Params: { name: string } }>('/v1/agencies/:name', async (request, reply) => {
+    const principal = principalOf(request);
+    if (!(await deleteAgency(ctx.db, principal.accountId, request.params.name))) {
+      throw new FerryError('NOT_FOUND', `Your account has no agency named ${request.params.name}.`);
+    }
+    return reply.code(204).send();
+  });
+
+  // Administrator routes.
+  app.get('/v1/admin/accounts', async (request) => {
+    requireAdmin(request);
+    return { accounts: await listAccounts(ctx.db) };
+  });
+
+  app.post('/v1/admin/accounts', async (request, reply) => {
+    requireAdmin(request);
+    const name = nameField(request.body, 'Account');
+    if (await findAccountByName(ctx.db, name)) throw new FerryError('DUPLICATE', `Account ${name} exists.`);
+    const account = await unique(
+      () => insertAccount(ctx.db, ctx.clock, { id: idField(request.body), name }),
+      `Account ${name} exists.`,
+    );
+    return reply.code(201).send(account);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/admin/accounts/:id', async (request) => {
+    requireAdmin(request);
+    const account = await findAccount(ctx.db, request.params.id);
+    if (!account) throw new FerryError('NOT_FOUND', `No account ${request.params.id}.`);
+    const [users, projects] = await Promise.all([
+      listUsers(ctx.db, account.id),
+      listProjects(ctx.db, account.id),
+    ]);
+    return { ...account, users, projects };
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/admin/accounts/:id/users', async (request, reply) => {
+    requireAdmin(request);
+    const account = await findAccount(ctx.db, request.params.id);
+    if (!account) throw new FerryError('NOT_FOUND', `No account ${request.params.id}.`);
+    const name = nameField(request.body, 'User');
+    const isAdmin = field(request.body, 'is_admin') ?? false;
+    if (typeof isAdmin !== 'boolean')
+      throw new FerryError('VALIDATION_FAILED', 'is_admin must be true or false.');
+    const user = await unique(
+      () =>
+        insertUser(ctx.db, ctx.clock, {
+          id: idField(request.body),
+          account_id: account.id,
+          name,
+          is_admin: isAdmin,
+        }),
+      `Account ${account.name} already has a user ${name}.`,
+    );
+    return reply.code(201).send(user);
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/admin/accounts/:id/projects', async (request, reply) => {
+    requireAdmin(request);
+    const account = await findAccount(ctx.db, request.params.id);
+    if (!account) throw new FerryError('NOT_FOUND', `No account ${request.params.id}.`);
+    const name = nameField(request.body, 'Project');
+    const project = await unique(
+      () =>
+        insertProject(ctx.db, ctx.clock, {
+          id: idField(request.body),
+          account_id: account.id,
+          region: ctx.region,
+          name,
+        }),
+      `Account ${account.name} already has a project ${name} in ${ctx.region}.`,
+    );
+    return reply.code(201).send(project);
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/admin/users/:id/tokens', async (request, reply) => {
+    requireAdmin(request);
+    const user = await findUser(ctx.db, request.params.id);
+    if (!user) throw new FerryError('NOT_FOUND', `No user ${request.params.id}.`);
+    const projectId = field(request.body, 'project_id');
+    const project = typeof projectId === 'string' ? await findProject(ctx.db, projectId) : undefined;
+    if (!project || project.account_id !== user.account_id || project.region !== ctx.region) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        `project_id must be a project of the user's account in ${ctx.region}.`,
+      );
+    }
+    const { secret, token } = await issueToken(ctx.db, ctx.clock, {
+      userId: user.id,
+      projectId: project.id,
+      ttlSeconds: ttlField(request.body),
+    });
+    return reply.code(201).send({ ...tokenView(token), secret });
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * Image data: upload (`PUT /v2/images/{id}/file`) streamed into the chunk store while the format inspector
+ * reads along, and download (`GET`) streamed back out of it, with Range support and Glance's
+ * `Content-MD5` header. Neither ever holds more than a few chunks in memory.
+ *
+ * Upload states: queued → saving (compare-and-set, so one upload wins) → active. A body that breaks off
+ * leaves the image `killed`; data refused for its format or safety goes back to `queued`, so the owner can
+ * upload the right file. In every case no image becomes active without all its chunks stored (the manifest is
+ * stored after its chunks, and the image row points at the manifest last).
+ * @module
+ */
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { ingestImage } from '../../blobs/ingest.js';
+import { createImageReadStream } from '../../blobs/read.js';
+import { FerryError, isFerryError } from '../../domain/errors.js';
+import { OS_HASH_ALGO } from '../../domain/image.js';
+import { assertImageAcceptable, createFormatInspector } from '../../formats/inspector.js';
+import { timestamp } from '../../store/clock.js';
+import { transitionImage } from '../../store/images.js';
+import { principalOf } from '../auth.js';
+import type { RegionContext } from '../context.js';
+import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../image-access.js';
+import { parseRange } from '../range.js';
+
+/** Bytes after which the inspector has seen every header it checks early (the first chunk). */
+const INSPECTION_HEAD_BYTES = 1024 * 1024;
+
+type IdParams = { id: string };
+
+/** Upload refusals that mean "wrong file", not "broken upload": the image goes back to queued. */
+const REFUSALS = new Set(['UNSAFE_IMAGE', 'DISK_FORMAT_MISMATCH', 'PAYLOAD_TOO_LARGE']);
+
+export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext): void {
+  app.put<{ Params: IdParams }>('/v2/images/:id/file', async (request, reply) => {
+    const principal = principalOf(request);
+    const image = await loadOwnedImage(ctx, principal, request.params.id);
+    assertNotFrozen(image);
+    if (image.disk_format === null || image.container_format === null) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        'Set disk_format and container_format on the image before uploading its data.',
+      );
+    }
+    const diskFormat = image.disk_format;
+    if (
+      image.status !== 'queued' ||
+      !(await transitionImage(ctx.db, image.id, 'queued', 'saving', timestamp(ctx.clock)))
+    ) {
+      throw new FerryError(
+        'INVALID_IMAGE_STATUS',
+        `Image ${image.id} is ${image.status === 'queued' ? 'being uploaded' : image.status}: data can be uploaded only to a queued image.`,
+      );
+    }
+    request.log.info({ audit: 'image.upload', image: image.id, by: principal.userId }, 'upload started');
+
+    const inspector = createFormatInspector();
+    let seen = 0;
+    let headChecked = false;
+    const observe = (piece: Buffer): void => {
+      inspector.update(piece);
+      seen += piece.length;
+      if (!headChecked && seen >= INSPECTION_HEAD_BYTES) {
+        headChecked = true;
+        const problems = inspector.earlyProblems();
+        if (problems.length > 0) {
+          throw new FerryError('UNSAFE_IMAGE', `The image data is refused: ${problems.join('; ')}.`);
+        }
+      }
+    };
+
+    const abandon = async (error: unknown): Promise<never> => {
+      const refused = isFerryError(error) && REFUSALS.has(error.code);
+      await transitionImage(ctx.db, image.id, 'saving', refused ? 'queued' : 'killed', timestamp(ctx.clock));
+      request.log.warn({ image: image.id, err: error }, refused ? 'upload refused' : 'upload failed');
+      // The client may still be sending: close the connection after the answer instead of reading the rest.
+      reply.header('connection', 'close');
+      if (isFerryError(error)) throw error;
+      throw new FerryError(
+        'UPLOAD_INCOMPLETE',
+        'The upload broke off before the end of the data; the image is killed.',
+      );
+    };
+
+    let ingested;
+    try {
+      ingested = await ingestImage(ctx.chunks, request.body as Readable, {
+        observe,
+        maxBytes: ctx.limits.maxImageBytes,
+      });
+      const inspection = inspector.finish();
+      assertImageAcceptable(diskFormat, inspection);
+      ingested = { ...ingested, virtualSize: inspection.virtualSize };
+    } catch (error) {
+      return abandon(error);
+    }
+
+    const activated = await transitionImage(ctx.db, image.id, 'saving', 'active', timestamp(ctx.clock), {
+      size: ingested.size,
+      virtual_size: ingested.virtualSize,
+      checksum: ingested.md5,
+      os_hash_algo: OS_HASH_ALGO,
+      os_hash_value: ingested.sha512,
+      manifest_digest: ingested.manifestDigest,
+    });
+    if (!activated) {
+      throw new FerryError('IMAGE_DELETED_DURING_UPLOAD', `Image ${image.id} was deleted during the upload.`);
+    }
+    request.log.info(
+      { audit: 'image.upload', image: image.id, size: ingested.size, stored: ingested.bytesWritten },
+      'upload finished',
+    );
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: IdParams }>('/v2/images/:id/file', async (request, reply) => {
+    const principal = principalOf(request);
+    const image = await loadVisibleImage(ctx, principal, request.params.id);
+    if (image.status === 'deactivated' && !principal.isAdmin) {
+      throw new FerryError('FORBIDDEN', `Image ${image.id} is deactivated: its data cannot be downloaded.`);
+    }
+    if (image.status !== 'active' || image.manifest_digest === null || image.size === null) {
+      // Glance answers 204 No Content for an image without data.
+      return reply.code(204).send();
+    }
+    const manifest = await ctx.chunks.getManifest(image.manifest_digest);
+    const range = parseRange(request.headers.range, image.size);
+    reply.header('content-type', 'application/octet-stream');
+    reply.header('accept-ranges', 'bytes');
+    if (range === 'unsatisfiable') {
+      reply.header('content-range', `bytes */${image.size}`);
+      throw new FerryError(
+        'RANGE_NOT_SATISFIABLE',
+        `The image has ${image.size} bytes; the range is outside it.`,
+      );
+    }
+    if (range) {
+      reply.code(206);
+      reply.header('content-range', `bytes ${range.start}-${range.end}/${image.size}`);
+      reply.header('content-length', range.end - range.start + 1);
+      return reply.send(createImageReadStream(ctx.chunks, manifest, range));
+    }
+    reply.header('content-length', image.size);
+    if (image.checksum) reply.header('content-md5', image.checksum);
+    return reply.send(createImageReadStream(ctx.chunks, manifest, {}));
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * The blob driver port: a dumb store of immutable objects under string keys. Hashing, dedup, verification
+ * and garbage collection live above it, in the chunk store; a driver only moves bytes.
+ * @module
+ */
+
+/** Thrown by `get` when no object has the key. */
+export class BlobNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`blob not found: ${key}`);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+/** Thrown for a key no driver may store (see `assertValidKey`). */
+export class InvalidBlobKeyError extends Error {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`invalid blob key ${JSON.stringify(key)}: ${reason}`);
+    this.name = 'InvalidBlobKeyError';
+  }
+}
+
+/** Longest key a driver accepts; S3 allows 1024 bytes and the layout's keys are about 80. */
+export const MAX_BLOB_KEY_LENGTH = 1024;
+
+/** First key segment drivers keep for themselves (the fs driver stages writes under `<root>/tmp/`). */
+export const RESERVED_KEY_SEGMENT = 'tmp';
+
+const KEY_SEGMENT_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
+/**
+ * The one key check every driver runs, so all backends accept the same keys: `/`-separated segments of
+ * `[A-Za-z0-9._-]`, none empty, none starting with `.` (so no `..`), no leading or trailing `/`, at most
+ * MAX_BLOB_KEY_LENGTH characters, and a first segment other than RESERVED_KEY_SEGMENT. Keys themselves are
+ * made only by `blobs/layout.ts`; this is the driver's defence against a bug, not a parser.
+ * @throws InvalidBlobKeyError
+ */
+export function assertValidKey(key: string): void {
+  if (key.length === 0 || key.length > MAX_BLOB_KEY_LENGTH) {
+    throw new InvalidBlobKeyError(key, `length must be 1..${MAX_BLOB_KEY_LENGTH}`);
+  }
+  const segments = key.split('/');
+  if (segments[0] === RESERVED_KEY_SEGMENT) {
+    throw new InvalidBlobKeyError(key, `the first segment "${RESERVED_KEY_SEGMENT}" is reserved for drivers`);
+  }
+  for (const segment of segments) {
+    if (!KEY_SEGMENT_PATTERN.test(segment)) {
+      throw new InvalidBlobKeyError(key, `bad segment ${JSON.stringify(segment)}`);
+    }
+  }
+}
+
+export interface BlobDriverCapabilities {
+  /** How many requests the backend serves well at once (the chunk store bounds its parallelism by it). */
+  readonly maxParallelism: number;
+}
+
+export interface BlobReader {
+  /**
+   * The object's bytes, in a buffer the caller owns. Rejects with BlobNotFoundError if the key is absent.
+   * Sees an object once its `put` resolved (read-after-write), never a part of one.
+   */
+  get(key: string): Promise<Buffer>;
+  /** Whether an object has the key. Never rejects for an absent key. */
+  has(key: string): Promise<boolean>;
+}
+
+export interface BlobWriter {
+  /**
+   * Stores `data` under `key`, durably, atomically: readers see either nothing or all of it, and a crash
+   * leaves no partial object under `key`. Objects are immutable: putting an existing key again is a no-op
+   * (same key means same content, since keys are content addresses). Safe to call concurrently. The driver
+   * does not keep `data` once the promise settles, so the caller may reuse its memory (ingest reuses a ring of
+   * chunk buffers). Rejects with InvalidBlobKeyError for a key `assertValidKey` refuses.
+   */
+  put(key: string, data: Buffer): Promise<void>;
+}
+
+export interface BlobDeleter {
+  /** Removes the object; idempotent (no error if absent). */
+  delete(key: string): Promise<void>;
+}
+
+export interface BlobLister {
+  /**
+   * Every key that starts with `prefix` (`''` = all), in no particular order. Keys put during the walk may be
+   * missed. Objects still being staged by `put` are never listed.
+   */
+  list(prefix: string): AsyncIterable<string>;
+}
+
+export interface BlobDriver extends BlobReader, BlobWriter, BlobDeleter, BlobLister {
+  readonly name: string;
+  readonly capabilities: BlobDriverCapabilities;
+}

@@ -1,0 +1,57 @@
+/**
+ * The in-memory blob driver, for tests and throwaway demos: objects live in a Map and vanish with the
+ * process. It copies on put and on get, so neither side can change a stored object through a shared buffer.
+ * @module
+ */
+import { assertValidKey, BlobNotFoundError, type BlobDriver } from '../driver.js';
+
+export interface MemoryBlobDriverOptions {
+  /** Reported as `capabilities.maxParallelism` (default: 64; memory has no real limit). */
+  readonly maxParallelism?: number;
+}
+
+/** A driver with everything in memory; its `objects` map is exposed so tests can inspect or corrupt it. */
+export interface MemoryBlobDriver extends BlobDriver {
+  readonly objects: Map<string, Buffer>;
+}
+
+/**
+ * Creates an empty in-memory blob store.
+ * @example
+ * const store = createChunkStore({ driver: createMemoryBlobDriver() });
+ */
+export function createMemoryBlobDriver(options: MemoryBlobDriverOptions = {}): MemoryBlobDriver {
+  const objects = new Map<string, Buffer>();
+  return {
+    name: 'memory',
+    capabilities: { maxParallelism: options.maxParallelism ?? 64 },
+    objects,
+
+    async put(key, data) {
+      assertValidKey(key);
+      if (!objects.has(key)) objects.set(key, Buffer.from(data));
+    },
+
+    async get(key) {
+      assertValidKey(key);
+      const data = objects.get(key);
+      if (data === undefined) throw new BlobNotFoundError(key);
+      return Buffer.from(data);
+    },
+
+    async has(key) {
+      assertValidKey(key);
+      return objects.has(key);
+    },
+
+    async delete(key) {
+      assertValidKey(key);
+      objects.delete(key);
+    },
+
+    async *list(prefix) {
+      // Snapshot the keys: a put or delete during the walk must not break the iteration.
+      for (const key of [...objects.keys()]) if (key.startsWith(prefix)) yield key;
+    },
+  } satisfies MemoryBlobDriver;
+}

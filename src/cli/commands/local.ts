@@ -1,0 +1,44 @@
+/**
+ * `ferry local`: the embedded multi-region deployment with a demo account, until Ctrl-C.
+ * @module
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DEMO_BASE_PORT, startLocal } from '../../deploy/local.js';
+import { stopOnSignals } from '../signals.js';
+
+export function registerLocalCommand(program: Command): void {
+  program
+    .command('local')
+    .description(
+      'Run demo regions on loopback, each with its own SQLite file and blob folder, and a demo account.',
+    )
+    .option('--data <dir>', 'data folder (one subfolder per region)', './data')
+    .option('--port <port>', 'port of the first region; the others follow', String(DEMO_BASE_PORT))
+    .option('--log', 'print JSON request logs', false)
+    .addHelpText('after', '\nExample:\n  ferry local --data ./data --port 9301')
+    .action(async (options: { data: string; port: string; log: boolean }) => {
+      const deployment = await startLocal({
+        dataDir: path.resolve(options.data),
+        basePort: Number(options.port),
+        logger: options.log,
+      });
+      const lines = [
+        'Ferry is running.',
+        '',
+        'Regions:',
+        ...deployment.regions.map((r) => `  ${r.name.padEnd(10)} ${r.url}`),
+        '',
+        `Demo account: ${'demo'} (a project named after each region; agency ferry_copy may replicate into every region)`,
+        `Token (valid 7 days, every region): ${deployment.demo.token}`,
+        '',
+        'Try:',
+        `  curl -s -H "X-Auth-Token: ${deployment.demo.token}" ${deployment.regions[0]!.url}/v2/images`,
+        `  openstack --os-auth-type admin_token --os-endpoint ${deployment.regions[0]!.url} --os-token ${deployment.demo.token} image list`,
+        '',
+        `Catalog: ${deployment.catalogFile}. Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
+      ];
+      console.log(lines.join('\n'));
+      stopOnSignals(() => deployment.close());
+    });
+}

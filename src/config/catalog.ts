@@ -1,0 +1,85 @@
+/**
+ * The region catalog: every region's name, display name and endpoint, and which source → destination
+ * replication pairs are allowed. Every region reads the same file; it is validated when a region starts.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { FerryError } from '../domain/errors.js';
+
+export interface CatalogRegion {
+  name: string;
+  display_name: string;
+  /** Base URL clients use, e.g. http://127.0.0.1:9301 */
+  endpoint: string;
+}
+
+export interface RegionCatalog {
+  regions: CatalogRegion[];
+  /** Allowed replication pairs as [source, destination]. */
+  replication_pairs: Array<[string, string]>;
+}
+
+const REGION_NAME = /^[a-z][a-z0-9-]{1,62}$/;
+
+/** Validates a parsed catalog; throws with a message naming the bad entry. */
+export function parseCatalog(value: unknown): RegionCatalog {
+  const fail = (message: string): never => {
+    throw new FerryError('VALIDATION_FAILED', `region catalog: ${message}`);
+  };
+  if (typeof value !== 'object' || value === null) return fail('must be a JSON object');
+  const { regions, replication_pairs } = value as Record<string, unknown>;
+  if (!Array.isArray(regions) || regions.length === 0) return fail('"regions" must be a non-empty array');
+  const parsed: CatalogRegion[] = regions.map((r: unknown, i) => {
+    if (typeof r !== 'object' || r === null) return fail(`regions[${i}] must be an object`);
+    const { name, display_name, endpoint } = r as Record<string, unknown>;
+    if (typeof name !== 'string' || !REGION_NAME.test(name)) {
+      return fail(`regions[${i}].name must be lower-case letters, digits and dashes`);
+    }
+    if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) {
+      return fail(`regions[${i}].endpoint must be an http(s) URL`);
+    }
+    return {
+      name,
+      display_name: typeof display_name === 'string' ? display_name : name,
+      endpoint: endpoint.replace(/\/+$/, ''),
+    };
+  });
+  const names = new Set(parsed.map((r) => r.name));
+  if (names.size !== parsed.length) fail('region names must be unique');
+  const pairs = replication_pairs ?? [];
+  if (!Array.isArray(pairs)) return fail('"replication_pairs" must be an array of [source, destination]');
+  const parsedPairs = pairs.map((p: unknown, i): [string, string] => {
+    if (!Array.isArray(p) || p.length !== 2 || !p.every((n) => typeof n === 'string' && names.has(n))) {
+      return fail(`replication_pairs[${i}] must be [source, destination] of known regions`);
+    }
+    if (p[0] === p[1]) return fail(`replication_pairs[${i}] names the same region twice`);
+    return [p[0] as string, p[1] as string];
+  });
+  return { regions: parsed, replication_pairs: parsedPairs };
+}
+
+export async function loadCatalog(file: string): Promise<RegionCatalog> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new FerryError('VALIDATION_FAILED', `region catalog: cannot read ${file}`);
+  }
+  try {
+    return parseCatalog(JSON.parse(text));
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw new FerryError('VALIDATION_FAILED', `region catalog: ${file} is not valid JSON`);
+    }
+    throw error;
+  }
+}
+
+export function findRegion(catalog: RegionCatalog, name: string): CatalogRegion | undefined {
+  return catalog.regions.find((r) => r.name === name);
+}
+
+/** A catalog where every region may replicate into every other (the local demo's). */
+export function fullMeshPairs(names: string[]): Array<[string, string]> {
+  return names.flatMap((from) => names.filter((to) => to !== from).map((to): [string, string] => [from, to]));
+}

@@ -1,0 +1,97 @@
+/**
+ * Ferry's main job on one machine: several demo regions in one process, each on its own loopback port with
+ * its own SQLite file and blob folder under `<data>/<region>/`, a demo account with a project in every region
+ * and an agency allowed to replicate into every region, and a fresh token printed at start. Data survives a
+ * restart: the catalog, account and images are reused.
+ * @module
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fullMeshPairs, parseCatalog, type RegionCatalog } from '../config/catalog.js';
+import { provisionIdentity, type ProvisionedIdentity } from '../identity/provision.js';
+import { SYSTEM_CLOCK } from '../store/clock.js';
+import { startRegion, type RunningRegion } from '../region/start-region.js';
+
+export const DEMO_REGIONS = ['north-1', 'south-1', 'west-1'];
+export const DEMO_BASE_PORT = 9301;
+export const DEMO_ACCOUNT = 'demo';
+export const DEMO_AGENCY = 'ferry_copy';
+
+export interface LocalOptions {
+  dataDir: string;
+  /** First region's port; the others follow (default: 9301). 0 = any free ports (tests). */
+  basePort?: number;
+  regions?: string[];
+  logger?: boolean;
+}
+
+export interface LocalDeployment {
+  catalog: RegionCatalog;
+  catalogFile: string;
+  regions: RunningRegion[];
+  demo: ProvisionedIdentity;
+  close(): Promise<void>;
+}
+
+async function loadOrWriteCatalog(file: string, names: string[], basePort: number): Promise<RegionCatalog> {
+  try {
+    return parseCatalog(JSON.parse(await readFile(file, 'utf8')));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const catalog: RegionCatalog = {
+    regions: names.map((name, i) => ({
+      name,
+      display_name: name.replace(/^(\w)/, (c) => c.toUpperCase()).replace('-', ' '),
+      endpoint: `http://127.0.0.1:${basePort === 0 ? 0 : basePort + i}`,
+    })),
+    replication_pairs: fullMeshPairs(names),
+  };
+  await writeFile(file, JSON.stringify(catalog, null, 2) + '\n');
+  return catalog;
+}
+
+export async function startLocal(options: LocalOptions): Promise<LocalDeployment> {
+  await mkdir(options.dataDir, { recursive: true });
+  const catalogFile = path.join(options.dataDir, 'catalog.json');
+  const basePort = options.basePort ?? DEMO_BASE_PORT;
+  const catalog = await loadOrWriteCatalog(catalogFile, options.regions ?? DEMO_REGIONS, basePort);
+  const regions: RunningRegion[] = [];
+  try {
+    for (const region of catalog.regions) {
+      const port = basePort === 0 ? 0 : Number(new URL(region.endpoint).port);
+      regions.push(
+        await startRegion({
+          name: region.name,
+          catalog,
+          dataDir: options.dataDir,
+          port,
+          logger: options.logger,
+        }),
+      );
+    }
+    if (basePort === 0) {
+      // Ports were chosen by the system: tell every region where the others really are.
+      for (const region of catalog.regions)
+        region.endpoint = regions.find((r) => r.name === region.name)!.url;
+    }
+    const demo = await provisionIdentity(
+      regions.map((r) => ({ region: r.name, db: r.ctx.db })),
+      SYSTEM_CLOCK,
+      { account: DEMO_ACCOUNT, user: DEMO_ACCOUNT, isAdmin: false, agency: DEMO_AGENCY },
+      7 * 24 * 3600,
+    );
+    return {
+      catalog,
+      catalogFile,
+      regions,
+      demo,
+      async close() {
+        await Promise.all(regions.map((r) => r.close()));
+      },
+    };
+  } catch (error) {
+    await Promise.all(regions.map((r) => r.close()));
+    throw error;
+  }
+}

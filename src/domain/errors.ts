@@ -1,0 +1,66 @@
+/**
+ * Ferry's error type and the table of stable error codes. Domain code throws `FerryError` with a code;
+ * the HTTP layer turns it into `{"error": {"code", "message", "title", "status"}}` with the code's status.
+ * Codes never change meaning once published: clients and scripts match on them.
+ * @module
+ */
+
+/** Every error code Ferry returns, with its HTTP status and title. */
+export const ERROR_CODES = {
+  BAD_REQUEST: { status: 400, title: 'Bad Request' },
+  INVALID_JSON: { status: 400, title: 'Bad Request' },
+  VALIDATION_FAILED: { status: 400, title: 'Bad Request' },
+  INVALID_DISK_FORMAT: { status: 400, title: 'Bad Request' },
+  DISK_FORMAT_MISMATCH: { status: 400, title: 'Bad Request' },
+  UNSAFE_IMAGE: { status: 400, title: 'Bad Request' },
+  UPLOAD_INCOMPLETE: { status: 400, title: 'Bad Request' },
+  UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
+  FORBIDDEN: { status: 403, title: 'Forbidden' },
+  IMAGE_PROTECTED: { status: 403, title: 'Forbidden' },
+  IMAGE_FROZEN: { status: 403, title: 'Forbidden' },
+  NOT_FOUND: { status: 404, title: 'Not Found' },
+  IMAGE_NOT_FOUND: { status: 404, title: 'Not Found' },
+  MEMBER_NOT_FOUND: { status: 404, title: 'Not Found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed' },
+  NOT_ACCEPTABLE: { status: 406, title: 'Not Acceptable' },
+  CONFLICT: { status: 409, title: 'Conflict' },
+  INVALID_IMAGE_STATUS: { status: 409, title: 'Conflict' },
+  INVALID_STATUS_TRANSITION: { status: 400, title: 'Bad Request' },
+  IMAGE_DELETED_DURING_UPLOAD: { status: 410, title: 'Gone' },
+  DUPLICATE: { status: 409, title: 'Conflict' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Request Entity Too Large' },
+  LIMIT_EXCEEDED: { status: 413, title: 'Request Entity Too Large' },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Requested Range Not Satisfiable' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Media Type' },
+  INTERNAL_ERROR: { status: 500, title: 'Internal Server Error' },
+  SERVICE_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error meant for the caller: a stable code, a message that says what to do, optional details. */
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'FerryError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** Turns any caught value into an Error, so `catch (e: unknown)` has one shape to deal with. */
+export function coerceError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+export function isFerryError(value: unknown, code?: ErrorCode): value is FerryError {
+  return value instanceof FerryError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,55 @@
+/**
+ * Images: the values Ferry accepts for an image's fields, its status machine, and who may see it.
+ * Pure rules, no I/O.
+ *
+ * Glossary: an image's *owner* is a project (an account's project in this region); a *member* is another
+ * project the owner shared the image with; *frozen* is an administrator's hold (no change, share or
+ * replication); *protected* is the owner's guard against deletion.
+ * @module
+ */
+
+export const IMAGE_STATUSES = ['queued', 'saving', 'active', 'killed', 'deleted', 'deactivated'] as const;
+export type ImageStatus = (typeof IMAGE_STATUSES)[number];
+
+export const VISIBILITIES = ['private', 'shared', 'public', 'community'] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+
+/** Formats Ferry can inspect and so accept; Glance's others (ami, vdi, ploop...) are refused. */
+export const DISK_FORMATS = ['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'iso'] as const;
+export type DiskFormatName = (typeof DISK_FORMATS)[number];
+
+export const CONTAINER_FORMATS = ['bare', 'ovf', 'ova', 'ami', 'ari', 'aki', 'docker', 'compressed'] as const;
+
+export const IMAGE_TYPES = ['system-disk', 'data-disk', 'full-server', 'iso'] as const;
+export type ImageType = (typeof IMAGE_TYPES)[number];
+
+export const MEMBER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
+export type MemberStatus = (typeof MEMBER_STATUSES)[number];
+
+/** The hash Ferry reports as os_hash_algo (Glance's default). */
+export const OS_HASH_ALGO = 'sha512';
+
+/** Longest name, tag and property value Glance accepts (its schema's maxLength). */
+export const MAX_NAME_LENGTH = 255;
+
+/**
+ * Allowed status changes. Upload: queued → saving → active; a failed upload: saving → killed; a refused
+ * upload (wrong format, unsafe header): saving → queued, so the owner can upload the right file.
+ */
+const TRANSITIONS: Record<ImageStatus, readonly ImageStatus[]> = {
+  queued: ['saving', 'deleted'],
+  saving: ['active', 'killed', 'queued', 'deleted'],
+  active: ['deactivated', 'deleted'],
+  deactivated: ['active', 'deleted'],
+  killed: ['deleted'],
+  deleted: [],
+};
+
+export function canTransition(from: ImageStatus, to: ImageStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** The image type a new image gets when the caller names none. */
+export function defaultImageType(diskFormat: string | null): ImageType {
+  return diskFormat === 'iso' ? 'iso' : 'system-disk';
+}

@@ -1,0 +1,95 @@
+/**
+ * API tokens: random secrets shown once, stored only as their SHA-256, with an expiry and revocation.
+ * A request's token resolves to a Principal: the user, their account and the project the token acts in.
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { FerryError } from '../domain/errors.js';
+import { newHexId } from '../domain/ids.js';
+import type { Db } from '../store/db.js';
+import type { Clock } from '../store/clock.js';
+import { timestamp } from '../store/clock.js';
+import { findProject, findTokenByHash, findUser, insertToken, type Token } from '../store/identity.js';
+
+/** How long a token lives unless the caller asks otherwise (default: 30 days). */
+export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+
+/** Prefix that makes a Ferry token recognisable in logs and secret scanners. */
+const TOKEN_PREFIX = 'fry_';
+
+export interface Principal {
+  tokenId: string;
+  userId: string;
+  accountId: string;
+  projectId: string;
+  isAdmin: boolean;
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** A new token secret: 32 random bytes, base64url. */
+export function newTokenSecret(): string {
+  return TOKEN_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export interface IssuedToken {
+  secret: string;
+  token: Token;
+}
+
+/**
+ * The row for a new token (not yet stored), so the same token can be stored in several regions' databases.
+ */
+export function prepareToken(
+  clock: Clock,
+  options: { userId: string; projectId: string; description?: string; ttlSeconds?: number; secret?: string },
+): IssuedToken {
+  const secret = options.secret ?? newTokenSecret();
+  const created = clock.now();
+  const expires = new Date(created.getTime() + (options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000);
+  return {
+    secret,
+    token: {
+      id: newHexId(),
+      user_id: options.userId,
+      project_id: options.projectId,
+      secret_hash: hashSecret(secret),
+      description: options.description ?? '',
+      created_at: timestamp(clock),
+      expires_at: expires.toISOString(),
+      revoked_at: null,
+    },
+  };
+}
+
+export async function issueToken(
+  db: Db,
+  clock: Clock,
+  options: { userId: string; projectId: string; description?: string; ttlSeconds?: number },
+): Promise<IssuedToken> {
+  const issued = prepareToken(clock, options);
+  await insertToken(db, issued.token);
+  return issued;
+}
+
+/** Resolves a secret to its principal, or throws UNAUTHORIZED (unknown, expired or revoked: one message). */
+export async function authenticate(db: Db, clock: Clock, secret: string): Promise<Principal> {
+  const token = await findTokenByHash(db, hashSecret(secret));
+  const now = timestamp(clock);
+  if (!token || token.revoked_at !== null || token.expires_at <= now) {
+    throw new FerryError('UNAUTHORIZED', 'The token is unknown, expired or revoked. Ask for a new token.');
+  }
+  const [user, project] = await Promise.all([findUser(db, token.user_id), findProject(db, token.project_id)]);
+  if (!user || !project) {
+    throw new FerryError('UNAUTHORIZED', 'The token is unknown, expired or revoked. Ask for a new token.');
+  }
+  return {
+    tokenId: token.id,
+    userId: user.id,
+    accountId: user.account_id,
+    projectId: project.id,
+    isAdmin: user.is_admin === 1,
+  };
+}

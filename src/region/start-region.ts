@@ -1,0 +1,85 @@
+/**
+ * Starts one region: opens its metadata database and blob store, builds its API and listens.
+ * The embedded default keeps everything under one data folder: `<data>/<region>/ferry.sqlite` and
+ * `<data>/<region>/blobs/`.
+ * @module
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createChunkStore } from '../blobs/chunk-store.js';
+import { createFsBlobDriver } from '../blobs/drivers/fs.js';
+import { DEFAULT_LIMITS, type RegionContext, type RegionLimits } from '../api/context.js';
+import { createRegionServer } from '../api/server.js';
+import { findRegion, type RegionCatalog } from '../config/catalog.js';
+import { SYSTEM_CLOCK, type Clock } from '../store/clock.js';
+import { openDatabase, type DatabaseConfig } from '../store/db.js';
+
+export interface RegionOptions {
+  name: string;
+  catalog: RegionCatalog;
+  /** Folder for the region's SQLite file and blobs (default layout `<dataDir>/<name>/`). */
+  dataDir: string;
+  /** Metadata database; default: SQLite at `<dataDir>/<name>/ferry.sqlite`. */
+  database?: DatabaseConfig;
+  host?: string;
+  /** Port to listen on; default: the port of the region's catalog endpoint. 0 = any free port. */
+  port?: number;
+  limits?: Partial<RegionLimits>;
+  clock?: Clock;
+  logger?: boolean | Record<string, unknown>;
+}
+
+export interface RunningRegion {
+  name: string;
+  url: string;
+  ctx: RegionContext;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function openRegionContext(options: RegionOptions): Promise<RegionContext> {
+  if (!findRegion(options.catalog, options.name)) {
+    throw new Error(`region ${options.name} is not in the region catalog`);
+  }
+  const regionDir = path.join(options.dataDir, options.name);
+  await mkdir(regionDir, { recursive: true });
+  const db = await openDatabase(
+    options.database ?? { kind: 'sqlite', file: path.join(regionDir, 'ferry.sqlite') },
+  );
+  const driver = await createFsBlobDriver({ root: path.join(regionDir, 'blobs') });
+  return {
+    region: options.name,
+    db,
+    chunks: createChunkStore({ driver }),
+    catalog: options.catalog,
+    clock: options.clock ?? SYSTEM_CLOCK,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+  };
+}
+
+export async function startRegion(options: RegionOptions): Promise<RunningRegion> {
+  const ctx = await openRegionContext(options);
+  const app = await createRegionServer(ctx, { logger: options.logger ?? false });
+  const endpoint = new URL(findRegion(options.catalog, options.name)!.endpoint);
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? Number(endpoint.port || 80);
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    await ctx.db.destroy();
+    throw error;
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  return {
+    name: options.name,
+    url: `http://${host}:${actualPort}`,
+    ctx,
+    app,
+    async close() {
+      await app.close();
+      await ctx.db.destroy();
+    },
+  };
+}

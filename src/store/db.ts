@@ -1,0 +1,65 @@
+/**
+ * Opens the metadata database: an embedded SQLite file (the default: WAL journal, foreign keys on) or a
+ * PostgreSQL server (for scale-out; optionally inside one schema, which tests use for isolation), and brings
+ * its schema up to date.
+ * @module
+ */
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
+import pg from 'pg';
+import type { FerryDatabase } from './schema.js';
+import * as init from './migrations/0001-init.js';
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string; schema?: string; maxConnections?: number };
+
+export type Db = Kysely<FerryDatabase>;
+
+/** Every migration in order; a new one is appended, never edited once released. */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-init': init,
+};
+
+// PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export async function openDatabase(config: DatabaseConfig): Promise<Db> {
+  const db = config.kind === 'sqlite' ? openSqlite(config.file) : await openPostgres(config);
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error;
+  }
+  return db;
+}
+
+function openSqlite(file: string): Db {
+  const database = new Database(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('foreign_keys = ON');
+  // Concurrent writers in one process queue behind each other instead of failing at once.
+  database.pragma('busy_timeout = 5000');
+  database.pragma('synchronous = NORMAL');
+  return new Kysely<FerryDatabase>({ dialect: new SqliteDialect({ database }) });
+}
+
+async function openPostgres(config: { url: string; schema?: string; maxConnections?: number }): Promise<Db> {
+  if (config.schema !== undefined) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(config.schema)) throw new Error(`invalid schema name: ${config.schema}`);
+    const client = new pg.Client({ connectionString: config.url });
+    await client.connect();
+    try {
+      await client.query(`create schema if not exists ${config.schema}`);
+    } finally {
+      await client.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.maxConnections ?? 10,
+    ...(config.schema !== undefined ? { options: `-c search_path=${config.schema}` } : {}),
+  });
+  return new Kysely<FerryDatabase>({ dialect: new PostgresDialect({ pool }) });
+}

@@ -1,0 +1,58 @@
+/**
+ * Per-test metadata databases on both dialects: a SQLite file in a temp dir, and a PostgreSQL schema of its
+ * own on the server named by FERRY_TEST_PG (dropped after the test). In CI PostgreSQL is required; outside CI
+ * the PostgreSQL cases are skipped with a loud warning when FERRY_TEST_PG is unset.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import pg from 'pg';
+import { openDatabase, type Db } from '../../src/store/db.js';
+import { makeTempDir } from './tmp.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+let warned = false;
+
+/** The PostgreSQL URL for tests, or undefined (outside CI only) to skip PostgreSQL. */
+export function testPostgresUrl(): string | undefined {
+  const url = process.env.FERRY_TEST_PG;
+  if (url) return url;
+  if (process.env.CI) throw new Error('CI must run the PostgreSQL tests: set FERRY_TEST_PG (see .ci/run).');
+  if (!warned) {
+    warned = true;
+    console.warn(
+      '\n*** FERRY_TEST_PG is not set: the PostgreSQL cases are SKIPPED. Run scripts/start-test-postgres.sh ***\n',
+    );
+  }
+  return undefined;
+}
+
+/** The dialects to run a store test on, each with a reason when skipped. */
+export function dialects(): Array<{ name: DialectName; skip: string | false }> {
+  return [
+    { name: 'sqlite', skip: false },
+    { name: 'postgres', skip: testPostgresUrl() ? false : 'FERRY_TEST_PG is unset (outside CI)' },
+  ];
+}
+
+export async function openTestDb(t: TestContext, dialect: DialectName): Promise<Db> {
+  if (dialect === 'sqlite') {
+    const dir = await makeTempDir(t);
+    const db = await openDatabase({ kind: 'sqlite', file: join(dir, 'ferry.sqlite') });
+    t.after(() => db.destroy());
+    return db;
+  }
+  const url = testPostgresUrl()!;
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const db = await openDatabase({ kind: 'postgres', url, schema, maxConnections: 4 });
+  t.after(async () => {
+    await db.destroy();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`drop schema ${schema} cascade`);
+    await client.end();
+  });
+  return db;
+}

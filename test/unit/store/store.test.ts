@@ -1,0 +1,253 @@
+// The metadata store on both dialects: identity, tokens, image listing (filters, sort, keyset pages,
+// visibility), compare-and-set status changes, members and cascades.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { authenticate, issueToken } from '../../../src/identity/tokens.js';
+import type { Clock } from '../../../src/store/clock.js';
+import type { Db } from '../../../src/store/db.js';
+import {
+  insertAccount,
+  insertAgency,
+  findAgencyByName,
+  insertProject,
+  insertUser,
+  revokeToken,
+} from '../../../src/store/identity.js';
+import {
+  deleteImage,
+  findImage,
+  insertImage,
+  listImages,
+  transitionImage,
+  updateImage,
+  type ImageRow,
+  type ListOptions,
+} from '../../../src/store/images.js';
+import { insertMember, listMembers, updateMemberStatus } from '../../../src/store/members.js';
+import { dialects, openTestDb } from '../../helpers/db.js';
+
+function fixedClock(start = Date.parse('2026-01-01T00:00:00Z')): Clock & { advance(ms: number): void } {
+  let now = start;
+  return { now: () => new Date(now), advance: (ms) => (now += ms) };
+}
+
+async function seed(db: Db, clock: Clock) {
+  await insertAccount(db, clock, { id: 'a'.repeat(32), name: 'alpha' });
+  await insertAccount(db, clock, { id: 'b'.repeat(32), name: 'beta' });
+  await insertUser(db, clock, {
+    id: 'u'.repeat(32),
+    account_id: 'a'.repeat(32),
+    name: 'ann',
+    is_admin: false,
+  });
+  await insertUser(db, clock, {
+    id: 'v'.repeat(32),
+    account_id: 'b'.repeat(32),
+    name: 'bob',
+    is_admin: false,
+  });
+  await insertProject(db, clock, {
+    id: 'p'.repeat(32),
+    account_id: 'a'.repeat(32),
+    region: 'north-1',
+    name: 'north-1',
+  });
+  await insertProject(db, clock, {
+    id: 'q'.repeat(32),
+    account_id: 'b'.repeat(32),
+    region: 'north-1',
+    name: 'north-1',
+  });
+}
+
+function imageRow(id: number, overrides: Partial<ImageRow>): ImageRow {
+  const stamp = new Date(Date.parse('2026-01-01T00:00:00Z') + id * 1000).toISOString();
+  return {
+    id: `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`,
+    owner: 'p'.repeat(32),
+    name: `img-${id}`,
+    status: 'active',
+    visibility: 'private',
+    disk_format: 'qcow2',
+    container_format: 'bare',
+    size: id * 100,
+    virtual_size: null,
+    checksum: null,
+    os_hash_algo: null,
+    os_hash_value: null,
+    manifest_digest: null,
+    min_disk: 0,
+    min_ram: 0,
+    protected: 0,
+    os_hidden: 0,
+    image_type: 'system-disk',
+    cmk_id: null,
+    frozen: 0,
+    created_at: stamp,
+    updated_at: stamp,
+    ...overrides,
+  };
+}
+
+const alpha = { projectId: 'p'.repeat(32), isAdmin: false };
+const beta = { projectId: 'q'.repeat(32), isAdmin: false };
+
+function listing(overrides: Partial<ListOptions>): ListOptions {
+  return { viewer: alpha, filters: {}, sort: [{ key: 'created_at', dir: 'desc' }], limit: 100, ...overrides };
+}
+
+for (const { name, skip } of dialects()) {
+  describe(`metadata store on ${name}`, { skip }, () => {
+    test('tokens authenticate until revoked or expired', async (t) => {
+      const db = await openTestDb(t, name);
+      const clock = fixedClock();
+      await seed(db, clock);
+      const { secret, token } = await issueToken(db, clock, {
+        userId: 'u'.repeat(32),
+        projectId: 'p'.repeat(32),
+        ttlSeconds: 3600,
+      });
+      const principal = await authenticate(db, clock, secret);
+      assert.equal(principal.accountId, 'a'.repeat(32));
+      assert.equal(principal.projectId, 'p'.repeat(32));
+      assert.notEqual(token.secret_hash, secret, 'the secret itself is not stored');
+      await assert.rejects(authenticate(db, clock, secret + 'x'), { code: 'UNAUTHORIZED' });
+      clock.advance(3601 * 1000);
+      await assert.rejects(authenticate(db, clock, secret), { code: 'UNAUTHORIZED' });
+      const second = await issueToken(db, clock, { userId: 'u'.repeat(32), projectId: 'p'.repeat(32) });
+      assert.ok(await revokeToken(db, clock, 'u'.repeat(32), second.token.id));
+      assert.equal(await revokeToken(db, clock, 'v'.repeat(32), second.token.id), false, 'not your token');
+      await assert.rejects(authenticate(db, clock, second.secret), { code: 'UNAUTHORIZED' });
+    });
+
+    test('agencies keep their per-region policies', async (t) => {
+      const db = await openTestDb(t, name);
+      const clock = fixedClock();
+      await seed(db, clock);
+      await insertAgency(db, clock, {
+        id: 'g'.repeat(32),
+        account_id: 'a'.repeat(32),
+        name: 'copy',
+        policies: [{ region: 'south-1', policy: 'CrossCopyAgencyPolicy' }],
+      });
+      const agency = await findAgencyByName(db, 'a'.repeat(32), 'copy');
+      assert.deepEqual(agency?.policies, [{ region: 'south-1', policy: 'CrossCopyAgencyPolicy' }]);
+      assert.equal(
+        await findAgencyByName(db, 'b'.repeat(32), 'copy'),
+        undefined,
+        'other accounts do not see it',
+      );
+    });
+
+    test('lists filter, sort with nulls, page by marker and respect visibility', async (t) => {
+      const db = await openTestDb(t, name);
+      const clock = fixedClock();
+      await seed(db, clock);
+      for (let i = 1; i <= 7; i++) {
+        await insertImage(
+          db,
+          imageRow(i, { name: i === 3 ? null : `img-${i % 3}`, size: i === 5 ? null : i * 100 }),
+          i % 2 ? ['odd'] : [],
+          { os_distro: i < 4 ? 'debian' : 'fedora' },
+        );
+      }
+      await insertImage(db, imageRow(8, { owner: 'q'.repeat(32), visibility: 'shared' }), [], {});
+      await insertImage(db, imageRow(9, { owner: 'q'.repeat(32), visibility: 'public' }), [], {});
+      await insertImage(db, imageRow(10, { owner: 'q'.repeat(32) }), [], {});
+
+      const ids = (rows: ImageRow[]) => rows.map((r) => Number(r.id.slice(-12)));
+      assert.deepEqual(
+        ids(await listImages(db, listing({}))),
+        [9, 7, 6, 5, 4, 3, 2, 1],
+        'own and public, newest first',
+      );
+      assert.deepEqual(ids(await listImages(db, listing({ viewer: beta }))), [10, 9, 8]);
+      assert.deepEqual(
+        ids(await listImages(db, listing({ filters: { tags: ['odd'] } }))),
+        [9, 7, 5, 3, 1].filter((i) => i !== 9),
+      );
+      assert.deepEqual(
+        ids(await listImages(db, listing({ filters: { properties: { os_distro: 'debian' } } }))),
+        [3, 2, 1],
+      );
+      assert.deepEqual(
+        ids(await listImages(db, listing({ filters: { sizeMin: 200, sizeMax: 400 } }))),
+        [4, 3, 2],
+      );
+
+      // Sort by name ascending (null first), then size descending (null last), paging two at a time.
+      const sort = [
+        { key: 'name' as const, dir: 'asc' as const },
+        { key: 'size' as const, dir: 'desc' as const },
+      ];
+      const all = ids(await listImages(db, listing({ sort, filters: { visibility: 'private' } })));
+      assert.deepEqual(all, [3, 6, 7, 4, 1, 2, 5]);
+      const paged: number[] = [];
+      let marker: ImageRow | undefined;
+      for (;;) {
+        const page = await listImages(
+          db,
+          listing({ sort, filters: { visibility: 'private' }, limit: 2, ...(marker ? { marker } : {}) }),
+        );
+        paged.push(...ids(page));
+        if (page.length < 2) break;
+        marker = page.at(-1);
+      }
+      assert.deepEqual(paged, all, 'keyset pages give the same order without gaps or repeats');
+
+      // Sharing: beta sees image 1 once it is a member and accepted.
+      await updateImage(
+        db,
+        imageRow(1, {}).id,
+        { columns: { visibility: 'shared' } },
+        clock.now().toISOString(),
+      );
+      await insertMember(db, {
+        image_id: imageRow(1, {}).id,
+        member_id: 'q'.repeat(32),
+        status: 'pending',
+        created_at: 'x',
+        updated_at: 'x',
+      });
+      assert.ok(!ids(await listImages(db, listing({ viewer: beta }))).includes(1), 'pending: not listed');
+      assert.ok(
+        ids(await listImages(db, listing({ viewer: beta, filters: { memberStatus: 'pending' } }))).includes(
+          1,
+        ),
+      );
+      await updateMemberStatus(db, imageRow(1, {}).id, 'q'.repeat(32), 'accepted', 'y');
+      assert.deepEqual(ids(await listImages(db, listing({ viewer: beta }))), [10, 9, 8, 1]);
+    });
+
+    test('status changes are compare-and-set; delete cascades', async (t) => {
+      const db = await openTestDb(t, name);
+      const clock = fixedClock();
+      await seed(db, clock);
+      const image = await insertImage(db, imageRow(1, { status: 'queued' }), ['a', 'b'], { k: 'v' });
+      const results = await Promise.all([
+        transitionImage(db, image.id, 'queued', 'saving', 'now'),
+        transitionImage(db, image.id, 'queued', 'saving', 'now'),
+      ]);
+      assert.deepEqual(results.sort(), [false, true], 'exactly one upload may start');
+      await updateImage(
+        db,
+        image.id,
+        { tags: ['c'], setProperties: { k: 'w', z: '1' }, removeProperties: [] },
+        'later',
+      );
+      const updated = await findImage(db, image.id);
+      assert.deepEqual(updated?.tags, ['c']);
+      assert.deepEqual(updated?.properties, { k: 'w', z: '1' });
+      await insertMember(db, {
+        image_id: image.id,
+        member_id: 'q'.repeat(32),
+        status: 'pending',
+        created_at: 'x',
+        updated_at: 'x',
+      });
+      await deleteImage(db, image.id);
+      assert.equal(await findImage(db, image.id), undefined);
+      assert.deepEqual(await listMembers(db, image.id), []);
+    });
+  });
+}
