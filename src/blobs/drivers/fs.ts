@@ -83,7 +83,10 @@ async function removeStaleTempFiles(tempDir: string, staleMs: number): Promise<v
         throw error;
       }
     }
-    if (stale) await unlink(path).catch((error: unknown) => (isErrno(error, 'ENOENT') ? undefined : Promise.reject(error)));
+    if (stale)
+      await unlink(path).catch((error: unknown) =>
+        isErrno(error, 'ENOENT') ? undefined : Promise.reject(error),
+      );
   }
 }
 
@@ -214,7 +217,8 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
       if (keyOfDir === '' && entry.name === TEMP_DIR) continue;
       if (entry.isDirectory()) {
         // Descend only where keys can still match the prefix.
-        if (prefix.startsWith(`${key}/`) || key.startsWith(prefix)) yield* walk(join(dir, entry.name), key, prefix);
+        if (prefix.startsWith(`${key}/`) || key.startsWith(prefix))
+          yield* walk(join(dir, entry.name), key, prefix);
       } else if (entry.isFile() && key.startsWith(prefix)) {
         yield key;
       }

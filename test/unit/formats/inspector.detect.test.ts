@@ -3,7 +3,7 @@
  * qemu-img reports, finds no problem, and piece boundaries don't change the answer.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertImageAcceptable, type DiskFormat } from '../../../src/formats/inspector.js';
@@ -24,7 +24,12 @@ interface Case {
 }
 
 const CASES: readonly Case[] = [
-  { name: 'raw', format: 'raw', qemuFormat: 'raw', make: (d) => makeImage(d, 'raw', 3 * MIB, { randomData: MIB }) },
+  {
+    name: 'raw',
+    format: 'raw',
+    qemuFormat: 'raw',
+    make: (d) => makeImage(d, 'raw', 3 * MIB, { randomData: MIB }),
+  },
   {
     name: 'qcow2 v2 (compat=0.10)',
     format: 'qcow2',
@@ -129,4 +134,28 @@ test('an empty upload is raw of size 0', async (t) => {
   assert.equal(result.format, 'raw');
   assert.equal(result.virtualSize, 0);
   assert.deepEqual(result.problems, []);
+});
+
+test("a VHD's size follows qemu's rule: CHS geometry for qemu/Virtual PC, current size for Hyper-V", async (t) => {
+  const dir = await makeTempDir(t);
+  const original = await readFile(await makeImage(dir, 'vhd', 64 * MIB, { randomData: MIB }));
+  for (const creator of ['qemu', 'win ']) {
+    const data = Buffer.from(original);
+    for (const at of [0, data.length - 512]) {
+      data.write(creator, at + 28, 'latin1');
+      data.writeBigUInt64BE(BigInt(40 * MIB), at + 48); // current size, unlike the geometry
+      data.writeUInt32BE(0, at + 64);
+      let sum = 0;
+      for (let i = at; i < at + 512; i++) sum += data[i] ?? 0;
+      data.writeUInt32BE(~sum >>> 0, at + 64);
+    }
+    const path = join(dir, `${creator.trim()}.vhd`);
+    await writeFile(path, data);
+    const info = await qemuImgInfo(path, 'vhd');
+    assert.equal(info.virtualSize, creator === 'qemu' ? 67125248 : 40 * MIB, 'qemu-img agrees with the test');
+    for (const pieceSize of PIECE_SIZES) {
+      const result = await inspectFile(path, pieceSize);
+      assert.deepEqual([result.format, result.virtualSize, result.problems], ['vhd', info.virtualSize, []]);
+    }
+  }
 });

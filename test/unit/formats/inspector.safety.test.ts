@@ -82,11 +82,18 @@ function qcow2Header(o: Qcow2HeaderOptions = {}): Buffer {
 test('qcow2 with a backing file (qemu-img create -b) is refused, early', async (t) => {
   const dir = await makeTempDir(t);
   const base = await makeImage(dir, 'qcow2', 64 * MIB, { name: 'base.qcow2' });
-  const overlay = await makeImage(dir, 'qcow2', 64 * MIB, { backingFile: base, randomData: 2 * MIB, name: 'o.qcow2' });
+  const overlay = await makeImage(dir, 'qcow2', 64 * MIB, {
+    backingFile: base,
+    randomData: 2 * MIB,
+    name: 'o.qcow2',
+  });
   const result = await inspectEveryWay(overlay, /backing file ".*base\.qcow2"/);
   assert.equal(result.format, 'qcow2');
   assert.equal(result.virtualSize, 64 * MIB);
-  assert.ok(result.earlyAtHead.some((p) => /backing file/.test(p)), 'known as soon as the head is in');
+  assert.ok(
+    result.earlyAtHead.some((p) => /backing file/.test(p)),
+    'known as soon as the head is in',
+  );
   assertRefused('qcow2', result, 'UNSAFE_IMAGE', /backing file/);
   assertRefused('raw', result, 'UNSAFE_IMAGE');
 });
@@ -114,12 +121,19 @@ test('qcow2 data file: the header extension alone is refused', async () => {
 
 test('qcow2 v2 with a data file extension is refused too', async () => {
   const data = Buffer.from('/etc/shadow', 'latin1');
-  const result = await inspectBuffer(qcow2Header({ version: 2, extensions: [{ type: 0x44415441, data }] }), 7919);
+  const result = await inspectBuffer(
+    qcow2Header({ version: 2, extensions: [{ type: 0x44415441, data }] }),
+    7919,
+  );
   assertProblem(result, /external data file "\/etc\/shadow"/);
 });
 
 test('qcow2 with a backing_file_offset beyond the head is refused without reading the name', async () => {
-  const header = qcow2Header({ backingFileOffset: BigInt(5 * MIB), backingFileSize: 11, totalLength: 6 * MIB });
+  const header = qcow2Header({
+    backingFileOffset: BigInt(5 * MIB),
+    backingFileSize: 11,
+    totalLength: 6 * MIB,
+  });
   header.write('/etc/passwd', 5 * MIB, 'latin1');
   for (const pieceSize of PIECE_SIZES) {
     const result = await inspectBuffer(header, pieceSize);
@@ -251,7 +265,8 @@ test('a differencing VHD is refused; a fixed VHD footer with a bad checksum is j
   assertProblem(differencing, /differencing disk with a parent/);
 
   const fixed = await readFile(await makeImage(dir, 'vhd', MIB, { subformat: 'fixed', name: 'f.vhd' }));
-  fixed[fixed.length - 512 + 64] ^= 0xff; // break the footer checksum
+  const checksumAt = fixed.length - 512 + 64;
+  fixed.writeUInt32BE((fixed.readUInt32BE(checksumAt) ^ 0xff) >>> 0, checksumAt); // break the footer checksum
   const result = await inspectBuffer(fixed, 7919);
   assert.deepEqual([result.format, result.problems], ['raw', []]);
 });
@@ -285,7 +300,8 @@ test('a qcow2 header hidden in an ISO system area is a refused polyglot', async 
     const result = await inspectBuffer(iso, pieceSize);
     assertProblem(result, /matches more than one format \(qcow2, iso\)/);
     assert.ok(result.earlyAtHead.some((p) => /more than one format/.test(p)));
-    for (const declared of ['iso', 'qcow2', 'raw']) assertRefused(declared, result, 'UNSAFE_IMAGE', /polyglot|two formats/);
+    for (const declared of ['iso', 'qcow2', 'raw'])
+      assertRefused(declared, result, 'UNSAFE_IMAGE', /polyglot|two formats/);
   }
 });
 
@@ -294,8 +310,18 @@ test('declared formats must match the data', async (t) => {
   const qcow2 = await inspectFile(await makeImage(dir, 'qcow2', 64 * MIB), MIB);
   const raw = await inspectFile(await makeImage(dir, 'raw', 2 * MIB), MIB);
   const iso = await inspectFile(await makeIso(dir), MIB);
-  assertRefused('raw', qcow2, 'DISK_FORMAT_MISMATCH', /declared raw but the data is qcow2.*disk_format=qcow2/);
-  assertRefused('qcow2', raw, 'DISK_FORMAT_MISMATCH', /declared qcow2 but the data is raw.*qemu-img convert -O qcow2/);
+  assertRefused(
+    'raw',
+    qcow2,
+    'DISK_FORMAT_MISMATCH',
+    /declared raw but the data is qcow2.*disk_format=qcow2/,
+  );
+  assertRefused(
+    'qcow2',
+    raw,
+    'DISK_FORMAT_MISMATCH',
+    /declared qcow2 but the data is raw.*qemu-img convert -O qcow2/,
+  );
   assertRefused('vhd', raw, 'DISK_FORMAT_MISMATCH', /qemu-img convert -O vpc/);
   assertRefused('iso', raw, 'DISK_FORMAT_MISMATCH', /ISO 9660/);
   assertRefused('raw', iso, 'DISK_FORMAT_MISMATCH', /disk_format=iso/);

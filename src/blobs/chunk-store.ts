@@ -1,0 +1,202 @@
+/**
+ * The chunk store: content-addressed, verified storage of chunks and manifests on top of a dumb BlobDriver.
+ * Hashing and verification happen here and nowhere else: nothing is stored under a digest it doesn't have.
+ * Keys come from `layout.ts`. Write order (chunks before the manifest that lists them) is the caller's
+ * duty; `ingest.ts` keeps it.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { CHUNK_SIZE, parseManifest, serializeManifest, type Manifest } from '../domain/manifest.js';
+import { isDigest, type Digest } from '../domain/ids.js';
+import type { BlobDriver } from './driver.js';
+import { chunkKey, manifestKey } from './layout.js';
+
+/**
+ * CHUNK_SIZE zero bytes, shared by everything that compares against or serves zero chunks.
+ * Never write to it (a typed array can't be frozen): every zero chunk served would change.
+ */
+export const ZERO_CHUNK: Buffer = Buffer.alloc(CHUNK_SIZE);
+
+/** Whether `data` is all zero bytes: a memcmp against ZERO_CHUNK (about 35 GiB/s here, so ~30 µs per chunk). */
+export function isZeroChunk(data: Uint8Array): boolean {
+  for (let offset = 0; offset < data.length; offset += ZERO_CHUNK.length) {
+    const length = Math.min(ZERO_CHUNK.length, data.length - offset);
+    if (Buffer.compare(data.subarray(offset, offset + length), ZERO_CHUNK.subarray(0, length)) !== 0)
+      return false;
+  }
+  return true;
+}
+
+/** SHA-256 of `data` as lower-case hex. */
+export function sha256Digest(data: Uint8Array): Digest {
+  return createHash('sha256').update(data).digest('hex') as Digest;
+}
+
+/** Thrown when bytes don't hash to the digest they were offered or fetched under. */
+export class DigestMismatchError extends Error {
+  constructor(
+    readonly expected: Digest,
+    readonly actual: Digest,
+    readonly what: 'chunk' | 'manifest',
+  ) {
+    super(`${what} digest mismatch: expected ${expected}, got ${actual}`);
+    this.name = 'DigestMismatchError';
+  }
+}
+
+export interface ChunkStoreOptions {
+  readonly driver: BlobDriver;
+}
+
+export interface ChunkStore {
+  /** Bound on parallel driver requests (the driver's `capabilities.maxParallelism`). */
+  readonly maxParallelism: number;
+
+  /** Whether the chunk is stored. Never rejects for an absent chunk. */
+  hasChunk(digest: Digest): Promise<boolean>;
+
+  /**
+   * Verifies that `data` hashes to `digest`, then stores it (durable and visible once this resolves; a
+   * no-op if already stored). Resolves true if this call stored it, false if it was there. Concurrency-safe.
+   * The store keeps no reference to `data` afterwards.
+   * @throws DigestMismatchError (nothing stored) if the SHA-256 of `data` is not `digest`
+   */
+  putChunk(digest: Digest, data: Uint8Array): Promise<boolean>;
+
+  /**
+   * Hashes `data` and stores it under its own digest (no-op if present): the ingest path, which has no
+   * digest to check against and would otherwise hash each chunk twice. Same guarantees as putChunk.
+   */
+  addChunk(data: Uint8Array): Promise<{ digest: Digest; written: boolean }>;
+
+  /**
+   * The chunk's bytes (a buffer the caller owns). Not re-hashed unless `verify` (default: false): chunks are
+   * verified when stored, and re-hashing every read would cost a download ~0.6 ms of CPU per MiB.
+   * @throws BlobNotFoundError if absent; DigestMismatchError if `verify` and the stored bytes are corrupt
+   */
+  getChunk(digest: Digest, options?: { verify?: boolean }): Promise<Buffer>;
+
+  /**
+   * Stores the serialised manifest under its digest and returns the digest. Every chunk it lists must be
+   * stored first (chunks before the manifest), so a stored manifest is always complete.
+   * @throws InvalidManifestError for a manifest breaking the type's invariants
+   */
+  putManifest(manifest: Manifest): Promise<Digest>;
+
+  /**
+   * The manifest stored under `digest`, verified (its bytes hash to `digest`) and parsed.
+   * @throws BlobNotFoundError if absent; DigestMismatchError or InvalidManifestError if corrupt
+   */
+  getManifest(digest: Digest): Promise<Manifest>;
+
+  /**
+   * The digests among `digests` that are not stored, deduplicated, in input order. Asks the driver at most
+   * `maxParallelism` at a time.
+   */
+  missingChunks(digests: Iterable<Digest>): Promise<Digest[]>;
+}
+
+function assertDigest(digest: Digest): void {
+  if (!isDigest(digest)) throw new TypeError(`not a SHA-256 digest: ${JSON.stringify(digest)}`);
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Creates a chunk store over `options.driver`.
+ * @example
+ * const store = createChunkStore({ driver: await createFsBlobDriver({ root }) });
+ * const missing = await store.missingChunks(distinctDigests(manifest));
+ */
+export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
+  const { driver } = options;
+  const maxParallelism = Math.max(1, driver.capabilities.maxParallelism);
+
+  /** Puts in progress by digest, so two callers storing the same chunk at once write it once. */
+  const storing = new Map<Digest, Promise<boolean>>();
+
+  async function storeVerified(digest: Digest, data: Uint8Array): Promise<boolean> {
+    const inProgress = storing.get(digest);
+    if (inProgress !== undefined) {
+      await inProgress; // rejects if that put failed: then this chunk isn't stored either
+      return false;
+    }
+    const put = (async () => {
+      const key = chunkKey(digest);
+      if (await driver.has(key)) return false;
+      await driver.put(key, asBuffer(data));
+      return true;
+    })();
+    storing.set(digest, put);
+    try {
+      return await put;
+    } finally {
+      storing.delete(digest);
+    }
+  }
+
+  return {
+    maxParallelism,
+
+    hasChunk(digest) {
+      return driver.has(chunkKey(digest));
+    },
+
+    async putChunk(digest, data) {
+      assertDigest(digest);
+      const actual = sha256Digest(data);
+      if (actual !== digest) throw new DigestMismatchError(digest, actual, 'chunk');
+      return storeVerified(digest, data);
+    },
+
+    async addChunk(data) {
+      const digest = sha256Digest(data);
+      return { digest, written: await storeVerified(digest, data) };
+    },
+
+    async getChunk(digest, getOptions) {
+      const data = await driver.get(chunkKey(digest));
+      if (getOptions?.verify === true) {
+        const actual = sha256Digest(data);
+        if (actual !== digest) throw new DigestMismatchError(digest, actual, 'chunk');
+      }
+      return data;
+    },
+
+    async putManifest(manifest) {
+      const bytes = serializeManifest(manifest);
+      const digest = sha256Digest(bytes);
+      await driver.put(manifestKey(digest), bytes);
+      return digest;
+    },
+
+    async getManifest(digest) {
+      const bytes = await driver.get(manifestKey(digest));
+      const actual = sha256Digest(bytes);
+      if (actual !== digest) throw new DigestMismatchError(digest, actual, 'manifest');
+      return parseManifest(bytes);
+    },
+
+    async missingChunks(digests) {
+      const unique = [...new Set(digests)];
+      unique.forEach(assertDigest);
+      const present = new Array<boolean>(unique.length);
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < unique.length) {
+          const index = next++;
+          try {
+            present[index] = await driver.has(chunkKey(unique[index] as Digest));
+          } catch (error) {
+            next = unique.length; // stop the other lanes too
+            throw error;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(maxParallelism, unique.length) }, lane));
+      return unique.filter((_, index) => !present[index]);
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The BlobDriver contract suite: every driver runs these same cases (see blobs/driver.ts for the contract).
+ * A driver's test file calls `runBlobDriverContract` with a factory; each case gets a fresh, empty driver
+ * and fails if it leaves objects behind.
+ * @module
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test, type TestContext } from 'node:test';
+import { BlobNotFoundError, InvalidBlobKeyError, type BlobDriver } from '../../src/blobs/driver.js';
+
+/** Makes an empty driver for one test; clean-up of its resources goes in `t.after`. */
+export type BlobDriverFactory = (t: TestContext) => Promise<BlobDriver>;
+
+export interface BlobDriverContractOptions {
+  /** Cases to skip, each with the reason (printed as the skip message). */
+  readonly skip?: Readonly<Record<string, string>>;
+}
+
+async function listAll(driver: BlobDriver, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of driver.list(prefix)) keys.push(key);
+  return keys.sort();
+}
+
+const INVALID_KEYS = ['', '/a', 'a/', 'a//b', '../x', 'a/../b', 'a/./b', '.hidden', 'tmp/x', 'tmp', 'a b', 'a\\b'];
+
+/** Registers the contract cases for `name` under a `describe`. */
+export function runBlobDriverContract(
+  name: string,
+  factory: BlobDriverFactory,
+  options: BlobDriverContractOptions = {},
+): void {
+  const cases: Array<[string, (driver: BlobDriver) => Promise<void>]> = [
+    [
+      'get returns what put stored, has sees it',
+      async (driver) => {
+        const data = randomBytes(100_000);
+        await driver.put('v1/x/ab/one', data);
+        assert.equal(await driver.has('v1/x/ab/one'), true);
+        assert.deepEqual(await driver.get('v1/x/ab/one'), data);
+        await driver.delete('v1/x/ab/one');
+      },
+    ],
+    [
+      'an empty object round-trips',
+      async (driver) => {
+        await driver.put('empty', Buffer.alloc(0));
+        assert.equal((await driver.get('empty')).length, 0);
+        assert.equal(await driver.has('empty'), true);
+        await driver.delete('empty');
+      },
+    ],
+    [
+      'get of an absent key rejects with BlobNotFoundError carrying the key; has is false',
+      async (driver) => {
+        await assert.rejects(driver.get('v1/none/zz'), (error: unknown) => {
+          assert.ok(error instanceof BlobNotFoundError);
+          assert.equal(error.key, 'v1/none/zz');
+          return true;
+        });
+        assert.equal(await driver.has('v1/none/zz'), false);
+        // A key under an existing object's name as a directory is absent too.
+        await driver.put('file', Buffer.from('x'));
+        assert.equal(await driver.has('file/below'), false);
+        await assert.rejects(driver.get('file/below'), BlobNotFoundError);
+        await driver.delete('file');
+      },
+    ],
+    [
+      'objects are immutable: a second put of a key is a no-op',
+      async (driver) => {
+        await driver.put('k', Buffer.from('first'));
+        await driver.put('k', Buffer.from('second'));
+        assert.equal((await driver.get('k')).toString(), 'first');
+        await driver.delete('k');
+      },
+    ],
+    [
+      'the caller may reuse its buffers: put and get do not share memory with the store',
+      async (driver) => {
+        const data = Buffer.from('original');
+        await driver.put('k', data);
+        data.fill(0);
+        const got = await driver.get('k');
+        assert.equal(got.toString(), 'original');
+        got.fill(0);
+        assert.equal((await driver.get('k')).toString(), 'original');
+        await driver.delete('k');
+      },
+    ],
+    [
+      'concurrent puts of one key store one complete object',
+      async (driver) => {
+        const data = randomBytes(1 << 20);
+        await Promise.all(Array.from({ length: 8 }, () => driver.put('v1/same/ke/key', data)));
+        assert.deepEqual(await driver.get('v1/same/ke/key'), data);
+        assert.deepEqual(await listAll(driver), ['v1/same/ke/key']);
+        await driver.delete('v1/same/ke/key');
+      },
+    ],
+    [
+      'delete removes the object and is idempotent',
+      async (driver) => {
+        await driver.put('a/b', Buffer.from('x'));
+        await driver.delete('a/b');
+        await driver.delete('a/b');
+        await driver.delete('never/was');
+        assert.equal(await driver.has('a/b'), false);
+        await assert.rejects(driver.get('a/b'), BlobNotFoundError);
+      },
+    ],
+    [
+      'list yields exactly the keys with the prefix, at any depth',
+      async (driver) => {
+        const keys = ['v1/chunks/ab/ab01', 'v1/chunks/ab/ab02', 'v1/chunks/cd/cd01', 'v1/manifests/ab/ab09', 'v2x'];
+        for (const key of keys) await driver.put(key, Buffer.from(key));
+        assert.deepEqual(await listAll(driver), [...keys].sort());
+        assert.deepEqual(await listAll(driver, 'v1/chunks/'), keys.slice(0, 3));
+        assert.deepEqual(await listAll(driver, 'v1/chunks/ab/ab0'), keys.slice(0, 2));
+        assert.deepEqual(await listAll(driver, 'v1/chunks/a'), keys.slice(0, 2));
+        assert.deepEqual(await listAll(driver, 'v'), [...keys].sort());
+        assert.deepEqual(await listAll(driver, 'v1/nothing/'), []);
+        for (const key of keys) await driver.delete(key);
+      },
+    ],
+    [
+      'invalid keys are refused by every method',
+      async (driver) => {
+        for (const key of INVALID_KEYS) {
+          await assert.rejects(driver.put(key, Buffer.from('x')), InvalidBlobKeyError, `put ${key}`);
+          await assert.rejects(driver.get(key), InvalidBlobKeyError, `get ${key}`);
+          await assert.rejects(driver.has(key), InvalidBlobKeyError, `has ${key}`);
+          await assert.rejects(driver.delete(key), InvalidBlobKeyError, `delete ${key}`);
+        }
+      },
+    ],
+    [
+      'declares its capabilities',
+      async (driver) => {
+        assert.equal(typeof driver.name, 'string');
+        assert.ok(Number.isInteger(driver.capabilities.maxParallelism));
+        assert.ok(driver.capabilities.maxParallelism >= 1);
+      },
+    ],
+  ];
+
+  describe(`BlobDriver contract: ${name}`, () => {
+    for (const [title, run] of cases) {
+      const reason = options.skip?.[title];
+      test(title, reason === undefined ? {} : { skip: reason }, async (t) => {
+        const driver = await factory(t);
+        await run(driver);
+        assert.deepEqual(await listAll(driver), [], 'the case left objects behind');
+      });
+    }
+  });
+}

@@ -1,0 +1,266 @@
+// Image data through HTTP: upload and download of real qemu-img images (byte-identical, checksums,
+// qemu-img check), Range requests, refused formats, a cut-off upload, and account isolation with sharing.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { api, JSON_PATCH, OCTET, startTestDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { makeImage, qemuImgInfo } from '../helpers/qemu.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+
+async function createImage(d: TestDeployment, token: string, body: Record<string, unknown>): Promise<string> {
+  const created = await api(d.url(), token, 'POST', '/v2/images', { container_format: 'bare', ...body });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created.body.id;
+}
+
+function upload(d: TestDeployment, token: string, id: string, file: string) {
+  const body = Readable.toWeb(createReadStream(file)) as ReadableStream;
+  return api(d.url(), token, 'PUT', `/v2/images/${id}/file`, body, OCTET);
+}
+
+async function download(d: TestDeployment, token: string, id: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${d.url()}/v2/images/${id}/file`, {
+    headers: { 'x-auth-token': token, ...headers },
+  });
+  return { response, data: Buffer.from(await response.arrayBuffer()) };
+}
+
+function digest(algorithm: string, data: Buffer): string {
+  return createHash(algorithm).update(data).digest('hex');
+}
+
+test('a qcow2 made by qemu-img uploads and downloads byte-identical, and qemu-img check passes', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const dir = await makeTempDir(t);
+  const source = await makeImage(dir, 'qcow2', 256 * MiB, { randomData: 12 * MiB + 12345 });
+  const original = await readFile(source);
+  const id = await createImage(d, d.demo.token, { name: 'qcow', disk_format: 'qcow2' });
+
+  const uploaded = await upload(d, d.demo.token, id, source);
+  assert.equal(uploaded.status, 204, JSON.stringify(uploaded.body));
+  const image = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body;
+  assert.equal(image.status, 'active');
+  assert.equal(image.size, original.length);
+  assert.equal(image.virtual_size, 256 * MiB);
+  assert.equal(image.checksum, digest('md5', original));
+  assert.equal(image.os_hash_algo, 'sha512');
+  assert.equal(image.os_hash_value, digest('sha512', original));
+
+  const { response, data } = await download(d, d.demo.token, id);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-length'), String(original.length));
+  assert.equal(response.headers.get('content-md5'), image.checksum);
+  assert.ok(data.equals(original), 'the download is byte-identical');
+  const copy = join(dir, 'download.qcow2');
+  await writeFile(copy, data);
+  await run('qemu-img', ['check', '-q', copy]);
+  await run('qemu-img', ['compare', '-q', source, copy]);
+  assert.equal((await qemuImgInfo(copy)).virtualSize, 256 * MiB);
+
+  const again = await upload(d, d.demo.token, id, source);
+  assert.equal(again.status, 409, 'data goes only into a queued image');
+  assert.equal(again.body.error.code, 'INVALID_IMAGE_STATUS');
+});
+
+test('Range requests return the asked bytes; an impossible range is 416', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const dir = await makeTempDir(t);
+  const data = Buffer.concat([Buffer.alloc(MiB), Buffer.from('x'.repeat(3 * MiB + 17))]);
+  data.write('ferry', MiB - 2);
+  const file = join(dir, 'disk.raw');
+  await writeFile(file, data);
+  const id = await createImage(d, d.demo.token, { name: 'raw', disk_format: 'raw' });
+  assert.equal((await upload(d, d.demo.token, id, file)).status, 204);
+
+  for (const [range, start, end] of [
+    ['bytes=0-99', 0, 99],
+    [`bytes=${MiB - 10}-${MiB + 10}`, MiB - 10, MiB + 10],
+    ['bytes=-7', data.length - 7, data.length - 1],
+    [`bytes=${data.length - 3}-`, data.length - 3, data.length - 1],
+  ] as const) {
+    const { response, data: part } = await download(d, d.demo.token, id, { range });
+    assert.equal(response.status, 206, range);
+    assert.equal(response.headers.get('content-range'), `bytes ${start}-${end}/${data.length}`);
+    assert.ok(part.equals(data.subarray(start, end + 1)), range);
+  }
+  const { response } = await download(d, d.demo.token, id, { range: `bytes=${data.length}-` });
+  assert.equal(response.status, 416);
+  assert.equal(response.headers.get('content-range'), `bytes */${data.length}`);
+});
+
+test('data that does not match disk_format, or a qcow2 with a backing file, is refused; the image stays queued', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const dir = await makeTempDir(t);
+  const qcow2 = await makeImage(dir, 'qcow2', 64 * MiB, { randomData: MiB });
+  const id = await createImage(d, d.demo.token, { name: 'declared-raw', disk_format: 'raw' });
+  const mismatch = await upload(d, d.demo.token, id, qcow2);
+  assert.equal(mismatch.status, 400);
+  assert.equal(mismatch.body.error.code, 'DISK_FORMAT_MISMATCH');
+  assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status, 'queued');
+  await api(
+    d.url(),
+    d.demo.token,
+    'PATCH',
+    `/v2/images/${id}`,
+    [{ op: 'replace', path: '/disk_format', value: 'qcow2' }],
+    JSON_PATCH,
+  );
+  assert.equal((await upload(d, d.demo.token, id, qcow2)).status, 204, 'the right declaration is accepted');
+
+  const base = await makeImage(dir, 'qcow2', 64 * MiB, { name: 'base.qcow2' });
+  const overlay = await makeImage(dir, 'qcow2', 64 * MiB, { name: 'overlay.qcow2', backingFile: base });
+  const unsafe = await createImage(d, d.demo.token, { name: 'overlay', disk_format: 'qcow2' });
+  const refused = await upload(d, d.demo.token, unsafe, overlay);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.error.code, 'UNSAFE_IMAGE');
+  assert.match(refused.body.error.message, /backing/i);
+  assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${unsafe}`)).body.status, 'queued');
+});
+
+test('an upload cut off halfway leaves a killed image and no partial chunk', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const id = await createImage(d, d.demo.token, { name: 'cut', disk_format: 'raw' });
+  const url = new URL(`${d.url()}/v2/images/${id}/file`);
+  await new Promise<void>((resolve) => {
+    const req = httpRequest(url, {
+      method: 'PUT',
+      headers: {
+        'x-auth-token': d.demo.token,
+        'content-type': 'application/octet-stream',
+        'content-length': 64 * MiB,
+      },
+    });
+    req.on('error', () => resolve());
+    req.on('response', () => resolve());
+    req.write(Buffer.alloc(5 * MiB + 3, 7), () => setTimeout(() => req.destroy(), 200));
+  });
+  let status = '';
+  for (let i = 0; i < 50 && status !== 'killed'; i++) {
+    status = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status;
+    if (status !== 'killed') await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 'killed');
+  const { response } = await download(d, d.demo.token, id);
+  assert.equal(response.status, 204, 'a killed image has no data');
+  const tmp = join(d.dataDir, 'north-1', 'blobs', 'tmp');
+  const leftovers = await readdir(tmp).catch(() => []);
+  assert.deepEqual(leftovers, [], 'no half-written chunk remains');
+});
+
+test('another account gets 404 on every route for a private image, and sees it once shared and accepted', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const dir = await makeTempDir(t);
+  const file = join(dir, 'disk.raw');
+  await writeFile(file, Buffer.alloc(2 * MiB, 1));
+  const id = await createImage(d, d.demo.token, { name: 'mine', disk_format: 'raw', visibility: 'private' });
+  assert.equal((await upload(d, d.demo.token, id, file)).status, 204);
+  const other = d.other.token;
+  const otherProject = d.other.projects['north-1']!;
+
+  const routes: Array<[string, string, unknown?, Record<string, string>?]> = [
+    ['GET', `/v2/images/${id}`],
+    ['PATCH', `/v2/images/${id}`, [{ op: 'replace', path: '/name', value: 'x' }], JSON_PATCH],
+    ['DELETE', `/v2/images/${id}`],
+    ['GET', `/v2/images/${id}/file`],
+    ['PUT', `/v2/images/${id}/file`, 'data', OCTET],
+    ['PUT', `/v2/images/${id}/tags/t`],
+    ['DELETE', `/v2/images/${id}/tags/t`],
+    ['GET', `/v2/images/${id}/members`],
+    ['POST', `/v2/images/${id}/members`, { member: otherProject }],
+    ['GET', `/v2/images/${id}/members/${otherProject}`],
+    ['PUT', `/v2/images/${id}/members/${otherProject}`, { status: 'accepted' }],
+    ['DELETE', `/v2/images/${id}/members/${otherProject}`],
+    ['POST', `/v2/images/${id}/actions/deactivate`],
+    ['POST', `/v2/images/${id}/actions/reactivate`],
+  ];
+  for (const [method, path, body, headers] of routes) {
+    const response = await api(d.url(), other, method, path, body, headers);
+    assert.equal(response.status, 404, `${method} ${path}: ${JSON.stringify(response.body)}`);
+    assert.doesNotMatch(JSON.stringify(response.body), /mine/, 'nothing about the image leaks');
+  }
+  const list = await api(d.url(), other, 'GET', '/v2/images?visibility=all');
+  assert.deepEqual(list.body.images, []);
+  assert.equal(
+    (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.name,
+    'mine',
+    'still intact',
+  );
+
+  // Members are only for shared images.
+  const notShared = await api(d.url(), d.demo.token, 'POST', `/v2/images/${id}/members`, {
+    member: otherProject,
+  });
+  assert.equal(notShared.status, 403);
+  await api(
+    d.url(),
+    d.demo.token,
+    'PATCH',
+    `/v2/images/${id}`,
+    [{ op: 'replace', path: '/visibility', value: 'shared' }],
+    JSON_PATCH,
+  );
+  const added = await api(d.url(), d.demo.token, 'POST', `/v2/images/${id}/members`, {
+    member: otherProject,
+  });
+  assert.equal(added.status, 200);
+  assert.equal(added.body.status, 'pending');
+  assert.equal(
+    (await api(d.url(), d.demo.token, 'POST', `/v2/images/${id}/members`, { member: otherProject })).status,
+    409,
+  );
+
+  assert.equal(
+    (await api(d.url(), other, 'GET', `/v2/images/${id}`)).status,
+    200,
+    'a pending member may look',
+  );
+  assert.deepEqual(
+    (await api(d.url(), other, 'GET', '/v2/images')).body.images,
+    [],
+    'but it is not listed yet',
+  );
+  const ownerAnswers = await api(d.url(), d.demo.token, 'PUT', `/v2/images/${id}/members/${otherProject}`, {
+    status: 'accepted',
+  });
+  assert.equal(ownerAnswers.status, 403, 'only the member accepts');
+  const accepted = await api(d.url(), other, 'PUT', `/v2/images/${id}/members/${otherProject}`, {
+    status: 'accepted',
+  });
+  assert.equal(accepted.body.status, 'accepted');
+  const listed = await api(d.url(), other, 'GET', '/v2/images');
+  assert.deepEqual(
+    listed.body.images.map((i: { id: string }) => i.id),
+    [id],
+  );
+  const { response, data } = await download(d, other, id);
+  assert.equal(response.status, 200);
+  assert.ok(data.equals(await readFile(file)));
+  const patch = await api(
+    d.url(),
+    other,
+    'PATCH',
+    `/v2/images/${id}`,
+    [{ op: 'replace', path: '/name', value: 'x' }],
+    JSON_PATCH,
+  );
+  assert.equal(patch.status, 403, 'a member may not change the image');
+  assert.equal((await api(d.url(), other, 'DELETE', `/v2/images/${id}`)).status, 403);
+  const members = await api(d.url(), other, 'GET', `/v2/images/${id}/members`);
+  assert.equal(members.body.members.length, 1);
+
+  assert.equal(
+    (await api(d.url(), d.demo.token, 'DELETE', `/v2/images/${id}/members/${otherProject}`)).status,
+    204,
+  );
+  assert.equal((await api(d.url(), other, 'GET', `/v2/images/${id}`)).status, 404, 'unshared again');
+});

@@ -1,0 +1,247 @@
+// Glance v2 image metadata through HTTP: discovery, create/show/list/patch/delete, tags, protection, the
+// status actions, and the clear JSON errors bad input gets.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { api, JSON_PATCH, startTestDeployment } from '../helpers/deployment.js';
+
+test('version discovery and schemas answer without a token', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const root = await api(d.url(), undefined, 'GET', '/');
+  assert.equal(root.status, 300);
+  assert.equal(root.body.versions[0].status, 'CURRENT');
+  assert.match(root.body.versions[0].links[0].href, /\/v2\/$/);
+  assert.equal((await api(d.url(), undefined, 'GET', '/versions')).status, 200);
+  const schema = await api(d.url(), undefined, 'GET', '/v2/schemas/image');
+  assert.equal(schema.body.name, 'image');
+  assert.deepEqual(schema.body.additionalProperties, { type: 'string', maxLength: 255 });
+  const denied = await api(d.url(), undefined, 'GET', '/v2/images');
+  assert.equal(denied.status, 401);
+  assert.equal(denied.body.error.code, 'UNAUTHORIZED');
+  const bogus = await api(d.url(), 'fry_not-a-token', 'GET', '/v2/images');
+  assert.equal(bogus.status, 401);
+});
+
+test('image metadata lifecycle: create, show, list, patch, tags, protect, delete', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const token = d.demo.token;
+  const created = await api(d.url(), token, 'POST', '/v2/images', {
+    name: 'debian-12',
+    disk_format: 'qcow2',
+    container_format: 'bare',
+    min_ram: 512,
+    os_distro: 'debian',
+    tags: ['base', 'linux'],
+  });
+  assert.equal(created.status, 201);
+  const image = created.body;
+  assert.match(image.id, /^[0-9a-f-]{36}$/);
+  assert.equal(created.headers.get('location'), `/v2/images/${image.id}`);
+  assert.equal(image.status, 'queued');
+  assert.equal(image.visibility, 'shared');
+  assert.equal(image.owner, d.demo.projects['north-1']);
+  assert.equal(image.image_type, 'system-disk');
+  assert.equal(image.encrypted, false);
+  assert.equal(image.frozen, false);
+  assert.equal(image.os_distro, 'debian');
+  assert.deepEqual(image.tags, ['base', 'linux']);
+  assert.equal(image.self, `/v2/images/${image.id}`);
+  assert.equal(image.file, `/v2/images/${image.id}/file`);
+  assert.match(image.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+  const shown = await api(d.url(), token, 'GET', `/v2/images/${image.id}`);
+  assert.deepEqual(shown.body, image);
+
+  for (let i = 0; i < 3; i++) {
+    await api(d.url(), token, 'POST', '/v2/images', {
+      name: `extra-${i}`,
+      disk_format: 'raw',
+      container_format: 'bare',
+    });
+  }
+  const page1 = await api(d.url(), token, 'GET', '/v2/images?limit=2&sort_key=name&sort_dir=asc');
+  assert.deepEqual(
+    page1.body.images.map((i: { name: string }) => i.name),
+    ['debian-12', 'extra-0'],
+  );
+  assert.ok(page1.body.next.includes(`marker=${page1.body.images[1].id}`));
+  const page2 = await api(d.url(), token, 'GET', page1.body.next);
+  assert.deepEqual(
+    page2.body.images.map((i: { name: string }) => i.name),
+    ['extra-1', 'extra-2'],
+  );
+  const byTag = await api(d.url(), token, 'GET', '/v2/images?tag=linux&tag=base');
+  assert.deepEqual(
+    byTag.body.images.map((i: { id: string }) => i.id),
+    [image.id],
+  );
+  const byProperty = await api(d.url(), token, 'GET', '/v2/images?os_distro=debian');
+  assert.equal(byProperty.body.images.length, 1);
+  const newSort = await api(d.url(), token, 'GET', '/v2/images?sort=name:desc');
+  assert.equal(newSort.body.images[0].name, 'extra-2');
+
+  const patched = await api(
+    d.url(),
+    token,
+    'PATCH',
+    `/v2/images/${image.id}`,
+    [
+      { op: 'replace', path: '/name', value: 'debian-12-updated' },
+      { op: 'add', path: '/hw_firmware_type', value: 'uefi' },
+      { op: 'remove', path: '/os_distro' },
+      { op: 'replace', path: '/protected', value: true },
+    ],
+    JSON_PATCH,
+  );
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  assert.equal(patched.body.name, 'debian-12-updated');
+  assert.equal(patched.body.hw_firmware_type, 'uefi');
+  assert.equal(patched.body.os_distro, undefined);
+  assert.equal(patched.body.protected, true);
+
+  assert.equal((await api(d.url(), token, 'PUT', `/v2/images/${image.id}/tags/new-tag`)).status, 204);
+  assert.equal((await api(d.url(), token, 'DELETE', `/v2/images/${image.id}/tags/base`)).status, 204);
+  const missingTag = await api(d.url(), token, 'DELETE', `/v2/images/${image.id}/tags/nope`);
+  assert.equal(missingTag.status, 404);
+  assert.deepEqual((await api(d.url(), token, 'GET', `/v2/images/${image.id}`)).body.tags, [
+    'linux',
+    'new-tag',
+  ]);
+
+  const refused = await api(d.url(), token, 'DELETE', `/v2/images/${image.id}`);
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, 'IMAGE_PROTECTED');
+  await api(
+    d.url(),
+    token,
+    'PATCH',
+    `/v2/images/${image.id}`,
+    [{ op: 'replace', path: '/protected', value: false }],
+    JSON_PATCH,
+  );
+  assert.equal((await api(d.url(), token, 'DELETE', `/v2/images/${image.id}`)).status, 204);
+  const gone = await api(d.url(), token, 'GET', `/v2/images/${image.id}`);
+  assert.equal(gone.status, 404);
+  assert.equal(gone.body.error.code, 'IMAGE_NOT_FOUND');
+});
+
+test('bad input gets a clear JSON error and changes nothing', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const token = d.demo.token;
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    api(d.url(), token, 'POST', '/v2/images', body, headers);
+
+  const malformed = await post('{"name": "x",', { 'content-type': 'application/json' });
+  assert.equal(malformed.status, 400);
+  assert.equal(malformed.body.error.code, 'INVALID_JSON');
+
+  const cases: Array<[unknown, number, string, RegExp]> = [
+    [{ name: 'x'.repeat(256) }, 400, 'VALIDATION_FAILED', /name/],
+    [{ disk_format: 'floppy' }, 400, 'VALIDATION_FAILED', /disk_format/],
+    [{ min_ram: 'lots' }, 400, 'VALIDATION_FAILED', /min_ram/],
+    [{ protected: 'yes' }, 400, 'VALIDATION_FAILED', /protected/],
+    [{ os_distro: 12 }, 400, 'VALIDATION_FAILED', /os_distro/],
+    [{ tags: 'one' }, 400, 'VALIDATION_FAILED', /tags/],
+    [{ status: 'active' }, 403, 'FORBIDDEN', /read-only/],
+    [{ os_glance_x: 'y' }, 403, 'FORBIDDEN', /reserved/],
+    [{ visibility: 'public' }, 403, 'FORBIDDEN', /administrator/],
+    [{ id: 'not-a-uuid' }, 400, 'VALIDATION_FAILED', /UUID/],
+    [[1, 2], 400, 'VALIDATION_FAILED', /object/],
+  ];
+  for (const [body, status, code, message] of cases) {
+    const response = await post(body);
+    assert.equal(response.status, status, `${JSON.stringify(body)} → ${JSON.stringify(response.body)}`);
+    assert.equal(response.body.error.code, code);
+    assert.match(response.body.error.message, message);
+  }
+  assert.equal((await api(d.url(), token, 'GET', '/v2/images')).body.images.length, 0, 'nothing was created');
+
+  const image = (await post({ name: 'ok', disk_format: 'raw', container_format: 'bare' })).body;
+  const wrongType = await api(d.url(), token, 'PATCH', `/v2/images/${image.id}`, [
+    { op: 'replace', path: '/name', value: 'x' },
+  ]);
+  assert.equal(wrongType.status, 415);
+  const badOp = await api(
+    d.url(),
+    token,
+    'PATCH',
+    `/v2/images/${image.id}`,
+    [{ op: 'move', path: '/name' }],
+    JSON_PATCH,
+  );
+  assert.equal(badOp.status, 400);
+  const missing = await api(
+    d.url(),
+    token,
+    'PATCH',
+    `/v2/images/${image.id}`,
+    [{ op: 'replace', path: '/nope', value: 'x' }],
+    JSON_PATCH,
+  );
+  assert.equal(missing.status, 409);
+  const coreRemove = await api(
+    d.url(),
+    token,
+    'PATCH',
+    `/v2/images/${image.id}`,
+    [{ op: 'remove', path: '/name' }],
+    JSON_PATCH,
+  );
+  assert.equal(coreRemove.status, 403);
+  const cmk = await api(
+    d.url(),
+    token,
+    'PATCH',
+    `/v2/images/${image.id}`,
+    [{ op: 'add', path: '/cmk_id', value: 'k' }],
+    JSON_PATCH,
+  );
+  assert.equal(cmk.status, 403);
+  assert.equal((await api(d.url(), token, 'GET', `/v2/images/${image.id}`)).body.name, 'ok', 'unchanged');
+
+  for (const query of [
+    'limit=-1',
+    'limit=abc',
+    'sort_key=password',
+    'sort_dir=up',
+    'marker=00000000-0000-4000-8000-000000000000',
+    'status=sleeping',
+    'size_min=big',
+  ]) {
+    const response = await api(d.url(), token, 'GET', `/v2/images?${query}`);
+    assert.equal(response.status, 400, query);
+    assert.equal(response.body.error.code, 'VALIDATION_FAILED');
+  }
+  const deactivate = await api(d.url(), token, 'POST', `/v2/images/${image.id}/actions/deactivate`);
+  assert.equal(deactivate.status, 400, 'a queued image cannot be deactivated');
+  assert.equal(deactivate.body.error.code, 'INVALID_STATUS_TRANSITION');
+  const unknownRoute = await api(d.url(), token, 'GET', '/v2/nothing');
+  assert.equal(unknownRoute.status, 404);
+  assert.equal(unknownRoute.body.error.code, 'NOT_FOUND');
+});
+
+test('an administrator freezes an image; a frozen image cannot be changed or deleted', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const image = (await api(d.url(), d.demo.token, 'POST', '/v2/images', { name: 'held' })).body;
+  const notAdmin = await api(d.url(), d.demo.token, 'POST', `/v2/images/${image.id}/actions/freeze`);
+  assert.equal(notAdmin.status, 403);
+  assert.equal(
+    (await api(d.url(), d.admin.token, 'POST', `/v2/images/${image.id}/actions/freeze`)).status,
+    204,
+  );
+  const shown = await api(d.url(), d.demo.token, 'GET', `/v2/images/${image.id}`);
+  assert.equal(shown.body.frozen, true);
+  const patch = await api(
+    d.url(),
+    d.demo.token,
+    'PATCH',
+    `/v2/images/${image.id}`,
+    [{ op: 'replace', path: '/name', value: 'x' }],
+    JSON_PATCH,
+  );
+  assert.equal(patch.status, 403);
+  assert.equal(patch.body.error.code, 'IMAGE_FROZEN');
+  assert.equal(
+    (await api(d.url(), d.demo.token, 'DELETE', `/v2/images/${image.id}`)).body.error.code,
+    'IMAGE_FROZEN',
+  );
+});
