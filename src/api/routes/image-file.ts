@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { ingestImage } from '../../blobs/ingest.js';
 import { createImageReadStream } from '../../blobs/read.js';
 import { FerryError, isFerryError } from '../../domain/errors.js';
+import type { Digest } from '../../domain/ids.js';
 import { OS_HASH_ALGO } from '../../domain/image.js';
 import { assertImageAcceptable, createFormatInspector } from '../../formats/inspector.js';
 import { timestamp } from '../../store/clock.js';
@@ -123,7 +124,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       // Glance answers 204 No Content for an image without data.
       return reply.code(204).send();
     }
-    const manifest = await ctx.chunks.getManifest(image.manifest_digest);
+    const manifest = await ctx.chunks.getManifest(image.manifest_digest as Digest);
     const range = parseRange(request.headers.range, image.size);
     reply.header('content-type', 'application/octet-stream');
     reply.header('accept-ranges', 'bytes');
