@@ -3,6 +3,7 @@
  * a catalog whose databases this machine can open, and prints the administrator's token once.
  * @module
  */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCatalog } from '../../config/catalog.js';
@@ -21,13 +22,16 @@ export function registerAdminCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  ferry admin bootstrap --catalog ./data/catalog.json --data ./data')
     .action(async (options: { catalog: string; data: string; database?: string }) => {
       const catalog = await loadCatalog(options.catalog);
+      const dataDir = path.resolve(options.data);
+      if (!options.database)
+        await Promise.all(catalog.regions.map((r) => mkdir(path.join(dataDir, r.name), { recursive: true })));
       const regions = await Promise.all(
         catalog.regions.map(async (r) => ({
           region: r.name,
           db: await openDatabase(
             options.database
               ? { kind: 'postgres', url: options.database.replaceAll('{region}', r.name) }
-              : { kind: 'sqlite', file: path.join(path.resolve(options.data), r.name, 'ferry.sqlite') },
+              : { kind: 'sqlite', file: path.join(dataDir, r.name, 'ferry.sqlite') },
           ),
         })),
       );

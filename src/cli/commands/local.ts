@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEMO_BASE_PORT, startLocal } from '../../deploy/local.js';
+import { DEMO_BASE_PORT, DEMO_REGIONS, startLocal } from '../../deploy/local.js';
 import { stopOnSignals } from '../signals.js';
 
 export function registerLocalCommand(program: Command): void {
@@ -15,12 +15,18 @@ export function registerLocalCommand(program: Command): void {
     )
     .option('--data <dir>', 'data folder (one subfolder per region)', './data')
     .option('--port <port>', 'port of the first region; the others follow', String(DEMO_BASE_PORT))
+    .option(
+      '--regions <names>',
+      'comma-separated region names (only when the data folder is new)',
+      DEMO_REGIONS.join(','),
+    )
     .option('--log', 'print JSON request logs', false)
     .addHelpText('after', '\nExample:\n  ferry local --data ./data --port 9301')
-    .action(async (options: { data: string; port: string; log: boolean }) => {
+    .action(async (options: { data: string; port: string; regions: string; log: boolean }) => {
       const deployment = await startLocal({
         dataDir: path.resolve(options.data),
         basePort: Number(options.port),
+        regions: options.regions.split(',').map((r) => r.trim()),
         logger: options.log,
       });
       const lines = [

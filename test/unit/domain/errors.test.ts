@@ -7,6 +7,10 @@ import { ERROR_CODES } from '../../../src/domain/errors.js';
 test('docs/errors.md documents every error code with its status', async () => {
   const doc = await readFile(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
   for (const [code, { status }] of Object.entries(ERROR_CODES)) {
-    assert.match(doc, new RegExp(`^\\| ${code} \\| ${status} \\|`, 'm'), `${code} is missing from docs/errors.md`);
+    assert.match(
+      doc,
+      new RegExp(`^\\| ${code} \\| ${status} \\|`, 'm'),
+      `${code} is missing from docs/errors.md`,
+    );
   }
 });

@@ -1,0 +1,98 @@
+// The identity API: tokens (issue, list, revoke), agencies with per-region policies, and the administrator's
+// accounts, users, projects and tokens; none of it crosses accounts.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { api, startTestDeployment } from '../helpers/deployment.js';
+
+test('a user issues, lists and revokes tokens; a revoked token is refused', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const issued = await api(d.url(), d.demo.token, 'POST', '/v1/tokens', {
+    description: 'ci',
+    ttl_seconds: 3600,
+  });
+  assert.equal(issued.status, 201);
+  assert.match(issued.body.secret, /^fry_/);
+  const whoami = await api(d.url(), issued.body.secret, 'GET', '/v1/auth/whoami');
+  assert.equal(whoami.body.account.name, 'demo');
+  assert.equal(whoami.body.project.name, 'north-1');
+  const listed = await api(d.url(), d.demo.token, 'GET', '/v1/tokens');
+  assert.ok(
+    listed.body.tokens.some(
+      (tk: { id: string; description: string }) => tk.id === issued.body.id && tk.description === 'ci',
+    ),
+  );
+  assert.ok(!JSON.stringify(listed.body).includes(issued.body.secret), 'secrets are never listed');
+  assert.equal(
+    (await api(d.url(), d.other.token, 'DELETE', `/v1/tokens/${issued.body.id}`)).status,
+    404,
+    'not yours',
+  );
+  assert.equal((await api(d.url(), d.demo.token, 'DELETE', `/v1/tokens/${issued.body.id}`)).status, 204);
+  const refused = await api(d.url(), issued.body.secret, 'GET', '/v1/auth/whoami');
+  assert.equal(refused.status, 401);
+  assert.equal((await api(d.url(), d.demo.token, 'POST', '/v1/tokens', { ttl_seconds: 5 })).status, 400);
+});
+
+test('agencies hold per-region policies and stay inside their account', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const created = await api(d.url(), d.other.token, 'POST', '/v1/agencies', {
+    name: 'copier',
+    policies: [{ region: 'south-1', policy: 'CrossCopyAgencyPolicy' }],
+  });
+  assert.equal(created.status, 201);
+  assert.deepEqual(created.body.policies, [{ region: 'south-1', policy: 'CrossCopyAgencyPolicy' }]);
+  assert.equal((await api(d.url(), d.other.token, 'POST', '/v1/agencies', { name: 'copier' })).status, 409);
+  const badRegion = await api(d.url(), d.other.token, 'POST', '/v1/agencies', {
+    name: 'x',
+    policies: [{ region: 'mars-1', policy: 'CrossCopyAgencyPolicy' }],
+  });
+  assert.equal(badRegion.status, 400);
+  assert.match(badRegion.body.error.message, /region/);
+  assert.equal(
+    (await api(d.url(), d.demo.token, 'GET', '/v1/agencies/copier')).status,
+    404,
+    'other accounts do not see it',
+  );
+  assert.equal((await api(d.url(), d.other.token, 'DELETE', '/v1/agencies/copier')).status, 204);
+  assert.equal((await api(d.url(), d.other.token, 'GET', '/v1/agencies/copier')).status, 404);
+});
+
+test('an administrator creates an account, a user, a project and a token for it', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  assert.equal(
+    (await api(d.url(), d.demo.token, 'POST', '/v1/admin/accounts', { name: 'acme' })).status,
+    403,
+  );
+  const account = await api(d.url(), d.admin.token, 'POST', '/v1/admin/accounts', { name: 'acme' });
+  assert.equal(account.status, 201);
+  assert.equal(
+    (await api(d.url(), d.admin.token, 'POST', '/v1/admin/accounts', { name: 'acme' })).status,
+    409,
+  );
+  const user = await api(d.url(), d.admin.token, 'POST', `/v1/admin/accounts/${account.body.id}/users`, {
+    name: 'ada',
+  });
+  const project = await api(
+    d.url(),
+    d.admin.token,
+    'POST',
+    `/v1/admin/accounts/${account.body.id}/projects`,
+    { name: 'north-1' },
+  );
+  assert.equal(project.body.region, 'north-1');
+  const wrongProject = await api(d.url(), d.admin.token, 'POST', `/v1/admin/users/${user.body.id}/tokens`, {
+    project_id: d.demo.projects['north-1'],
+  });
+  assert.equal(wrongProject.status, 400, "a token acts only in the user's own account");
+  const token = await api(d.url(), d.admin.token, 'POST', `/v1/admin/users/${user.body.id}/tokens`, {
+    project_id: project.body.id,
+  });
+  assert.equal(token.status, 201);
+  const whoami = await api(d.url(), token.body.secret, 'GET', '/v1/auth/whoami');
+  assert.equal(whoami.body.user.name, 'ada');
+  assert.equal(whoami.body.account.name, 'acme');
+  const images = await api(d.url(), token.body.secret, 'GET', '/v2/images');
+  assert.deepEqual(images.body.images, []);
+  const badName = await api(d.url(), d.admin.token, 'POST', '/v1/admin/accounts', { name: '../etc' });
+  assert.equal(badName.status, 400);
+});

@@ -1,0 +1,106 @@
+// The main job: the local multi-region deployment keeps its data, account and tokens across a restart;
+// `ferry serve` runs one region of a catalog; `ferry admin bootstrap` creates the first administrator once.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { startLocal } from '../../src/deploy/local.js';
+import { api, OCTET } from '../helpers/deployment.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+test('a restarted local deployment keeps its catalog, account, token and images', async (t) => {
+  const dataDir = await makeTempDir(t);
+  const first = await startLocal({ dataDir, basePort: 0, regions: ['north-1', 'south-1'] });
+  const token = first.demo.token;
+  const url = first.regions[0]!.url;
+  const image = (
+    await api(url, token, 'POST', '/v2/images', {
+      name: 'keep',
+      disk_format: 'raw',
+      container_format: 'bare',
+    })
+  ).body;
+  const data = Buffer.alloc(3 * 1024 * 1024 + 5, 9);
+  assert.equal((await api(url, token, 'PUT', `/v2/images/${image.id}/file`, data, OCTET)).status, 204);
+  const catalog = await readFile(join(dataDir, 'catalog.json'), 'utf8');
+  await first.close();
+
+  const second = await startLocal({ dataDir, basePort: 0 });
+  t.after(() => second.close());
+  assert.deepEqual(
+    second.regions.map((r) => r.name),
+    ['north-1', 'south-1'],
+    'regions come from the saved catalog',
+  );
+  assert.equal(await readFile(join(dataDir, 'catalog.json'), 'utf8'), catalog);
+  assert.equal(second.demo.accountId, first.demo.accountId);
+  assert.deepEqual(second.demo.projects, first.demo.projects);
+  const url2 = second.regions[0]!.url;
+  const shown = await api(url2, token, 'GET', `/v2/images/${image.id}`);
+  assert.equal(shown.status, 200, 'the old token still works');
+  assert.equal(shown.body.status, 'active');
+  const download = await fetch(`${url2}/v2/images/${image.id}/file`, { headers: { 'x-auth-token': token } });
+  assert.ok(Buffer.from(await download.arrayBuffer()).equals(data));
+  const agencies = await api(second.regions[1]!.url, second.demo.token, 'GET', '/v1/agencies');
+  assert.deepEqual(
+    agencies.body.agencies[0].policies.map((p: { region: string }) => p.region),
+    ['north-1', 'south-1'],
+    'the demo agency may replicate into every region',
+  );
+});
+
+test('ferry serve runs one region of a catalog; admin bootstrap prints a working admin token once', async (t) => {
+  const dataDir = await makeTempDir(t);
+  const catalogFile = join(dataDir, 'catalog.json');
+  const local = await startLocal({ dataDir, basePort: 0, regions: ['north-1'] });
+  await local.close();
+
+  const bootstrap = await run(process.execPath, [
+    ...CLI,
+    'admin',
+    'bootstrap',
+    '--catalog',
+    catalogFile,
+    '--data',
+    dataDir,
+  ]);
+  const adminToken = /Token \(shown once[^)]*\): (fry_\S+)/.exec(bootstrap.stdout)?.[1];
+  assert.ok(adminToken, bootstrap.stdout);
+  await assert.rejects(
+    run(process.execPath, [...CLI, 'admin', 'bootstrap', '--catalog', catalogFile, '--data', dataDir]),
+    /administrator exists already/,
+  );
+
+  const server = spawn(
+    process.execPath,
+    [...CLI, 'serve', '--region', 'north-1', '--catalog', catalogFile, '--data', dataDir, '--port', '0'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  t.after(() => server.kill('SIGTERM'));
+  let stderr = '';
+  server.stderr.setEncoding('utf8');
+  const url = await new Promise<string>((resolve, reject) => {
+    server.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match) resolve(match[1]!);
+    });
+    server.on('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+  });
+  assert.equal((await api(url, undefined, 'GET', '/healthz')).body.region, 'north-1');
+  const accounts = await api(url, adminToken, 'GET', '/v1/admin/accounts');
+  assert.equal(accounts.status, 200);
+  assert.deepEqual(accounts.body.accounts.map((a: { name: string }) => a.name).sort(), ['admin', 'demo']);
+  const notAdmin = await api(url, local.demo.token, 'GET', '/v1/admin/accounts');
+  assert.equal(notAdmin.status, 403);
+  server.kill('SIGTERM');
+  await once(server, 'exit');
+});

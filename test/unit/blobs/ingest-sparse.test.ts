@@ -1,0 +1,62 @@
+// Ingest runs in constant memory: an 8 GiB mostly-zero stream stores only its 64 MiB of data while the
+// process stays under 200 MiB RSS. A file of its own so the RSS measured is this test's alone.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { createChunkStore } from '../../../src/blobs/chunk-store.js';
+import { createFsBlobDriver } from '../../../src/blobs/drivers/fs.js';
+import { ingestImage } from '../../../src/blobs/ingest.js';
+import { CHUNKS_PREFIX } from '../../../src/blobs/layout.js';
+import { CHUNK_SIZE } from '../../../src/domain/manifest.js';
+import { makeTempDir } from '../../helpers/tmp.js';
+
+const MiB = CHUNK_SIZE;
+const TOTAL_CHUNKS = 8192; // 8 GiB
+const DATA_EVERY = 128; // 64 chunks of random data, spread evenly
+const PIECE = 256 * 1024; // what an HTTP body tends to deliver, give or take
+const RSS_LIMIT = 200 * MiB;
+
+/** 8 GiB: zero pieces (one shared buffer), with a fresh random MiB every DATA_EVERY MiB. */
+async function* sparseImage(): AsyncGenerator<Buffer> {
+  const zero = Buffer.alloc(PIECE);
+  for (let chunk = 0; chunk < TOTAL_CHUNKS; chunk++) {
+    if (chunk % DATA_EVERY === DATA_EVERY / 2) {
+      const data = randomBytes(MiB);
+      for (let offset = 0; offset < MiB; offset += PIECE) yield data.subarray(offset, offset + PIECE);
+    } else {
+      for (let offset = 0; offset < MiB; offset += PIECE) yield zero;
+    }
+  }
+}
+
+async function peakRss(): Promise<number> {
+  const status = await readFile('/proc/self/status', 'utf8');
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
+  return match === null ? process.memoryUsage().rss : Number(match[1]) * 1024;
+}
+
+test('an 8 GiB sparse stream stores 64 MiB in under 200 MiB of RSS', { timeout: 120_000 }, async (t) => {
+  const driver = await createFsBlobDriver({ root: await makeTempDir(t) });
+  const store = createChunkStore({ driver });
+  let sampledPeak = 0;
+  const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, process.memoryUsage().rss)), 50);
+  const started = performance.now();
+  try {
+    const result = await ingestImage(store, sparseImage());
+    const seconds = (performance.now() - started) / 1000;
+    t.diagnostic(`8 GiB in ${seconds.toFixed(1)} s (${(8192 / seconds).toFixed(0)} MiB/s)`);
+    assert.equal(result.size, TOTAL_CHUNKS * MiB);
+    assert.equal(result.bytesWritten, 64 * MiB);
+    assert.equal(result.bytesZero, (TOTAL_CHUNKS - 64) * MiB);
+    assert.equal(result.manifest.chunks.filter((c) => c !== null).length, 64);
+  } finally {
+    clearInterval(sampler);
+  }
+  let objects = 0;
+  for await (const key of driver.list(CHUNKS_PREFIX)) if (key) objects++;
+  assert.equal(objects, 64);
+  const peak = Math.max(sampledPeak, await peakRss());
+  t.diagnostic(`peak RSS ${(peak / MiB).toFixed(0)} MiB`);
+  assert.ok(peak < RSS_LIMIT, `peak RSS ${(peak / MiB).toFixed(0)} MiB`);
+});
