@@ -1,0 +1,12 @@
+import { startWorkerHasher } from '../src/blobs/hash-worker.js';
+const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+const sab = new SharedArrayBuffer(24 << 20);
+new Uint8Array(sab).fill(1);
+console.log('base', mb(process.memoryUsage().rss));
+const a = startWorkerHasher('md5', sab), b = startWorkerHasher('sha512', sab);
+await Promise.all([a.update(0, 1), b.update(0, 1)]);
+console.log('started', mb(process.memoryUsage().rss));
+for (let i = 0; i < 3000; i++) await Promise.all([a.update((i % 24) << 20, 1 << 20), b.update((i % 24) << 20, 1 << 20)]);
+console.log('after 3 GiB', mb(process.memoryUsage().rss));
+await a.terminate(); await b.terminate();
+console.log('terminated', mb(process.memoryUsage().rss));
