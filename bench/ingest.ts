@@ -77,10 +77,15 @@ try {
   ];
   for (let run = 0; run < runs; run++) {
     const copy = join(dir, `copy-${run}.bin`);
-    rows[0]?.[1].push(await timed(async () => execFileSync('sh', ['-c', `cp "${source}" "${copy}" && sync`])));
+    rows[0]?.[1].push(
+      await timed(async () => void execFileSync('sh', ['-c', `cp "${source}" "${copy}" && sync`])),
+    );
     await rm(copy);
 
-    const driver = await createFsBlobDriver({ root: join(dir, `store-${run}`) });
+    const driver = await createFsBlobDriver({
+      root: join(dir, `store-${run}`),
+      sync: process.env.BENCH_SYNC !== '0',
+    });
     const store = createChunkStore({ driver });
     let manifest: Manifest | undefined;
     rows[1]?.[1].push(

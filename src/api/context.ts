@@ -6,6 +6,8 @@ import type { ChunkStore } from '../blobs/chunk-store.js';
 import type { RegionCatalog } from '../config/catalog.js';
 import type { Clock } from '../store/clock.js';
 import type { Db } from '../store/db.js';
+import type { RegionClient } from '../replication/region-client.js';
+import type { ReplicationSettings } from '../replication/settings.js';
 
 export interface RegionLimits {
   /** Largest image upload accepted, in bytes (default: 1 TiB, Glance's image_size_cap). */
@@ -29,4 +31,9 @@ export interface RegionContext {
   catalog: RegionCatalog;
   clock: Clock;
   limits: RegionLimits;
+  replication: ReplicationSettings;
+  /** Calls to the other regions of the catalog. */
+  regions: RegionClient;
+  /** This process's name in job leases: unique per process. */
+  workerId: string;
 }

@@ -6,13 +6,44 @@
 import { OS_HASH_ALGO } from '../domain/image.js';
 import type { ImageRecord } from '../store/images.js';
 import type { MemberRow } from '../store/members.js';
+import type { JobRow } from '../store/jobs.js';
+import { processPercent } from '../domain/job.js';
 
 /** Glance prints timestamps to the second: 2026-11-23T18:44:08Z. */
 export function glanceTime(iso: string): string {
   return iso.replace(/\.\d+Z$/, 'Z');
 }
 
-export function imageView(image: ImageRecord): Record<string, unknown> {
+/**
+ * Where a replicated or copied image came from, and while it is being replicated its progress (the
+ * console shows it as "Replicating").
+ */
+function replicationView(image: ImageRecord, job: JobRow | undefined): Record<string, unknown> | null {
+  if (image.replication_job_id === null) return null;
+  return {
+    job_id: image.replication_job_id,
+    source_region: image.source_region,
+    source_image_id: image.source_image_id,
+    replicating: image.status === 'saving',
+    ...(job
+      ? {
+          status: job.status,
+          process_percent: processPercent(
+            {
+              bytesTotal: job.bytes_total,
+              bytesTransferred: job.bytes_transferred,
+              bytesSkippedPresent: job.bytes_skipped_present,
+              bytesSkippedZero: job.bytes_skipped_zero,
+              bytesPerSecond: job.bytes_per_second,
+            },
+            job.status,
+          ),
+        }
+      : {}),
+  };
+}
+
+export function imageView(image: ImageRecord, job?: JobRow): Record<string, unknown> {
   return {
     ...image.properties,
     id: image.id,
@@ -38,6 +69,7 @@ export function imageView(image: ImageRecord): Record<string, unknown> {
     encrypted: image.cmk_id !== null,
     cmk_id: image.cmk_id,
     frozen: image.frozen === 1,
+    replication: replicationView(image, job),
     self: `/v2/images/${image.id}`,
     file: `/v2/images/${image.id}/file`,
     schema: '/v2/schemas/image',

@@ -4,7 +4,7 @@
  * @module
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { ERROR_CODES, FerryError, type ErrorCode } from '../domain/errors.js';
+import { ERROR_CODES, FerryError, imsCodeOf, type ErrorCode } from '../domain/errors.js';
 import { registerAuth } from './auth.js';
 import type { RegionContext } from './context.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
@@ -12,6 +12,8 @@ import { registerIdentityRoutes } from './routes/identity.js';
 import { registerImageFileRoutes } from './routes/image-file.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerMemberRoutes } from './routes/members.js';
+import { registerInternalRoutes } from './routes/internal.js';
+import { registerReplicationRoutes } from './routes/replication.js';
 
 export interface ServerOptions {
   /** Fastify's logger option: false (tests), true (JSON lines on stdout), or a pino config. */
@@ -23,7 +25,17 @@ const JSON_BODY_LIMIT = 1024 * 1024;
 
 export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): unknown {
   const { status, title } = ERROR_CODES[code];
-  return { error: { code, message, title, status, ...(details ? { details } : {}) } };
+  const imsCode = imsCodeOf(code);
+  return {
+    error: {
+      code,
+      message,
+      title,
+      status,
+      ...(imsCode ? { ims_code: imsCode } : {}),
+      ...(details ? { details } : {}),
+    },
+  };
 }
 
 /** Maps Fastify's own errors (bad JSON, wrong content type, too large) to Ferry codes. */
@@ -84,5 +96,7 @@ export async function createRegionServer(
   registerImageFileRoutes(app, ctx);
   registerMemberRoutes(app, ctx);
   registerIdentityRoutes(app, ctx);
+  registerReplicationRoutes(app, ctx);
+  registerInternalRoutes(app, ctx);
   return app;
 }

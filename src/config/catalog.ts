@@ -11,6 +11,11 @@ export interface CatalogRegion {
   display_name: string;
   /** Base URL clients use, e.g. http://127.0.0.1:9301 */
   endpoint: string;
+  /**
+   * The region's credential for region-to-region calls: a region presents its own secret when it calls
+   * another, which checks it against this catalog. Without it the region takes no part in replication.
+   */
+  internal_secret?: string;
 }
 
 export interface RegionCatalog {
@@ -31,17 +36,24 @@ export function parseCatalog(value: unknown): RegionCatalog {
   if (!Array.isArray(regions) || regions.length === 0) return fail('"regions" must be a non-empty array');
   const parsed: CatalogRegion[] = regions.map((r: unknown, i) => {
     if (typeof r !== 'object' || r === null) return fail(`regions[${i}] must be an object`);
-    const { name, display_name, endpoint } = r as Record<string, unknown>;
+    const { name, display_name, endpoint, internal_secret } = r as Record<string, unknown>;
     if (typeof name !== 'string' || !REGION_NAME.test(name)) {
       return fail(`regions[${i}].name must be lower-case letters, digits and dashes`);
     }
     if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) {
       return fail(`regions[${i}].endpoint must be an http(s) URL`);
     }
+    if (
+      internal_secret !== undefined &&
+      (typeof internal_secret !== 'string' || internal_secret.length < 16)
+    ) {
+      return fail(`regions[${i}].internal_secret must be a string of at least 16 characters`);
+    }
     return {
       name,
       display_name: typeof display_name === 'string' ? display_name : name,
       endpoint: endpoint.replace(/\/+$/, ''),
+      ...(internal_secret !== undefined ? { internal_secret } : {}),
     };
   });
   const names = new Set(parsed.map((r) => r.name));

@@ -5,12 +5,14 @@
  * restart: the catalog, account and images are reused.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fullMeshPairs, parseCatalog, type RegionCatalog } from '../config/catalog.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../identity/provision.js';
 import { SYSTEM_CLOCK } from '../store/clock.js';
 import { startRegion, type RunningRegion } from '../region/start-region.js';
+import type { ReplicationSettings } from '../replication/settings.js';
 
 export const DEMO_REGIONS = ['north-1', 'south-1', 'west-1'];
 export const DEMO_BASE_PORT = 9301;
@@ -23,6 +25,8 @@ export interface LocalOptions {
   basePort?: number;
   regions?: string[];
   logger?: boolean;
+  /** Replication settings for every region (tests shorten the timings). */
+  replication?: Partial<ReplicationSettings>;
 }
 
 export interface LocalDeployment {
@@ -44,10 +48,12 @@ async function loadOrWriteCatalog(file: string, names: string[], basePort: numbe
       name,
       display_name: name.replace(/^(\w)/, (c) => c.toUpperCase()).replace('-', ' '),
       endpoint: `http://127.0.0.1:${basePort === 0 ? 0 : basePort + i}`,
+      internal_secret: randomBytes(24).toString('base64url'),
     })),
     replication_pairs: fullMeshPairs(names),
   };
-  await writeFile(file, JSON.stringify(catalog, null, 2) + '\n');
+  // The catalog holds the regions' secrets: readable by its owner only.
+  await writeFile(file, JSON.stringify(catalog, null, 2) + '\n', { mode: 0o600 });
   return catalog;
 }
 

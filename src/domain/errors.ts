@@ -32,11 +32,34 @@ export const ERROR_CODES = {
   LIMIT_EXCEEDED: { status: 413, title: 'Request Entity Too Large' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Requested Range Not Satisfiable' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Media Type' },
+  REPLICATION_SAME_REGION: { status: 400, title: 'Bad Request', ims: 'IMG.0142' },
+  REPLICATION_ENCRYPTED: { status: 400, title: 'Bad Request', ims: 'IMG.0143' },
+  REPLICATION_PROJECT_NOT_FOUND: { status: 400, title: 'Bad Request', ims: 'IMG.0145' },
+  REPLICATION_TOO_LARGE: { status: 400, title: 'Bad Request', ims: 'IMG.0146' },
+  REPLICATION_REGION_NOT_ALLOWED: { status: 400, title: 'Bad Request', ims: 'IMG.0147' },
+  REPLICATION_LIMIT_REACHED: { status: 400, title: 'Bad Request', ims: 'IMG.0149' },
+  REPLICATION_AGENCY_INVALID: { status: 400, title: 'Bad Request', ims: 'IMG.0151' },
+  REPLICATION_IMAGE_UNAVAILABLE: { status: 400, title: 'Bad Request', ims: 'IMG.0046' },
+  REPLICATION_ISO: { status: 400, title: 'Bad Request' },
+  REPLICATION_FROZEN: { status: 400, title: 'Bad Request' },
+  REPLICATION_NOT_OWNER: { status: 403, title: 'Forbidden' },
+  REPLICATION_FULL_SERVER_NEEDS_VAULT: { status: 400, title: 'Bad Request' },
+  IMAGE_IN_USE: { status: 409, title: 'Conflict' },
+  JOB_NOT_FOUND: { status: 404, title: 'Not Found' },
+  JOB_FINISHED: { status: 409, title: 'Conflict' },
+  GRANT_INVALID: { status: 403, title: 'Forbidden' },
+  REGION_UNREACHABLE: { status: 503, title: 'Service Unavailable' },
   INTERNAL_ERROR: { status: 500, title: 'Internal Server Error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },
-} as const satisfies Record<string, { status: number; title: string }>;
+} as const satisfies Record<string, { status: number; title: string; ims?: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The Huawei IMS error code that means the same, where IMS documents one (e.g. IMG.0142). */
+export function imsCodeOf(code: ErrorCode): string | undefined {
+  const entry = ERROR_CODES[code];
+  return 'ims' in entry ? entry.ims : undefined;
+}
 
 /** An error meant for the caller: a stable code, a message that says what to do, optional details. */
 export class FerryError extends Error {

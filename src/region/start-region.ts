@@ -14,6 +14,11 @@ import { createRegionServer } from '../api/server.js';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
 import { SYSTEM_CLOCK, type Clock } from '../store/clock.js';
 import { openDatabase, type DatabaseConfig } from '../store/db.js';
+import { createRegionClient } from '../replication/region-client.js';
+import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
+import { startJobWorker } from '../replication/worker.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 
 export interface RegionOptions {
   name: string;
@@ -26,6 +31,7 @@ export interface RegionOptions {
   /** Port to listen on; default: the port of the region's catalog endpoint. 0 = any free port. */
   port?: number;
   limits?: Partial<RegionLimits>;
+  replication?: Partial<ReplicationSettings>;
   clock?: Clock;
   logger?: boolean | Record<string, unknown>;
 }
@@ -55,6 +61,9 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     catalog: options.catalog,
     clock: options.clock ?? SYSTEM_CLOCK,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
+    replication: { ...DEFAULT_REPLICATION_SETTINGS, ...options.replication },
+    regions: createRegionClient(options.catalog, options.name),
+    workerId: `${hostname()}:${process.pid}:${options.name}:${randomBytes(4).toString('hex')}`,
   };
 }
 
@@ -70,6 +79,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
     await ctx.db.destroy();
     throw error;
   }
+  const worker = ctx.replication.runWorker ? startJobWorker(ctx, app.log) : undefined;
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   return {
@@ -78,7 +88,9 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
     ctx,
     app,
     async close() {
+      await worker?.stop();
       await app.close();
+      ctx.regions.close();
       await ctx.db.destroy();
     },
   };

@@ -9,6 +9,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from
 import pg from 'pg';
 import type { FerryDatabase } from './schema.js';
 import * as init from './migrations/0001-init.js';
+import * as replication from './migrations/0002-replication.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -19,6 +20,7 @@ export type Db = Kysely<FerryDatabase>;
 /** Every migration in order; a new one is appended, never edited once released. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-init': init,
+  '0002-replication': replication,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

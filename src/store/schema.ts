@@ -87,6 +87,11 @@ export interface ImagesTable {
   frozen: number;
   created_at: string;
   updated_at: string;
+  /** Where a replicated image came from (null for uploads). */
+  source_region: string | null;
+  source_image_id: string | null;
+  /** The job that created this image by replication or copy. */
+  replication_job_id: string | null;
 }
 
 export interface ImageTagsTable {
@@ -110,7 +115,96 @@ export interface ImageMembersTable {
   updated_at: string;
 }
 
+/**
+ * A replication or copy job. A cross-region job has two rows with the same id: the source region's
+ * (`role = source`: what the user asked for, the grant, the lock on the source image) and the destination
+ * region's (`role = destination`: the work a destination worker claims, with its progress). An in-region copy
+ * has one row (`role = local`).
+ */
+export interface JobsTable {
+  id: string;
+  /** imsCrossRegionCopyImageJob or imsCopyImageInRegionJob. */
+  job_type: string;
+  role: string;
+  /** INIT, RUNNING, SUCCESS, FAIL or CANCELLED (domain/job.ts). */
+  status: string;
+  account_id: string;
+  user_id: string;
+  source_region: string;
+  source_image_id: string;
+  source_image_name: string | null;
+  dest_region: string;
+  dest_project_id: string | null;
+  /** The new image, once the destination created it. */
+  dest_image_id: string | null;
+  /** Name of the new image. */
+  image_name: string;
+  description: string;
+  agency_name: string | null;
+  vault_id: string | null;
+  cmk_id: string | null;
+  /** The source image's manifest: what the destination must end up with. */
+  manifest_digest: string | null;
+  /** Image size in bytes. */
+  bytes_total: number;
+  /** Bytes fetched from the source and stored (verified). */
+  bytes_transferred: number;
+  /** Bytes of chunks the destination already had. */
+  bytes_skipped_present: number;
+  /** Bytes of all-zero chunks, never sent. */
+  bytes_skipped_zero: number;
+  /** Recent transfer rate. */
+  bytes_per_second: number;
+  /** Optional cap in bytes per second for this job. */
+  bandwidth_limit: number | null;
+  /** What the job is doing now, e.g. ReplicateImageTask:FetchChunks. */
+  current_task: string;
+  error_code: string | null;
+  fail_reason: string | null;
+  /** Destination only: the secret of the source's grant for this job. */
+  grant_secret: string | null;
+  /** Runs started so far. */
+  attempts: number;
+  /** After this many failed runs the job ends FAIL (default: 5). */
+  max_attempts: number;
+  /** Not to be claimed before this time (backoff after a failed run). */
+  run_at: string;
+  /** The worker holding the lease, or null. */
+  locked_by: string | null;
+  /** The lease ends at this time; an expired lease may be taken over. */
+  lease_until: string | null;
+  /** 1 once a cancel was asked for; the worker stops at its next check. */
+  cancel_requested: number;
+  begin_time: string;
+  end_time: string | null;
+  updated_at: string;
+}
+
+/** The right a source region gave a destination to read one image's manifest and chunks, for one job. */
+export interface GrantsTable {
+  job_id: string;
+  secret_hash: string;
+  image_id: string;
+  manifest_digest: string;
+  account_id: string;
+  dest_region: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+/** Bytes sent from one region to another for one account, per UTC day (billing). */
+export interface TransferUsageTable {
+  account_id: string;
+  source_region: string;
+  dest_region: string;
+  day: string;
+  bytes: number;
+}
+
 export interface FerryDatabase {
+  jobs: JobsTable;
+  grants: GrantsTable;
+  transfer_usage: TransferUsageTable;
   accounts: AccountsTable;
   users: UsersTable;
   projects: ProjectsTable;

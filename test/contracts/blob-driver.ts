@@ -23,7 +23,20 @@ async function listAll(driver: BlobDriver, prefix = ''): Promise<string[]> {
   return keys.sort();
 }
 
-const INVALID_KEYS = ['', '/a', 'a/', 'a//b', '../x', 'a/../b', 'a/./b', '.hidden', 'tmp/x', 'tmp', 'a b', 'a\\b'];
+const INVALID_KEYS = [
+  '',
+  '/a',
+  'a/',
+  'a//b',
+  '../x',
+  'a/../b',
+  'a/./b',
+  '.hidden',
+  'tmp/x',
+  'tmp',
+  'a b',
+  'a\\b',
+];
 
 /** Registers the contract cases for `name` under a `describe`. */
 export function runBlobDriverContract(
@@ -113,7 +126,13 @@ export function runBlobDriverContract(
     [
       'list yields exactly the keys with the prefix, at any depth',
       async (driver) => {
-        const keys = ['v1/chunks/ab/ab01', 'v1/chunks/ab/ab02', 'v1/chunks/cd/cd01', 'v1/manifests/ab/ab09', 'v2x'];
+        const keys = [
+          'v1/chunks/ab/ab01',
+          'v1/chunks/ab/ab02',
+          'v1/chunks/cd/cd01',
+          'v1/manifests/ab/ab09',
+          'v2x',
+        ];
         for (const key of keys) await driver.put(key, Buffer.from(key));
         assert.deepEqual(await listAll(driver), [...keys].sort());
         assert.deepEqual(await listAll(driver, 'v1/chunks/'), keys.slice(0, 3));

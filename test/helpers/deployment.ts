@@ -7,6 +7,7 @@ import type { TestContext } from 'node:test';
 import { startLocal, type LocalDeployment } from '../../src/deploy/local.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
+import type { ReplicationSettings } from '../../src/replication/settings.js';
 import { makeTempDir } from './tmp.js';
 
 export interface TestDeployment extends LocalDeployment {

@@ -30,6 +30,8 @@ import { applyImagePatch } from '../image-patch.js';
 import { assertPropertyValue, isWritableCore } from '../validate.js';
 import { listImages } from '../../store/images.js';
 import type { Principal } from '../../identity/tokens.js';
+import { assertNotBeingReplicated } from '../../replication/source-jobs.js';
+import { findJobsByIds } from '../../store/jobs.js';
 
 /** Glance's default image tag limit (image_tag_quota). */
 export const MAX_TAGS = 128;
@@ -106,6 +108,9 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
       frozen: 0,
       created_at: now,
       updated_at: now,
+      source_region: null,
+      source_image_id: null,
+      replication_job_id: null,
     };
     const tags = (body.tags as string[] | undefined) ?? [];
     if (new Set(tags).size > MAX_TAGS) throw new FerryError('LIMIT_EXCEEDED', `At most ${MAX_TAGS} tags.`);
@@ -120,7 +125,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     const options = await parseListQuery(ctx, principal, query);
     const images = await listImages(ctx.db, options);
     const body: Record<string, unknown> = {
-      images: images.map(imageView),
+      images: await viewsWithReplication(ctx, images),
       first: '/v2/images',
       schema: '/v2/schemas/images',
     };
@@ -131,7 +136,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
 
   app.get<{ Params: IdParams }>('/v2/images/:id', async (request) => {
     const image = await loadVisibleImage(ctx, principalOf(request), request.params.id);
-    return imageView(image);
+    return (await viewsWithReplication(ctx, [image]))[0];
   });
 
   app.patch<{ Params: IdParams }>('/v2/images/:id', async (request) => {
@@ -146,6 +151,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     const image = await loadOwnedImage(ctx, principal, request.params.id);
     assertNotFrozen(image);
     const changes = applyImagePatch(image, request.body, principal);
+    await assertNotBeingReplicated(ctx, image.id);
     if (changes.columns?.owner !== undefined && !(await findProject(ctx.db, changes.columns.owner))) {
       throw new FerryError(
         'VALIDATION_FAILED',
@@ -167,6 +173,13 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
       throw new FerryError('IMAGE_PROTECTED', `Image ${image.id} is protected: set protected=false first.`);
     }
     assertNotFrozen(image);
+    await assertNotBeingReplicated(ctx, image.id);
+    if (image.status === 'saving' && image.replication_job_id !== null) {
+      throw new FerryError(
+        'IMAGE_IN_USE',
+        `Image ${image.id} is being replicated into this region: cancel the copy (cancel_copy) instead.`,
+      );
+    }
     await deleteImage(ctx.db, image.id);
     request.log.info({ audit: 'image.delete', image: image.id, by: principal.userId }, 'image deleted');
     return reply.code(204).send();
@@ -200,6 +213,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
       const principal = principalOf(request);
       const image = await loadOwnedImage(ctx, principal, request.params.id);
       assertNotFrozen(image);
+      await assertNotBeingReplicated(ctx, image.id);
       if (image.status !== to) {
         if (image.status !== from || !canTransition(from, to)) {
           throw new FerryError(
@@ -229,6 +243,16 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     });
   freezeAction('freeze', 1);
   freezeAction('unfreeze', 0);
+}
+
+/** Image views, with the replication progress of images being replicated into this region. */
+async function viewsWithReplication(
+  ctx: RegionContext,
+  images: ImageRecord[],
+): Promise<Array<Record<string, unknown>>> {
+  const jobIds = images.filter((i) => i.replication_job_id !== null).map((i) => i.replication_job_id!);
+  const jobs = new Map((await findJobsByIds(ctx.db, jobIds)).map((job) => [job.id, job]));
+  return images.map((image) => imageView(image, jobs.get(image.replication_job_id ?? '')));
 }
 
 async function reload(ctx: RegionContext, id: string): Promise<ImageRecord> {

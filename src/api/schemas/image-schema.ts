@@ -72,6 +72,11 @@ const READ_ONLY_PROPERTIES = {
   updated_at: { type: 'string', readOnly: true, description: 'Date and time of the last image modification' },
   encrypted: { type: 'boolean', readOnly: true, description: 'Ferry: the image data is encrypted' },
   frozen: { type: 'boolean', readOnly: true, description: 'Ferry: frozen by an administrator' },
+  replication: {
+    type: ['null', 'object'],
+    readOnly: true,
+    description: 'Ferry: where a replicated image came from, and its progress while replicating',
+  },
   self: { type: 'string', readOnly: true, description: 'An image self url' },
   file: { type: 'string', readOnly: true, description: 'An image file url' },
   schema: { type: 'string', readOnly: true, description: 'An image schema url' },

@@ -76,18 +76,24 @@ test('getChunk of an absent chunk rejects with BlobNotFoundError; verify catches
   const data = randomBytes(100);
   const digest = sha256(data);
   await store.putChunk(digest, data);
-  (driver.objects.get(chunkKey(digest)) as Buffer)[0] ^= 1;
+  const stored = driver.objects.get(chunkKey(digest)) as Buffer;
+  stored.writeUInt8(stored.readUInt8(0) ^ 1, 0);
   await store.getChunk(digest); // not verified by default
   await assert.rejects(store.getChunk(digest, { verify: true }), DigestMismatchError);
 });
 
 test('manifests round-trip under their digest and are verified on read', async () => {
   const { driver, store } = setup();
-  const manifest: Manifest = { chunkSize: CHUNK_SIZE, size: CHUNK_SIZE + 5, chunks: [null, sha256(Buffer.from('x'))] };
+  const manifest: Manifest = {
+    chunkSize: CHUNK_SIZE,
+    size: CHUNK_SIZE + 5,
+    chunks: [null, sha256(Buffer.from('x'))],
+  };
   const digest = await store.putManifest(manifest);
   assert.equal(digest, sha256(driver.objects.get(manifestKey(digest)) as Buffer));
   assert.deepEqual(await store.getManifest(digest), manifest);
-  (driver.objects.get(manifestKey(digest)) as Buffer)[30] ^= 1;
+  const stored = driver.objects.get(manifestKey(digest)) as Buffer;
+  stored.writeUInt8(stored.readUInt8(30) ^ 1, 30);
   await assert.rejects(store.getManifest(digest), DigestMismatchError);
   await assert.rejects(store.getManifest(sha256(Buffer.from('none'))), BlobNotFoundError);
   await assert.rejects(store.putManifest({ ...manifest, size: 1 }), InvalidManifestError);

@@ -10,7 +10,9 @@ import { runBlobDriverContract } from '../../contracts/blob-driver.js';
 import { makeTempDir } from '../../helpers/tmp.js';
 
 runBlobDriverContract('fs', async (t) => createFsBlobDriver({ root: await makeTempDir(t) }));
-runBlobDriverContract('fs (sync off)', async (t) => createFsBlobDriver({ root: await makeTempDir(t), sync: false }));
+runBlobDriverContract('fs (sync off)', async (t) =>
+  createFsBlobDriver({ root: await makeTempDir(t), sync: false }),
+);
 
 /** A pid that belonged to a process which has exited. */
 function deadPid(): number {

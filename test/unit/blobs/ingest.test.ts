@@ -92,7 +92,9 @@ describe('ingestImage', () => {
     const { driver, store } = await fsSetup(t);
     const image = sampleImage();
     const observed: Buffer[] = [];
-    const result = await ingestImage(store, piecesOf(image), { observe: (piece) => observed.push(Buffer.from(piece)) });
+    const result = await ingestImage(store, piecesOf(image), {
+      observe: (piece) => observed.push(Buffer.from(piece)),
+    });
 
     assert.deepEqual(Buffer.concat(observed), image);
     assert.equal(result.size, image.length);
@@ -122,7 +124,8 @@ describe('ingestImage', () => {
     // Only the 6 distinct non-zero chunks are objects; zero chunks never are.
     const chunkKeys = await listAll(driver, CHUNKS_PREFIX);
     assert.equal(chunkKeys.length, 6);
-    for (const digest of result.manifest.chunks) if (digest !== null) assert.ok(chunkKeys.includes(chunkKey(digest)));
+    for (const digest of result.manifest.chunks)
+      if (digest !== null) assert.ok(chunkKeys.includes(chunkKey(digest)));
     assert.equal((await listAll(driver, MANIFESTS_PREFIX)).length, 1);
 
     // The same image again (as a Readable this time) writes nothing new.
@@ -224,7 +227,10 @@ describe('ingestImage', () => {
     driver.put = async () => {
       throw new Error('disk full');
     };
-    await assert.rejects(ingestImage(createChunkStore({ driver }), piecesOf(randomBytes(3 * MiB))), /disk full/);
+    await assert.rejects(
+      ingestImage(createChunkStore({ driver }), piecesOf(randomBytes(3 * MiB))),
+      /disk full/,
+    );
     await assertThreadsBackTo(baselineThreads);
   });
 });

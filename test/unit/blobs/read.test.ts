@@ -17,7 +17,8 @@ const MiB = CHUNK_SIZE;
 
 async function readAll(store: ChunkStore, manifest: Manifest, options?: ImageReadOptions): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const part of createImageReadStream(store, manifest, options)) parts.push(Buffer.from(part as Buffer));
+  for await (const part of createImageReadStream(store, manifest, options))
+    parts.push(Buffer.from(part as Buffer));
   return Buffer.concat(parts);
 }
 
@@ -58,7 +59,11 @@ describe('createImageReadStream', () => {
       [image.length - 1, image.length - 1],
     ];
     for (const [start, end] of ranges) {
-      assert.deepEqual(await readAll(store, manifest, { start, end }), image.subarray(start, end + 1), `${start}-${end}`);
+      assert.deepEqual(
+        await readAll(store, manifest, { start, end }),
+        image.subarray(start, end + 1),
+        `${start}-${end}`,
+      );
     }
     assert.deepEqual(await readAll(store, manifest, { start: 3 * MiB }), image.subarray(3 * MiB));
     assert.deepEqual(await readAll(store, manifest, { end: 99 }), image.subarray(0, 100));
@@ -78,8 +83,9 @@ describe('createImageReadStream', () => {
       );
     }
     const empty: Manifest = { chunkSize: CHUNK_SIZE, size: 0, chunks: [] };
-    assert.throws(() => createImageReadStream(store, empty, { start: 0 }), (error: unknown) =>
-      isFerryError(error, 'RANGE_NOT_SATISFIABLE'),
+    assert.throws(
+      () => createImageReadStream(store, empty, { start: 0 }),
+      (error: unknown) => isFerryError(error, 'RANGE_NOT_SATISFIABLE'),
     );
   });
 
@@ -99,7 +105,9 @@ describe('createImageReadStream', () => {
     for (const [key, value] of driver.objects) other.objects.set(key, value);
     const key = chunkKey(manifest.chunks[0] as Digest);
     other.objects.set(key, (other.objects.get(key) as Buffer).subarray(1));
-    await assert.rejects(readAll(createChunkStore({ driver: other }), manifest), { name: 'CorruptChunkError' });
+    await assert.rejects(readAll(createChunkStore({ driver: other }), manifest), {
+      name: 'CorruptChunkError',
+    });
   });
 
   test('a consumer that stops early stops the fetches', async () => {
@@ -113,7 +121,11 @@ describe('createImageReadStream', () => {
         },
       },
     });
-    const big: Manifest = { chunkSize: CHUNK_SIZE, size: 100 * MiB, chunks: new Array(100).fill(manifest.chunks[0]) };
+    const big: Manifest = {
+      chunkSize: CHUNK_SIZE,
+      size: 100 * MiB,
+      chunks: new Array(100).fill(manifest.chunks[0]),
+    };
     let received = 0;
     await assert.rejects(
       pipeline(

@@ -22,7 +22,11 @@ function digestOf(n: number): Digest {
 
 const A = digestOf(1);
 const B = digestOf(2);
-const MIXED: Manifest = { chunkSize: CHUNK_SIZE, size: 6 * CHUNK_SIZE + 10, chunks: [A, B, null, null, A, null, B] };
+const MIXED: Manifest = {
+  chunkSize: CHUNK_SIZE,
+  size: 6 * CHUNK_SIZE + 10,
+  chunks: [A, B, null, null, A, null, B],
+};
 
 test('CHUNK_SIZE is 1 MiB', () => {
   assert.equal(CHUNK_SIZE, 1048576);
@@ -46,7 +50,11 @@ test('zero runs are compact: 128 GiB of zeros is 29 bytes, 128 GiB of distinct c
   const n = 131072;
   const zeros: Manifest = { chunkSize: CHUNK_SIZE, size: n * CHUNK_SIZE, chunks: new Array(n).fill(null) };
   assert.equal(serializeManifest(zeros).length, 29);
-  const full: Manifest = { chunkSize: CHUNK_SIZE, size: n * CHUNK_SIZE, chunks: Array.from({ length: n }, (_, i) => digestOf(i)) };
+  const full: Manifest = {
+    chunkSize: CHUNK_SIZE,
+    size: n * CHUNK_SIZE,
+    chunks: Array.from({ length: n }, (_, i) => digestOf(i)),
+  };
   const bytes = serializeManifest(full);
   assert.equal(bytes.length, 24 + 5 + 32 * n);
   assert.deepEqual(parseManifest(bytes).chunks, full.chunks);
@@ -110,7 +118,12 @@ test('chunkIndexRange maps an inclusive byte range to inclusive chunk indexes', 
   assert.deepEqual(chunkIndexRange(MIXED, CHUNK_SIZE - 1, CHUNK_SIZE), { first: 0, last: 1 });
   assert.deepEqual(chunkIndexRange(MIXED, 2 * CHUNK_SIZE, 3 * CHUNK_SIZE - 1), { first: 2, last: 2 });
   assert.deepEqual(chunkIndexRange(MIXED, MIXED.size - 1, MIXED.size - 1), { first: 6, last: 6 });
-  for (const [start, end] of [[-1, 0], [5, 4], [0, MIXED.size], [0.5, 1]]) {
+  for (const [start, end] of [
+    [-1, 0],
+    [5, 4],
+    [0, MIXED.size],
+    [0.5, 1],
+  ]) {
     assert.throws(() => chunkIndexRange(MIXED, start as number, end as number), RangeError);
   }
 });

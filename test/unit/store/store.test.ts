@@ -85,6 +85,9 @@ function imageRow(id: number, overrides: Partial<ImageRow>): ImageRow {
     frozen: 0,
     created_at: stamp,
     updated_at: stamp,
+    source_region: null,
+    source_image_id: null,
+    replication_job_id: null,
     ...overrides,
   };
 }

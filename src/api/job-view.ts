@@ -1,0 +1,46 @@
+/**
+ * A job as the IMS job API shows it (`job_id`, `job_type`, `status`, `begin_time`, `end_time`,
+ * `error_code`, `fail_reason`, `entities`), plus Ferry's transfer detail: bytes, rate, ETA, and where from
+ * and to.
+ * @module
+ */
+import { etaSeconds, processPercent } from '../domain/job.js';
+import type { JobRow } from '../store/jobs.js';
+
+export function jobView(job: JobRow): Record<string, unknown> {
+  const progress = {
+    bytesTotal: job.bytes_total,
+    bytesTransferred: job.bytes_transferred,
+    bytesSkippedPresent: job.bytes_skipped_present,
+    bytesSkippedZero: job.bytes_skipped_zero,
+    bytesPerSecond: job.bytes_per_second,
+  };
+  const finished = job.status === 'SUCCESS' || job.status === 'FAIL' || job.status === 'CANCELLED';
+  return {
+    job_id: job.id,
+    job_type: job.job_type,
+    status: job.status,
+    begin_time: job.begin_time,
+    end_time: job.end_time ?? '',
+    error_code: job.error_code,
+    fail_reason: job.fail_reason,
+    entities: {
+      image_id: job.dest_image_id,
+      image_name: job.image_name,
+      process_percent: processPercent(progress, job.status),
+      current_task: job.current_task,
+    },
+    source_region: job.source_region,
+    source_image_id: job.source_image_id,
+    source_image_name: job.source_image_name,
+    dest_region: job.dest_region,
+    dest_image_id: job.dest_image_id,
+    bytes_total: job.bytes_total,
+    bytes_transferred: job.bytes_transferred,
+    bytes_skipped_present: job.bytes_skipped_present,
+    bytes_skipped_zero: job.bytes_skipped_zero,
+    bytes_per_second: finished ? 0 : job.bytes_per_second,
+    eta_seconds: finished ? 0 : etaSeconds(progress),
+    attempts: job.attempts,
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * The replication API, shaped like Huawei IMS with Ferry's extensions:
+ * - `POST /v1/cloudimages/{image_id}/cross_region_copy` (`name`, `description`, `region`, `project_name`,
+ *   `agency_name`, `vault_id`; extension: `regions` for several destinations, one job each) → `{job_id}`;
+ * - `POST /v1/cloudimages/cross_region_copy` (extension: `image_ids`, several images to one region) →
+ *   one job per eligible image and a reason for each refused one;
+ * - `POST /v1/cloudimages/{image_id}/copy` (in-region copy: `name`, `description`, `cmk_id`) → `{job_id}`;
+ * - `GET /v1/cloudimages/job/{job_id}`, `GET /v1/cloudimages/jobs` (the caller's jobs, filtered);
+ * - `POST /v1/cloudimages/job/{job_id}/cancel` (from the source) and
+ *   `POST /v1/cloudimages/{image_id}/cancel_copy` (from the destination, by the new image's id);
+ * - `GET /v1/usage/transfer` (metered traffic between regions, with its price).
+ * @module
+ */
+import type { FastifyInstance } from 'fastify';
+import { FerryError } from '../../domain/errors.js';
+import { JOB_STATUSES, JOB_TYPES } from '../../domain/job.js';
+import { copyInRegion } from '../../replication/in-region-copy.js';
+import { cancelReplica } from '../../replication/replicas.js';
+import {
+  cancelSourceJob,
+  refreshSourceJob,
+  startCrossRegionCopies,
+  type CrossRegionRequest,
+} from '../../replication/source-jobs.js';
+import { listTransferUsage } from '../../store/grants.js';
+import { findJob, findJobByDestImage, listJobs } from '../../store/jobs.js';
+import { principalOf } from '../auth.js';
+import type { RegionContext } from '../context.js';
+import { loadOwnedImage } from '../image-access.js';
+import { jobView } from '../job-view.js';
+
+type Body = Record<string, unknown>;
+
+function body(value: unknown): Body {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FerryError('VALIDATION_FAILED', 'The request body must be a JSON object.');
+  }
+  return value as Body;
+}
+
+function optionalString(b: Body, name: string, max: number): string | undefined {
+  const value = b[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length > max) {
+    throw new FerryError('VALIDATION_FAILED', `${name} must be a string of at most ${max} characters.`);
+  }
+  return value;
+}
+
+function requiredString(b: Body, name: string, max: number): string {
+  const value = optionalString(b, name, max);
+  if (value === undefined || value.length === 0)
+    throw new FerryError('VALIDATION_FAILED', `${name} is required.`);
+  return value;
+}
+
+function stringList(b: Body, name: string): string[] | undefined {
+  const value = b[name];
+  if (value === undefined) return undefined;
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    value.length > 50 ||
+    !value.every((v) => typeof v === 'string')
+  ) {
+    throw new FerryError('VALIDATION_FAILED', `${name} must be a list of 1 to 50 strings.`);
+  }
+  return [...new Set(value as string[])];
+}
+
+function copyRequest(b: Body): CrossRegionRequest {
+  const description = optionalString(b, 'description', 1024);
+  if (description !== undefined && /[<>\r]/.test(description)) {
+    throw new FerryError('VALIDATION_FAILED', 'description may not contain <, > or carriage returns.');
+  }
+  const bandwidth = b.bandwidth_limit;
+  if (
+    bandwidth !== undefined &&
+    (typeof bandwidth !== 'number' || !Number.isInteger(bandwidth) || bandwidth < 1024)
+  ) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      'bandwidth_limit must be an integer number of bytes per second (≥ 1024).',
+    );
+  }
+  return {
+    name: optionalString(b, 'name', 128),
+    description,
+    projectName: optionalString(b, 'project_name', 255),
+    agencyName: requiredString(b, 'agency_name', 255),
+    vaultId: optionalString(b, 'vault_id', 255),
+    ...(typeof bandwidth === 'number' ? { bandwidthLimit: bandwidth } : {}),
+  };
+}
+
+/** Destination regions of a request: `region` (IMS) and/or `regions` (Ferry's extension). */
+function destinations(b: Body): string[] {
+  const regions = stringList(b, 'regions') ?? [];
+  const region = optionalString(b, 'region', 64);
+  const all = [...new Set([...(region ? [region] : []), ...regions])];
+  if (all.length === 0)
+    throw new FerryError('VALIDATION_FAILED', 'Name the destination: region (or regions).');
+  return all;
+}
+
+export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionContext): void {
+  app.post<{ Params: { id: string } }>('/v1/cloudimages/:id/cross_region_copy', async (request) => {
+    const principal = principalOf(request);
+    const b = body(request.body);
+    const regions = destinations(b);
+    const { started, refused } = await startCrossRegionCopies(
+      ctx,
+      principal,
+      [request.params.id],
+      regions,
+      copyRequest(b),
+    );
+    const first = refused[0];
+    if (started.length === 0 && first) {
+      // One destination refused: answer as IMS does, with the refusal itself.
+      const { code, message } = first.error;
+      throw new FerryError(code as never, message, refused.length > 1 ? { refused } : undefined);
+    }
+    return { job_id: started[0]!.job_id, jobs: started, refused };
+  });
+
+  app.post('/v1/cloudimages/cross_region_copy', async (request) => {
+    const principal = principalOf(request);
+    const b = body(request.body);
+    const imageIds = stringList(b, 'image_ids');
+    if (!imageIds)
+      throw new FerryError('VALIDATION_FAILED', 'image_ids is required: the images to replicate.');
+    const { started, refused } = await startCrossRegionCopies(
+      ctx,
+      principal,
+      imageIds,
+      destinations(b),
+      copyRequest(b),
+    );
+    if (started.length === 0) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        'None of the images can be replicated; see refused for each reason.',
+        {
+          refused,
+        },
+      );
+    }
+    return { jobs: started, refused };
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/cloudimages/:id/copy', async (request) => {
+    const principal = principalOf(request);
+    const b = body(request.body);
+    const { jobId, imageId } = await copyInRegion(ctx, principal, request.params.id, {
+      name: requiredString(b, 'name', 128),
+      description: optionalString(b, 'description', 1024),
+      cmkId: optionalString(b, 'cmk_id', 255),
+    });
+    return { job_id: jobId, image_id: imageId };
+  });
+
+  async function ownJob(accountId: string, jobId: string) {
+    const job = await findJob(ctx.db, jobId);
+    if (!job || job.account_id !== accountId || job.role === 'destination') {
+      throw new FerryError('JOB_NOT_FOUND', `No job ${jobId} was found.`);
+    }
+    return job;
+  }
+
+  app.get<{ Params: { job: string } }>('/v1/cloudimages/job/:job', async (request) => {
+    const principal = principalOf(request);
+    return jobView(await refreshSourceJob(ctx, await ownJob(principal.accountId, request.params.job)));
+  });
+
+  app.get('/v1/cloudimages/jobs', async (request) => {
+    const principal = principalOf(request);
+    const query = request.query as Record<string, string | undefined>;
+    if (query.status !== undefined && !(JOB_STATUSES as readonly string[]).includes(query.status)) {
+      throw new FerryError('VALIDATION_FAILED', `status must be one of ${JOB_STATUSES.join(', ')}.`);
+    }
+    if (query.job_type !== undefined && !Object.values(JOB_TYPES).includes(query.job_type as never)) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        `job_type must be one of ${Object.values(JOB_TYPES).join(', ')}.`,
+      );
+    }
+    const limit = query.limit === undefined ? 100 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new FerryError('VALIDATION_FAILED', 'limit must be an integer from 1 to 1000.');
+    }
+    const jobs = await listJobs(ctx.db, {
+      accountId: principal.accountId,
+      limit,
+      ...(query.job_type !== undefined ? { jobType: query.job_type } : {}),
+      ...(query.image_id !== undefined ? { imageId: query.image_id } : {}),
+    });
+    const refreshed = await Promise.all(jobs.map((job) => refreshSourceJob(ctx, job)));
+    const filtered =
+      query.status === undefined ? refreshed : refreshed.filter((j) => j.status === query.status);
+    return { jobs: filtered.map(jobView) };
+  });
+
+  app.post<{ Params: { job: string } }>('/v1/cloudimages/job/:job/cancel', async (request) => {
+    const principal = principalOf(request);
+    const job = await ownJob(principal.accountId, request.params.job);
+    if (job.role !== 'source')
+      throw new FerryError('JOB_FINISHED', `Job ${job.id} has already ended (${job.status}).`);
+    request.log.info({ audit: 'job.cancel', job: job.id, by: principal.userId }, 'job cancelled');
+    return jobView(await cancelSourceJob(ctx, job));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/cloudimages/:id/cancel_copy', async (request) => {
+    const principal = principalOf(request);
+    const image = await loadOwnedImage(ctx, principal, request.params.id);
+    const job = await findJobByDestImage(ctx.db, image.id);
+    if (!job || job.role !== 'destination' || image.status !== 'saving') {
+      throw new FerryError('INVALID_IMAGE_STATUS', `Image ${image.id} is not being replicated.`);
+    }
+    const state = await cancelReplica(ctx, job, 'cancelled from the destination region');
+    await ctx.regions
+      .call(job.source_region, 'POST', `/internal/v1/jobs/${job.id}/state`, state)
+      .catch(() => undefined); // The source learns it at its next refresh otherwise.
+    request.log.info({ audit: 'job.cancel', job: job.id, by: principal.userId }, 'replica cancelled');
+    return { job_id: job.id, status: state.status };
+  });
+
+  app.get('/v1/usage/transfer', async (request) => {
+    const principal = principalOf(request);
+    const rows = await listTransferUsage(ctx.db, principal.accountId);
+    const price = ctx.replication.transferPricePerGiB;
+    return {
+      region: ctx.region,
+      price_per_gib: price,
+      usage: rows.map((r) => ({ ...r, cost: Math.round((r.bytes / 1024 ** 3) * price * 1e6) / 1e6 })),
+    };
+  });
+}

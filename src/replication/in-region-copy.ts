@@ -1,0 +1,127 @@
+/**
+ * In-region copy (IMS CopyImageInRegion): a new image in the same region that shares the source's chunks
+ * (its row points at the same manifest), so no data is copied. Also how the recipient of an accepted shared
+ * image turns it into its own private image. Optionally encrypted with a key id (`cmk_id`).
+ * @module
+ */
+import type { RegionContext } from '../api/context.js';
+import { isOwner, loadVisibleImage } from '../api/image-access.js';
+import { FerryError } from '../domain/errors.js';
+import { newHexId, newUuid } from '../domain/ids.js';
+import { JOB_TYPES } from '../domain/job.js';
+import type { Principal } from '../identity/tokens.js';
+import { timestamp } from '../store/clock.js';
+import { insertImage } from '../store/images.js';
+import { insertJob } from '../store/jobs.js';
+import { findMember } from '../store/members.js';
+
+export interface InRegionCopyRequest {
+  name: string;
+  description?: string;
+  cmkId?: string;
+}
+
+export async function copyInRegion(
+  ctx: RegionContext,
+  principal: Principal,
+  imageId: string,
+  request: InRegionCopyRequest,
+): Promise<{ jobId: string; imageId: string }> {
+  const image = await loadVisibleImage(ctx, principal, imageId);
+  if (!isOwner(image, principal)) {
+    const member = await findMember(ctx.db, image.id, principal.projectId);
+    if (image.visibility !== 'shared' || member?.status !== 'accepted') {
+      throw new FerryError('FORBIDDEN', `Accept the shared image ${image.id} before copying it.`);
+    }
+    if (image.cmk_id !== null)
+      throw new FerryError('FORBIDDEN', 'An encrypted shared image cannot be copied.');
+  }
+  if (image.image_type === 'full-server') {
+    throw new FerryError('FORBIDDEN', 'Full-server images cannot be copied within a region.');
+  }
+  if (image.disk_format === 'iso' || image.image_type === 'iso') {
+    throw new FerryError('FORBIDDEN', 'ISO images cannot be copied within a region.');
+  }
+  if (image.frozen === 1) {
+    throw new FerryError('IMAGE_FROZEN', `Image ${image.id} is frozen: ask an administrator to unfreeze it.`);
+  }
+  if (image.status !== 'active' || image.manifest_digest === null) {
+    throw new FerryError(
+      'REPLICATION_IMAGE_UNAVAILABLE',
+      `Image ${image.id} is ${image.status}: only active images can be copied.`,
+    );
+  }
+  if ((image.size ?? 0) > ctx.replication.limits.maxImageBytes) {
+    throw new FerryError(
+      'REPLICATION_TOO_LARGE',
+      `Image ${image.id} is larger than ${ctx.replication.limits.maxImageBytes} bytes.`,
+    );
+  }
+  const now = timestamp(ctx.clock);
+  const jobId = newHexId<string>();
+  const copyId = newUuid<string>();
+  await insertImage(
+    ctx.db,
+    {
+      ...image,
+      id: copyId,
+      owner: principal.projectId,
+      name: request.name,
+      status: 'active',
+      visibility: 'private',
+      protected: 0,
+      frozen: 0,
+      cmk_id: request.cmkId ?? null,
+      created_at: now,
+      updated_at: now,
+      source_region: ctx.region,
+      source_image_id: image.id,
+      replication_job_id: jobId,
+    },
+    image.tags,
+    {
+      ...image.properties,
+      ...(request.description !== undefined ? { description: request.description } : {}),
+    },
+  );
+  await insertJob(ctx.db, {
+    id: jobId,
+    job_type: JOB_TYPES.inRegion,
+    role: 'local',
+    status: 'SUCCESS',
+    account_id: principal.accountId,
+    user_id: principal.userId,
+    source_region: ctx.region,
+    source_image_id: image.id,
+    source_image_name: image.name,
+    dest_region: ctx.region,
+    dest_project_id: principal.projectId,
+    dest_image_id: copyId,
+    image_name: request.name,
+    description: request.description ?? '',
+    agency_name: null,
+    vault_id: null,
+    cmk_id: request.cmkId ?? null,
+    manifest_digest: image.manifest_digest,
+    bytes_total: image.size ?? 0,
+    bytes_transferred: 0,
+    bytes_skipped_present: image.size ?? 0,
+    bytes_skipped_zero: 0,
+    bytes_per_second: 0,
+    bandwidth_limit: null,
+    current_task: '',
+    error_code: null,
+    fail_reason: null,
+    grant_secret: null,
+    attempts: 1,
+    max_attempts: 1,
+    run_at: now,
+    locked_by: null,
+    lease_until: null,
+    cancel_requested: 0,
+    begin_time: now,
+    end_time: now,
+    updated_at: now,
+  });
+  return { jobId, imageId: copyId };
+}

@@ -1,0 +1,139 @@
+/**
+ * Calls from one region to another over the internal API, authenticated with the calling region's
+ * credential from the catalog. Chunk reads use a keep-alive HTTP agent and return whole buffers (1 MiB);
+ * control calls are small JSON requests. Errors are classified: a refusal (4xx) is permanent, anything else
+ * (connection refused, timeout, 5xx) is transient and may be retried.
+ * @module
+ */
+import { Agent, request } from 'node:http';
+import { findRegion, type RegionCatalog } from '../config/catalog.js';
+
+/** Header names of region-to-region calls. */
+export const REGION_HEADER = 'x-ferry-region';
+export const REGION_SECRET_HEADER = 'x-ferry-region-secret';
+export const GRANT_HEADER = 'x-ferry-grant';
+
+/** A failed call to another region. `transient` errors may succeed when retried. */
+export class RegionCallError extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    readonly status?: number,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'RegionCallError';
+  }
+}
+
+export interface RegionClient {
+  /** JSON call to `region`; resolves the parsed body of a 2xx answer. */
+  call<T>(
+    region: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<T>;
+  /** GET of raw bytes (a manifest or chunk) from `region`. */
+  getBytes(
+    region: string,
+    path: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Buffer>;
+  close(): void;
+}
+
+/** Per-call time limit (default: 30 s): a stalled peer fails the call, which is then retried. */
+export const REGION_CALL_TIMEOUT_MS = 30_000;
+
+export function createRegionClient(catalog: RegionCatalog, self: string): RegionClient {
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+  function target(region: string): { endpoint: string; headers: Record<string, string> } {
+    const entry = findRegion(catalog, region);
+    const own = findRegion(catalog, self);
+    if (!entry || !own?.internal_secret) {
+      throw new RegionCallError(`region ${region} cannot be reached from ${self}: check the catalog`, false);
+    }
+    return {
+      endpoint: entry.endpoint,
+      headers: { [REGION_HEADER]: self, [REGION_SECRET_HEADER]: own.internal_secret },
+    };
+  }
+
+  function send(
+    region: string,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; data: Buffer }> {
+    const { endpoint, headers: auth } = target(region);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        new URL(path, endpoint),
+        { method, agent, headers: { ...auth, ...headers }, timeout: REGION_CALL_TIMEOUT_MS, signal },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (part: Buffer) => parts.push(part));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, data: Buffer.concat(parts) }));
+          res.on('error', (error) => reject(new RegionCallError(`${region}: ${error.message}`, true)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (error) =>
+        reject(
+          signal?.aborted
+            ? new RegionCallError('aborted', false)
+            : new RegionCallError(`${region} unreachable: ${error.message}`, true),
+        ),
+      );
+      req.end(body);
+    });
+  }
+
+  function failure(region: string, status: number, data: Buffer): RegionCallError {
+    let code: string | undefined;
+    let message = `${region} answered ${status}`;
+    try {
+      const parsed = JSON.parse(data.toString('utf8')) as { error?: { code?: string; message?: string } };
+      code = parsed.error?.code;
+      if (parsed.error?.message) message = parsed.error.message;
+    } catch {
+      // Not a Ferry error body.
+    }
+    return new RegionCallError(message, status >= 500 || status === 429, status, code);
+  }
+
+  return {
+    async call<T>(
+      region: string,
+      method: string,
+      path: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ) {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const { status, data } = await send(
+        region,
+        method,
+        path,
+        payload ? { 'content-type': 'application/json', ...headers } : headers,
+        payload,
+      );
+      if (status < 200 || status >= 300) throw failure(region, status, data);
+      return (data.length > 0 ? JSON.parse(data.toString('utf8')) : undefined) as T;
+    },
+    async getBytes(region, path, headers, signal) {
+      const { status, data } = await send(region, 'GET', path, headers, undefined, signal);
+      if (status !== 200) throw failure(region, status, data);
+      return data;
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * The destination side of a cross-region replication: create the new image (status `saving`, shown as
+ * replicating) with its job when the source asks, report the job's state, and cancel it. The transfer itself
+ * is done by a worker (transfer.ts).
+ * @module
+ */
+import type { RegionContext } from '../api/context.js';
+import { FerryError } from '../domain/errors.js';
+import { newUuid } from '../domain/ids.js';
+import { isTerminal, JOB_TYPES } from '../domain/job.js';
+import { checkAgency } from '../domain/replication-rules.js';
+import { timestamp } from '../store/clock.js';
+import { findAccount, findAgencyByName, findProjectByName } from '../store/identity.js';
+import { deleteImage, insertImage } from '../store/images.js';
+import { deleteJob, findJob, insertJob, updateActiveJob, type JobRow } from '../store/jobs.js';
+
+/** What a source region sends to create a replica. */
+export interface ReplicaRequest {
+  job_id: string;
+  account_id: string;
+  user_id: string;
+  source_image_id: string;
+  source_image_name: string | null;
+  project_name: string;
+  agency_name: string;
+  vault_id: string | null;
+  name: string;
+  description: string;
+  grant_secret: string;
+  bandwidth_limit: number | null;
+  image: {
+    disk_format: string | null;
+    container_format: string | null;
+    size: number;
+    virtual_size: number | null;
+    checksum: string | null;
+    os_hash_value: string | null;
+    manifest_digest: string;
+    min_disk: number;
+    min_ram: number;
+    image_type: string;
+    properties: Record<string, string>;
+    tags: string[];
+  };
+}
+
+/** A job's state as regions exchange it. */
+export interface JobState {
+  job_id: string;
+  status: string;
+  dest_image_id: string | null;
+  bytes_total: number;
+  bytes_transferred: number;
+  bytes_skipped_present: number;
+  bytes_skipped_zero: number;
+  bytes_per_second: number;
+  current_task: string;
+  error_code: string | null;
+  fail_reason: string | null;
+  end_time: string | null;
+}
+
+export function jobState(job: JobRow): JobState {
+  return {
+    job_id: job.id,
+    status: job.status,
+    dest_image_id: job.dest_image_id,
+    bytes_total: job.bytes_total,
+    bytes_transferred: job.bytes_transferred,
+    bytes_skipped_present: job.bytes_skipped_present,
+    bytes_skipped_zero: job.bytes_skipped_zero,
+    bytes_per_second: job.bytes_per_second,
+    current_task: job.current_task,
+    error_code: job.error_code,
+    fail_reason: job.fail_reason,
+    end_time: job.end_time,
+  };
+}
+
+/** Creates the replica image and its job; idempotent for a job id the source sends again. */
+export async function createReplica(
+  ctx: RegionContext,
+  sourceRegion: string,
+  req: ReplicaRequest,
+): Promise<JobState> {
+  const existing = await findJob(ctx.db, req.job_id);
+  if (existing) return jobState(existing);
+  if (!(await findAccount(ctx.db, req.account_id))) {
+    throw new FerryError(
+      'REPLICATION_PROJECT_NOT_FOUND',
+      `The account has no presence in region ${ctx.region}.`,
+    );
+  }
+  const project = await findProjectByName(ctx.db, req.account_id, ctx.region, req.project_name);
+  if (!project) {
+    throw new FerryError(
+      'REPLICATION_PROJECT_NOT_FOUND',
+      `Your account has no project named ${req.project_name} in ${ctx.region}; name one of your projects there.`,
+    );
+  }
+  checkAgency(req.agency_name, await findAgencyByName(ctx.db, req.account_id, req.agency_name), ctx.region);
+
+  const now = timestamp(ctx.clock);
+  const imageId = newUuid<string>();
+  const job: JobRow = {
+    id: req.job_id,
+    job_type: JOB_TYPES.crossRegion,
+    role: 'destination',
+    status: 'INIT',
+    account_id: req.account_id,
+    user_id: req.user_id,
+    source_region: sourceRegion,
+    source_image_id: req.source_image_id,
+    source_image_name: req.source_image_name,
+    dest_region: ctx.region,
+    dest_project_id: project.id,
+    dest_image_id: imageId,
+    image_name: req.name,
+    description: req.description,
+    agency_name: req.agency_name,
+    vault_id: req.vault_id,
+    cmk_id: null,
+    manifest_digest: req.image.manifest_digest,
+    bytes_total: req.image.size,
+    bytes_transferred: 0,
+    bytes_skipped_present: 0,
+    bytes_skipped_zero: 0,
+    bytes_per_second: 0,
+    bandwidth_limit: req.bandwidth_limit ?? ctx.replication.bandwidthLimit,
+    current_task: 'ReplicateImageTask:Queued',
+    error_code: null,
+    fail_reason: null,
+    grant_secret: req.grant_secret,
+    attempts: 0,
+    max_attempts: ctx.replication.maxAttempts,
+    run_at: now,
+    locked_by: null,
+    lease_until: null,
+    cancel_requested: 0,
+    begin_time: now,
+    end_time: null,
+    updated_at: now,
+  };
+  await insertJob(ctx.db, job);
+  try {
+    await insertImage(
+      ctx.db,
+      {
+        id: imageId,
+        owner: project.id,
+        name: req.name,
+        status: 'saving',
+        visibility: 'private',
+        disk_format: req.image.disk_format,
+        container_format: req.image.container_format,
+        size: req.image.size,
+        virtual_size: req.image.virtual_size,
+        checksum: req.image.checksum,
+        os_hash_algo: req.image.os_hash_value ? 'sha512' : null,
+        os_hash_value: req.image.os_hash_value,
+        manifest_digest: req.image.manifest_digest,
+        min_disk: req.image.min_disk,
+        min_ram: req.image.min_ram,
+        protected: 0,
+        os_hidden: 0,
+        image_type: req.image.image_type,
+        cmk_id: null,
+        frozen: 0,
+        created_at: now,
+        updated_at: now,
+        source_region: sourceRegion,
+        source_image_id: req.source_image_id,
+        replication_job_id: req.job_id,
+      },
+      req.image.tags,
+      { ...req.image.properties, ...(req.description ? { description: req.description } : {}) },
+    );
+  } catch (error) {
+    await deleteJob(ctx.db, job.id);
+    throw error;
+  }
+  return jobState(job);
+}
+
+/**
+ * Cancels a replica job here: the job ends CANCELLED and its image leaves the list at once; the worker
+ * notices at its next progress save and stops. Chunks it stored are left to garbage collection.
+ * Returns the job's state; a finished job is left as it is.
+ */
+export async function cancelReplica(ctx: RegionContext, job: JobRow, reason: string): Promise<JobState> {
+  if (isTerminal(job.status)) return jobState(job);
+  const now = timestamp(ctx.clock);
+  const cancelled = await updateActiveJob(ctx.db, job.id, job.role, {
+    status: 'CANCELLED',
+    cancel_requested: 1,
+    current_task: '',
+    fail_reason: reason,
+    end_time: now,
+    updated_at: now,
+  });
+  if (cancelled && job.dest_image_id) await deleteImage(ctx.db, job.dest_image_id);
+  return jobState((await findJob(ctx.db, job.id))!);
+}

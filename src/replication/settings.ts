@@ -1,0 +1,43 @@
+/**
+ * Replication settings of a deployment, with their defaults. Tests shorten the timings.
+ * @module
+ */
+import { DEFAULT_REPLICATION_LIMITS, type ReplicationLimits } from '../domain/replication-rules.js';
+
+export interface ReplicationSettings {
+  limits: ReplicationLimits;
+  /** How long a worker's claim on a job lasts without renewal (default: 30 s). */
+  leaseMs: number;
+  /** How often an idle worker looks for work (default: 500 ms). */
+  pollMs: number;
+  /** Jobs one region process runs at once (default: 2). */
+  concurrentJobs: number;
+  /** Chunks fetched in parallel per job (default: 6). */
+  parallelFetches: number;
+  /** First delay before retrying a failed chunk or run (default: 2 s; doubles each time). */
+  retryBaseMs: number;
+  /** Tries per chunk within one run before the run fails (default: 4). */
+  chunkAttempts: number;
+  /** Runs per job before it ends FAIL (default: 5). */
+  maxAttempts: number;
+  /** Default cap in bytes per second per job; null = none (default: null). */
+  bandwidthLimit: number | null;
+  /** Price per GiB sent between regions, for the usage report (default: 0). */
+  transferPricePerGiB: number;
+  /** Start the job worker in this process (default: true). */
+  runWorker: boolean;
+}
+
+export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
+  limits: DEFAULT_REPLICATION_LIMITS,
+  leaseMs: 30_000,
+  pollMs: 500,
+  concurrentJobs: 2,
+  parallelFetches: 6,
+  retryBaseMs: 2_000,
+  chunkAttempts: 4,
+  maxAttempts: 5,
+  bandwidthLimit: null,
+  transferPricePerGiB: 0,
+  runWorker: true,
+};

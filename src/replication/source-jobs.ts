@@ -1,0 +1,383 @@
+/**
+ * The source side of a cross-region replication: check the product rules, create the job and the grant,
+ * ask the destination to create the replica, and keep the job's view current from the destination's
+ * reports. The source's job row is what the user sees; the destination's row is where the work happens.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import type { RegionContext } from '../api/context.js';
+import { loadVisibleImage, isOwner } from '../api/image-access.js';
+import { ERROR_CODES, FerryError, isFerryError, type ErrorCode } from '../domain/errors.js';
+import { newHexId } from '../domain/ids.js';
+import { isTerminal, JOB_TYPES } from '../domain/job.js';
+import {
+  checkAgency,
+  checkDestination,
+  checkImageReplicable,
+  checkRunningJobs,
+  defaultCopyName,
+} from '../domain/replication-rules.js';
+import type { Principal } from '../identity/tokens.js';
+import { hashSecret } from '../identity/tokens.js';
+import { findRegion } from '../config/catalog.js';
+import { timestamp } from '../store/clock.js';
+import { deleteGrant, insertGrant, revokeGrant } from '../store/grants.js';
+import { findAgencyByName, findProjectByName } from '../store/identity.js';
+import {
+  deleteJob,
+  findJob,
+  insertJob,
+  listActiveSourceJobsOfImage,
+  listActiveSourceJobsOfUser,
+  updateActiveJob,
+  type JobRow,
+} from '../store/jobs.js';
+import type { ImageRecord } from '../store/images.js';
+import { RegionCallError } from './region-client.js';
+import type { JobState, ReplicaRequest } from './replicas.js';
+
+/** How long a grant lets the destination read (default: 7 days; resumed jobs keep using it). */
+export const GRANT_TTL_MS = 7 * 24 * 3600 * 1000;
+
+export interface CrossRegionRequest {
+  name?: string;
+  description?: string;
+  projectName?: string;
+  agencyName: string;
+  vaultId?: string;
+  bandwidthLimit?: number;
+}
+
+export interface StartedJob {
+  image_id: string;
+  region: string;
+  job_id: string;
+}
+
+export interface Refusal {
+  image_id: string;
+  region: string;
+  error: { code: string; ims_code?: string; message: string };
+}
+
+export function refusalOf(imageId: string, region: string, error: FerryError): Refusal {
+  const ims = (ERROR_CODES[error.code] as { ims?: string }).ims;
+  return {
+    image_id: imageId,
+    region,
+    error: { code: error.code, ...(ims ? { ims_code: ims } : {}), message: error.message },
+  };
+}
+
+/** Checks every rule for one image to one region; throws the refusal. */
+async function checkRules(
+  ctx: RegionContext,
+  principal: Principal,
+  image: ImageRecord,
+  region: string,
+  request: CrossRegionRequest,
+  runningJobs: number,
+): Promise<{ projectName: string }> {
+  checkImageReplicable(
+    {
+      id: image.id,
+      status: image.status,
+      visibility: image.visibility,
+      diskFormat: image.disk_format,
+      imageType: image.image_type,
+      encrypted: image.cmk_id !== null,
+      frozen: image.frozen === 1,
+      size: image.size,
+      ownedByCaller: isOwner(image, principal) && image.owner === principal.projectId,
+    },
+    ctx.replication.limits,
+  );
+  checkDestination({
+    sourceRegion: ctx.region,
+    destRegion: region,
+    destKnown: findRegion(ctx.catalog, region) !== undefined,
+    pairAllowed: ctx.catalog.replication_pairs.some(([from, to]) => from === ctx.region && to === region),
+  });
+  if (image.image_type === 'full-server' && !request.vaultId) {
+    throw new FerryError(
+      'REPLICATION_FULL_SERVER_NEEDS_VAULT',
+      `Image ${image.id} is a full-server image: name a backup vault in ${region} (vault_id).`,
+    );
+  }
+  const projectName = request.projectName ?? region;
+  if (!(await findProjectByName(ctx.db, principal.accountId, region, projectName))) {
+    throw new FerryError(
+      'REPLICATION_PROJECT_NOT_FOUND',
+      `Your account has no project named ${projectName} in ${region}; name one of your projects there.`,
+    );
+  }
+  checkAgency(
+    request.agencyName,
+    await findAgencyByName(ctx.db, principal.accountId, request.agencyName),
+    region,
+  );
+  checkRunningJobs(runningJobs, ctx.replication.limits);
+  return { projectName };
+}
+
+/** The user's unfinished cross-region jobs, after asking their destinations whether they finished. */
+async function countRunningJobs(ctx: RegionContext, userId: string): Promise<number> {
+  const jobs = await listActiveSourceJobsOfUser(ctx.db, userId);
+  const refreshed = await Promise.all(jobs.map((job) => refreshSourceJob(ctx, job)));
+  return refreshed.filter((job) => !isTerminal(job.status)).length;
+}
+
+/**
+ * Starts one job per (image, region) pair that passes the rules. Refusals are collected, not thrown, so one
+ * ineligible image does not stop the others; nothing is created for a refused pair.
+ */
+export async function startCrossRegionCopies(
+  ctx: RegionContext,
+  principal: Principal,
+  imageIds: string[],
+  regions: string[],
+  request: CrossRegionRequest,
+): Promise<{ started: StartedJob[]; refused: Refusal[] }> {
+  const started: StartedJob[] = [];
+  const refused: Refusal[] = [];
+  let running = await countRunningJobs(ctx, principal.userId);
+  for (const imageId of imageIds) {
+    let image: ImageRecord;
+    try {
+      image = await loadVisibleImage(ctx, principal, imageId);
+    } catch (error) {
+      if (!isFerryError(error)) throw error;
+      for (const region of regions) refused.push(refusalOf(imageId, region, error));
+      continue;
+    }
+    for (const region of regions) {
+      try {
+        const { projectName } = await checkRules(ctx, principal, image, region, request, running);
+        const jobId = await createSourceJob(ctx, principal, image, region, projectName, request);
+        started.push({ image_id: image.id, region, job_id: jobId });
+        running++;
+      } catch (error) {
+        if (!isFerryError(error)) throw error;
+        refused.push(refusalOf(image.id, region, error));
+      }
+    }
+  }
+  return { started, refused };
+}
+
+async function createSourceJob(
+  ctx: RegionContext,
+  principal: Principal,
+  image: ImageRecord,
+  region: string,
+  projectName: string,
+  request: CrossRegionRequest,
+): Promise<string> {
+  const now = timestamp(ctx.clock);
+  const jobId = newHexId<string>();
+  const secret = randomBytes(32).toString('base64url');
+  const name = request.name ?? defaultCopyName(ctx.region, image.name);
+  const job: JobRow = {
+    id: jobId,
+    job_type: JOB_TYPES.crossRegion,
+    role: 'source',
+    status: 'INIT',
+    account_id: principal.accountId,
+    user_id: principal.userId,
+    source_region: ctx.region,
+    source_image_id: image.id,
+    source_image_name: image.name,
+    dest_region: region,
+    dest_project_id: null,
+    dest_image_id: null,
+    image_name: name,
+    description: request.description ?? '',
+    agency_name: request.agencyName,
+    vault_id: request.vaultId ?? null,
+    cmk_id: null,
+    manifest_digest: image.manifest_digest,
+    bytes_total: image.size ?? 0,
+    bytes_transferred: 0,
+    bytes_skipped_present: 0,
+    bytes_skipped_zero: 0,
+    bytes_per_second: 0,
+    bandwidth_limit: request.bandwidthLimit ?? null,
+    current_task: 'ReplicateImageTask:CreateReplica',
+    error_code: null,
+    fail_reason: null,
+    grant_secret: null,
+    attempts: 0,
+    max_attempts: ctx.replication.maxAttempts,
+    run_at: now,
+    locked_by: null,
+    lease_until: null,
+    cancel_requested: 0,
+    begin_time: now,
+    end_time: null,
+    updated_at: now,
+  };
+  await insertJob(ctx.db, job);
+  await insertGrant(ctx.db, {
+    job_id: jobId,
+    secret_hash: hashSecret(secret),
+    image_id: image.id,
+    manifest_digest: image.manifest_digest!,
+    account_id: principal.accountId,
+    dest_region: region,
+    expires_at: new Date(ctx.clock.now().getTime() + GRANT_TTL_MS).toISOString(),
+    revoked_at: null,
+  });
+  const replica: ReplicaRequest = {
+    job_id: jobId,
+    account_id: principal.accountId,
+    user_id: principal.userId,
+    source_image_id: image.id,
+    source_image_name: image.name,
+    project_name: projectName,
+    agency_name: request.agencyName,
+    vault_id: request.vaultId ?? null,
+    name,
+    description: request.description ?? '',
+    grant_secret: secret,
+    bandwidth_limit: request.bandwidthLimit ?? null,
+    image: {
+      disk_format: image.disk_format,
+      container_format: image.container_format,
+      size: image.size ?? 0,
+      virtual_size: image.virtual_size,
+      checksum: image.checksum,
+      os_hash_value: image.os_hash_value,
+      manifest_digest: image.manifest_digest!,
+      min_disk: image.min_disk,
+      min_ram: image.min_ram,
+      image_type: image.image_type,
+      properties: image.properties,
+      tags: image.tags,
+    },
+  };
+  try {
+    const state = await ctx.regions.call<JobState>(region, 'POST', '/internal/v1/replicas', replica);
+    await applyDestinationState(ctx, jobId, state);
+  } catch (error) {
+    // Nothing may remain of a refused request.
+    await deleteGrant(ctx.db, jobId);
+    await deleteJob(ctx.db, jobId);
+    if (error instanceof RegionCallError) {
+      if (error.transient) {
+        throw new FerryError('REGION_UNREACHABLE', `Region ${region} cannot be reached now; retry later.`);
+      }
+      const code = (error.code && error.code in ERROR_CODES ? error.code : 'BAD_REQUEST') as ErrorCode;
+      throw new FerryError(code, error.message);
+    }
+    throw error;
+  }
+  return jobId;
+}
+
+/** Copies the destination's report into the source's job row; a finished job's grant is revoked. */
+export async function applyDestinationState(
+  ctx: RegionContext,
+  jobId: string,
+  state: JobState,
+): Promise<void> {
+  const now = timestamp(ctx.clock);
+  await updateActiveJob(ctx.db, jobId, 'source', {
+    status: state.status,
+    dest_image_id: state.dest_image_id,
+    bytes_total: state.bytes_total,
+    bytes_transferred: state.bytes_transferred,
+    bytes_skipped_present: state.bytes_skipped_present,
+    bytes_skipped_zero: state.bytes_skipped_zero,
+    bytes_per_second: state.bytes_per_second,
+    current_task: state.current_task,
+    error_code: state.error_code,
+    fail_reason: state.fail_reason,
+    ...(isTerminal(state.status) ? { end_time: state.end_time ?? now } : {}),
+    updated_at: now,
+  });
+  if (isTerminal(state.status)) await revokeGrant(ctx.db, jobId, now);
+}
+
+/** The source job, brought up to date from its destination when unfinished (unreachable: left as it was). */
+export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise<JobRow> {
+  if (job.role !== 'source' || isTerminal(job.status)) return job;
+  try {
+    const state = await ctx.regions.call<JobState>(job.dest_region, 'GET', `/internal/v1/replicas/${job.id}`);
+    await applyDestinationState(ctx, job.id, state);
+  } catch (error) {
+    if (error instanceof RegionCallError && error.status === 404) {
+      // The destination has no such job (it was never created or was lost): the job cannot finish.
+      await applyDestinationState(ctx, job.id, {
+        ...stateOf(job),
+        status: 'FAIL',
+        error_code: 'REPLICA_LOST',
+        fail_reason: `region ${job.dest_region} has no record of this job`,
+      });
+    }
+  }
+  return (await findJob(ctx.db, job.id))!;
+}
+
+function stateOf(job: JobRow): JobState {
+  return {
+    job_id: job.id,
+    status: job.status,
+    dest_image_id: job.dest_image_id,
+    bytes_total: job.bytes_total,
+    bytes_transferred: job.bytes_transferred,
+    bytes_skipped_present: job.bytes_skipped_present,
+    bytes_skipped_zero: job.bytes_skipped_zero,
+    bytes_per_second: job.bytes_per_second,
+    current_task: job.current_task,
+    error_code: job.error_code,
+    fail_reason: job.fail_reason,
+    end_time: job.end_time,
+  };
+}
+
+/** Cancels a job from its source: the grant is revoked at once, so the destination can read no more. */
+export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<JobRow> {
+  const current = await refreshSourceJob(ctx, job);
+  if (isTerminal(current.status)) {
+    throw new FerryError('JOB_FINISHED', `Job ${job.id} has already ended (${current.status}).`);
+  }
+  const now = timestamp(ctx.clock);
+  await revokeGrant(ctx.db, job.id, now);
+  try {
+    const state = await ctx.regions.call<JobState>(
+      job.dest_region,
+      'POST',
+      `/internal/v1/replicas/${job.id}/cancel`,
+    );
+    await applyDestinationState(ctx, job.id, state);
+  } catch {
+    // The destination is unreachable: its next read is refused (grant revoked) and it cancels itself.
+  }
+  await updateActiveJob(ctx.db, job.id, 'source', {
+    status: 'CANCELLED',
+    current_task: '',
+    end_time: now,
+    updated_at: now,
+  });
+  return (await findJob(ctx.db, job.id))!;
+}
+
+/** Destination → source: report this job's state now (after a run ends), so the source lock lifts promptly. */
+export async function notifySource(ctx: RegionContext, jobId: string): Promise<void> {
+  const job = await findJob(ctx.db, jobId);
+  if (!job || job.role !== 'destination') return;
+  await ctx.regions.call(job.source_region, 'POST', `/internal/v1/jobs/${jobId}/state`, stateOf(job));
+}
+
+/** Refuses a change to an image that an unfinished replication is reading. */
+export async function assertNotBeingReplicated(ctx: RegionContext, imageId: string): Promise<void> {
+  const jobs = await listActiveSourceJobsOfImage(ctx.db, imageId);
+  const refreshed = await Promise.all(jobs.map((job) => refreshSourceJob(ctx, job)));
+  const active = refreshed.filter((job) => !isTerminal(job.status));
+  if (active.length > 0) {
+    throw new FerryError(
+      'IMAGE_IN_USE',
+      `Image ${imageId} is being replicated (job ${active[0]!.id}); wait for the job to end or cancel it.`,
+    );
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * One run of a destination worker at a replication job: fetch the source's manifest under the job's grant,
+ * work out which chunks this region lacks, fetch only those (bounded parallelism, optional bandwidth cap,
+ * every chunk's SHA-256 verified on arrival by the chunk store), save progress as it goes, verify the whole
+ * image against the manifest, and make the image active.
+ *
+ * Why the end check is enough: the manifest's own SHA-256 equals the digest the source gave when the job was
+ * created, its size equals the source image's size, and every chunk it lists is stored under its verified
+ * SHA-256. So the image's bytes are the source's bytes, and the source's MD5 `checksum` and SHA-512
+ * `os_hash_value` hold without hashing the whole image again.
+ *
+ * A run ends one of three ways: success; a transient failure (source unreachable, timeout, corrupt chunk):
+ * the job is released to run again after a backoff, keeping every chunk stored so far; or a permanent one
+ * (grant revoked, manifest mismatch, runs exhausted): the job ends FAIL and its image is removed.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { RegionContext } from '../api/context.js';
+import { DigestMismatchError } from '../blobs/chunk-store.js';
+import { coerceError } from '../domain/errors.js';
+import type { Digest } from '../domain/ids.js';
+import { retryDelayMs } from '../domain/job.js';
+import { chunkLength, parseManifest, type Manifest } from '../domain/manifest.js';
+import { timestamp } from '../store/clock.js';
+import { deleteImage, transitionImage } from '../store/images.js';
+import { findJob, releaseJob, updateLeasedJob, type JobRow } from '../store/jobs.js';
+import { GRANT_HEADER, RegionCallError } from './region-client.js';
+import { createTokenBucket } from './token-bucket.js';
+import { notifySource } from './source-jobs.js';
+
+/** How often a run saves its progress and renews its lease (default: 500 ms). */
+export const PROGRESS_INTERVAL_MS = 500;
+
+class PermanentFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The run lost its lease or the job was cancelled: stop quietly, someone else owns the outcome. */
+class Stopped extends Error {}
+
+interface Counters {
+  transferred: number;
+  skippedPresent: number;
+  skippedZero: number;
+}
+
+export async function runTransfer(
+  ctx: RegionContext,
+  claimed: JobRow,
+  log: FastifyBaseLogger,
+  stopSignal?: AbortSignal,
+): Promise<void> {
+  const job = { ...claimed };
+  const worker = ctx.workerId;
+  const abort = new AbortController();
+  const onStop = () => abort.abort(new Stopped('the worker is stopping'));
+  stopSignal?.addEventListener('abort', onStop, { once: true });
+  const leaseUntil = () => new Date(ctx.clock.now().getTime() + ctx.replication.leaseMs).toISOString();
+  const save = async (update: Parameters<typeof updateLeasedJob>[3]) => {
+    const ok = await updateLeasedJob(ctx.db, job.id, worker, {
+      ...update,
+      lease_until: leaseUntil(),
+      updated_at: timestamp(ctx.clock),
+    });
+    if (!ok) {
+      abort.abort(new Stopped('lease lost or job cancelled'));
+      throw new Stopped('lease lost or job cancelled');
+    }
+  };
+
+  const counters: Counters = { transferred: job.bytes_transferred, skippedPresent: 0, skippedZero: 0 };
+  const runStartTransferred = job.bytes_transferred;
+  const runStarted = performance.now();
+  const progress = () => ({
+    bytes_transferred: counters.transferred,
+    bytes_skipped_present: counters.skippedPresent,
+    bytes_skipped_zero: counters.skippedZero,
+    bytes_per_second: Math.round(
+      (counters.transferred - runStartTransferred) / Math.max(0.001, (performance.now() - runStarted) / 1000),
+    ),
+  });
+
+  try {
+    await save({
+      status: 'RUNNING',
+      attempts: job.attempts + 1,
+      current_task: 'ReplicateImageTask:FetchManifest',
+    });
+    job.attempts += 1;
+    const manifest = await fetchManifest(ctx, job, abort.signal);
+
+    // What is here already, what is zero, what must come over.
+    const lengths = new Map<Digest, number>();
+    const sizes = new Map<Digest, number>();
+    manifest.chunks.forEach((digest, index) => {
+      const length = chunkLength(manifest, index);
+      if (digest === null) counters.skippedZero += length;
+      else {
+        lengths.set(digest, (lengths.get(digest) ?? 0) + length);
+        if (!sizes.has(digest)) sizes.set(digest, length);
+      }
+    });
+    const missing = await ctx.chunks.missingChunks(lengths.keys());
+    const missingSet = new Set(missing);
+    let presentBytes = 0;
+    for (const [digest, length] of lengths) if (!missingSet.has(digest)) presentBytes += length;
+    // Chunks this job sent in earlier runs are present now; count them as transferred, not as skipped.
+    counters.skippedPresent = Math.max(0, presentBytes - job.bytes_transferred);
+    await save({ ...progress(), current_task: 'ReplicateImageTask:FetchChunks' });
+
+    const bucket = createTokenBucket(job.bandwidth_limit);
+    let lastSave = performance.now();
+    let saving: Promise<void> | undefined;
+    const maybeSave = async () => {
+      if (performance.now() - lastSave < PROGRESS_INTERVAL_MS || saving) return;
+      lastSave = performance.now();
+      saving = save(progress()).finally(() => (saving = undefined));
+      await saving;
+    };
+
+    let next = 0;
+    const fetchOne = async (digest: Digest) => {
+      const size = sizes.get(digest)!;
+      await bucket.take(size, abort.signal);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const data = await ctx.regions.getBytes(
+            job.source_region,
+            `/internal/v1/grants/${job.id}/chunks/${digest}`,
+            { [GRANT_HEADER]: job.grant_secret ?? '' },
+            abort.signal,
+          );
+          await ctx.chunks.putChunk(digest, data);
+          counters.transferred += data.length;
+          return;
+        } catch (error) {
+          if (abort.signal.aborted) throw abort.signal.reason;
+          const transient =
+            error instanceof DigestMismatchError || (error instanceof RegionCallError && error.transient);
+          if (!transient) throw classify(error);
+          if (attempt >= ctx.replication.chunkAttempts) throw error;
+          log.warn(
+            { job: job.id, digest, attempt, err: coerceError(error).message },
+            'chunk fetch failed; retrying',
+          );
+          await sleep(retryDelayMs(attempt, ctx.replication.retryBaseMs), abort.signal);
+        }
+      }
+    };
+    const lane = async () => {
+      while (next < missing.length) {
+        const digest = missing[next++]!;
+        await fetchOne(digest);
+        await maybeSave();
+      }
+    };
+    const lanes = Array.from({ length: Math.min(ctx.replication.parallelFetches, missing.length) }, lane);
+    const results = await Promise.allSettled(lanes);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      abort.abort(failed.reason);
+      throw failed.reason;
+    }
+    await saving;
+
+    await save({ ...progress(), current_task: 'ReplicateImageTask:Verify' });
+    const stillMissing = await ctx.chunks.missingChunks(lengths.keys());
+    if (stillMissing.length > 0)
+      throw new Error(`${stillMissing.length} chunks are missing after the transfer`);
+    await ctx.chunks.putManifest(manifest);
+
+    const now = timestamp(ctx.clock);
+    const activated = await transitionImage(ctx.db, job.dest_image_id!, 'saving', 'active', now);
+    if (!activated) throw new Stopped('the image left saving (cancelled)');
+    await save({
+      ...progress(),
+      status: 'SUCCESS',
+      current_task: '',
+      end_time: now,
+      fail_reason: null,
+      error_code: null,
+    });
+    await releaseJob(ctx.db, job.id, worker, {});
+    log.info({ job: job.id, image: job.dest_image_id, ...progress() }, 'replication finished');
+  } catch (error) {
+    const stopped = error instanceof Stopped || abort.signal.reason instanceof Stopped;
+    abort.abort(error);
+    if (stopped) {
+      // Someone else decides this job's outcome (cancel, lease takeover) or it resumes at the next start.
+      await releaseJob(ctx.db, job.id, worker, { ...progress(), run_at: timestamp(ctx.clock) });
+      return;
+    }
+    await failRun(ctx, job, error, progress(), log);
+  } finally {
+    stopSignal?.removeEventListener('abort', onStop);
+  }
+  await notifySource(ctx, job.id).catch(() => undefined);
+}
+
+async function fetchManifest(ctx: RegionContext, job: JobRow, signal: AbortSignal): Promise<Manifest> {
+  let bytes: Buffer;
+  try {
+    bytes = await ctx.regions.getBytes(
+      job.source_region,
+      `/internal/v1/grants/${job.id}/manifest`,
+      { [GRANT_HEADER]: job.grant_secret ?? '' },
+      signal,
+    );
+  } catch (error) {
+    throw classify(error);
+  }
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== job.manifest_digest) {
+    throw new PermanentFailure(
+      'MANIFEST_MISMATCH',
+      `the source's manifest is ${digest}, expected ${job.manifest_digest}`,
+    );
+  }
+  const manifest = parseManifest(bytes);
+  if (manifest.size !== job.bytes_total) {
+    throw new PermanentFailure(
+      'MANIFEST_MISMATCH',
+      `the manifest describes ${manifest.size} bytes, expected ${job.bytes_total}`,
+    );
+  }
+  return manifest;
+}
+
+/** A refusal from the source is permanent (its grant was revoked or the image is gone); the rest is transient. */
+function classify(error: unknown): unknown {
+  if (error instanceof RegionCallError && !error.transient) {
+    return new PermanentFailure(error.code ?? 'SOURCE_REFUSED', `the source refused: ${error.message}`);
+  }
+  return error;
+}
+
+async function failRun(
+  ctx: RegionContext,
+  job: JobRow,
+  error: unknown,
+  progress: Record<string, number>,
+  log: FastifyBaseLogger,
+): Promise<void> {
+  const reason = coerceError(error).message;
+  const now = ctx.clock.now();
+  const permanent = error instanceof PermanentFailure;
+  const current = await findJob(ctx.db, job.id);
+  if (!current || current.locked_by !== ctx.workerId) return;
+  if (!permanent && job.attempts < job.max_attempts) {
+    const runAt = new Date(
+      now.getTime() + retryDelayMs(job.attempts, ctx.replication.retryBaseMs),
+    ).toISOString();
+    log.warn({ job: job.id, attempt: job.attempts, err: reason }, 'replication run failed; will retry');
+    await releaseJob(ctx.db, job.id, ctx.workerId, {
+      ...progress,
+      run_at: runAt,
+      current_task: 'ReplicateImageTask:WaitingToRetry',
+      fail_reason: `attempt ${job.attempts} of ${job.max_attempts} failed: ${reason}`,
+      updated_at: now.toISOString(),
+    });
+    return;
+  }
+  log.error({ job: job.id, err: reason }, 'replication failed');
+  const code = permanent ? error.code : 'REPLICATION_FAILED';
+  const ended = await updateLeasedJob(ctx.db, job.id, ctx.workerId, {
+    ...progress,
+    status: 'FAIL',
+    error_code: code,
+    fail_reason: reason,
+    current_task: '',
+    end_time: now.toISOString(),
+    updated_at: now.toISOString(),
+  });
+  if (ended && job.dest_image_id) await deleteImage(ctx.db, job.dest_image_id);
+  await releaseJob(ctx.db, job.id, ctx.workerId, {});
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The job worker of a region process: claims runnable destination jobs (unleased, or with an expired lease
+ * whose worker is presumed dead), runs them, and gives them back. Several processes of one region may run
+ * workers against one database; the lease compare-and-set keeps each job with one worker at a time.
+ * @module
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { RegionContext } from '../api/context.js';
+import { coerceError } from '../domain/errors.js';
+import { timestamp } from '../store/clock.js';
+import { claimJob } from '../store/jobs.js';
+import { runTransfer } from './transfer.js';
+
+export interface JobWorker {
+  /** Stops claiming and interrupts the jobs in hand, releasing them to resume at the next start. */
+  stop(): Promise<void>;
+}
+
+export function startJobWorker(ctx: RegionContext, log: FastifyBaseLogger): JobWorker {
+  const running = new Set<Promise<void>>();
+  const stopping = new AbortController();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const tick = async () => {
+    timer = undefined;
+    try {
+      while (!stopped && running.size < ctx.replication.concurrentJobs) {
+        const now = ctx.clock.now();
+        const leaseUntil = new Date(now.getTime() + ctx.replication.leaseMs).toISOString();
+        const job = await claimJob(ctx.db, ctx.workerId, timestamp(ctx.clock), leaseUntil);
+        if (!job) break;
+        log.info({ job: job.id, attempt: job.attempts + 1, of: job.max_attempts }, 'replication run starts');
+        const run = runTransfer(ctx, job, log, stopping.signal)
+          .catch((error: unknown) =>
+            log.error({ job: job.id, err: coerceError(error) }, 'replication run crashed'),
+          )
+          .finally(() => {
+            running.delete(run);
+            schedule(0);
+          });
+        running.add(run);
+      }
+    } catch (error) {
+      // A database hiccup must not kill the worker: log and try again at the next tick.
+      if (!stopped) log.error({ err: coerceError(error) }, 'job claim failed');
+    }
+    schedule(ctx.replication.pollMs);
+  };
+
+  const schedule = (delay: number) => {
+    if (stopped || timer) return;
+    timer = setTimeout(() => void tick(), delay);
+    timer.unref();
+  };
+  schedule(0);
+
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      stopping.abort();
+      await Promise.allSettled([...running]);
+    },
+  };
+}

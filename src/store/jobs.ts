@@ -1,0 +1,179 @@
+/**
+ * Job rows, one function per query. Every write made under a lease filters on `locked_by = me`, so a worker
+ * whose lease was taken over cannot overwrite the new owner's progress (docs/design.md, "Jobs").
+ * @module
+ */
+import type { Db } from './db.js';
+import type { JobsTable } from './schema.js';
+
+export type JobRow = JobsTable;
+
+const ACTIVE = ['INIT', 'RUNNING'];
+
+export async function insertJob(db: Db, row: JobRow): Promise<void> {
+  await db.insertInto('jobs').values(row).execute();
+}
+
+export async function findJob(db: Db, id: string): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findJobsByIds(db: Db, ids: string[]): Promise<JobRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('jobs').selectAll().where('id', 'in', ids).execute();
+}
+
+export async function findJobByDestImage(db: Db, imageId: string): Promise<JobRow | undefined> {
+  return db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('dest_image_id', '=', imageId)
+    .where('role', 'in', ['destination', 'local'])
+    .executeTakeFirst();
+}
+
+export interface JobFilters {
+  accountId: string;
+  status?: string;
+  jobType?: string;
+  imageId?: string;
+  limit: number;
+}
+
+/** The account's jobs as this region knows them (source and local rows, not destination copies), newest first. */
+export async function listJobs(db: Db, filters: JobFilters): Promise<JobRow[]> {
+  let query = db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('account_id', '=', filters.accountId)
+    .where('role', 'in', ['source', 'local']);
+  if (filters.status !== undefined) query = query.where('status', '=', filters.status);
+  if (filters.jobType !== undefined) query = query.where('job_type', '=', filters.jobType);
+  if (filters.imageId !== undefined) {
+    const imageId = filters.imageId;
+    query = query.where((eb) =>
+      eb.or([eb('source_image_id', '=', imageId), eb('dest_image_id', '=', imageId)]),
+    );
+  }
+  return query.orderBy('begin_time', 'desc').orderBy('id', 'desc').limit(filters.limit).execute();
+}
+
+/** Unfinished source jobs of a user (the concurrency rule counts them). */
+export async function listActiveSourceJobsOfUser(db: Db, userId: string): Promise<JobRow[]> {
+  return db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('role', '=', 'source')
+    .where('status', 'in', ACTIVE)
+    .execute();
+}
+
+/** Unfinished source jobs reading an image (they lock it against change and deletion). */
+export async function listActiveSourceJobsOfImage(db: Db, imageId: string): Promise<JobRow[]> {
+  return db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('source_image_id', '=', imageId)
+    .where('role', '=', 'source')
+    .where('status', 'in', ACTIVE)
+    .execute();
+}
+
+/** Manifests unfinished jobs are assembling here (garbage collection must keep their chunks). */
+export async function listActiveJobManifests(db: Db): Promise<string[]> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select('manifest_digest')
+    .where('role', 'in', ['destination', 'local'])
+    .where('status', 'in', ACTIVE)
+    .where('manifest_digest', 'is not', null)
+    .execute();
+  return rows.map((r) => r.manifest_digest!);
+}
+
+export type JobUpdate = Partial<Omit<JobRow, 'id' | 'role'>>;
+
+/** Updates a job that is still unfinished; returns false if it had already finished. */
+export async function updateActiveJob(db: Db, id: string, role: string, update: JobUpdate): Promise<boolean> {
+  const result = await db
+    .updateTable('jobs')
+    .set(update)
+    .where('id', '=', id)
+    .where('role', '=', role)
+    .where('status', 'in', ACTIVE)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Updates a job under this worker's lease; returns false when the lease is no longer ours or the job
+ * finished meanwhile (cancelled), which tells the worker to stop.
+ */
+export async function updateLeasedJob(
+  db: Db,
+  id: string,
+  workerId: string,
+  update: JobUpdate,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('jobs')
+    .set(update)
+    .where('id', '=', id)
+    .where('locked_by', '=', workerId)
+    .where('status', 'in', ACTIVE)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Claims the next runnable destination job: unfinished, due, and either unleased or with an expired lease
+ * (its worker is presumed dead). Compare-and-set on the lease, so two workers never hold one job.
+ */
+export async function claimJob(
+  db: Db,
+  workerId: string,
+  now: string,
+  leaseUntil: string,
+): Promise<JobRow | undefined> {
+  const candidates = await db
+    .selectFrom('jobs')
+    .select(['id', 'locked_by', 'lease_until'])
+    .where('role', '=', 'destination')
+    .where('status', 'in', ACTIVE)
+    .where('run_at', '<=', now)
+    .where((eb) => eb.or([eb('locked_by', 'is', null), eb('lease_until', '<', now)]))
+    .orderBy('run_at')
+    .limit(5)
+    .execute();
+  for (const candidate of candidates) {
+    let update = db
+      .updateTable('jobs')
+      .set({ locked_by: workerId, lease_until: leaseUntil, updated_at: now })
+      .where('id', '=', candidate.id)
+      .where('status', 'in', ACTIVE);
+    update =
+      candidate.locked_by === null
+        ? update.where('locked_by', 'is', null)
+        : update
+            .where('locked_by', '=', candidate.locked_by)
+            .where('lease_until', '=', candidate.lease_until);
+    const result = await update.executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 1) return findJob(db, candidate.id);
+  }
+  return undefined;
+}
+
+/** Gives a job back (the worker stops without finishing it): no lease, run again at `runAt`. */
+export async function releaseJob(db: Db, id: string, workerId: string, update: JobUpdate): Promise<void> {
+  await db
+    .updateTable('jobs')
+    .set({ ...update, locked_by: null, lease_until: null })
+    .where('id', '=', id)
+    .where('locked_by', '=', workerId)
+    .execute();
+}
+
+export async function deleteJob(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('jobs').where('id', '=', id).execute();
+}
