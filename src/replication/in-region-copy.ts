@@ -60,10 +60,11 @@ export async function copyInRegion(
   const now = timestamp(ctx.clock);
   const jobId = newHexId<string>();
   const copyId = newUuid<string>();
+  const { tags, properties, ...row } = image;
   await insertImage(
     ctx.db,
     {
-      ...image,
+      ...row,
       id: copyId,
       owner: principal.projectId,
       name: request.name,

@@ -8,7 +8,7 @@
 // `GET /images` with its version list. glanceclient takes the unversioned URL and adds `/v2` itself.
 //
 // No keystone. OSC resolves projects through the identity service except where it is given a UUID-like id:
-// `image add project IMAGE PROJECT_ID` skips the lookup (OSC >= 6.0), but `image remove project` always
+// `image add project IMAGE PROJECT_ID` skips the lookup (as OSC 6.0 does), but `image remove project` always
 // looks the project up and `image set --accept` takes the caller's project from the keystone token
 // (`auth_ref.project_id`), which admin_token auth does not have. Those two steps use glanceclient's
 // `member-delete` and `member-update`, which send the ids as given.
@@ -60,7 +60,7 @@ function runCli(home: string, command: string, args: string[]): Promise<CliResul
   });
 }
 
-function describe(args: string[], result: CliResult): string {
+function explain(args: string[], result: CliResult): string {
   return `${args.join(' ')} exited with ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
@@ -74,7 +74,7 @@ class Clients {
   /** `openstack ...`; the command must succeed. */
   async openstack(token: string, ...args: string[]): Promise<string> {
     const result = await this.openstackResult(token, ...args);
-    assert.equal(result.code, 0, describe(['openstack', ...args], result));
+    assert.equal(result.code, 0, explain(['openstack', ...args], result));
     return result.stdout;
   }
 
@@ -100,7 +100,7 @@ class Clients {
   async glance(token: string, ...args: string[]): Promise<Record<string, string>[]> {
     const auth = ['--os-image-url', this.d.url(), '--os-auth-token', token];
     const result = await runCli(this.home, 'glance', [...auth, ...args]);
-    assert.equal(result.code, 0, describe(['glance', ...args], result));
+    assert.equal(result.code, 0, explain(['glance', ...args], result));
     return parseTable(result.stdout);
   }
 
@@ -150,7 +150,7 @@ test(
     const { d, dir, source, original, cli } = await setup(t);
     const token = d.demo.token;
 
-    // 1. Create and upload in one command.
+    // Create and upload in one command (the JSON it prints is the image as created, before the upload).
     const created = await cli.openstackJson(
       token,
       'image',
@@ -167,7 +167,7 @@ test(
     assert.match(created.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     const id: string = created.id;
 
-    // 2. Show (by name: openstacksdk falls back to ?name= after the 404 for a non-UUID) and list.
+    // Show (by name: openstacksdk falls back to ?name= after the 404 for a non-UUID) and list.
     const shown = await cli.openstackJson(token, 'image', 'show', 'debian-12');
     assert.equal(shown.id, id);
     assert.equal(shown.status, 'active');
@@ -184,12 +184,12 @@ test(
     const listed = await cli.openstackJson(token, 'image', 'list');
     assert.deepEqual(listed, [{ ID: id, Name: 'debian-12', Status: 'active' }]);
 
-    // 3. Download.
+    // Download.
     const out = join(dir, 'out.qcow2');
     await cli.openstack(token, 'image', 'save', '--file', out, id);
     assert.ok((await readFile(out)).equals(original), 'image save writes the uploaded bytes');
 
-    // 4. A free-form property, seen by OSC and by the Ferry API.
+    // A free-form property, seen by OSC and by the Ferry API.
     await cli.openstack(token, 'image', 'set', '--property', 'os_distro=debian', id);
     const updated = await cli.openstackJson(token, 'image', 'show', id);
     assert.equal(updated.properties.os_distro, 'debian');
@@ -197,10 +197,10 @@ test(
     assert.equal(viaApi.status, 200);
     assert.equal(viaApi.body.os_distro, 'debian');
 
-    // 6. Delete.
+    // Delete: then show fails, and the API answers 404.
     await cli.openstack(token, 'image', 'delete', id);
     const gone = await cli.openstackResult(token, 'image', 'show', id);
-    assert.notEqual(gone.code, 0, describe(['image', 'show', id], gone));
+    assert.notEqual(gone.code, 0, explain(['image', 'show', id], gone));
     assert.match(gone.stderr, new RegExp(`No Image found for ${id}`));
     assert.equal((await api(d.url(), token, 'GET', `/v2/images/${id}`)).status, 404);
     assert.deepEqual(await cli.openstackJson(token, 'image', 'list'), []);
@@ -233,7 +233,7 @@ test(
     const [created] = await cli.glance(owner, 'member-create', second, memberProject);
     assert.deepEqual(created, { 'Image ID': second, 'Member ID': memberProject, Status: 'pending' });
 
-    // Pending: the member can see each image by id, but its list leaves them out until it accepts.
+    // Pending: the member can see the image by id, but its list leaves pending images out until it accepts.
     assert.equal((await cli.openstackJson(member, 'image', 'show', first)).name, 'first');
     assert.deepEqual(await cli.openstackJson(member, 'image', 'list'), []);
 

@@ -63,7 +63,18 @@ async function startFerry(dataDir: string): Promise<FerryProcess> {
   delete env.NODE_TEST_CONTEXT; // the server is not a test file of this run
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'local', '--data', dataDir, '--port', String(port), '--regions', 'north-1'],
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'local',
+      '--data',
+      dataDir,
+      '--port',
+      String(port),
+      '--regions',
+      'north-1',
+    ],
     { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stop = () => stopChild(child);
@@ -195,7 +206,7 @@ test(
     const peakMiB = await vmHwmMiB(server.pid);
     const stored = await treeBytes(join(dataDir, 'north-1', 'blobs'));
     t.diagnostic(
-      `upload of 8 GiB: ${elapsed.toFixed(1)} s (${((IMAGE_SIZE / MiB) / elapsed).toFixed(0)} MiB/s); ` +
+      `upload of 8 GiB: ${elapsed.toFixed(1)} s (${(IMAGE_SIZE / MiB / elapsed).toFixed(0)} MiB/s); ` +
         `server VmHWM ${peakMiB.toFixed(0)} MiB; stored ${(stored / MiB).toFixed(2)} MiB under blobs/`,
     );
 
@@ -207,6 +218,9 @@ test(
       stored >= RANDOM_CHUNKS * MiB && stored <= 70 * MiB,
       `stored ${stored} bytes under blobs/, expected 64-70 MiB (zero chunks are not stored)`,
     );
-    assert.ok(peakMiB < PEAK_RSS_LIMIT_MIB, `server VmHWM ${peakMiB.toFixed(0)} MiB, limit ${PEAK_RSS_LIMIT_MIB}`);
+    assert.ok(
+      peakMiB < PEAK_RSS_LIMIT_MIB,
+      `server VmHWM ${peakMiB.toFixed(0)} MiB, limit ${PEAK_RSS_LIMIT_MIB}`,
+    );
   },
 );

@@ -1,0 +1,164 @@
+// Cross-region replication end to end: a qemu-img image crosses regions and arrives identical; one call
+// fans out to several regions; several images go in one call; the job API shows progress and detail.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { api, startTestDeployment } from '../../helpers/deployment.js';
+import { makeImage } from '../../helpers/qemu.js';
+import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+import { makeTempDir } from '../../helpers/tmp.js';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+
+test('a qcow2 made by qemu-img is replicated to another region: new id, default name, same hashes, identical data', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const dir = await makeTempDir(t);
+  const source = await makeImage(dir, 'qcow2', 128 * MiB, { randomData: 9 * MiB + 777 });
+  const sourceId = await uploadImage(d, d.demo.token, 'north-1', await readFile(source), {
+    name: 'web',
+    disk_format: 'qcow2',
+  });
+  const sourceImage = (await api(d.url('north-1'), d.demo.token, 'GET', `/v2/images/${sourceId}`)).body;
+
+  const started = await api(
+    d.url('north-1'),
+    d.demo.token,
+    'POST',
+    `/v1/cloudimages/${sourceId}/cross_region_copy`,
+    {
+      region: 'south-1',
+      project_name: 'south-1',
+      agency_name: 'ferry_copy',
+      description: 'for the south',
+    },
+  );
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  assert.match(started.body.job_id, /^[0-9a-f]{32}$/);
+  const job = await waitForJob(d.url('north-1'), d.demo.token, started.body.job_id);
+  assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
+  assert.equal(job.job_type, 'imsCrossRegionCopyImageJob');
+  assert.equal(job.entities.process_percent, 1);
+  assert.equal(job.source_region, 'north-1');
+  assert.equal(job.dest_region, 'south-1');
+  assert.ok(job.end_time >= job.begin_time);
+  assert.equal(job.bytes_total, sourceImage.size);
+
+  const destId = job.entities.image_id;
+  assert.notEqual(destId, sourceId);
+  const dest = (await api(d.url('south-1'), d.demo.token, 'GET', `/v2/images/${destId}`)).body;
+  assert.equal(dest.status, 'active');
+  assert.equal(dest.name, 'copy_north-1_web');
+  assert.equal(dest.description, 'for the south');
+  assert.equal(dest.owner, d.demo.projects['south-1']);
+  assert.equal(dest.checksum, sourceImage.checksum);
+  assert.equal(dest.os_hash_value, sourceImage.os_hash_value);
+  assert.equal(dest.virtual_size, 128 * MiB);
+  assert.deepEqual(
+    { source_region: dest.replication.source_region, source_image_id: dest.replication.source_image_id },
+    { source_region: 'north-1', source_image_id: sourceId },
+  );
+
+  const download = await fetch(`${d.url('south-1')}/v2/images/${destId}/file`, {
+    headers: { 'x-auth-token': d.demo.token },
+  });
+  const copy = join(dir, 'copy.qcow2');
+  await writeFile(copy, Buffer.from(await download.arrayBuffer()));
+  await run('qemu-img', ['compare', '-q', source, copy]);
+  await run('qemu-img', ['check', '-q', copy]);
+
+  const usage = await api(d.url('north-1'), d.demo.token, 'GET', '/v1/usage/transfer');
+  const row = usage.body.usage.find((u: { dest_region: string }) => u.dest_region === 'south-1');
+  assert.ok(row.bytes > 0 && row.bytes <= sourceImage.size, 'the traffic is metered');
+  assert.equal(row.cost, 0, 'at the default price of 0');
+});
+
+test('one call to three regions makes three jobs; five images in one call make five jobs; refusals come with reasons', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1', 'west-1', 'east-1']);
+  const imageId = await uploadImage(d, d.demo.token, 'north-1', pseudoRandom(3 * MiB, 1), { name: 'fan' });
+  const fan = await api(
+    d.url('north-1'),
+    d.demo.token,
+    'POST',
+    `/v1/cloudimages/${imageId}/cross_region_copy`,
+    {
+      regions: ['south-1', 'west-1', 'east-1'],
+      agency_name: 'ferry_copy',
+    },
+  );
+  assert.equal(fan.status, 200, JSON.stringify(fan.body));
+  assert.equal(fan.body.jobs.length, 3);
+  assert.deepEqual(fan.body.jobs.map((j: { region: string }) => j.region).sort(), [
+    'east-1',
+    'south-1',
+    'west-1',
+  ]);
+  for (const started of fan.body.jobs) {
+    const job = await waitForJob(d.url('north-1'), d.demo.token, started.job_id);
+    assert.equal(job.status, 'SUCCESS');
+    const image = await api(
+      d.url(started.region),
+      d.demo.token,
+      'GET',
+      `/v2/images/${job.entities.image_id}`,
+    );
+    assert.equal(image.body.status, 'active');
+  }
+
+  const images: string[] = [];
+  for (let i = 0; i < 5; i++)
+    images.push(
+      await uploadImage(d, d.demo.token, 'north-1', pseudoRandom(MiB + i, 10 + i), { name: `many-${i}` }),
+    );
+  const iso = await api(d.url('north-1'), d.demo.token, 'POST', '/v2/images', {
+    name: 'disc',
+    disk_format: 'iso',
+    container_format: 'bare',
+  });
+  const batch = await api(d.url('north-1'), d.demo.token, 'POST', '/v1/cloudimages/cross_region_copy', {
+    image_ids: [...images, iso.body.id, '00000000-0000-4000-8000-000000000000'],
+    region: 'west-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(batch.status, 200, JSON.stringify(batch.body));
+  assert.equal(batch.body.jobs.length, 5);
+  assert.deepEqual(
+    batch.body.refused.map((r: { image_id: string; error: { code: string } }) => [r.image_id, r.error.code]),
+    [
+      [iso.body.id, 'REPLICATION_ISO'],
+      ['00000000-0000-4000-8000-000000000000', 'IMAGE_NOT_FOUND'],
+    ],
+  );
+  for (const started of batch.body.jobs) {
+    assert.equal((await waitForJob(d.url('north-1'), d.demo.token, started.job_id)).status, 'SUCCESS');
+  }
+  const list = await api(d.url('north-1'), d.demo.token, 'GET', '/v1/cloudimages/jobs?status=SUCCESS');
+  assert.equal(list.body.jobs.length, 8);
+  const westImages = await api(d.url('west-1'), d.demo.token, 'GET', '/v2/images');
+  assert.equal(westImages.body.images.length, 6);
+});
+
+test('an in-region copy shares the chunks: a new image, no data copied', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const data = pseudoRandom(2 * MiB + 5, 7);
+  const imageId = await uploadImage(d, d.demo.token, 'north-1', data, { name: 'orig' });
+  const copied = await api(d.url(), d.demo.token, 'POST', `/v1/cloudimages/${imageId}/copy`, {
+    name: 'twin',
+    cmk_id: 'key-1',
+  });
+  assert.equal(copied.status, 200, JSON.stringify(copied.body));
+  const job = await waitForJob(d.url(), d.demo.token, copied.body.job_id);
+  assert.equal(job.job_type, 'imsCopyImageInRegionJob');
+  assert.equal(job.status, 'SUCCESS');
+  assert.equal(job.bytes_transferred, 0);
+  const twin = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${job.entities.image_id}`)).body;
+  assert.equal(twin.name, 'twin');
+  assert.equal(twin.encrypted, true);
+  const download = await fetch(`${d.url()}/v2/images/${twin.id}/file`, {
+    headers: { 'x-auth-token': d.demo.token },
+  });
+  assert.ok(Buffer.from(await download.arrayBuffer()).equals(data));
+});
