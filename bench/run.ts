@@ -35,6 +35,8 @@ const UPLOAD_TARGET = 0.3;
 const DOWNLOAD_TARGET = 0.6;
 /** Timed runs of the durable cp baseline; the median is reported. */
 const BASELINE_RUNS = 3;
+/** Aborted on Ctrl-C / SIGTERM: cuts the HTTP transfer or cp in progress so cleanup doesn't wait for it. */
+const interrupted = new AbortController();
 
 // ---------------------------------------------------------------------------------------------------------
 // Arguments
@@ -255,12 +257,16 @@ async function apiJson(
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(server.url + path, {
+    signal: interrupted.signal,
     method,
     headers: { 'x-auth-token': server.token, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, body: text.length > 0 ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return {
+    status: response.status,
+    body: text.length > 0 ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
 }
 
 async function readBody(response: IncomingMessage): Promise<string> {
@@ -272,6 +278,7 @@ async function readBody(response: IncomingMessage): Promise<string> {
 /** Streams `file` (Content-Length `size`) into the image; resolves with the HTTP status once answered. */
 async function uploadFile(server: FerryServer, id: string, file: string, size: number): Promise<number> {
   const request = httpRequest(`${server.url}/v2/images/${id}/file`, {
+    signal: interrupted.signal,
     method: 'PUT',
     headers: {
       'x-auth-token': server.token,
@@ -292,10 +299,18 @@ async function uploadFile(server: FerryServer, id: string, file: string, size: n
   return response.statusCode;
 }
 
-/** Streams the image into `file` (no fsync) and returns the MD5 and length of what arrived. */
-async function downloadFile(server: FerryServer, id: string, file: string): Promise<{ md5: string; bytes: number }> {
+/**
+ * Streams the image into `file` (no fsync), hashing MD5 on the way, and returns the MD5 and length of what
+ * arrived; with `file` undefined, only counts the bytes and drops them (no hash: the server's side alone).
+ */
+async function download(
+  server: FerryServer,
+  id: string,
+  file: string | undefined,
+): Promise<{ md5: string | undefined; bytes: number }> {
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
     const request = httpRequest(`${server.url}/v2/images/${id}/file`, {
+      signal: interrupted.signal,
       headers: { 'x-auth-token': server.token },
     });
     request.once('response', resolve);
@@ -303,8 +318,14 @@ async function downloadFile(server: FerryServer, id: string, file: string): Prom
     request.end();
   });
   if (response.statusCode !== 200) throw new Error(`download answered ${response.statusCode}`);
-  const md5 = createHash('md5');
+  const expected = Number(response.headers['content-length']);
   let bytes = 0;
+  if (file === undefined) {
+    for await (const piece of response as AsyncIterable<Buffer>) bytes += piece.length;
+    if (expected !== bytes) throw new Error(`Content-Length ${expected} but ${bytes} bytes arrived`);
+    return { md5: undefined, bytes };
+  }
+  const md5 = createHash('md5');
   await pipeline(
     response,
     async function* (source: AsyncIterable<Buffer>) {
@@ -316,7 +337,6 @@ async function downloadFile(server: FerryServer, id: string, file: string): Prom
     },
     createWriteStream(file, { highWaterMark: MiB }),
   );
-  const expected = Number(response.headers['content-length']);
   if (expected !== bytes) throw new Error(`Content-Length ${expected} but ${bytes} bytes arrived`);
   return { md5: md5.digest('hex'), bytes };
 }
@@ -381,7 +401,7 @@ function printReport(size: number, rows: Row[], machine: string, notes: string[]
   lines.push('', 'CPU seconds used during each step (user + system, all threads):');
   for (const row of rows.slice(1)) {
     lines.push(
-      `  ${row.step.padEnd(40)} server ${fmt(row.serverCpu ?? 0, 2)} s, bench process ${fmt(row.benchCpu ?? 0, 2)} s ` +
+      `  ${row.step.padEnd(48)} server ${fmt(row.serverCpu ?? 0, 2)} s, bench process ${fmt(row.benchCpu ?? 0, 2)} s ` +
         `(wall ${fmt(row.seconds, 2)} s × ${os.availableParallelism()} cores = ${fmt(row.seconds * os.availableParallelism(), 2)} core-s)`,
     );
   }
@@ -410,6 +430,7 @@ async function main(): Promise<void> {
     })());
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopping the server and removing ${scratch}`);
+    interrupted.abort();
     void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);
@@ -435,13 +456,15 @@ async function main(): Promise<void> {
     for (let i = 0; i < BASELINE_RUNS; i++) {
       await flushDirtyPages();
       started = performance.now();
-      await run('sh', ['-c', 'cp -- "$1" "$2" && sync', 'sh', source, copy]);
+      await run('sh', ['-c', 'cp -- "$1" "$2" && sync', 'sh', source, copy], { signal: interrupted.signal });
       copySeconds.push(seconds(started));
       await rm(copy);
     }
     await flushDirtyPages();
     const baselineSeconds = [...copySeconds].sort((a, b) => a - b)[Math.floor(BASELINE_RUNS / 2)]!;
-    console.log(`Durable cp + sync: ${copySeconds.map((s) => fmt(s, 2)).join(', ')} s; median ${fmt(baselineSeconds, 2)} s`);
+    console.log(
+      `Durable cp + sync: ${copySeconds.map((s) => fmt(s, 2)).join(', ')} s; median ${fmt(baselineSeconds, 2)} s`,
+    );
     rows.push({ step: `durable cp + sync (median of ${BASELINE_RUNS})`, seconds: baselineSeconds });
 
     // Ferry, alone in its own process.
@@ -455,7 +478,8 @@ async function main(): Promise<void> {
         disk_format: 'raw',
         container_format: 'bare',
       });
-      if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+      if (created.status !== 201)
+        throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
       const id = String(created.body.id);
 
       console.log('Upload...');
@@ -464,10 +488,9 @@ async function main(): Promise<void> {
       let benchCpu = benchCpuSeconds();
       started = performance.now();
       await uploadFile(server, id, source, size);
-      const uploadSeconds = seconds(started);
       rows.push({
         step: 'upload (PUT, stored durably)',
-        seconds: uploadSeconds,
+        seconds: seconds(started),
         rss: await rss.peak(),
         serverCpu: (await procCpuSeconds(server.pid)) - serverCpu,
         benchCpu: benchCpuSeconds() - benchCpu,
@@ -488,11 +511,10 @@ async function main(): Promise<void> {
       serverCpu = await procCpuSeconds(server.pid);
       benchCpu = benchCpuSeconds();
       started = performance.now();
-      const downloaded = await downloadFile(server, id, target);
-      const downloadSeconds = seconds(started);
+      const downloaded = await download(server, id, target);
       rows.push({
         step: 'download (GET → file, no fsync, MD5 on the way)',
-        seconds: downloadSeconds,
+        seconds: seconds(started),
         rss: await rss.peak(),
         serverCpu: (await procCpuSeconds(server.pid)) - serverCpu,
         benchCpu: benchCpuSeconds() - benchCpu,
@@ -502,6 +524,24 @@ async function main(): Promise<void> {
       }
       console.log(`  verified: ${downloaded.bytes} bytes, md5 ${downloaded.md5}`);
       await rm(target);
+      await flushDirtyPages();
+
+      // Not an acceptance row: the same download dropped on arrival without hashing, which leaves out the
+      // client's MD5 and file writes (they share the 2 cores with the server) to show the server's side.
+      console.log('Download, discarded (diagnostic)...');
+      await rss.reset();
+      serverCpu = await procCpuSeconds(server.pid);
+      benchCpu = benchCpuSeconds();
+      started = performance.now();
+      const discarded = await download(server, id, undefined);
+      rows.push({
+        step: 'diagnostic: download → discard, no client MD5',
+        seconds: seconds(started),
+        rss: await rss.peak(),
+        serverCpu: (await procCpuSeconds(server.pid)) - serverCpu,
+        benchCpu: benchCpuSeconds() - benchCpu,
+      });
+      if (discarded.bytes !== size) throw new Error(`discarded download: ${discarded.bytes} bytes`);
 
       printReport(size, rows, await machineLine(scratch), [
         '',

@@ -73,6 +73,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
           dataDir: options.dataDir,
           port,
           logger: options.logger,
+          ...(options.replication ? { replication: options.replication } : {}),
         }),
       );
     }

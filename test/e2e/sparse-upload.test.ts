@@ -186,10 +186,11 @@ test(
   'an 8 GiB sparse raw image uploads in constant memory and stores only its non-zero chunks',
   { timeout: 240_000 },
   async (t) => {
-    let server: FerryProcess | undefined;
-    t.after(() => server?.stop()); // registered first: the server stops before its data dir is removed
+    // This hook is registered before makeTempDir's, so the server stops before its data dir is removed.
+    const running: { server?: FerryProcess } = {};
+    t.after(() => running.server?.stop());
     const dataDir = await makeTempDir(t, 'ferry-sparse-');
-    server = await startFerry(dataDir);
+    const server = (running.server = await startFerry(dataDir));
 
     const created = await json(server, 'POST', '/v2/images', {
       name: 'sparse',

@@ -17,12 +17,25 @@ export interface TestDeployment extends LocalDeployment {
   url(region?: string): string;
 }
 
+/** Replication timings for tests: quick polling, short leases and backoffs. */
+export const FAST_REPLICATION: Partial<ReplicationSettings> = {
+  pollMs: 50,
+  leaseMs: 2_000,
+  retryBaseMs: 100,
+};
+
 export async function startTestDeployment(
   t: TestContext,
   regions = ['north-1', 'south-1'],
+  replication: Partial<ReplicationSettings> = {},
 ): Promise<TestDeployment> {
   const dataDir = await makeTempDir(t);
-  const deployment = await startLocal({ dataDir, basePort: 0, regions });
+  const deployment = await startLocal({
+    dataDir,
+    basePort: 0,
+    regions,
+    replication: { ...FAST_REPLICATION, ...replication },
+  });
   t.after(() => deployment.close());
   const dbs = deployment.regions.map((r) => ({ region: r.name, db: r.ctx.db }));
   const other = await provisionIdentity(dbs, SYSTEM_CLOCK, {

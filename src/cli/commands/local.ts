@@ -40,7 +40,7 @@ export function registerLocalCommand(program: Command): void {
         '',
         'Try:',
         `  curl -s -H "X-Auth-Token: ${deployment.demo.token}" ${deployment.regions[0]!.url}/v2/images`,
-        `  openstack --os-auth-type admin_token --os-endpoint ${deployment.regions[0]!.url} --os-token ${deployment.demo.token} image list`,
+        `  openstack --os-auth-type admin_token --os-endpoint ${deployment.regions[0]!.url}/v2 --os-token ${deployment.demo.token} image list`,
         '',
         `Catalog: ${deployment.catalogFile}. Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
       ];

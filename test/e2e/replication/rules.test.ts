@@ -1,0 +1,164 @@
+// The product rules of cross-region replication: every refusal has its code (IMS's too where IMS has one)
+// and a message saying what to do, and creates nothing; the source image is locked while a job reads it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { api, JSON_PATCH, startTestDeployment } from '../../helpers/deployment.js';
+import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+
+const MiB = 1024 * 1024;
+
+test('each replication rule refuses with its code, and nothing is created', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1', 'west-1'], {
+    limits: { maxImageBytes: 4 * MiB, maxRunningJobsPerUser: 5 },
+  });
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const ok = await uploadImage(d, token, 'north-1', pseudoRandom(MiB, 1), { name: 'ok' });
+  const big = await uploadImage(d, token, 'north-1', pseudoRandom(5 * MiB, 2), { name: 'big' });
+  const encrypted = await uploadImage(d, token, 'north-1', pseudoRandom(MiB, 3), {
+    name: 'enc',
+    cmk_id: 'kms-key-1',
+  });
+  const frozen = await uploadImage(d, token, 'north-1', pseudoRandom(MiB, 4), { name: 'frozen' });
+  assert.equal((await api(north, d.admin.token, 'POST', `/v2/images/${frozen}/actions/freeze`)).status, 204);
+  const queued = (
+    await api(north, token, 'POST', '/v2/images', { name: 'q', disk_format: 'raw', container_format: 'bare' })
+  ).body.id;
+  const iso = (
+    await api(north, token, 'POST', '/v2/images', {
+      name: 'disc',
+      disk_format: 'iso',
+      container_format: 'bare',
+    })
+  ).body.id;
+  const others = await uploadImage(d, d.other.token, 'north-1', pseudoRandom(MiB, 5), { name: 'theirs' });
+  // Take west-1 out of north-1's allowed destinations.
+  const catalog = d.regions[0]!.ctx.catalog;
+  catalog.replication_pairs = catalog.replication_pairs.filter(
+    ([from, to]) => !(from === 'north-1' && to === 'west-1'),
+  );
+  const noPolicy = await api(north, token, 'POST', '/v1/agencies', {
+    name: 'north-only',
+    policies: [{ region: 'north-1', policy: 'CrossCopyAgencyPolicy' }],
+  });
+  assert.equal(noPolicy.status, 201);
+
+  const base = { region: 'south-1', agency_name: 'ferry_copy' };
+  const cases: Array<[string, string, Record<string, unknown>, number, string, string | undefined]> = [
+    ['ISO image', iso, base, 400, 'REPLICATION_ISO', undefined],
+    ['encrypted image', encrypted, base, 400, 'REPLICATION_ENCRYPTED', 'IMG.0143'],
+    ['frozen image', frozen, base, 400, 'REPLICATION_FROZEN', undefined],
+    ['queued image', queued, base, 400, 'REPLICATION_IMAGE_UNAVAILABLE', 'IMG.0046'],
+    ['too large', big, base, 400, 'REPLICATION_TOO_LARGE', 'IMG.0146'],
+    ['same region', ok, { ...base, region: 'north-1' }, 400, 'REPLICATION_SAME_REGION', 'IMG.0142'],
+    [
+      'pair not allowed',
+      ok,
+      { ...base, region: 'west-1' },
+      400,
+      'REPLICATION_REGION_NOT_ALLOWED',
+      'IMG.0147',
+    ],
+    ['unknown region', ok, { ...base, region: 'mars-1' }, 400, 'REPLICATION_REGION_NOT_ALLOWED', 'IMG.0147'],
+    [
+      'unknown project',
+      ok,
+      { ...base, project_name: 'nope' },
+      400,
+      'REPLICATION_PROJECT_NOT_FOUND',
+      'IMG.0145',
+    ],
+    ['missing agency', ok, { ...base, agency_name: 'ghost' }, 400, 'REPLICATION_AGENCY_INVALID', 'IMG.0151'],
+    [
+      'agency without the policy there',
+      ok,
+      { ...base, agency_name: 'north-only' },
+      400,
+      'REPLICATION_AGENCY_INVALID',
+      'IMG.0151',
+    ],
+    ["another account's image", others, base, 404, 'IMAGE_NOT_FOUND', undefined],
+    ['no agency named', ok, { region: 'south-1' }, 400, 'VALIDATION_FAILED', undefined],
+  ];
+  for (const [what, imageId, body, status, code, ims] of cases) {
+    const response = await api(north, token, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, body);
+    assert.equal(response.status, status, `${what}: ${JSON.stringify(response.body)}`);
+    assert.equal(response.body.error.code, code, what);
+    assert.equal(response.body.error.ims_code, ims, what);
+    assert.ok(response.body.error.message.length > 20, `${what} says what to do`);
+  }
+  assert.deepEqual(
+    (await api(north, token, 'GET', '/v1/cloudimages/jobs')).body.jobs,
+    [],
+    'no job was created',
+  );
+  for (const region of ['south-1', 'west-1']) {
+    assert.deepEqual(
+      (await api(d.url(region), token, 'GET', '/v2/images')).body.images,
+      [],
+      `nothing in ${region}`,
+    );
+  }
+});
+
+test('a sixth concurrent replication is refused (IMG.0149); the source is locked while a job reads it', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const jobs: string[] = [];
+  const images: string[] = [];
+  for (let i = 0; i < 6; i++)
+    images.push(await uploadImage(d, token, 'north-1', pseudoRandom(2 * MiB, 20 + i), { name: `slow-${i}` }));
+  // A bandwidth cap keeps the first five running while the sixth is asked for.
+  for (let i = 0; i < 5; i++) {
+    const started = await api(north, token, 'POST', `/v1/cloudimages/${images[i]}/cross_region_copy`, {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+      bandwidth_limit: 256 * 1024,
+    });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    jobs.push(started.body.job_id);
+  }
+  const sixth = await api(north, token, 'POST', `/v1/cloudimages/${images[5]}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(sixth.status, 400);
+  assert.equal(sixth.body.error.code, 'REPLICATION_LIMIT_REACHED');
+  assert.equal(sixth.body.error.ims_code, 'IMG.0149');
+
+  const deleting = await api(north, token, 'DELETE', `/v2/images/${images[0]}`);
+  assert.equal(deleting.status, 409);
+  assert.equal(deleting.body.error.code, 'IMAGE_IN_USE');
+  const patching = await api(
+    north,
+    token,
+    'PATCH',
+    `/v2/images/${images[0]}`,
+    [{ op: 'replace', path: '/name', value: 'x' }],
+    JSON_PATCH,
+  );
+  assert.equal(patching.status, 409);
+
+  // The destination lists the replicas as replicating, with progress.
+  const south = await api(d.url('south-1'), token, 'GET', '/v2/images');
+  assert.equal(south.body.images.length, 5);
+  for (const image of south.body.images) {
+    assert.equal(image.status, 'saving');
+    assert.equal(image.replication.replicating, true);
+    assert.ok(image.replication.process_percent >= 0 && image.replication.process_percent < 1);
+  }
+
+  await api(north, token, 'POST', `/v1/cloudimages/job/${jobs[0]}/cancel`);
+  const retried = await api(north, token, 'POST', `/v1/cloudimages/${images[5]}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(retried.status, 200, 'a slot freed up');
+  assert.equal((await waitForJob(north, token, retried.body.job_id)).status, 'SUCCESS');
+  assert.equal(
+    (await api(north, token, 'DELETE', `/v2/images/${images[0]}`)).status,
+    204,
+    'unlocked once the job ended',
+  );
+});
