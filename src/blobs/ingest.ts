@@ -12,14 +12,20 @@
  *   source, which is the backpressure.
  * Then: wait for every chunk, put the manifest (chunks before the manifest), return.
  *
- * Where the SHA-256 runs was measured on this 2-core machine (Node 20, 1 GiB of random data, fs driver
- * with fsync, page cache warm; see bench/ingest.ts). Hash rates on 1 MiB buffers: SHA-256 1.6 GiB/s,
- * MD5 0.68 GiB/s, SHA-512 0.64 GiB/s, zero check (memcmp) 34 GiB/s. MD5 + SHA-512 alone need ~3 ms of CPU
- * per MiB, so with two cores the ceiling is ~0.5 GiB/s whatever we do; the choice is about not starving
- * either core:
- *   - SHA-256 synchronously on the main thread (chosen): see INGEST_MEASUREMENTS below.
- *   - crypto.subtle.digest on the libuv pool: needs a copy per chunk (WebCrypto refuses views of a
- *     SharedArrayBuffer) and competes with fs writes for the 4 pool threads.
+ * Measured on the 2-core dev VM (Node 20.20, 1 GiB of distinct random chunks, runs kept only when other
+ * processes used < 0.15 core; the VM is shared, so numbers vary ±20% run to run):
+ *   - Hash rates, one thread, 1 MiB buffers: SHA-256 1.65 GiB/s (SHA-NI), MD5 0.70 GiB/s, SHA-512 0.65-0.8
+ *     GiB/s, zero check (memcmp against ZERO_CHUNK) 34 GiB/s. MD5 + SHA-512 + SHA-256 need ~3.3 ms of CPU
+ *     per MiB, the kernel's page-cache write + fsync ~0.8 ms more, so two cores cap ingest near 420 MiB/s
+ *     whatever the design; what matters is keeping both cores busy.
+ *   - SHA-256 synchronously on the main thread (chosen): 542-556 MiB/s with a no-op driver (1.94 cores
+ *     busy), 347-377 MiB/s into the fs driver with fsync (1.8 cores: main 1.2 s, MD5 worker 1.45 s, SHA-512
+ *     worker 1.35 s, libuv pool 0.8 s of CPU per GiB).
+ *   - crypto.subtle.digest on the libuv pool: 421-475 MiB/s with the no-op driver: it needs a copy per chunk
+ *     (WebCrypto refuses views of a SharedArrayBuffer) and the pool threads also serve the fs writes.
+ *   - Not tried: posting copies to the workers instead of sharing the ring (two more 1 MiB copies and
+ *     allocations per chunk, on the same two cores, and garbage the GC must chase).
+ *   - UV_THREADPOOL_SIZE 4 / 8 / 16 made no measurable difference (the pipeline is CPU-bound).
  * @module
  */
 import type { Readable } from 'node:stream';
@@ -30,8 +36,9 @@ import { isZeroChunk, type ChunkStore } from './chunk-store.js';
 import { startWorkerHasher, type WorkerHasher } from './hash-worker.js';
 
 /**
- * Chunks in flight per ingest (default 24, i.e. 24 MiB of shared memory): enough to keep both hash workers
- * and FS_MAX_PARALLELISM writes busy while one slot fills. Measured: 8 → …, 24 → …, 64 → … MiB/s.
+ * Chunks in flight per ingest: 24, i.e. 24 MiB of shared memory per upload, enough to keep both hash
+ * workers and the writes busy while one slot fills. Measured into the fs driver with fsync (same setup as
+ * above): 8 → 274-315 MiB/s, 16 → 312-323, 24 → 300-377, 48 → 312-351.
  */
 export const INGEST_WINDOW = 24;
 
@@ -118,11 +125,15 @@ export async function ingestImage(
   let rejectFailed!: (error: Error) => void;
   const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
   failed.catch(() => undefined);
+  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  let sourceDone = false;
   function fail(error: unknown): void {
     if (failure !== undefined) return;
     failure = coerceError(error);
     rejectFailed(failure);
     wake?.();
+    // Unblocks a read waiting on a stalled source.
+    if (!sourceDone) iterator.return?.().catch(() => undefined);
   }
   async function waitForProgress(): Promise<void> {
     await new Promise<void>((resolve) => (wake = resolve));
@@ -132,8 +143,6 @@ export async function ingestImage(
   signal?.addEventListener('abort', onAbort, { once: true });
 
   const hashers: WorkerHasher[] = [];
-  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<unknown>;
-  let sourceDone = false;
 
   async function acquireSlot(): Promise<number> {
     for (;;) {
@@ -187,7 +196,11 @@ export async function ingestImage(
     for (;;) {
       let next: IteratorResult<unknown>;
       try {
-        next = await Promise.race([iterator.next(), failed]);
+        // Not Promise.race with the long-lived `failed` promise: every race would leave a reaction on it that
+        // keeps its piece alive until the ingest ends (8 GiB of pieces for an 8 GiB upload). A failure ends a
+        // pending read by closing the source instead (see fail()).
+        next = await iterator.next();
+        if (failure !== undefined) throw failure;
       } catch (error) {
         if (error === failure) throw error;
         throw new FerryError('UPLOAD_INCOMPLETE', 'the upload stream failed before it ended', {
