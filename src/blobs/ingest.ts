@@ -127,13 +127,14 @@ export async function ingestImage(
   failed.catch(() => undefined);
   const iterator = source[Symbol.asyncIterator]() as AsyncIterator<unknown>;
   let sourceDone = false;
+  let interruptRead: ((error: Error) => void) | undefined;
   function fail(error: unknown): void {
     if (failure !== undefined) return;
     failure = coerceError(error);
     rejectFailed(failure);
     wake?.();
     // Unblocks a read waiting on a stalled source.
-    if (!sourceDone) iterator.return?.().catch(() => undefined);
+    interruptRead?.(failure);
   }
   async function waitForProgress(): Promise<void> {
     await new Promise<void>((resolve) => (wake = resolve));
@@ -197,9 +198,13 @@ export async function ingestImage(
       let next: IteratorResult<unknown>;
       try {
         // Not Promise.race with the long-lived `failed` promise: every race would leave a reaction on it that
-        // keeps its piece alive until the ingest ends (8 GiB of pieces for an 8 GiB upload). A failure ends a
-        // pending read by closing the source instead (see fail()).
-        next = await iterator.next();
+        // keeps its piece alive until the ingest ends (8 GiB of pieces for an 8 GiB upload). A fresh promise per
+        // read lets a failure interrupt a stalled source and is garbage once the read is done.
+        next = await new Promise<IteratorResult<unknown>>((resolve, reject) => {
+          interruptRead = reject;
+          iterator.next().then(resolve, reject);
+        });
+        interruptRead = undefined;
         if (failure !== undefined) throw failure;
       } catch (error) {
         if (error === failure) throw error;
