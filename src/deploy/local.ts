@@ -13,6 +13,7 @@ import { provisionIdentity, type ProvisionedIdentity } from '../identity/provisi
 import { SYSTEM_CLOCK } from '../store/clock.js';
 import { startRegion, type RunningRegion } from '../region/start-region.js';
 import type { ReplicationSettings } from '../replication/settings.js';
+import type { RegionLimits } from '../api/context.js';
 
 export const DEMO_REGIONS = ['north-1', 'south-1', 'west-1'];
 export const DEMO_BASE_PORT = 9301;
@@ -27,6 +28,8 @@ export interface LocalOptions {
   logger?: boolean;
   /** Replication settings for every region (tests shorten the timings). */
   replication?: Partial<ReplicationSettings>;
+  /** Region limits for every region. */
+  limits?: Partial<RegionLimits>;
 }
 
 export interface LocalDeployment {
@@ -74,6 +77,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
           port,
           logger: options.logger,
           ...(options.replication ? { replication: options.replication } : {}),
+          ...(options.limits ? { limits: options.limits } : {}),
         }),
       );
     }

@@ -58,6 +58,7 @@ export interface JobState {
   error_code: string | null;
   fail_reason: string | null;
   end_time: string | null;
+  attempts: number;
 }
 
 export function jobState(job: JobRow): JobState {
@@ -74,6 +75,7 @@ export function jobState(job: JobRow): JobState {
     error_code: job.error_code,
     fail_reason: job.fail_reason,
     end_time: job.end_time,
+    attempts: job.attempts,
   };
 }
 

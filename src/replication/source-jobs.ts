@@ -292,6 +292,7 @@ export async function applyDestinationState(
     current_task: state.current_task,
     error_code: state.error_code,
     fail_reason: state.fail_reason,
+    attempts: state.attempts,
     ...(isTerminal(state.status) ? { end_time: state.end_time ?? now } : {}),
     updated_at: now,
   });
@@ -332,6 +333,7 @@ function stateOf(job: JobRow): JobState {
     error_code: job.error_code,
     fail_reason: job.fail_reason,
     end_time: job.end_time,
+    attempts: job.attempts,
   };
 }
 

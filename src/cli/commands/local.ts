@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
+import { loadSettings } from '../../config/settings.js';
 import { DEMO_BASE_PORT, DEMO_REGIONS, startLocal } from '../../deploy/local.js';
 import { stopOnSignals } from '../signals.js';
 
@@ -20,31 +21,36 @@ export function registerLocalCommand(program: Command): void {
       'comma-separated region names (only when the data folder is new)',
       DEMO_REGIONS.join(','),
     )
+    .option('--settings <file>', 'deployment settings (JSON): limits and replication rules')
     .option('--log', 'print JSON request logs', false)
     .addHelpText('after', '\nExample:\n  ferry local --data ./data --port 9301')
-    .action(async (options: { data: string; port: string; regions: string; log: boolean }) => {
-      const deployment = await startLocal({
-        dataDir: path.resolve(options.data),
-        basePort: Number(options.port),
-        regions: options.regions.split(',').map((r) => r.trim()),
-        logger: options.log,
-      });
-      const lines = [
-        'Ferry is running.',
-        '',
-        'Regions:',
-        ...deployment.regions.map((r) => `  ${r.name.padEnd(10)} ${r.url}`),
-        '',
-        `Demo account: ${'demo'} (a project named after each region; agency ferry_copy may replicate into every region)`,
-        `Token (valid 7 days, every region): ${deployment.demo.token}`,
-        '',
-        'Try:',
-        `  curl -s -H "X-Auth-Token: ${deployment.demo.token}" ${deployment.regions[0]!.url}/v2/images`,
-        `  openstack --os-auth-type admin_token --os-endpoint ${deployment.regions[0]!.url}/v2 --os-token ${deployment.demo.token} image list`,
-        '',
-        `Catalog: ${deployment.catalogFile}. Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
-      ];
-      console.log(lines.join('\n'));
-      stopOnSignals(() => deployment.close());
-    });
+    .action(
+      async (options: { data: string; port: string; regions: string; settings?: string; log: boolean }) => {
+        const settings = await loadSettings(options.settings);
+        const deployment = await startLocal({
+          ...settings,
+          dataDir: path.resolve(options.data),
+          basePort: Number(options.port),
+          regions: options.regions.split(',').map((r) => r.trim()),
+          logger: options.log,
+        });
+        const lines = [
+          'Ferry is running.',
+          '',
+          'Regions:',
+          ...deployment.regions.map((r) => `  ${r.name.padEnd(10)} ${r.url}`),
+          '',
+          `Demo account: ${'demo'} (a project named after each region; agency ferry_copy may replicate into every region)`,
+          `Token (valid 7 days, every region): ${deployment.demo.token}`,
+          '',
+          'Try:',
+          `  curl -s -H "X-Auth-Token: ${deployment.demo.token}" ${deployment.regions[0]!.url}/v2/images`,
+          `  openstack --os-auth-type admin_token --os-endpoint ${deployment.regions[0]!.url}/v2 --os-token ${deployment.demo.token} image list`,
+          '',
+          `Catalog: ${deployment.catalogFile}. Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
+        ];
+        console.log(lines.join('\n'));
+        stopOnSignals(() => deployment.close());
+      },
+    );
 }

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCatalog } from '../../config/catalog.js';
+import { loadSettings } from '../../config/settings.js';
 import { startRegion } from '../../region/start-region.js';
 import type { DatabaseConfig } from '../../store/db.js';
 import { stopOnSignals } from '../signals.js';
@@ -19,6 +20,7 @@ export function registerServeCommand(program: Command): void {
     .option('--database <url>', 'PostgreSQL URL (postgres://...) instead of the embedded SQLite file')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (default: the catalog endpoint port)')
+    .option('--settings <file>', 'deployment settings (JSON): limits and replication rules')
     .addHelpText('after', '\nExample:\n  ferry serve --region north-1 --catalog ./data/catalog.json')
     .action(
       async (options: {
@@ -28,8 +30,10 @@ export function registerServeCommand(program: Command): void {
         database?: string;
         host: string;
         port?: string;
+        settings?: string;
       }) => {
         const catalog = await loadCatalog(options.catalog);
+        const settings = await loadSettings(options.settings);
         const database: DatabaseConfig | undefined = options.database
           ? { kind: 'postgres', url: options.database }
           : undefined;
@@ -40,6 +44,7 @@ export function registerServeCommand(program: Command): void {
           host: options.host,
           ...(options.port !== undefined ? { port: Number(options.port) } : {}),
           ...(database ? { database } : {}),
+          ...settings,
           logger: true,
         });
         console.error(`ferry: region ${region.name} listening on ${region.url}`);

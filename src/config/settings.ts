@@ -1,0 +1,67 @@
+/**
+ * Deployment settings (optional JSON file, `--settings`): the product limits and replication timings a
+ * deployment may change. Every key is optional; unknown keys and wrong types are refused at start.
+ *
+ * ```json
+ * { "limits": { "maxImageBytes": 1099511627776 },
+ *   "replication": { "limits": { "maxImageBytes": 137438953472, "maxRunningJobsPerUser": 5 },
+ *                    "bandwidthLimit": null, "transferPricePerGiB": 0.02 } }
+ * ```
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import type { RegionLimits } from '../api/context.js';
+import { DEFAULT_LIMITS } from '../api/context.js';
+import { FerryError } from '../domain/errors.js';
+import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
+
+export interface DeploymentSettings {
+  limits?: Partial<RegionLimits>;
+  replication?: Partial<ReplicationSettings>;
+}
+
+function checkKeys(where: string, value: unknown, defaults: object): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FerryError('VALIDATION_FAILED', `settings: ${where} must be an object`);
+  }
+  for (const [key, v] of Object.entries(value)) {
+    if (!(key in defaults))
+      throw new FerryError('VALIDATION_FAILED', `settings: unknown key ${where}.${key}`);
+    const expected = (defaults as Record<string, unknown>)[key];
+    const ok =
+      typeof expected === 'object' && expected !== null
+        ? typeof v === 'object'
+        : expected === null
+          ? v === null || typeof v === 'number'
+          : typeof v === typeof expected;
+    if (!ok) throw new FerryError('VALIDATION_FAILED', `settings: ${where}.${key} has the wrong type`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function parseSettings(value: unknown): DeploymentSettings {
+  const root = checkKeys('(root)', value, { limits: {}, replication: {} });
+  const settings: DeploymentSettings = {};
+  if (root.limits !== undefined) settings.limits = checkKeys('limits', root.limits, DEFAULT_LIMITS);
+  if (root.replication !== undefined) {
+    const replication = checkKeys('replication', root.replication, DEFAULT_REPLICATION_SETTINGS);
+    if (replication.limits !== undefined) {
+      replication.limits = {
+        ...DEFAULT_REPLICATION_SETTINGS.limits,
+        ...checkKeys('replication.limits', replication.limits, DEFAULT_REPLICATION_SETTINGS.limits),
+      };
+    }
+    settings.replication = replication;
+  }
+  return settings;
+}
+
+export async function loadSettings(file: string | undefined): Promise<DeploymentSettings> {
+  if (file === undefined) return {};
+  try {
+    return parseSettings(JSON.parse(await readFile(file, 'utf8')));
+  } catch (error) {
+    if (error instanceof FerryError) throw error;
+    throw new FerryError('VALIDATION_FAILED', `settings: cannot read ${file} as JSON`);
+  }
+}

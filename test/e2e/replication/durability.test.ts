@@ -1,0 +1,171 @@
+// Durability of replication across process deaths: a destination killed with SIGKILL mid-transfer resumes
+// from what it stored, and a source that goes away for a while is retried until the job completes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { api } from '../../helpers/deployment.js';
+import { startRegionProcesses, type RegionProcesses } from '../../helpers/region-processes.js';
+import { pseudoRandom } from '../../helpers/replication.js';
+import { OCTET } from '../../helpers/deployment.js';
+
+const MiB = 1024 * 1024;
+const SETTINGS = {
+  replication: { leaseMs: 3_000, pollMs: 100, retryBaseMs: 300, bandwidthLimit: 12 * MiB },
+};
+
+async function upload(p: RegionProcesses, data: Buffer): Promise<string> {
+  const token = p.demo.token;
+  const created = await api(p.url('north-1'), token, 'POST', '/v2/images', {
+    name: 'big',
+    disk_format: 'raw',
+    container_format: 'bare',
+    visibility: 'private',
+  });
+  assert.equal(
+    (await api(p.url('north-1'), token, 'PUT', `/v2/images/${created.body.id}/file`, data, OCTET)).status,
+    204,
+  );
+  return created.body.id;
+}
+
+async function sentBytes(p: RegionProcesses): Promise<number> {
+  const usage = await api(p.url('north-1'), p.demo.token, 'GET', '/v1/usage/transfer');
+  return usage.body.usage.reduce((sum: number, row: { bytes: number }) => sum + row.bytes, 0);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- job views are checked field by field
+async function waitUntil(
+  p: RegionProcesses,
+  jobId: string,
+  done: (job: any) => boolean,
+  timeoutMs = 90_000,
+): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await api(p.url('north-1'), p.demo.token, 'GET', `/v1/cloudimages/job/${jobId}`)).body;
+    if (done(job)) return job;
+    if (Date.now() > deadline) assert.fail(`job ${jobId} is still ${JSON.stringify(job)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function download(p: RegionProcesses, region: string, id: string): Promise<Buffer> {
+  const response = await fetch(`${p.url(region)}/v2/images/${id}/file`, {
+    headers: { 'x-auth-token': p.demo.token },
+  });
+  return Buffer.from(await response.arrayBuffer());
+}
+
+test('a destination killed with SIGKILL mid-transfer resumes after restart without resending what it stored', async (t) => {
+  const p = await startRegionProcesses(t, ['north-1', 'south-1'], SETTINGS);
+  const data = pseudoRandom(48 * MiB, 99);
+  const imageId = await upload(p, data);
+  const started = await api(
+    p.url('north-1'),
+    p.demo.token,
+    'POST',
+    `/v1/cloudimages/${imageId}/cross_region_copy`,
+    {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+    },
+  );
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const jobId = started.body.job_id;
+
+  const before = await waitUntil(p, jobId, (job) => job.bytes_transferred >= 16 * MiB);
+  assert.equal(before.status, 'RUNNING');
+  await p.kill('south-1', 'SIGKILL');
+  const sentBeforeRestart = await sentBytes(p);
+  assert.ok(sentBeforeRestart < data.length, 'killed before the end');
+
+  await p.start('south-1');
+  const job = await waitUntil(p, jobId, (j) => ['SUCCESS', 'FAIL', 'CANCELLED'].includes(j.status));
+  assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
+  const sentAfterRestart = (await sentBytes(p)) - sentBeforeRestart;
+  t.diagnostic(
+    `sent before the kill: ${sentBeforeRestart} bytes; after the restart: ${sentAfterRestart} bytes`,
+  );
+  assert.ok(
+    sentAfterRestart > 0 && sentAfterRestart < data.length - 8 * MiB,
+    'the restart resumed, it did not start over',
+  );
+  assert.ok(job.attempts >= 2, 'a second run finished the job');
+  assert.ok(
+    (await download(p, 'south-1', job.entities.image_id)).equals(data),
+    'the replica is byte-identical',
+  );
+});
+
+test('a source that disappears for a while is retried with backoff and the job still completes', async (t) => {
+  const p = await startRegionProcesses(t, ['north-1', 'south-1'], {
+    replication: { ...SETTINGS.replication, maxAttempts: 8 },
+  });
+  const data = pseudoRandom(24 * MiB, 7);
+  const imageId = await upload(p, data);
+  const started = await api(
+    p.url('north-1'),
+    p.demo.token,
+    'POST',
+    `/v1/cloudimages/${imageId}/cross_region_copy`,
+    {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+    },
+  );
+  const jobId = started.body.job_id;
+  await waitUntil(p, jobId, (job) => job.bytes_transferred >= 4 * MiB);
+  await p.kill('north-1', 'SIGKILL');
+  // The destination keeps the job and says it is waiting to retry.
+  const deadline = Date.now() + 20_000;
+  let seen = '';
+  while (Date.now() < deadline && !seen.includes('will retry')) {
+    const replicas = await api(p.url('south-1'), p.demo.token, 'GET', '/v2/images');
+    assert.equal(replicas.body.images[0]?.status, 'saving', 'the replica waits, still listed');
+    seen = await readLog(p);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.match(seen, /will retry/, 'the run failed and was scheduled again');
+  await p.start('north-1');
+  const job = await waitUntil(p, jobId, (j) => ['SUCCESS', 'FAIL', 'CANCELLED'].includes(j.status));
+  assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
+  assert.ok((await download(p, 'south-1', job.entities.image_id)).equals(data));
+});
+
+async function readLog(p: RegionProcesses): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(`${p.dataDir}/south-1.log`, 'utf8').catch(() => '');
+}
+
+test('a job that cannot finish ends FAIL with its reason, and its destination image is removed', async (t) => {
+  const p = await startRegionProcesses(t, ['north-1', 'south-1'], {
+    replication: { ...SETTINGS.replication, maxAttempts: 2, chunkAttempts: 2, retryBaseMs: 100 },
+  });
+  const imageId = await upload(p, pseudoRandom(24 * MiB, 8));
+  const started = await api(
+    p.url('north-1'),
+    p.demo.token,
+    'POST',
+    `/v1/cloudimages/${imageId}/cross_region_copy`,
+    {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+    },
+  );
+  const jobId = started.body.job_id;
+  await waitUntil(p, jobId, (job) => job.bytes_transferred >= 2 * MiB);
+  await p.kill('north-1', 'SIGKILL');
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !(await readLog(p)).includes('replication failed')) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const replicas = await api(p.url('south-1'), p.demo.token, 'GET', '/v2/images');
+  assert.deepEqual(replicas.body.images, [], 'the failed replica is removed');
+  await p.start('north-1');
+  const job = await waitUntil(p, jobId, (j) => ['SUCCESS', 'FAIL', 'CANCELLED'].includes(j.status));
+  assert.equal(job.status, 'FAIL');
+  assert.equal(job.error_code, 'REPLICATION_FAILED');
+  assert.match(job.fail_reason, /unreachable/);
+  assert.notEqual(job.end_time, '');
+  const deleted = await api(p.url('north-1'), p.demo.token, 'DELETE', `/v2/images/${imageId}`);
+  assert.equal(deleted.status, 204, 'the source is no longer locked');
+});

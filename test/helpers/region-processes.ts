@@ -1,0 +1,129 @@
+/**
+ * Regions as separate `ferry serve` processes on loopback, for tests that kill a region (kill -9) and
+ * start it again. Each process logs to `<data>/<region>.log`; every process is stopped after the test.
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { fullMeshPairs, type RegionCatalog } from '../../src/config/catalog.js';
+import type { DeploymentSettings } from '../../src/config/settings.js';
+import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
+import { SYSTEM_CLOCK } from '../../src/store/clock.js';
+import { openDatabase } from '../../src/store/db.js';
+import { makeTempDir } from './tmp.js';
+
+export interface RegionProcesses {
+  dataDir: string;
+  demo: ProvisionedIdentity;
+  url(region: string): string;
+  pid(region: string): number;
+  /** Sends the signal and waits for the process to end. */
+  kill(region: string, signal: NodeJS.Signals): Promise<void>;
+  start(region: string): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  return port;
+}
+
+export async function startRegionProcesses(
+  t: TestContext,
+  names: string[],
+  settings: DeploymentSettings = {},
+): Promise<RegionProcesses> {
+  const dataDir = await makeTempDir(t);
+  const catalog: RegionCatalog = { regions: [], replication_pairs: fullMeshPairs(names) };
+  for (const name of names) {
+    catalog.regions.push({
+      name,
+      display_name: name,
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      internal_secret: randomBytes(24).toString('base64url'),
+    });
+  }
+  const catalogFile = join(dataDir, 'catalog.json');
+  const settingsFile = join(dataDir, 'settings.json');
+  await writeFile(catalogFile, JSON.stringify(catalog));
+  await writeFile(settingsFile, JSON.stringify(settings));
+
+  const dbs = [];
+  for (const name of names) {
+    await mkdir(join(dataDir, name), { recursive: true });
+    dbs.push({
+      region: name,
+      db: await openDatabase({ kind: 'sqlite', file: join(dataDir, name, 'ferry.sqlite') }),
+    });
+  }
+  const demo = await provisionIdentity(dbs, SYSTEM_CLOCK, {
+    account: 'demo',
+    user: 'demo',
+    isAdmin: false,
+    agency: 'ferry_copy',
+  });
+  await Promise.all(dbs.map(({ db }) => db.destroy()));
+
+  const children = new Map<string, ChildProcess>();
+  const start = async (name: string) => {
+    const log = createWriteStream(join(dataDir, `${name}.log`), { flags: 'a' });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'serve',
+        '--region',
+        name,
+        '--catalog',
+        catalogFile,
+        '--data',
+        dataDir,
+        '--settings',
+        settingsFile,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout!.pipe(log);
+    children.set(name, child);
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (text: string) => {
+        stderr += text;
+        log.write(text);
+        if (stderr.includes('listening on')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`region ${name} exited with ${code}: ${stderr}`)));
+    });
+  };
+  const kill = async (name: string, signal: NodeJS.Signals) => {
+    const child = children.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+  };
+  t.after(async () => {
+    await Promise.all(names.map((name) => kill(name, 'SIGKILL')));
+  });
+  for (const name of names) await start(name);
+  return {
+    dataDir,
+    demo,
+    url: (name) => catalog.regions.find((r) => r.name === name)!.endpoint,
+    pid: (name) => children.get(name)!.pid!,
+    kill,
+    start,
+  };
+}
