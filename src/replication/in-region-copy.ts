@@ -79,9 +79,9 @@ export async function copyInRegion(
       source_image_id: image.id,
       replication_job_id: jobId,
     },
-    image.tags,
+    tags,
     {
-      ...image.properties,
+      ...properties,
       ...(request.description !== undefined ? { description: request.description } : {}),
     },
   );

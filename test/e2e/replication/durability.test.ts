@@ -33,12 +33,14 @@ async function sentBytes(p: RegionProcesses): Promise<number> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- job views are checked field by field
+type JobView = any;
+
 async function waitUntil(
   p: RegionProcesses,
   jobId: string,
-  done: (job: any) => boolean,
+  done: (job: JobView) => boolean,
   timeoutMs = 90_000,
-): Promise<any> {
+): Promise<JobView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const job = (await api(p.url('north-1'), p.demo.token, 'GET', `/v1/cloudimages/job/${jobId}`)).body;
