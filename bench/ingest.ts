@@ -9,8 +9,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -29,10 +29,32 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+async function machineTicks(): Promise<{ busy: number; total: number }> {
+  const fields =
+    (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+}
+
+/** Cores other processes kept busy during the runs (the dev VM is shared; > 0.2 means noisy numbers). */
+let otherCores = 0;
+let timedRuns = 0;
+
 async function timed(run: () => Promise<void>): Promise<number> {
+  const ticks = await machineTicks();
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await run();
-  return sizeMiB / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const after = await machineTicks();
+  const cores = os.availableParallelism();
+  const busyCores = (cores * (after.busy - ticks.busy)) / Math.max(1, after.total - ticks.total);
+  // `cp` runs in a child process, so for that row "other" includes cp itself.
+  otherCores += Math.max(0, busyCores - (used.user + used.system) / 1e6 / seconds);
+  timedRuns++;
+  return sizeMiB / seconds;
 }
 
 async function writeRandomFile(path: string): Promise<void> {
@@ -101,7 +123,9 @@ try {
   const cp = median(rows[0]?.[1] ?? []);
   console.log(
     `${sizeMiB} MiB of random data, ${runs} runs, median (all runs); INGEST_WINDOW=${INGEST_WINDOW}, ` +
-      `READ_AHEAD_CHUNKS=${READ_AHEAD_CHUNKS}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}`,
+      `READ_AHEAD_CHUNKS=${READ_AHEAD_CHUNKS}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}, ` +
+      `fsync ${process.env.BENCH_SYNC === '0' ? 'off' : 'on'}; other processes used ` +
+      `${(otherCores / timedRuns).toFixed(2)} cores on average (cp included)`,
   );
   for (const [name, values] of rows) {
     const m = median(values);

@@ -1,0 +1,108 @@
+// Deduplicated transfer and cancellation: an image that shares 95% of its chunks with one already in the
+// destination sends only what differs; a cancel from either side stops the job and removes the replica.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { api, startTestDeployment } from '../../helpers/deployment.js';
+import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+
+const MiB = 1024 * 1024;
+
+test('an image sharing 95% of its chunks with one already in the destination sends at most 10% of its bytes', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const first = pseudoRandom(40 * MiB, 1);
+  const second = Buffer.from(first);
+  for (const block of [3, 27]) second.fill(block, block * MiB, block * MiB + 4096); // 2 of 40 chunks differ: 5%
+  const firstId = await uploadImage(d, token, 'north-1', first, { name: 'v1' });
+  const secondId = await uploadImage(d, token, 'north-1', second, { name: 'v2' });
+
+  const copy = async (id: string) => {
+    const started = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+    });
+    return waitForJob(north, token, started.body.job_id);
+  };
+  const firstJob = await copy(firstId);
+  assert.equal(firstJob.bytes_transferred, first.length, 'the first copy sends everything');
+  const secondJob = await copy(secondId);
+  assert.equal(secondJob.status, 'SUCCESS');
+  t.diagnostic(`second copy sent ${secondJob.bytes_transferred} of ${second.length} bytes`);
+  assert.ok(secondJob.bytes_transferred <= 0.1 * second.length, 'at most 10% sent');
+  assert.equal(secondJob.bytes_transferred, 2 * MiB, 'exactly the two chunks that differ');
+  assert.equal(secondJob.bytes_skipped_present, 38 * MiB);
+  const usage = await api(north, token, 'GET', '/v1/usage/transfer');
+  assert.equal(usage.body.usage[0].bytes, 42 * MiB, 'metering agrees: 40 MiB then 2 MiB');
+  const download = await fetch(`${d.url('south-1')}/v2/images/${secondJob.entities.image_id}/file`, {
+    headers: { 'x-auth-token': token },
+  });
+  assert.ok(Buffer.from(await download.arrayBuffer()).equals(second));
+
+  const zeros = Buffer.alloc(16 * MiB);
+  zeros.fill(1, 5 * MiB, 6 * MiB);
+  const sparseId = await uploadImage(d, token, 'north-1', zeros, { name: 'sparse' });
+  const sparseJob = await copy(sparseId);
+  assert.equal(sparseJob.bytes_skipped_zero, 15 * MiB, 'zero chunks are never sent');
+  assert.equal(sparseJob.bytes_transferred, MiB);
+});
+
+test('a cancel from the source ends the job CANCELLED and removes the replica from the destination list', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const id = await uploadImage(d, token, 'north-1', pseudoRandom(16 * MiB, 5), { name: 'slow' });
+  const started = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+    bandwidth_limit: 2 * MiB,
+  });
+  const jobId = started.body.job_id;
+  for (let i = 0; i < 100; i++) {
+    const job = (await api(north, token, 'GET', `/v1/cloudimages/job/${jobId}`)).body;
+    if (job.bytes_transferred > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const listed = await api(d.url('south-1'), token, 'GET', '/v2/images');
+  assert.equal(listed.body.images.length, 1, 'replicating: listed in the destination');
+
+  const cancelled = await api(north, token, 'POST', `/v1/cloudimages/job/${jobId}/cancel`);
+  assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+  assert.equal(cancelled.body.status, 'CANCELLED');
+  assert.deepEqual((await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images, [], 'gone at once');
+  const sentAtCancel = (await api(north, token, 'GET', '/v1/usage/transfer')).body.usage[0].bytes;
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const sentLater = (await api(north, token, 'GET', '/v1/usage/transfer')).body.usage[0].bytes;
+  assert.ok(sentLater - sentAtCancel <= 6 * MiB, 'the transfer stopped (at most the chunks in flight)');
+  assert.equal((await api(north, token, 'GET', `/v1/cloudimages/job/${jobId}`)).body.status, 'CANCELLED');
+  const again = await api(north, token, 'POST', `/v1/cloudimages/job/${jobId}/cancel`);
+  assert.equal(again.status, 409);
+  assert.equal(again.body.error.code, 'JOB_FINISHED');
+  assert.equal((await api(north, token, 'DELETE', `/v2/images/${id}`)).status, 204, 'the source is unlocked');
+});
+
+test('a cancel from the destination (by the new image id) ends the job at the source too', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const id = await uploadImage(d, token, 'north-1', pseudoRandom(16 * MiB, 6), { name: 'slow' });
+  const started = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+    bandwidth_limit: 2 * MiB,
+  });
+  const replica = (await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images[0];
+  assert.equal(replica.replication.job_id, started.body.job_id);
+  const otherTries = await api(
+    d.url('south-1'),
+    d.other.token,
+    'POST',
+    `/v1/cloudimages/${replica.id}/cancel_copy`,
+  );
+  assert.equal(otherTries.status, 404, 'another account cannot touch it');
+  const cancelled = await api(d.url('south-1'), token, 'POST', `/v1/cloudimages/${replica.id}/cancel_copy`);
+  assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+  assert.deepEqual((await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images, []);
+  const job = (await api(north, token, 'GET', `/v1/cloudimages/job/${started.body.job_id}`)).body;
+  assert.equal(job.status, 'CANCELLED');
+});
