@@ -3,6 +3,7 @@
  * @module
  */
 import type { ChunkStore } from '../blobs/chunk-store.js';
+import type { BlobDriver } from '../blobs/driver.js';
 import type { RegionCatalog } from '../config/catalog.js';
 import type { Clock } from '../store/clock.js';
 import type { Db } from '../store/db.js';
@@ -16,18 +17,26 @@ export interface RegionLimits {
   maxListLimit: number;
   /** Page size when the caller names none (default: 25). */
   defaultListLimit: number;
+  /** How often the region collects unreferenced chunks (default: 1 hour; 0 = never on its own). */
+  gcIntervalMs: number;
+  /** Chunks younger than this are never collected (default: 1 hour). */
+  gcGraceMs: number;
 }
 
 export const DEFAULT_LIMITS: RegionLimits = {
   maxImageBytes: 1024 ** 4,
   maxListLimit: 1000,
   defaultListLimit: 25,
+  gcIntervalMs: 60 * 60 * 1000,
+  gcGraceMs: 60 * 60 * 1000,
 };
 
 export interface RegionContext {
   region: string;
   db: Db;
   chunks: ChunkStore;
+  /** The blob driver under the chunk store (garbage collection walks it). */
+  blobs: BlobDriver;
   catalog: RegionCatalog;
   clock: Clock;
   limits: RegionLimits;

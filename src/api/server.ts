@@ -14,6 +14,7 @@ import { registerImageRoutes } from './routes/images.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { registerReplicationRoutes } from './routes/replication.js';
+import { registerAdminStorageRoutes } from './routes/admin-storage.js';
 
 export interface ServerOptions {
   /** Fastify's logger option: false (tests), true (JSON lines on stdout), or a pino config. */
@@ -98,5 +99,6 @@ export async function createRegionServer(
   registerIdentityRoutes(app, ctx);
   registerReplicationRoutes(app, ctx);
   registerInternalRoutes(app, ctx);
+  registerAdminStorageRoutes(app, ctx);
   return app;
 }

@@ -125,9 +125,11 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
     }
     const put = (async () => {
       const key = chunkKey(digest);
-      if (await driver.has(key)) return false;
+      const present = await driver.has(key);
+      // Re-putting a present chunk refreshes its age, so garbage collection spares it while its new user
+      // (an upload in progress) has no manifest yet. Drivers make that cheap (no data is written).
       await driver.put(key, asBuffer(data));
-      return true;
+      return !present;
     })();
     storing.set(digest, put);
     try {

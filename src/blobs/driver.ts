@@ -66,6 +66,16 @@ export interface BlobReader {
   get(key: string): Promise<Buffer>;
   /** Whether an object has the key. Never rejects for an absent key. */
   has(key: string): Promise<boolean>;
+  /**
+   * The object's size and when it was last written or re-put (garbage collection spares recent objects),
+   * or undefined if absent.
+   */
+  stat(key: string): Promise<BlobStat | undefined>;
+}
+
+export interface BlobStat {
+  readonly size: number;
+  readonly modifiedAt: Date;
 }
 
 export interface BlobWriter {

@@ -17,6 +17,7 @@ import { openDatabase, type DatabaseConfig } from '../store/db.js';
 import { createRegionClient } from '../replication/region-client.js';
 import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
 import { startJobWorker } from '../replication/worker.js';
+import { startPeriodicGc } from './periodic-gc.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 
@@ -58,6 +59,7 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     region: options.name,
     db,
     chunks: createChunkStore({ driver }),
+    blobs: driver,
     catalog: options.catalog,
     clock: options.clock ?? SYSTEM_CLOCK,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
@@ -80,6 +82,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
     throw error;
   }
   const worker = ctx.replication.runWorker ? startJobWorker(ctx, app.log) : undefined;
+  const gc = ctx.limits.gcIntervalMs > 0 ? startPeriodicGc(ctx, app.log) : undefined;
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   return {
@@ -89,6 +92,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
     app,
     async close() {
       await worker?.stop();
+      if (gc) clearInterval(gc);
       await app.close();
       ctx.regions.close();
       await ctx.db.destroy();

@@ -94,6 +94,9 @@ export async function runTransfer(
     });
     job.attempts += 1;
     const manifest = await fetchManifest(ctx, job, abort.signal);
+    // Stored before its chunks, as this job's garbage-collection root: what arrives is kept across restarts.
+    // The image stays `saving` until every chunk is verified present, so nothing incomplete becomes active.
+    await ctx.chunks.putManifest(manifest);
 
     // What is here already, what is zero, what must come over.
     const lengths = new Map<Digest, number>();

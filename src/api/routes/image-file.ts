@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ingestImage } from '../../blobs/ingest.js';
 import { createImageReadStream } from '../../blobs/read.js';
+import { distinctDigests } from '../../domain/manifest.js';
 import { FerryError, isFerryError } from '../../domain/errors.js';
 import type { Digest } from '../../domain/ids.js';
 import { OS_HASH_ALGO } from '../../domain/image.js';
@@ -91,6 +92,9 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       });
       const inspection = inspector.finish();
       assertImageAcceptable(diskFormat, inspection);
+      // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
+      const missing = await ctx.chunks.missingChunks(distinctDigests(ingested.manifest));
+      if (missing.length > 0) throw new Error(`${missing.length} chunks vanished during the upload`);
       ingested = { ...ingested, virtualSize: inspection.virtualSize };
     } catch (error) {
       return abandon(error);

@@ -4,7 +4,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, opendir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, opendir, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   assertValidKey,
@@ -149,7 +149,13 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
 
     async put(key: string, data: Buffer): Promise<void> {
       const path = pathOf(key);
-      if (await driver.has(key)) return;
+      if (await driver.has(key)) {
+        // Putting an existing object again marks it as wanted now: garbage collection spares recent objects,
+        // so a chunk an upload just found already stored is not collected under it.
+        const now = new Date();
+        await utimes(path, now, now).catch(() => undefined);
+        return;
+      }
       const dir = dirname(path);
       await ensureDirectory(dir);
       const tempPath = join(tempDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
@@ -179,6 +185,16 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
         return (await stat(path)).isFile();
       } catch (error) {
         if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return false;
+        throw error;
+      }
+    },
+
+    async stat(key: string) {
+      try {
+        const info = await stat(pathOf(key));
+        return info.isFile() ? { size: info.size, modifiedAt: info.mtime } : undefined;
+      } catch (error) {
+        if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return undefined;
         throw error;
       }
     },

@@ -22,6 +22,7 @@ export interface MemoryBlobDriver extends BlobDriver {
  */
 export function createMemoryBlobDriver(options: MemoryBlobDriverOptions = {}): MemoryBlobDriver {
   const objects = new Map<string, Buffer>();
+  const modified = new Map<string, Date>();
   return {
     name: 'memory',
     capabilities: { maxParallelism: options.maxParallelism ?? 64 },
@@ -30,6 +31,13 @@ export function createMemoryBlobDriver(options: MemoryBlobDriverOptions = {}): M
     async put(key, data) {
       assertValidKey(key);
       if (!objects.has(key)) objects.set(key, Buffer.from(data));
+      modified.set(key, new Date());
+    },
+
+    async stat(key) {
+      assertValidKey(key);
+      const data = objects.get(key);
+      return data === undefined ? undefined : { size: data.length, modifiedAt: modified.get(key)! };
     },
 
     async get(key) {
@@ -47,6 +55,7 @@ export function createMemoryBlobDriver(options: MemoryBlobDriverOptions = {}): M
     async delete(key) {
       assertValidKey(key);
       objects.delete(key);
+      modified.delete(key);
     },
 
     async *list(prefix) {

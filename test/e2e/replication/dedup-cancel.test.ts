@@ -1,6 +1,8 @@
 // Deduplicated transfer and cancellation: an image that shares 95% of its chunks with one already in the
 // destination sends only what differs; a cancel from either side stops the job and removes the replica.
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { api, startTestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
@@ -79,7 +81,23 @@ test('a cancel from the source ends the job CANCELLED and removes the replica fr
   assert.equal(again.status, 409);
   assert.equal(again.body.error.code, 'JOB_FINISHED');
   assert.equal((await api(north, token, 'DELETE', `/v2/images/${id}`)).status, 204, 'the source is unlocked');
+
+  // Garbage collection leaves no chunk that nothing references, in either region.
+  for (const region of ['south-1', 'north-1']) {
+    const report = await api(d.url(region), d.admin.token, 'POST', '/v1/admin/gc', { grace_seconds: 0 });
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.ok(report.body.chunksDeleted > 0, `${region} had garbage`);
+    assert.deepEqual(await chunkFiles(join(d.dataDir, region, 'blobs')), [], `${region} keeps no chunk`);
+  }
+  assert.equal((await api(north, token, 'POST', '/v1/admin/gc', {})).status, 403, 'administrators only');
 });
+
+async function chunkFiles(root: string): Promise<string[]> {
+  const entries = await readdir(join(root, 'v1', 'chunks'), { recursive: true, withFileTypes: true }).catch(
+    () => [],
+  );
+  return entries.filter((e) => e.isFile()).map((e) => e.name);
+}
 
 test('a cancel from the destination (by the new image id) ends the job at the source too', async (t) => {
   const d = await startTestDeployment(t, ['north-1', 'south-1']);

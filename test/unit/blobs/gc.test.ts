@@ -1,0 +1,123 @@
+// Garbage collection keeps what image rows and unfinished jobs reference, and recent objects; it deletes
+// the rest.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createChunkStore } from '../../../src/blobs/chunk-store.js';
+import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
+import { collectGarbage } from '../../../src/blobs/gc.js';
+import { chunkKey } from '../../../src/blobs/layout.js';
+import { CHUNK_SIZE, type Manifest } from '../../../src/domain/manifest.js';
+import { insertAccount, insertProject } from '../../../src/store/identity.js';
+import { insertImage } from '../../../src/store/images.js';
+import { insertJob, type JobRow } from '../../../src/store/jobs.js';
+import { openTestDb } from '../../helpers/db.js';
+import { pseudoRandom } from '../../helpers/replication.js';
+
+const clock = { now: () => new Date() };
+
+test('collects only old objects that no image or unfinished job references', async (t) => {
+  const db = await openTestDb(t, 'sqlite');
+  const driver = createMemoryBlobDriver();
+  const chunks = createChunkStore({ driver });
+  const add = async (seed: number) => (await chunks.addChunk(pseudoRandom(CHUNK_SIZE, seed))).digest;
+  const [a, b, c, d] = [await add(1), await add(2), await add(3), await add(4)];
+  const manifest = (digests: string[]): Manifest => ({
+    chunkSize: CHUNK_SIZE,
+    size: digests.length * CHUNK_SIZE,
+    chunks: digests as Manifest['chunks'],
+  });
+  const imageManifest = await chunks.putManifest(manifest([a, b]));
+  const jobManifest = await chunks.putManifest(manifest([c]));
+  await chunks.putManifest(manifest([d])); // referenced by nothing
+
+  await insertAccount(db, clock, { id: 'a'.repeat(32), name: 'acme' });
+  await insertProject(db, clock, { id: 'p'.repeat(32), account_id: 'a'.repeat(32), region: 'r', name: 'r' });
+  const now = new Date().toISOString();
+  await insertImage(
+    db,
+    {
+      id: '00000000-0000-4000-8000-000000000001',
+      owner: 'p'.repeat(32),
+      name: 'x',
+      status: 'active',
+      visibility: 'private',
+      disk_format: 'raw',
+      container_format: 'bare',
+      size: 2 * CHUNK_SIZE,
+      virtual_size: null,
+      checksum: null,
+      os_hash_algo: null,
+      os_hash_value: null,
+      manifest_digest: imageManifest,
+      min_disk: 0,
+      min_ram: 0,
+      protected: 0,
+      os_hidden: 0,
+      image_type: 'system-disk',
+      cmk_id: null,
+      frozen: 0,
+      created_at: now,
+      updated_at: now,
+      source_region: null,
+      source_image_id: null,
+      replication_job_id: null,
+    },
+    [],
+    {},
+  );
+  const job = {
+    id: 'j'.repeat(32),
+    role: 'destination',
+    status: 'RUNNING',
+    manifest_digest: jobManifest,
+  } as Partial<JobRow>;
+  await insertJob(db, {
+    job_type: 'imsCrossRegionCopyImageJob',
+    account_id: 'a'.repeat(32),
+    user_id: 'u',
+    source_region: 's',
+    source_image_id: 'i',
+    source_image_name: null,
+    dest_region: 'r',
+    dest_project_id: null,
+    dest_image_id: null,
+    image_name: 'n',
+    description: '',
+    agency_name: null,
+    vault_id: null,
+    cmk_id: null,
+    bytes_total: 0,
+    bytes_transferred: 0,
+    bytes_skipped_present: 0,
+    bytes_skipped_zero: 0,
+    bytes_per_second: 0,
+    bandwidth_limit: null,
+    current_task: '',
+    error_code: null,
+    fail_reason: null,
+    grant_secret: null,
+    attempts: 0,
+    max_attempts: 5,
+    run_at: now,
+    locked_by: null,
+    lease_until: null,
+    cancel_requested: 0,
+    begin_time: now,
+    end_time: null,
+    updated_at: now,
+    ...(job as JobRow),
+  });
+
+  const young = await collectGarbage(db, chunks, driver, { graceMs: 3_600_000 });
+  assert.equal(young.chunksDeleted, 0, 'everything is younger than the grace period');
+
+  const later = new Date(Date.now() + 2 * 3_600_000);
+  const report = await collectGarbage(db, chunks, driver, { graceMs: 3_600_000, now: later });
+  assert.equal(report.chunksDeleted, 1);
+  assert.equal(report.manifestsDeleted, 1);
+  assert.equal(report.bytesDeleted, CHUNK_SIZE);
+  assert.ok(await chunks.hasChunk(a), 'referenced by an image');
+  assert.ok(await chunks.hasChunk(b));
+  assert.ok(await chunks.hasChunk(c), 'referenced by an unfinished job');
+  assert.equal(await driver.has(chunkKey(d)), false, 'referenced by nothing');
+});
