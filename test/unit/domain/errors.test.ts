@@ -9,7 +9,7 @@ test('docs/errors.md documents every error code with its status', async () => {
   for (const [code, { status }] of Object.entries(ERROR_CODES)) {
     assert.match(
       doc,
-      new RegExp(`^\\| ${code} \\| ${status} \\|`, 'm'),
+      new RegExp(`^\\|\\s*${code}\\s*\\|\\s*${status}\\s*\\|`, 'm'),
       `${code} is missing from docs/errors.md`,
     );
   }
