@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the ferry command from its TypeScript sources through tsx, so `npm link` / `npx ferry` work without a build.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The ferry command, from the build (`npm run build` makes dist/).
+await import('../dist/cli/main.js');

@@ -77,7 +77,33 @@ export function runBlobDriverContract(
         await driver.put('file', Buffer.from('x'));
         assert.equal(await driver.has('file/below'), false);
         await assert.rejects(driver.get('file/below'), BlobNotFoundError);
+        await driver.delete('file/below');
         await driver.delete('file');
+        // A key prefix of an object is not an object.
+        await driver.put('dir/object', Buffer.from('x'));
+        assert.equal(await driver.has('dir'), false);
+        await assert.rejects(driver.get('dir'), BlobNotFoundError);
+        await driver.delete('dir');
+        assert.equal(await driver.has('dir/object'), true);
+        await driver.delete('dir/object');
+      },
+    ],
+    [
+      'stat gives the size and age of an object, undefined if absent; a re-put refreshes the age',
+      async (driver) => {
+        assert.equal(await driver.stat('v1/none/zz'), undefined);
+        const before = Date.now();
+        await driver.put('v1/s/ab/k', Buffer.alloc(1234, 7));
+        const first = await driver.stat('v1/s/ab/k');
+        assert.equal(first?.size, 1234);
+        assert.ok(first !== undefined && Math.abs(first.modifiedAt.getTime() - before) < 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await driver.put('v1/s/ab/k', Buffer.alloc(1234, 7));
+        const second = await driver.stat('v1/s/ab/k');
+        assert.ok(second !== undefined && second.modifiedAt.getTime() > first.modifiedAt.getTime());
+        assert.equal(second.size, 1234);
+        await driver.delete('v1/s/ab/k');
+        assert.equal(await driver.stat('v1/s/ab/k'), undefined);
       },
     ],
     [
@@ -150,6 +176,7 @@ export function runBlobDriverContract(
           await assert.rejects(driver.put(key, Buffer.from('x')), InvalidBlobKeyError, `put ${key}`);
           await assert.rejects(driver.get(key), InvalidBlobKeyError, `get ${key}`);
           await assert.rejects(driver.has(key), InvalidBlobKeyError, `has ${key}`);
+          await assert.rejects(driver.stat(key), InvalidBlobKeyError, `stat ${key}`);
           await assert.rejects(driver.delete(key), InvalidBlobKeyError, `delete ${key}`);
         }
       },

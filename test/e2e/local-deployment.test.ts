@@ -10,9 +10,10 @@ import { promisify } from 'node:util';
 import { startLocal } from '../../src/deploy/local.js';
 import { api, OCTET } from '../helpers/deployment.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { ferryArgs } from '../helpers/ferry-command.js';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+const CLI = ferryArgs();
 
 test('a restarted local deployment keeps its catalog, account, token and images', async (t) => {
   const dataDir = await makeTempDir(t);

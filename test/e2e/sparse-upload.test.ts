@@ -1,6 +1,7 @@
 // An 8 GiB sparse raw image (64 random 1 MiB chunks scattered in zeros) streamed through the API to a Ferry
 // server running as its own process: the image becomes active with the right size and MD5, only the 64 MiB of
 // non-zero chunks are stored, and the server's peak RSS stays small (constant-memory ingest).
+import { ferryArgs } from '../helpers/ferry-command.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
@@ -54,8 +55,8 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /**
- * `ferry local --regions north-1` on a free port, spawned as `node --import tsx` so the child's pid is the
- * server's (no npx/tsx wrapper process in between).
+ * `ferry local --regions north-1` on a free port, spawned from the build so the child's pid is the server's
+ * (no npx/tsx wrapper process in between) and its memory is the server's own.
  */
 async function startFerry(dataDir: string): Promise<FerryProcess> {
   const port = await freePort();
@@ -63,18 +64,7 @@ async function startFerry(dataDir: string): Promise<FerryProcess> {
   delete env.NODE_TEST_CONTEXT; // the server is not a test file of this run
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'local',
-      '--data',
-      dataDir,
-      '--port',
-      String(port),
-      '--regions',
-      'north-1',
-    ],
+    ferryArgs('local', '--data', dataDir, '--port', String(port), '--regions', 'north-1'),
     { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stop = () => stopChild(child);

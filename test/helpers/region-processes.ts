@@ -17,6 +17,7 @@ import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
 import { openDatabase } from '../../src/store/db.js';
 import { makeTempDir } from './tmp.js';
+import { ferryArgs } from './ferry-command.js';
 
 export interface RegionProcesses {
   dataDir: string;
@@ -78,10 +79,7 @@ export async function startRegionProcesses(
     const log = createWriteStream(join(dataDir, `${name}.log`), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
+      ferryArgs(
         'serve',
         '--region',
         name,
@@ -91,7 +89,7 @@ export async function startRegionProcesses(
         dataDir,
         '--settings',
         settingsFile,
-      ],
+      ),
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.pipe(log);

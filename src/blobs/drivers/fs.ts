@@ -46,6 +46,14 @@ function isErrno(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }
 
+/**
+ * Errors that mean "no object under this key": nothing there, a file where a directory would be, or a
+ * directory (a key prefix, not an object).
+ */
+function isAbsent(error: unknown): boolean {
+  return isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR') || isErrno(error, 'EISDIR');
+}
+
 function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -67,7 +75,8 @@ async function fsyncDirectory(path: string): Promise<void> {
 /**
  * Removes files in the staging directory left by a crash: those whose writer process (the pid prefix of
  * the name) is gone, and any older than `staleMs`. Removing a live put's staged file is safe, only
- * unlucky: its rename fails and the put rejects, so no object is ever half-written.
+ * unlucky: its rename fails and the put rejects, so no object is ever half-written. A crashed process
+ * whose pid is alive again (a container restarted as pid 1) has its files removed by age, at a later start.
  */
 async function removeStaleTempFiles(tempDir: string, staleMs: number): Promise<void> {
   const now = Date.now();
@@ -174,7 +183,7 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
       try {
         return await readFile(path);
       } catch (error) {
-        if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) throw new BlobNotFoundError(key);
+        if (isAbsent(error)) throw new BlobNotFoundError(key);
         throw error;
       }
     },
@@ -184,7 +193,7 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
       try {
         return (await stat(path)).isFile();
       } catch (error) {
-        if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return false;
+        if (isAbsent(error)) return false;
         throw error;
       }
     },
@@ -205,7 +214,7 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
       try {
         await unlink(path);
       } catch (error) {
-        if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return;
+        if (isAbsent(error)) return;
         throw error;
       }
     },
