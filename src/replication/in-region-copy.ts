@@ -12,7 +12,7 @@ import { JOB_TYPES } from '../domain/job.js';
 import type { Principal } from '../identity/tokens.js';
 import { timestamp } from '../store/clock.js';
 import { insertImage } from '../store/images.js';
-import { insertJob } from '../store/jobs.js';
+import { insertJob, newJobRow } from '../store/jobs.js';
 import { findMember } from '../store/members.js';
 
 export interface InRegionCopyRequest {
@@ -85,44 +85,34 @@ export async function copyInRegion(
       ...(request.description !== undefined ? { description: request.description } : {}),
     },
   );
-  await insertJob(ctx.db, {
-    id: jobId,
-    job_type: JOB_TYPES.inRegion,
-    role: 'local',
-    status: 'SUCCESS',
-    account_id: principal.accountId,
-    user_id: principal.userId,
-    source_region: ctx.region,
-    source_image_id: image.id,
-    source_image_name: image.name,
-    dest_region: ctx.region,
-    dest_project_id: principal.projectId,
-    dest_image_id: copyId,
-    image_name: request.name,
-    description: request.description ?? '',
-    agency_name: null,
-    vault_id: null,
-    cmk_id: request.cmkId ?? null,
-    manifest_digest: image.manifest_digest,
-    bytes_total: image.size ?? 0,
-    bytes_transferred: 0,
-    bytes_skipped_present: image.size ?? 0,
-    bytes_skipped_zero: 0,
-    bytes_per_second: 0,
-    bandwidth_limit: null,
-    current_task: '',
-    error_code: null,
-    fail_reason: null,
-    grant_secret: null,
-    attempts: 1,
-    max_attempts: 1,
-    run_at: now,
-    locked_by: null,
-    lease_until: null,
-    cancel_requested: 0,
-    begin_time: now,
-    end_time: now,
-    updated_at: now,
-  });
+  await insertJob(
+    ctx.db,
+    newJobRow(
+      {
+        id: jobId,
+        job_type: JOB_TYPES.inRegion,
+        role: 'local',
+        status: 'SUCCESS',
+        account_id: principal.accountId,
+        user_id: principal.userId,
+        source_region: ctx.region,
+        source_image_id: image.id,
+        source_image_name: image.name,
+        dest_region: ctx.region,
+        dest_project_id: principal.projectId,
+        dest_image_id: copyId,
+        image_name: request.name,
+        description: request.description ?? '',
+        cmk_id: request.cmkId ?? null,
+        manifest_digest: image.manifest_digest,
+        bytes_total: image.size ?? 0,
+        bytes_skipped_present: image.size ?? 0,
+        attempts: 1,
+        end_time: now,
+      },
+      now,
+      1,
+    ),
+  );
   return { jobId, imageId: copyId };
 }

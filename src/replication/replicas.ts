@@ -12,7 +12,7 @@ import { checkAgency } from '../domain/replication-rules.js';
 import { timestamp } from '../store/clock.js';
 import { findAccount, findAgencyByName, findProjectByName } from '../store/identity.js';
 import { deleteImage, insertImage } from '../store/images.js';
-import { deleteJob, findJob, insertJob, updateActiveJob, type JobRow } from '../store/jobs.js';
+import { deleteJob, findJob, insertJob, newJobRow, updateActiveJob, type JobRow } from '../store/jobs.js';
 
 /** What a source region sends to create a replica. */
 export interface ReplicaRequest {
@@ -104,45 +104,32 @@ export async function createReplica(
 
   const now = timestamp(ctx.clock);
   const imageId = newUuid<string>();
-  const job: JobRow = {
-    id: req.job_id,
-    job_type: JOB_TYPES.crossRegion,
-    role: 'destination',
-    status: 'INIT',
-    account_id: req.account_id,
-    user_id: req.user_id,
-    source_region: sourceRegion,
-    source_image_id: req.source_image_id,
-    source_image_name: req.source_image_name,
-    dest_region: ctx.region,
-    dest_project_id: project.id,
-    dest_image_id: imageId,
-    image_name: req.name,
-    description: req.description,
-    agency_name: req.agency_name,
-    vault_id: req.vault_id,
-    cmk_id: null,
-    manifest_digest: req.image.manifest_digest,
-    bytes_total: req.image.size,
-    bytes_transferred: 0,
-    bytes_skipped_present: 0,
-    bytes_skipped_zero: 0,
-    bytes_per_second: 0,
-    bandwidth_limit: req.bandwidth_limit ?? ctx.replication.bandwidthLimit,
-    current_task: 'ReplicateImageTask:Queued',
-    error_code: null,
-    fail_reason: null,
-    grant_secret: req.grant_secret,
-    attempts: 0,
-    max_attempts: ctx.replication.maxAttempts,
-    run_at: now,
-    locked_by: null,
-    lease_until: null,
-    cancel_requested: 0,
-    begin_time: now,
-    end_time: null,
-    updated_at: now,
-  };
+  const job = newJobRow(
+    {
+      id: req.job_id,
+      job_type: JOB_TYPES.crossRegion,
+      role: 'destination',
+      account_id: req.account_id,
+      user_id: req.user_id,
+      source_region: sourceRegion,
+      source_image_id: req.source_image_id,
+      source_image_name: req.source_image_name,
+      dest_region: ctx.region,
+      dest_project_id: project.id,
+      dest_image_id: imageId,
+      image_name: req.name,
+      description: req.description,
+      agency_name: req.agency_name,
+      vault_id: req.vault_id,
+      manifest_digest: req.image.manifest_digest,
+      bytes_total: req.image.size,
+      bandwidth_limit: req.bandwidth_limit ?? ctx.replication.bandwidthLimit,
+      current_task: 'ReplicateImageTask:Queued',
+      grant_secret: req.grant_secret,
+    },
+    now,
+    ctx.replication.maxAttempts,
+  );
   await insertJob(ctx.db, job);
   try {
     await insertImage(

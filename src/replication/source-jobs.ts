@@ -27,6 +27,7 @@ import {
   deleteJob,
   findJob,
   insertJob,
+  newJobRow,
   listActiveSourceJobsOfImage,
   listActiveSourceJobsOfUser,
   updateActiveJob,
@@ -34,7 +35,7 @@ import {
 } from '../store/jobs.js';
 import type { ImageRecord } from '../store/images.js';
 import { RegionCallError } from './region-client.js';
-import type { JobState, ReplicaRequest } from './replicas.js';
+import { jobState, type JobState, type ReplicaRequest } from './replicas.js';
 
 /** How long a grant lets the destination read (default: 7 days; resumed jobs keep using it). */
 export const GRANT_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -177,45 +178,29 @@ async function createSourceJob(
   const jobId = newHexId<string>();
   const secret = randomBytes(32).toString('base64url');
   const name = request.name ?? defaultCopyName(ctx.region, image.name);
-  const job: JobRow = {
-    id: jobId,
-    job_type: JOB_TYPES.crossRegion,
-    role: 'source',
-    status: 'INIT',
-    account_id: principal.accountId,
-    user_id: principal.userId,
-    source_region: ctx.region,
-    source_image_id: image.id,
-    source_image_name: image.name,
-    dest_region: region,
-    dest_project_id: null,
-    dest_image_id: null,
-    image_name: name,
-    description: request.description ?? '',
-    agency_name: request.agencyName,
-    vault_id: request.vaultId ?? null,
-    cmk_id: null,
-    manifest_digest: image.manifest_digest,
-    bytes_total: image.size ?? 0,
-    bytes_transferred: 0,
-    bytes_skipped_present: 0,
-    bytes_skipped_zero: 0,
-    bytes_per_second: 0,
-    bandwidth_limit: request.bandwidthLimit ?? null,
-    current_task: 'ReplicateImageTask:CreateReplica',
-    error_code: null,
-    fail_reason: null,
-    grant_secret: null,
-    attempts: 0,
-    max_attempts: ctx.replication.maxAttempts,
-    run_at: now,
-    locked_by: null,
-    lease_until: null,
-    cancel_requested: 0,
-    begin_time: now,
-    end_time: null,
-    updated_at: now,
-  };
+  const job = newJobRow(
+    {
+      id: jobId,
+      job_type: JOB_TYPES.crossRegion,
+      role: 'source',
+      account_id: principal.accountId,
+      user_id: principal.userId,
+      source_region: ctx.region,
+      source_image_id: image.id,
+      source_image_name: image.name,
+      dest_region: region,
+      image_name: name,
+      description: request.description ?? '',
+      agency_name: request.agencyName,
+      vault_id: request.vaultId ?? null,
+      manifest_digest: image.manifest_digest,
+      bytes_total: image.size ?? 0,
+      bandwidth_limit: request.bandwidthLimit ?? null,
+      current_task: 'ReplicateImageTask:CreateReplica',
+    },
+    now,
+    ctx.replication.maxAttempts,
+  );
   await insertJob(ctx.db, job);
   await insertGrant(ctx.db, {
     job_id: jobId,
@@ -309,7 +294,7 @@ export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise
     if (error instanceof RegionCallError && error.status === 404) {
       // The destination has no such job (it was never created or was lost): the job cannot finish.
       await applyDestinationState(ctx, job.id, {
-        ...stateOf(job),
+        ...jobState(job),
         status: 'FAIL',
         error_code: 'REPLICA_LOST',
         fail_reason: `region ${job.dest_region} has no record of this job`,
@@ -317,24 +302,6 @@ export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise
     }
   }
   return (await findJob(ctx.db, job.id))!;
-}
-
-function stateOf(job: JobRow): JobState {
-  return {
-    job_id: job.id,
-    status: job.status,
-    dest_image_id: job.dest_image_id,
-    bytes_total: job.bytes_total,
-    bytes_transferred: job.bytes_transferred,
-    bytes_skipped_present: job.bytes_skipped_present,
-    bytes_skipped_zero: job.bytes_skipped_zero,
-    bytes_per_second: job.bytes_per_second,
-    current_task: job.current_task,
-    error_code: job.error_code,
-    fail_reason: job.fail_reason,
-    end_time: job.end_time,
-    attempts: job.attempts,
-  };
 }
 
 /** Cancels a job from its source: the grant is revoked at once, so the destination can read no more. */
@@ -368,7 +335,7 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
 export async function notifySource(ctx: RegionContext, jobId: string): Promise<void> {
   const job = await findJob(ctx.db, jobId);
   if (!job || job.role !== 'destination') return;
-  await ctx.regions.call(job.source_region, 'POST', `/internal/v1/jobs/${jobId}/state`, stateOf(job));
+  await ctx.regions.call(job.source_region, 'POST', `/internal/v1/jobs/${jobId}/state`, jobState(job));
 }
 
 /** Refuses a change to an image that an unfinished replication is reading. */

@@ -177,3 +177,53 @@ export async function releaseJob(db: Db, id: string, workerId: string, update: J
 export async function deleteJob(db: Db, id: string): Promise<void> {
   await db.deleteFrom('jobs').where('id', '=', id).execute();
 }
+
+/** What every new job must be told; everything else starts at its default. */
+export type NewJob = Pick<
+  JobRow,
+  | 'id'
+  | 'job_type'
+  | 'role'
+  | 'account_id'
+  | 'user_id'
+  | 'source_region'
+  | 'source_image_id'
+  | 'source_image_name'
+  | 'dest_region'
+  | 'image_name'
+  | 'manifest_digest'
+  | 'bytes_total'
+> &
+  Partial<JobRow>;
+
+/** A new job row: INIT, no progress, no lease, due now (`now` is the ISO timestamp to stamp it with). */
+export function newJobRow(job: NewJob, now: string, maxAttempts: number): JobRow {
+  return {
+    status: 'INIT',
+    dest_project_id: null,
+    dest_image_id: null,
+    description: '',
+    agency_name: null,
+    vault_id: null,
+    cmk_id: null,
+    bytes_transferred: 0,
+    bytes_skipped_present: 0,
+    bytes_skipped_zero: 0,
+    bytes_per_second: 0,
+    bandwidth_limit: null,
+    current_task: '',
+    error_code: null,
+    fail_reason: null,
+    grant_secret: null,
+    attempts: 0,
+    max_attempts: maxAttempts,
+    run_at: now,
+    locked_by: null,
+    lease_until: null,
+    cancel_requested: 0,
+    begin_time: now,
+    end_time: null,
+    updated_at: now,
+    ...job,
+  };
+}
