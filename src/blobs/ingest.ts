@@ -20,7 +20,9 @@
  *     whatever the design; what matters is keeping both cores busy.
  *   - SHA-256 synchronously on the main thread (chosen): 542-556 MiB/s with a no-op driver (1.94 cores
  *     busy), 347-377 MiB/s into the fs driver with fsync (1.8 cores: main 1.2 s, MD5 worker 1.45 s, SHA-512
- *     worker 1.35 s, libuv pool 0.8 s of CPU per GiB).
+ *     worker 1.35 s, libuv pool 0.8-1.1 s of CPU per GiB). Later, with the VM's page cache handed back to
+ *     the host, the kernel's write path cost 1.9 s per GiB and the same runs gave 217-264 MiB/s: ingest is
+ *     CPU-bound, and the kernel's share is the part that varies.
  *   - crypto.subtle.digest on the libuv pool: 421-475 MiB/s with the no-op driver: it needs a copy per chunk
  *     (WebCrypto refuses views of a SharedArrayBuffer) and the pool threads also serve the fs writes.
  *   - Not tried: posting copies to the workers instead of sharing the ring (two more 1 MiB copies and
