@@ -188,6 +188,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
   app.put<{ Params: IdParams & { tag: string } }>('/v2/images/:id/tags/:tag', async (request, reply) => {
     const image = await loadOwnedImage(ctx, principalOf(request), request.params.id);
     assertNotFrozen(image);
+    await assertNotBeingReplicated(ctx, image.id);
     const tag = request.params.tag;
     if (tag.length === 0 || tag.length > MAX_NAME_LENGTH) {
       throw new FerryError('VALIDATION_FAILED', `Tags must be 1 to ${MAX_NAME_LENGTH} characters long.`);
@@ -202,6 +203,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
   app.delete<{ Params: IdParams & { tag: string } }>('/v2/images/:id/tags/:tag', async (request, reply) => {
     const image = await loadOwnedImage(ctx, principalOf(request), request.params.id);
     assertNotFrozen(image);
+    await assertNotBeingReplicated(ctx, image.id);
     if (!(await removeTag(ctx.db, image.id, request.params.tag, timestamp(ctx.clock)))) {
       throw new FerryError('NOT_FOUND', `Image ${image.id} has no tag ${request.params.tag}.`);
     }

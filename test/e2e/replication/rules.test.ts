@@ -139,6 +139,7 @@ test('a sixth concurrent replication is refused (IMG.0149); the source is locked
     JSON_PATCH,
   );
   assert.equal(patching.status, 409);
+  assert.equal((await api(north, token, 'PUT', `/v2/images/${images[0]}/tags/x`)).status, 409, 'tags too');
 
   // The destination lists the replicas as replicating, with progress.
   const south = await api(d.url('south-1'), token, 'GET', '/v2/images');
