@@ -7,7 +7,7 @@ import { api, OCTET, type TestDeployment } from './deployment.js';
 
 /** Creates an image in `region` and uploads `data`; returns its id. */
 export async function uploadImage(
-  d: TestDeployment,
+  d: Pick<TestDeployment, 'url'>,
   token: string,
   region: string,
   data: Uint8Array,

@@ -10,12 +10,13 @@ import { api, startTestDeployment } from '../../helpers/deployment.js';
 import { makeImage } from '../../helpers/qemu.js';
 import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
 import { makeTempDir } from '../../helpers/tmp.js';
+import { startRegionProcesses } from '../../helpers/region-processes.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 
-test('a qcow2 made by qemu-img is replicated to another region: new id, default name, same hashes, identical data', async (t) => {
-  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+test('a qcow2 made by qemu-img is replicated between two region processes: new id, default name, same hashes, identical data', async (t) => {
+  const d = await startRegionProcesses(t, ['north-1', 'south-1']);
   const dir = await makeTempDir(t);
   const source = await makeImage(dir, 'qcow2', 128 * MiB, { randomData: 9 * MiB + 777 });
   const sourceId = await uploadImage(d, d.demo.token, 'north-1', await readFile(source), {
