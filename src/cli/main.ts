@@ -1,24 +1,37 @@
 #!/usr/bin/env node
 /**
- * The `ferry` command: `local` (the multi-region demo deployment), `serve` (one region), and
- * `admin bootstrap` (the first administrator).
+ * The `ferry` command: parses the arguments, runs the command, and turns every failure into one stderr line
+ * (a JSON error object with `--output json`) and the exit code `errors.ts` documents.
  * @module
  */
-import { Command } from 'commander';
-import { registerAdminCommands } from './commands/admin.js';
-import { registerLocalCommand } from './commands/local.js';
-import { registerServeCommand } from './commands/serve.js';
+import { CommanderError } from 'commander';
+import { coerceCliError, describeError, EXIT_CODES, ApiError } from './errors.js';
+import { createProgram } from './program.js';
 
-const program = new Command()
-  .name('ferry')
-  .description('Ferry: the image service of a multi-region cloud, with cross-region image replication.')
-  .showHelpAfterError();
+function errorJson(error: ReturnType<typeof coerceCliError>): string {
+  const body =
+    error instanceof ApiError
+      ? { ...error.body, status: error.status }
+      : { code: error.kind, message: error.message };
+  return JSON.stringify({ error: body, exit_code: error.exitCode });
+}
 
-registerLocalCommand(program);
-registerServeCommand(program);
-registerAdminCommands(program);
-
-program.parseAsync(process.argv).catch((error: unknown) => {
-  console.error(`ferry: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
+// A reader that went away (`ferry image list | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(EXIT_CODES.OK);
+  throw error;
 });
+
+const program = createProgram();
+try {
+  await program.parseAsync(process.argv);
+} catch (caught) {
+  if (caught instanceof CommanderError) {
+    // Commander has printed its message (or the help) already.
+    process.exit(caught.exitCode === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE);
+  }
+  const error = coerceCliError(caught);
+  const json = error.format === 'json' || (error.format === undefined && program.opts().output === 'json');
+  process.stderr.write(json ? `${errorJson(error)}\n` : `ferry: ${describeError(error)}\n`);
+  process.exit(error.exitCode);
+}

@@ -1,56 +1,73 @@
 /**
- * `ferry local`: the embedded multi-region deployment with a demo account, until Ctrl-C.
+ * `ferry local`: the embedded multi-region deployment with a demo account, until Ctrl-C. The server modules
+ * are loaded only when the command runs, so the client commands start quickly.
  * @module
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadSettings } from '../../config/settings.js';
-import { DEMO_BASE_PORT, DEMO_REGIONS, startLocal } from '../../deploy/local.js';
+import { example } from '../context.js';
 import { stopOnSignals } from '../signals.js';
 
+/** The demo's defaults, repeated from deploy/local.ts so the help needs no server module. */
+const DEMO_BASE_PORT = 9301;
+const DEMO_REGIONS = ['north-1', 'south-1', 'west-1'];
+
+interface LocalOptions {
+  data: string;
+  port: string;
+  regions: string;
+  settings?: string;
+  log: boolean;
+}
+
 export function registerLocalCommand(program: Command): void {
-  program
-    .command('local')
-    .description(
-      'Run demo regions on loopback, each with its own SQLite file and blob folder, and a demo account.',
-    )
-    .option('--data <dir>', 'data folder (one subfolder per region)', './data')
-    .option('--port <port>', 'port of the first region; the others follow', String(DEMO_BASE_PORT))
-    .option(
-      '--regions <names>',
-      'comma-separated region names (only when the data folder is new)',
-      DEMO_REGIONS.join(','),
-    )
-    .option('--settings <file>', 'deployment settings (JSON): limits and replication rules')
-    .option('--log', 'print JSON request logs', false)
-    .addHelpText('after', '\nExample:\n  ferry local --data ./data --port 9301')
-    .action(
-      async (options: { data: string; port: string; regions: string; settings?: string; log: boolean }) => {
-        const settings = await loadSettings(options.settings);
-        const deployment = await startLocal({
-          ...settings,
-          dataDir: path.resolve(options.data),
-          basePort: Number(options.port),
-          regions: options.regions.split(',').map((r) => r.trim()),
-          logger: options.log,
-        });
-        const lines = [
-          'Ferry is running.',
-          '',
-          'Regions:',
-          ...deployment.regions.map((r) => `  ${r.name.padEnd(10)} ${r.url}`),
-          '',
-          `Demo account: ${'demo'} (a project named after each region; agency ferry_copy may replicate into every region)`,
-          `Token (valid 7 days, every region): ${deployment.demo.token}`,
-          '',
-          'Try:',
-          `  curl -s -H "X-Auth-Token: ${deployment.demo.token}" ${deployment.regions[0]!.url}/v2/images`,
-          `  openstack --os-auth-type admin_token --os-endpoint ${deployment.regions[0]!.url}/v2 --os-token ${deployment.demo.token} image list`,
-          '',
-          `Catalog: ${deployment.catalogFile}. Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
-        ];
-        console.log(lines.join('\n'));
-        stopOnSignals(() => deployment.close());
-      },
-    );
+  example(
+    program
+      .command('local')
+      .description(
+        'Run demo regions on loopback, each with its own SQLite file and blob folder, and a demo account.',
+      )
+      .option('--data <dir>', 'data folder (one subfolder per region)', './data')
+      .option('--port <port>', 'port of the first region; the others follow', String(DEMO_BASE_PORT))
+      .option(
+        '--regions <names>',
+        'comma-separated region names (only when the data folder is new)',
+        DEMO_REGIONS.join(','),
+      )
+      .option('--settings <file>', 'deployment settings (JSON): limits and replication rules')
+      .option('--log', 'print JSON request logs', false),
+    'ferry local --data ./data --port 9301',
+  ).action(async (options: LocalOptions) => {
+    const [{ loadSettings }, { startLocal }] = await Promise.all([
+      import('../../config/settings.js'),
+      import('../../deploy/local.js'),
+    ]);
+    const settings = await loadSettings(options.settings);
+    const deployment = await startLocal({
+      ...settings,
+      dataDir: path.resolve(options.data),
+      basePort: Number(options.port),
+      regions: options.regions.split(',').map((r) => r.trim()),
+      logger: options.log,
+    });
+    const first = deployment.regions[0]!;
+    const lines = [
+      'Ferry is running.',
+      '',
+      'Regions:',
+      ...deployment.regions.map((r) => `  ${r.name.padEnd(10)} ${r.url}`),
+      '',
+      `Demo account: ${'demo'} (a project named after each region; agency ferry_copy may replicate into every region)`,
+      `Token (valid 7 days, every region): ${deployment.demo.token}`,
+      '',
+      'Try:',
+      `  ferry configure --catalog ${deployment.catalogFile} --region ${first.name} --token ${deployment.demo.token}`,
+      `  curl -s -H "X-Auth-Token: ${deployment.demo.token}" ${first.url}/v2/images`,
+      `  openstack --os-auth-type admin_token --os-endpoint ${first.url}/v2 --os-token ${deployment.demo.token} image list`,
+      '',
+      `Catalog: ${deployment.catalogFile}. Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
+    ];
+    console.log(lines.join('\n'));
+    stopOnSignals(() => deployment.close());
+  });
 }

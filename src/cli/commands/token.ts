@@ -1,0 +1,121 @@
+/**
+ * `ferry admin token create|list|revoke`: API tokens. `create` issues one for yourself (your token's user and
+ * project), or, for an administrator, for any user (`--user`, `--account`, `--project`). A token's secret is
+ * shown once; `--quiet` prints only the secret. Tokens issued through the API work in one region.
+ * @module
+ */
+import type { Command } from 'commander';
+import { example, withContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { resolveAccountId, type AccountDetail } from '../identity.js';
+
+interface TokenView {
+  id: string;
+  user_id: string;
+  project_id: string;
+  description: string;
+  created_at: string;
+  expires_at: string;
+  revoked: boolean;
+  secret?: string;
+}
+
+const HEX_ID = /^[0-9a-f]{32}$/;
+
+export function registerAdminTokenCommands(admin: Command): void {
+  const token = example(admin.command('token').description('API tokens.'), 'ferry admin token list');
+
+  example(
+    token
+      .command('create')
+      .description('Issue a token in the current region (yours, or a user’s for administrators); shown once.')
+      .option('--user <id|name>', 'issue it for this user (administrators; a name needs --account)')
+      .option('--account <id|name>', 'the user’s account')
+      .option('--project <id>', 'the project it acts in (default: the account’s project in this region)')
+      .option('--description <text>', 'what the token is for (own tokens)')
+      .option('--ttl <seconds>', 'lifetime in seconds (60 to 31622400)'),
+    'ferry admin token create --description ci',
+    'ferry admin token create --account acme --user alice',
+  ).action(
+    withContext<
+      [],
+      { user?: string; account?: string; project?: string; description?: string; ttl?: string }
+    >(async (ctx, o) => {
+      const client = await ctx.client();
+      const ttl = o.ttl === undefined ? undefined : Number(o.ttl);
+      if (ttl !== undefined && !Number.isInteger(ttl))
+        throw new UsageError('--ttl must be a whole number of seconds');
+      let issued: TokenView;
+      if (o.user === undefined) {
+        issued = await client.request<TokenView>('POST', '/v1/tokens', {
+          json: { description: o.description, ttl_seconds: ttl },
+        });
+      } else {
+        let userId = o.user;
+        let projectId = o.project;
+        if (!HEX_ID.test(o.user) || projectId === undefined) {
+          if (o.account === undefined)
+            throw new UsageError('give --account with a user name, or --user ID --project ID');
+          const accountId = await resolveAccountId(client, o.account);
+          const detail = await client.request<AccountDetail>('GET', `/v1/admin/accounts/${accountId}`);
+          const user = detail.users.find((u) => u.id === o.user || u.name === o.user);
+          if (!user) throw new UsageError(`account ${detail.name} has no user ${o.user}`);
+          userId = user.id;
+          const here = detail.projects.filter(
+            (p) => p.region === client.region || client.region === undefined,
+          );
+          projectId ??= (here.find((p) => p.name === client.region) ?? here[0])?.id;
+          if (projectId === undefined)
+            throw new UsageError(`account ${detail.name} has no project in this region`);
+        }
+        issued = await client.request<TokenView>('POST', `/v1/admin/users/${userId}/tokens`, {
+          json: { project_id: projectId, ttl_seconds: ttl },
+        });
+      }
+      ctx.out.emit({
+        json: issued,
+        ids: [issued.secret ?? issued.id],
+        human: () =>
+          [
+            `Token ${issued.id} for user ${issued.user_id}, project ${issued.project_id}, expires ${issued.expires_at}.`,
+            `Secret (shown once): ${issued.secret}`,
+          ].join('\n'),
+      });
+    }),
+  );
+
+  example(
+    token.command('list').description('List your tokens (never their secrets).'),
+    'ferry admin token list',
+  ).action(
+    withContext(async (ctx) => {
+      const { tokens } = await (await ctx.client()).request<{ tokens: TokenView[] }>('GET', '/v1/tokens');
+      ctx.out.list(tokens, {
+        id: (t) => t.id,
+        columns: [
+          { header: 'ID', value: (t) => t.id },
+          { header: 'Description', value: (t) => t.description },
+          { header: 'Created', value: (t) => t.created_at },
+          { header: 'Expires', value: (t) => t.expires_at },
+          { header: 'Revoked', value: (t) => (t.revoked ? 'yes' : '') },
+        ],
+      });
+    }),
+  );
+
+  example(
+    token
+      .command('revoke')
+      .argument('<token...>', 'token IDs (not secrets)')
+      .description('Revoke your tokens.'),
+    'ferry admin token revoke 6b1f…',
+  ).action(
+    withContext<[string[]]>(async (ctx, _o, ids) => {
+      const client = await ctx.client();
+      for (const id of ids) {
+        await client.request('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
+        ctx.out.note(`Revoked token ${id}.`);
+      }
+    }),
+  );
+}
