@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Ferry's tests need: qemu-img (build and check real disk images), PostgreSQL
-# (the scale-out metadata store), genisoimage (ISO test images) and the stock OpenStack and Glance command
-# line clients (compatibility tests). Run as root on Debian.
+# (the scale-out metadata store), genisoimage (ISO test images), the stock OpenStack and Glance command
+# line clients (compatibility tests) and zsh (checks the CLI's zsh completion). Run as root on Debian.
 set -euo pipefail
-packages=(qemu-utils postgresql genisoimage python3-openstackclient python3-glanceclient)
+packages=(qemu-utils postgresql genisoimage python3-openstackclient python3-glanceclient zsh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -15,10 +15,9 @@ import { startRegion, type RunningRegion } from '../region/start-region.js';
 import type { ReplicationSettings } from '../replication/settings.js';
 import type { RegionLimits } from '../api/context.js';
 
-export const DEMO_REGIONS = ['north-1', 'south-1', 'west-1'];
-export const DEMO_BASE_PORT = 9301;
-export const DEMO_ACCOUNT = 'demo';
-export const DEMO_AGENCY = 'ferry_copy';
+import { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS } from './demo.js';
+
+export { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS };
 
 export interface LocalOptions {
   dataDir: string;

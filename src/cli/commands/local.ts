@@ -3,14 +3,13 @@
  * are loaded only when the command runs, so the client commands start quickly.
  * @module
  */
+import { DEMO_BASE_PORT, DEMO_REGIONS } from '../../deploy/demo.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { example } from '../context.js';
 import { stopOnSignals } from '../signals.js';
 
 /** The demo's defaults, repeated from deploy/local.ts so the help needs no server module. */
-const DEMO_BASE_PORT = 9301;
-const DEMO_REGIONS = ['north-1', 'south-1', 'west-1'];
 
 interface LocalOptions {
   data: string;
