@@ -1,0 +1,577 @@
+/**
+ * Shared pieces of the API benchmarks (`bench/run.ts`, `bench/replicate.ts`): data generation, the durable
+ * `cp` + `sync` baseline, Ferry server processes, peak RSS and CPU from /proc, API calls, markdown tables,
+ * and cleanup of processes and scratch files on every path (Ctrl-C included).
+ * @module
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { open, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const run = promisify(execFile);
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Timed runs of the durable cp baseline; the median is reported. */
+export const BASELINE_RUNS = 3;
+/** Aborted on Ctrl-C / SIGTERM: cuts the HTTP transfer or cp in progress so cleanup doesn't wait for it. */
+export const interrupted = new AbortController();
+
+/** What both benchmarks share: one generated file, its MD5, and the durable copy of it. */
+export interface BenchContext {
+  readonly scratch: string;
+  readonly size: number;
+  /** The generated random file and its MD5. */
+  readonly source: string;
+  readonly md5: string;
+  /** Durable `cp` + `sync` of `source` on the same disk: every run's seconds, and their median. */
+  readonly baseline: { readonly runs: number[]; readonly seconds: number };
+  readonly cleanup: Cleanup;
+  /** Written to `--cpu-prof-dir` of each region process when set (diagnostics; slows the servers a bit). */
+  readonly profileDir: string | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Cleanup
+
+/**
+ * Cleanup steps run once, last added first: on success, on error, and on Ctrl-C / SIGTERM (which also aborts
+ * `interrupted` and exits 130 / 143).
+ */
+export class Cleanup {
+  private readonly steps: Array<() => Promise<void>> = [];
+  private done: Promise<void> | undefined;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping the servers and removing the scratch files`);
+    interrupted.abort();
+    void this.run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+
+  constructor() {
+    process.once('SIGINT', this.onSignal);
+    process.once('SIGTERM', this.onSignal);
+  }
+
+  /** Adds a step; returns a function that runs it now (once) and drops it from the list. */
+  add(step: () => Promise<void>): () => Promise<void> {
+    let ran: Promise<void> | undefined;
+    const once = () => (ran ??= step());
+    this.steps.push(once);
+    return async () => {
+      const index = this.steps.indexOf(once);
+      if (index >= 0) this.steps.splice(index, 1);
+      await once();
+    };
+  }
+
+  run(): Promise<void> {
+    return (this.done ??= (async () => {
+      for (const step of this.steps.splice(0).reverse()) {
+        await step().catch((error: unknown) => console.error('cleanup:', error));
+      }
+      process.off('SIGINT', this.onSignal);
+      process.off('SIGTERM', this.onSignal);
+    })());
+  }
+}
+
+/** Adds the removal of `path` to `cleanup`; returns a function that removes it now. */
+export function removeOnCleanup(cleanup: Cleanup, path: string): () => Promise<void> {
+  return cleanup.add(() => rm(path, { recursive: true, force: true }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Measuring helpers
+
+export function seconds(since: number): number {
+  return (performance.now() - since) / 1000;
+}
+
+export function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
+/** Durable writes from earlier steps must not be billed to the next timed step. */
+export async function flushDirtyPages(): Promise<void> {
+  await run('sync');
+}
+
+export async function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** CPU seconds (user + system) the process used so far, all its threads included. */
+export async function procCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** CPU seconds (user + system) this bench process used so far. */
+export function benchCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
+/**
+ * A snapshot of where the machine's CPU time went so far: the busy time of all cores from /proc/stat (softirq
+ * and steal also apart), and each live process's own CPU time (children not included).
+ */
+export interface CpuSnapshot {
+  readonly busy: number;
+  readonly softirq: number;
+  readonly steal: number;
+  readonly processes: ReadonlyMap<
+    number,
+    { readonly name: string; readonly kernel: boolean; readonly cpu: number }
+  >;
+}
+
+export async function cpuSnapshot(): Promise<CpuSnapshot> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  // user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user).
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = f.slice(0, 8).reduce((a, b) => a + b, 0) - (f[3] ?? 0) - (f[4] ?? 0);
+  const processes = new Map<number, { name: string; kernel: boolean; cpu: number }>();
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // ppid is field 4; utime and stime are fields 14 and 15.
+      const ppid = Number(rest[1]);
+      const cpu = (Number(rest[11]) + Number(rest[12])) / 100;
+      processes.set(pid, { name, kernel: pid === 2 || ppid === 2, cpu });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { busy: busy / 100, softirq: (f[6] ?? 0) / 100, steal: (f[7] ?? 0) / 100, processes };
+}
+
+/**
+ * CPU seconds between two snapshots used outside the processes `ours` (by pid): kernel threads, softirq
+ * (network and block completions, billed to no process), steal, and other processes: the machine's busy time
+ * left over, which includes processes that came and went; the live ones using most are named.
+ */
+export function otherCpu(before: CpuSnapshot, after: CpuSnapshot, ours: ReadonlySet<number>): string {
+  let kernel = 0;
+  let mine = 0;
+  const others: Array<{ name: string; cpu: number }> = [];
+  for (const [pid, now] of after.processes) {
+    const used = now.cpu - (before.processes.get(pid)?.cpu ?? 0);
+    if (used <= 0) continue;
+    if (ours.has(pid)) mine += used;
+    else if (now.kernel) kernel += used;
+    else others.push({ name: `${now.name}[${pid}]`, cpu: used });
+  }
+  others.sort((a, b) => b.cpu - a.cpu);
+  const softirq = after.softirq - before.softirq;
+  const steal = after.steal - before.steal;
+  const rest = Math.max(0, after.busy - before.busy - mine - kernel - softirq - steal);
+  const top = others
+    .filter((o) => o.cpu >= 0.1)
+    .slice(0, 3)
+    .map((o) => `${o.name} ${fmt(o.cpu, 2)}`)
+    .join(', ');
+  return (
+    `other processes ${fmt(rest, 2)} s${top === '' ? '' : ` (of which ${top})`}, ` +
+    `kernel threads ${fmt(kernel, 2)} s, softirq ${fmt(softirq, 2)} s, steal ${fmt(steal, 2)} s`
+  );
+}
+
+export interface PeakRss {
+  readonly hwmMiB: number;
+  readonly sampledMiB: number;
+  /** VmHWM could not be reset: it is the peak since the process started. */
+  readonly hwmSinceStart: boolean;
+}
+
+/**
+ * Peak RSS of one process: VmHWM, reset at `reset()` through clear_refs (Linux ≥ 4.0), and VmRSS sampled
+ * every 100 ms as a cross-check.
+ */
+export class RssMonitor {
+  private maxSampledKiB = 0;
+  private readonly timer: NodeJS.Timeout;
+  private hwmResettable = true;
+
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => {
+      procStatusKiB(pid, 'VmRSS').then(
+        (kib) => (this.maxSampledKiB = Math.max(this.maxSampledKiB, kib)),
+        () => undefined, // the process is gone: stop() follows
+      );
+    }, 100);
+    this.timer.unref(); // never what keeps the bench running
+  }
+
+  /** Starts a new measurement window. */
+  async reset(): Promise<void> {
+    this.maxSampledKiB = await procStatusKiB(this.pid, 'VmRSS');
+    try {
+      await writeFile(`/proc/${this.pid}/clear_refs`, '5');
+    } catch {
+      this.hwmResettable = false;
+    }
+  }
+
+  /** Peak since the last reset, in MiB: VmHWM (since start if it could not be reset) and sampled VmRSS. */
+  async peak(): Promise<PeakRss> {
+    const rss = await procStatusKiB(this.pid, 'VmRSS');
+    this.maxSampledKiB = Math.max(this.maxSampledKiB, rss);
+    const hwm = await procStatusKiB(this.pid, 'VmHWM');
+    return { hwmMiB: hwm / 1024, sampledMiB: this.maxSampledKiB / 1024, hwmSinceStart: !this.hwmResettable };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** "210 VmHWM, 211 max sampled VmRSS" (MiB). */
+export function formatRss(rss: PeakRss | undefined): string {
+  if (rss === undefined) return 'n/a';
+  return (
+    `${fmt(rss.hwmMiB, 0)} VmHWM${rss.hwmSinceStart ? ' (since start)' : ''}, ` +
+    `${fmt(rss.sampledMiB, 0)} max sampled VmRSS`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Data
+
+/**
+ * Writes `size` bytes to `file` and returns their MD5: block by block (16 MiB, whole MiB), each filled by
+ * `fill(block, offset)` and hashed while the previous one is being written (two buffers).
+ */
+export async function writeFileHashed(
+  file: string,
+  size: number,
+  fill: (block: Buffer, offset: number) => void | Promise<void>,
+): Promise<string> {
+  const blockSize = 16 * MiB;
+  const buffers = [Buffer.allocUnsafe(blockSize), Buffer.allocUnsafe(blockSize)];
+  const md5 = createHash('md5');
+  const handle = await open(file, 'wx');
+  try {
+    let writing: Promise<unknown> = Promise.resolve();
+    for (let offset = 0, i = 0; offset < size; offset += blockSize, i++) {
+      const block = buffers[i % 2]!.subarray(0, Math.min(blockSize, size - offset));
+      await fill(block, offset);
+      md5.update(block);
+      await writing;
+      writing = handle.write(block, 0, block.length, offset).then(({ bytesWritten }) => {
+        if (bytesWritten !== block.length) throw new Error('short write');
+      });
+    }
+    await writing;
+  } finally {
+    await handle.close();
+  }
+  return md5.digest('hex');
+}
+
+/** Writes `size` bytes of crypto-random data (no chunk repeats, none is zero) to `file`; returns their MD5. */
+export function generateRandomFile(file: string, size: number): Promise<string> {
+  return writeFileHashed(file, size, (block) => void randomFillSync(block));
+}
+
+/**
+ * The baseline: `cp source copy && sync` on the same disk, `BASELINE_RUNS` times (the copy is dropped after
+ * each). Its time varies a lot on this VM from run to run (page cache pages that are new to the guest cost a
+ * host fault on first touch), so the median is what counts.
+ */
+export async function durableCopy(
+  source: string,
+  copy: string,
+): Promise<{ runs: number[]; seconds: number }> {
+  const runs: number[] = [];
+  for (let i = 0; i < BASELINE_RUNS; i++) {
+    await flushDirtyPages();
+    const started = performance.now();
+    await run('sh', ['-c', 'cp -- "$1" "$2" && sync', 'sh', source, copy], { signal: interrupted.signal });
+    runs.push(seconds(started));
+    await rm(copy);
+  }
+  await flushDirtyPages();
+  return { runs, seconds: median(runs) };
+}
+
+/** Fails early if `dir` has less than `needed` bytes free. */
+export async function checkFreeSpace(dir: string, needed: number, what: string): Promise<void> {
+  const disk = await statfs(dir);
+  const free = disk.bavail * disk.bsize;
+  if (free < needed) {
+    throw new Error(`${dir} has ${fmt(free / GiB)} GiB free; ${what} needs about ${fmt(needed / GiB)} GiB`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Ferry servers as child processes
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** SIGTERM (a graceful stop), SIGKILL after 10 s; resolves once the process has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export interface FerryProcess<T> {
+  readonly pid: number;
+  /** What `ready` found in the output. */
+  readonly info: T;
+  /** Stops the process (once); also run by the cleanup. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `ferry <args>` from the build as `node [nodeFlags] dist/cli/main.js <args>` (no `npx` or TypeScript
+ * loader between us and the server; `npm run bench` builds first), so the child's pid is the server's and its memory
+ * and CPU are measured alone. Resolves once `ready(stdout, stderr)` returns something (within 60 s). The
+ * output goes on to `log` if given, else it is drained. The process is stopped by `cleanup` at the latest.
+ */
+export async function startFerryProcess<T>(options: {
+  args: string[];
+  nodeFlags?: string[];
+  ready: (stdout: string, stderr: string) => T | undefined;
+  cleanup: Cleanup;
+  log?: string;
+}): Promise<FerryProcess<T>> {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), 'dist/cli/main.js', ...options.args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = options.cleanup.add(() => stopChild(child));
+  let log: WriteStream | undefined;
+  if (options.log !== undefined) {
+    log = createWriteStream(options.log, { flags: 'a' });
+    child.once('exit', () => log?.end());
+  }
+  let stdout = '';
+  let stderr = '';
+  try {
+    const info = await new Promise<T>((resolve, reject) => {
+      const timeout = setTimeout(() => reject(new Error(`Ferry did not start in 60 s:\n${stderr}`)), 60_000);
+      let found: T | undefined;
+      const check = () => {
+        if (found !== undefined) return;
+        found = options.ready(stdout, stderr);
+        if (found !== undefined) {
+          clearTimeout(timeout);
+          resolve(found);
+        }
+      };
+      child.once('exit', (code, signal) => {
+        clearTimeout(timeout);
+        reject(new Error(`Ferry exited (${code ?? signal}) before it was ready:\n${stderr}`));
+      });
+      child.stdout.setEncoding('utf8').on('data', (text: string) => {
+        log?.write(text);
+        if (found === undefined) stdout += text;
+        check();
+      });
+      child.stderr.setEncoding('utf8').on('data', (text: string) => {
+        log?.write(text);
+        if (found === undefined) stderr += text;
+        check();
+      });
+    });
+    if (child.pid === undefined) throw new Error('Ferry has no pid');
+    return { pid: child.pid, info, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// API calls
+
+/** A region's API and the token to call it with. */
+export interface Endpoint {
+  readonly url: string;
+  readonly token: string;
+}
+
+export async function apiJson(
+  endpoint: Endpoint,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(endpoint.url + path, {
+    signal: interrupted.signal,
+    method,
+    headers: { 'x-auth-token': endpoint.token, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: text.length > 0 ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
+}
+
+/** Creates a private raw image; returns its id. */
+export async function createImage(endpoint: Endpoint, name: string): Promise<string> {
+  const created = await apiJson(endpoint, 'POST', '/v2/images', {
+    name,
+    disk_format: 'raw',
+    container_format: 'bare',
+    visibility: 'private',
+  });
+  if (created.status !== 201)
+    throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+  return String(created.body.id);
+}
+
+/** Throws unless the image is active with this size and MD5 `checksum`. */
+export async function checkImage(endpoint: Endpoint, id: string, size: number, md5: string): Promise<void> {
+  const answer = await apiJson(endpoint, 'GET', `/v2/images/${id}`);
+  const image = answer.body;
+  if (answer.status !== 200 || image.status !== 'active' || image.size !== size || image.checksum !== md5) {
+    throw new Error(
+      `image ${id} at ${endpoint.url} mismatch: HTTP ${answer.status}, status ${String(image.status)}, ` +
+        `size ${String(image.size)} (want ${size}), checksum ${String(image.checksum)} (want ${md5})`,
+    );
+  }
+}
+
+async function readBody(response: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const piece of response) text += String(piece);
+  return text;
+}
+
+/** Streams `file` (Content-Length `size`) into the image; resolves once the server answered 204. */
+export async function uploadFile(endpoint: Endpoint, id: string, file: string, size: number): Promise<void> {
+  const request = httpRequest(`${endpoint.url}/v2/images/${id}/file`, {
+    signal: interrupted.signal,
+    method: 'PUT',
+    headers: {
+      'x-auth-token': endpoint.token,
+      'content-type': 'application/octet-stream',
+      'content-length': size,
+    },
+  });
+  const answered = new Promise<IncomingMessage>((resolve, reject) => {
+    request.once('response', resolve);
+    request.once('error', reject);
+  });
+  const sent = pipeline(createReadStream(file, { highWaterMark: MiB }), request);
+  sent.catch(() => undefined); // awaited below; an early error answer is reported instead
+  const response = await answered;
+  const body = await readBody(response);
+  if (response.statusCode !== 204) throw new Error(`upload answered ${response.statusCode}: ${body}`);
+  await sent;
+}
+
+/**
+ * Streams the image into `file` (no fsync), hashing MD5 on the way, and returns the MD5 and length of what
+ * arrived; with `file` undefined, only counts the bytes and drops them (no hash: the server's side alone).
+ */
+export async function download(
+  endpoint: Endpoint,
+  id: string,
+  file: string | undefined,
+): Promise<{ md5: string | undefined; bytes: number }> {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const request = httpRequest(`${endpoint.url}/v2/images/${id}/file`, {
+      signal: interrupted.signal,
+      headers: { 'x-auth-token': endpoint.token },
+    });
+    request.once('response', resolve);
+    request.once('error', reject);
+    request.end();
+  });
+  if (response.statusCode !== 200) throw new Error(`download answered ${response.statusCode}`);
+  const expected = Number(response.headers['content-length']);
+  let bytes = 0;
+  if (file === undefined) {
+    for await (const piece of response as AsyncIterable<Buffer>) bytes += piece.length;
+    if (expected !== bytes) throw new Error(`Content-Length ${expected} but ${bytes} bytes arrived`);
+    return { md5: undefined, bytes };
+  }
+  const md5 = createHash('md5');
+  await pipeline(
+    response,
+    async function* (source: AsyncIterable<Buffer>) {
+      for await (const piece of source) {
+        md5.update(piece);
+        bytes += piece.length;
+        yield piece;
+      }
+    },
+    createWriteStream(file, { highWaterMark: MiB }),
+  );
+  if (expected !== bytes) throw new Error(`Content-Length ${expected} but ${bytes} bytes arrived`);
+  return { md5: md5.digest('hex'), bytes };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Report
+
+export function fmt(value: number, digits = 1): string {
+  return value.toFixed(digits);
+}
+
+export function metOrNot(ok: boolean): string {
+  return ok ? 'met' : 'NOT met';
+}
+
+/** A markdown table with padded columns; `align` is 'l' or 'r' per column. */
+export function markdownTable(header: string[], align: Array<'l' | 'r'>, rows: string[][]): string[] {
+  const widths = header.map((title, i) =>
+    Math.max(3, title.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => (align[i] === 'r' ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
+  const rule = `| ${widths.map((width, i) => (align[i] === 'r' ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width))).join(' | ')} |`;
+  return [line(header), rule, ...rows.map(line)];
+}
+
+export async function machineLine(dir: string): Promise<string> {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
+  const nproc = (await run('nproc')).stdout.trim();
+  const disk = await statfs(dir);
+  const free = (disk.bavail * disk.bsize) / GiB;
+  const total = (disk.blocks * disk.bsize) / GiB;
+  return (
+    `Machine: nproc ${nproc}, CPU "${model}", ${fmt(os.totalmem() / GiB, 0)} GiB RAM, node ${process.version}, ` +
+    `${os.type()} ${os.release()}; scratch ${dir}: ${fmt(free)} GiB free of ${fmt(total)} GiB`
+  );
+}

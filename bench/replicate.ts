@@ -1,0 +1,505 @@
+/**
+ * Cross-region replication benchmark (part of `npm run bench`; `--only replicate` for this part alone).
+ *
+ * Two regions, north-1 and south-1, run as separate `ferry serve` processes on loopback (a catalog with an
+ * `internal_secret` per region, default deployment settings, identity provisioned into each region's SQLite
+ * before start, as in test/helpers/region-processes.ts). Then:
+ *
+ * 1. upload the generated image to north-1 (timed, checked);
+ * 2. replicate it to south-1: from the `POST /v1/cloudimages/{id}/cross_region_copy` until the job reads
+ *    SUCCESS (polled every 100 ms in north-1); peak RSS (VmHWM, reset before the POST) and CPU of both
+ *    processes; the replica's `checksum` must be the source's MD5;
+ * 3. a second image, the first with a few bytes changed in 5% of its 1 MiB blocks (evenly spread; untimed to
+ *    make), uploaded to north-1 and replicated: only the changed chunks should cross (`bytes_transferred`);
+ * 4. print a markdown table and the acceptance targets (replication ≥ 50% of the durable cp's throughput,
+ *    peak RSS < 250 MiB in each process).
+ *
+ * Both processes and the regions' data go away on every path.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+// Types only: the bench process must not load Ferry's modules. With them (SQLite, Kysely, ...) its heap is
+// big enough that V8 runs a full mark-compact every few tens of MiB received over HTTP, which more than
+// tripled the client's CPU in the download rows. Identity is provisioned by a child process instead.
+import type { RegionCatalog } from '../src/config/catalog.js';
+import type { DeploymentSettings } from '../src/config/settings.js';
+import {
+  apiJson,
+  benchCpuSeconds,
+  checkFreeSpace,
+  checkImage,
+  createImage,
+  flushDirtyPages,
+  fmt,
+  formatRss,
+  freePort,
+  GiB,
+  interrupted,
+  cpuSnapshot,
+  otherCpu,
+  machineLine,
+  markdownTable,
+  metOrNot,
+  MiB,
+  procCpuSeconds,
+  procStatusKiB,
+  removeOnCleanup,
+  RssMonitor,
+  seconds,
+  startFerryProcess,
+  REPO_ROOT,
+  run,
+  uploadFile,
+  writeFileHashed,
+  type BenchContext,
+  type Endpoint,
+  type FerryProcess,
+  type PeakRss,
+  BASELINE_RUNS,
+} from './lib.js';
+
+const SOURCE = 'north-1';
+const DEST = 'south-1';
+const AGENCY = 'ferry_copy';
+/** Acceptance targets: throughput as a fraction of the durable cp's, and peak RSS of each process. */
+const REPLICATION_TARGET = 0.5;
+const RSS_TARGET_MIB = 250;
+/** Share of the 1 MiB blocks the second image changes. */
+const CHANGED_FRACTION = 0.05;
+/** Bytes changed in each chosen block. */
+const CHANGED_BYTES = 16;
+/** Ferry's chunk size (CHUNK_SIZE in src/domain/manifest.ts): the unit that is deduplicated and sent. */
+const CHUNK_SIZE = MiB;
+const JOB_POLL_MS = 100;
+const JOB_TIMEOUT_MS = 60 * 60 * 1000;
+
+/** Disk space the replication bench needs at its peak: source + second image + both regions' chunks. */
+export function replicationSpaceNeeded(size: number): number {
+  return (4 + 2 * CHANGED_FRACTION) * size + 256 * MiB;
+}
+
+interface Region {
+  readonly name: string;
+  readonly process: FerryProcess<true>;
+  readonly endpoint: Endpoint;
+  readonly rss: RssMonitor;
+}
+
+interface Usage {
+  readonly rss: Partial<Record<string, PeakRss>>;
+  /** CPU seconds of each region process, of the bench process, and of everything else on the machine. */
+  readonly cpu: Partial<Record<string, number>>;
+  readonly benchCpu: number;
+  /** Where the rest of the machine's CPU time went (see `otherCpu`). */
+  readonly rest: string;
+}
+
+interface Row {
+  readonly step: string;
+  readonly seconds: number;
+  /** Image bytes per second of this step (logical bytes for a replication that skips chunks). */
+  readonly bytes: number;
+  readonly usage: Usage;
+  /** The job's view at its end, for a replication. */
+  readonly job?: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Two region processes
+
+async function startRegions(ctx: BenchContext, dataDir: string): Promise<Region[]> {
+  const names = [SOURCE, DEST];
+  const catalog: RegionCatalog = {
+    regions: [],
+    replication_pairs: [
+      [SOURCE, DEST],
+      [DEST, SOURCE],
+    ],
+  };
+  for (const name of names) {
+    catalog.regions.push({
+      name,
+      display_name: name,
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      internal_secret: randomBytes(24).toString('base64url'),
+    });
+  }
+  const catalogFile = join(dataDir, 'catalog.json');
+  const settingsFile = join(dataDir, 'settings.json');
+  const settings: DeploymentSettings = {}; // the defaults a deployment runs with
+  await writeFile(catalogFile, JSON.stringify(catalog));
+  await writeFile(settingsFile, JSON.stringify(settings));
+
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), PROVISION_COMMAND, dataDir, ...names],
+    { cwd: REPO_ROOT, signal: interrupted.signal },
+  );
+  const { token } = JSON.parse(stdout) as { token: string };
+
+  const regions: Region[] = [];
+  for (const name of names) {
+    const profile =
+      ctx.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profileDir, name)}`];
+    const server = await startFerryProcess({
+      args: [
+        'serve',
+        '--region',
+        name,
+        '--catalog',
+        catalogFile,
+        '--data',
+        dataDir,
+        '--settings',
+        settingsFile,
+      ],
+      nodeFlags: profile,
+      cleanup: ctx.cleanup,
+      log: join(dataDir, `${name}.log`),
+      ready: (_stdout, stderr) => (stderr.includes('listening on') ? true : undefined),
+    });
+    const url = catalog.regions.find((region) => region.name === name)!.endpoint;
+    regions.push({ name, process: server, endpoint: { url, token }, rss: new RssMonitor(server.pid) });
+  }
+  return regions;
+}
+
+/** Runs `body` and measures the peak RSS and CPU of every region process, of the bench, and of the rest. */
+async function measured(
+  regions: Region[],
+  body: () => Promise<void>,
+): Promise<{ seconds: number; usage: Usage }> {
+  for (const region of regions) await region.rss.reset();
+  const cpuBefore = await Promise.all(regions.map((region) => procCpuSeconds(region.process.pid)));
+  const benchBefore = benchCpuSeconds();
+  const machineBefore = await cpuSnapshot();
+  const started = performance.now();
+  await body();
+  const elapsed = seconds(started);
+  const machineAfter = await cpuSnapshot();
+  const benchCpu = benchCpuSeconds() - benchBefore;
+  const rss: Record<string, PeakRss> = {};
+  const cpu: Record<string, number> = {};
+  for (const [i, region] of regions.entries()) {
+    rss[region.name] = await region.rss.peak();
+    cpu[region.name] = (await procCpuSeconds(region.process.pid)) - cpuBefore[i]!;
+  }
+  const ours = new Set([process.pid, ...regions.map((region) => region.process.pid)]);
+  return {
+    seconds: elapsed,
+    usage: { rss, cpu, benchCpu, rest: otherCpu(machineBefore, machineAfter, ours) },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Steps
+
+async function upload(regions: Region[], file: string, size: number, md5: string, name: string) {
+  const north = regions[0]!;
+  const id = await createImage(north.endpoint, name);
+  const { seconds, usage } = await measured(regions, () => uploadFile(north.endpoint, id, file, size));
+  await checkImage(north.endpoint, id, size, md5);
+  console.log(
+    `  ${name}: ${id} in ${SOURCE}, ${fmt(seconds, 2)} s, verified (active, size ${size}, md5 ${md5})`,
+  );
+  return { id, seconds, usage };
+}
+
+/** POST cross_region_copy, then poll the job in the source until it ends. */
+async function replicate(regions: Region[], imageId: string) {
+  const north = regions[0]!;
+  let job: Record<string, unknown> = {};
+  const { seconds, usage } = await measured(regions, async () => {
+    const started = await apiJson(north.endpoint, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, {
+      region: DEST,
+      agency_name: AGENCY,
+    });
+    if (started.status !== 200 || typeof started.body.job_id !== 'string') {
+      throw new Error(`cross_region_copy answered ${started.status}: ${JSON.stringify(started.body)}`);
+    }
+    const jobId = started.body.job_id;
+    const deadline = performance.now() + JOB_TIMEOUT_MS;
+    for (;;) {
+      const answer = await apiJson(north.endpoint, 'GET', `/v1/cloudimages/job/${jobId}`);
+      if (answer.status !== 200) throw new Error(`job ${jobId} answered ${answer.status}`);
+      job = answer.body;
+      if (['SUCCESS', 'FAIL', 'CANCELLED'].includes(String(job.status))) break;
+      if (performance.now() > deadline) throw new Error(`job ${jobId} still ${String(job.status)}`);
+      await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+      if (interrupted.signal.aborted) throw new Error('interrupted');
+    }
+  });
+  if (job.status !== 'SUCCESS') {
+    throw new Error(
+      `replication ended ${String(job.status)}: ${String(job.error_code)} ${String(job.fail_reason)}`,
+    );
+  }
+  const replicaId = String((job.entities as Record<string, unknown> | undefined)?.image_id);
+  return { seconds, usage, job, replicaId };
+}
+
+/**
+ * Writes `target`: `source` with CHANGED_BYTES bytes inverted in the middle of `count` evenly spread 1 MiB
+ * blocks. Returns its MD5 and the indexes of the changed blocks.
+ */
+async function writeChangedCopy(
+  source: string,
+  target: string,
+  size: number,
+): Promise<{ md5: string; changed: number[] }> {
+  const blocks = Math.ceil(size / CHUNK_SIZE);
+  const count = Math.max(1, Math.round(blocks * CHANGED_FRACTION));
+  const changed = Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * blocks) / count));
+  const changedSet = new Set(changed);
+  const input = await open(source, 'r');
+  try {
+    const md5 = await writeFileHashed(target, size, async (block, offset) => {
+      const { bytesRead } = await input.read(block, 0, block.length, offset);
+      if (bytesRead !== block.length) throw new Error('short read');
+      for (let at = 0; at < block.length; at += CHUNK_SIZE) {
+        if (!changedSet.has((offset + at) / CHUNK_SIZE)) continue;
+        const middle = at + Math.floor(Math.min(CHUNK_SIZE, block.length - at) / 2);
+        for (let i = middle; i < middle + CHANGED_BYTES; i++) block[i] = block[i]! ^ 0xff;
+      }
+    });
+    return { md5, changed };
+  } finally {
+    await input.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The bench
+
+export async function benchReplication(ctx: BenchContext): Promise<void> {
+  const { size, md5 } = ctx;
+  await checkFreeSpace(ctx.scratch, replicationSpaceNeeded(size) - size, 'the replication bench');
+  const dataDir = join(ctx.scratch, 'regions');
+  await mkdir(dataDir);
+  const removeData = removeOnCleanup(ctx.cleanup, dataDir);
+  const regions = await startRegions(ctx, dataDir);
+  const rows: Row[] = [];
+  try {
+    const idle = await Promise.all(
+      regions.map(async (r) => (await procStatusKiB(r.process.pid, 'VmRSS')) / 1024),
+    );
+    console.log(
+      `Regions: ${regions.map((r, i) => `${r.name} pid ${r.process.pid} at ${r.endpoint.url}, idle VmRSS ${fmt(idle[i]!, 0)} MiB`).join('; ')}`,
+    );
+
+    console.log(`Upload of image 1 to ${SOURCE}...`);
+    const first = await upload(regions, ctx.source, size, md5, 'bench-1');
+    rows.push({
+      step: `upload image 1 to ${SOURCE} (PUT)`,
+      seconds: first.seconds,
+      bytes: size,
+      usage: first.usage,
+    });
+    await flushDirtyPages();
+
+    console.log(`Replication of image 1 to ${DEST}...`);
+    const copy1 = await replicate(regions, first.id);
+    await checkImage(regions[1]!.endpoint, copy1.replicaId, size, md5);
+    console.log(
+      `  ${fmt(copy1.seconds, 2)} s; replica ${copy1.replicaId} verified: active, size ${size}, checksum ${md5}`,
+    );
+    rows.push({
+      step: `replicate image 1 ${SOURCE} → ${DEST} (POST → SUCCESS)`,
+      seconds: copy1.seconds,
+      bytes: size,
+      usage: copy1.usage,
+      job: copy1.job,
+    });
+    await flushDirtyPages();
+
+    console.log(
+      `Making image 2: image 1 with ${CHANGED_BYTES} bytes changed in ${fmt(CHANGED_FRACTION * 100, 0)}% of its 1 MiB blocks (untimed)...`,
+    );
+    const secondFile = join(ctx.scratch, 'changed.raw');
+    const removeSecond = removeOnCleanup(ctx.cleanup, secondFile);
+    const changed = await writeChangedCopy(ctx.source, secondFile, size);
+    console.log(`  ${changed.changed.length} blocks changed, md5 ${changed.md5}`);
+    await flushDirtyPages();
+
+    console.log(`Upload of image 2 to ${SOURCE}...`);
+    const second = await upload(regions, secondFile, size, changed.md5, 'bench-2');
+    rows.push({
+      step: `upload image 2 (${fmt(CHANGED_FRACTION * 100, 0)}% of blocks changed) to ${SOURCE}`,
+      seconds: second.seconds,
+      bytes: size,
+      usage: second.usage,
+    });
+    await removeSecond();
+    await flushDirtyPages();
+
+    console.log(`Replication of image 2 to ${DEST}...`);
+    const copy2 = await replicate(regions, second.id);
+    await checkImage(regions[1]!.endpoint, copy2.replicaId, size, changed.md5);
+    console.log(
+      `  ${fmt(copy2.seconds, 2)} s; replica ${copy2.replicaId} verified: active, size ${size}, checksum ${changed.md5}`,
+    );
+    rows.push({
+      step: `replicate image 2 ${SOURCE} → ${DEST} (only changed chunks)`,
+      seconds: copy2.seconds,
+      bytes: size,
+      usage: copy2.usage,
+      job: copy2.job,
+    });
+    const expectedDelta = changed.changed.length * CHUNK_SIZE;
+
+    printReplicationReport(ctx, rows, await machineLine(ctx.scratch), idle, expectedDelta);
+  } finally {
+    for (const region of regions) region.rss.stop();
+    for (const region of regions) await region.process.stop();
+    await removeData();
+  }
+}
+
+function printReplicationReport(
+  ctx: BenchContext,
+  rows: Row[],
+  machine: string,
+  idleMiB: number[],
+  expectedDelta: number,
+): void {
+  const { size, baseline } = ctx;
+  const cpRate = size / MiB / baseline.seconds;
+  const rate = (row: { bytes: number; seconds: number }) => row.bytes / MiB / row.seconds;
+  const sent = (row: Row) => {
+    const bytes = row.job?.bytes_transferred;
+    return typeof bytes === 'number' ? `${fmt(bytes / MiB, 1)} MiB (${bytes} B)` : 'n/a';
+  };
+  const table = markdownTable(
+    [
+      'step',
+      'seconds',
+      'MiB/s',
+      'ratio to durable cp',
+      `peak RSS ${SOURCE} (MiB)`,
+      `peak RSS ${DEST} (MiB)`,
+      'bytes sent',
+    ],
+    ['l', 'r', 'r', 'r', 'l', 'l', 'r'],
+    [
+      [
+        `durable cp + sync (median of ${BASELINE_RUNS})`,
+        fmt(baseline.seconds, 2),
+        fmt(cpRate, 0),
+        '1.00',
+        'n/a',
+        'n/a',
+        'n/a',
+      ],
+      ...rows.map((row) => [
+        row.step,
+        fmt(row.seconds, 2),
+        fmt(rate(row), 0),
+        fmt(rate(row) / cpRate, 2),
+        formatRss(row.usage.rss[SOURCE]),
+        formatRss(row.usage.rss[DEST]),
+        sent(row),
+      ]),
+    ],
+  );
+  const full = rows[1]!;
+  const delta = rows[3]!;
+  const ratio = rate(full) / cpRate;
+  const replications = [full, delta];
+  const peak = (region: string) =>
+    Math.max(...replications.map((row) => row.usage.rss[region]?.hwmMiB ?? Infinity));
+  const peakSampled = (region: string) =>
+    Math.max(...replications.map((row) => row.usage.rss[region]?.sampledMiB ?? Infinity));
+  const rssOk = (region: string) => Math.max(peak(region), peakSampled(region)) < RSS_TARGET_MIB;
+  const deltaSent = Number(delta.job?.bytes_transferred);
+  const cores = os.availableParallelism();
+  const lines = [
+    '',
+    `## Replication ${SOURCE} → ${DEST}: ${fmt(size / GiB, 2)} GiB of random data, ${new Date().toISOString()}`,
+    '',
+    ...table,
+    '',
+    machine,
+    `Durable cp + sync runs: ${baseline.runs.map((s) => fmt(s, 2)).join(', ')} s. MiB/s of the image-2 rows is the ` +
+      `image's size over the time (most of its chunks were already there).`,
+    '',
+    `Targets: replication ≥ ${REPLICATION_TARGET * 100}% of durable cp: ${metOrNot(ratio >= REPLICATION_TARGET)} ` +
+      `(${fmt(ratio * 100, 0)}%, ${fmt(rate(full), 0)} MiB/s of ${fmt(cpRate, 0)}); ` +
+      `peak RSS < ${RSS_TARGET_MIB} MiB per process during the replications: ` +
+      `${SOURCE} ${metOrNot(rssOk(SOURCE))} (${fmt(peak(SOURCE), 0)} VmHWM, ${fmt(peakSampled(SOURCE), 0)} sampled), ` +
+      `${DEST} ${metOrNot(rssOk(DEST))} (${fmt(peak(DEST), 0)} VmHWM, ${fmt(peakSampled(DEST), 0)} sampled)`,
+    `Image 2: ${fmt(deltaSent / MiB, 1)} MiB sent for ${fmt(expectedDelta / MiB, 0)} MiB of changed blocks ` +
+      `(${deltaSent === expectedDelta ? 'exactly the changed chunks' : 'NOT just the changed chunks'}); ` +
+      `skipped as present ${fmt(Number(delta.job?.bytes_skipped_present) / MiB, 1)} MiB, ` +
+      `as zero ${fmt(Number(delta.job?.bytes_skipped_zero) / MiB, 1)} MiB.`,
+    `Replicas verified: each replica in ${DEST} is active with its source's size and MD5 checksum.`,
+    '',
+    'CPU seconds used during each step (user + system, all threads):',
+  ];
+  for (const row of rows) {
+    const u = row.usage;
+    lines.push(
+      `  ${row.step.padEnd(52)} ${SOURCE} ${fmt(u.cpu[SOURCE] ?? 0, 2)} s, ${DEST} ${fmt(u.cpu[DEST] ?? 0, 2)} s, ` +
+        `bench ${fmt(u.benchCpu, 2)} s, rest of the machine: ${u.rest} ` +
+        `(wall ${fmt(row.seconds, 2)} s × ${cores} cores = ${fmt(row.seconds * cores, 2)} core-s)`,
+    );
+  }
+  lines.push(
+    '',
+    `Idle VmRSS before the first upload: ${regions(idleMiB)}. Default replication settings (6 parallel fetches ` +
+      'per job, worker poll 500 ms); fs driver with fsync on. Page cache warm: the chunks are read just after ' +
+      'they were written.',
+  );
+  console.log(lines.join('\n'));
+}
+
+function regions(idleMiB: number[]): string {
+  return `${SOURCE} ${fmt(idleMiB[0] ?? 0, 0)} MiB, ${DEST} ${fmt(idleMiB[1] ?? 0, 0)} MiB`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Provisioning, in a child process: `node --import tsx bench/replicate.ts provision <data> <region>...`
+
+const PROVISION_COMMAND = 'provision';
+
+/**
+ * Creates the bench's account, user and agency (allowed to replicate into every region) in each region's
+ * SQLite file under `dataDir`, as an administrator's tooling does before the regions start; prints
+ * `{"token": ...}`, a token valid in every region.
+ */
+async function provisionRegions(dataDir: string, names: string[]): Promise<void> {
+  const [{ provisionIdentity }, { SYSTEM_CLOCK }, { openDatabase }] = await Promise.all([
+    import('../src/identity/provision.js'),
+    import('../src/store/clock.js'),
+    import('../src/store/db.js'),
+  ]);
+  const dbs = [];
+  try {
+    for (const name of names) {
+      await mkdir(join(dataDir, name), { recursive: true });
+      dbs.push({
+        region: name,
+        db: await openDatabase({ kind: 'sqlite', file: join(dataDir, name, 'ferry.sqlite') }),
+      });
+    }
+    const { token } = await provisionIdentity(dbs, SYSTEM_CLOCK, {
+      account: 'bench',
+      user: 'bench',
+      isAdmin: false,
+      agency: AGENCY,
+    });
+    process.stdout.write(JSON.stringify({ token }));
+  } finally {
+    await Promise.all(dbs.map(({ db }) => db.destroy()));
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === PROVISION_COMMAND) {
+  provisionRegions(process.argv[3]!, process.argv.slice(4)).catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
