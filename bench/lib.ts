@@ -6,11 +6,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { open, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -370,6 +371,9 @@ export async function startFerryProcess<T>(options: {
   cleanup: Cleanup;
   log?: string;
 }): Promise<FerryProcess<T>> {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'))) {
+    throw new Error('dist/cli/main.js is missing: run npm run build first (npm run bench does)');
+  }
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), 'dist/cli/main.js', ...options.args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

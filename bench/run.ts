@@ -10,8 +10,9 @@
  * Shared steps: generate N GiB of random (non-dedupable) data and its MD5 (untimed) → `cp file copy && sync`
  * (timed, the baseline, median of 3; the copy is dropped).
  *
- * Upload/download: start `ferry local --regions north-1` as a child process (spawned as
- * `node --import tsx src/cli/main.ts`, so the child pid is the server and its RSS is measured alone) → upload
+ * Upload/download: start `ferry local --regions north-1` as a child process (spawned from the build as
+ * `node dist/cli/main.js`; `npm run bench` builds first; so the child pid is the server and its RSS is
+ * measured alone) → upload
  * through the API (timed; the image's size and checksum must match) → download through the API into a file
  * on the same disk, without fsync, hashing MD5 on the way (timed; must match) → print a markdown table. The
  * server's peak RSS is its VmHWM (reset through /proc/<pid>/clear_refs before each step) cross-checked by
