@@ -174,17 +174,18 @@ export async function ingestImage(
         else bytesDeduplicated += length;
       });
     }
-    const done: Promise<void> = Promise.all([...hashed, stored]).then(
-      () => {
-        inFlight.delete(done);
-        freeSlots.push(slot);
-        wake?.();
-      },
-      (error: unknown) => {
-        inFlight.delete(done);
-        fail(error);
-      },
-    );
+    // allSettled, not all: when the workers are stopped their hashes reject at once, but the chunk's write
+    // may still be staging a file; the chunk counts as in flight until that write has ended too.
+    const done: Promise<void> = Promise.allSettled([...hashed, stored]).then((results) => {
+      inFlight.delete(done);
+      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (rejected) {
+        fail(rejected.reason);
+        return;
+      }
+      freeSlots.push(slot);
+      wake?.();
+    });
     inFlight.add(done);
   }
 
