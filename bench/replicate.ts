@@ -61,6 +61,7 @@ import {
   type PeakRss,
   BASELINE_RUNS,
 } from './lib.js';
+import { warmFreeMemory } from './warm-memory.js';
 
 const SOURCE = 'north-1';
 const DEST = 'south-1';
@@ -172,7 +173,9 @@ async function startRegions(ctx: BenchContext, dataDir: string): Promise<Region[
 async function measured(
   regions: Region[],
   body: () => Promise<void>,
+  warmBytes: number,
 ): Promise<{ seconds: number; usage: Usage }> {
+  await warmFreeMemory(warmBytes);
   for (const region of regions) await region.rss.reset();
   const cpuBefore = await Promise.all(regions.map((region) => procCpuSeconds(region.process.pid)));
   const benchBefore = benchCpuSeconds();
@@ -201,7 +204,7 @@ async function measured(
 async function upload(regions: Region[], file: string, size: number, md5: string, name: string) {
   const north = regions[0]!;
   const id = await createImage(north.endpoint, name);
-  const { seconds, usage } = await measured(regions, () => uploadFile(north.endpoint, id, file, size));
+  const { seconds, usage } = await measured(regions, () => uploadFile(north.endpoint, id, file, size), size);
   await checkImage(north.endpoint, id, size, md5);
   console.log(
     `  ${name}: ${id} in ${SOURCE}, ${fmt(seconds, 2)} s, verified (active, size ${size}, md5 ${md5})`,
@@ -210,29 +213,33 @@ async function upload(regions: Region[], file: string, size: number, md5: string
 }
 
 /** POST cross_region_copy, then poll the job in the source until it ends. */
-async function replicate(regions: Region[], imageId: string) {
+async function replicate(regions: Region[], imageId: string, size: number) {
   const north = regions[0]!;
   let job: Record<string, unknown> = {};
-  const { seconds, usage } = await measured(regions, async () => {
-    const started = await apiJson(north.endpoint, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, {
-      region: DEST,
-      agency_name: AGENCY,
-    });
-    if (started.status !== 200 || typeof started.body.job_id !== 'string') {
-      throw new Error(`cross_region_copy answered ${started.status}: ${JSON.stringify(started.body)}`);
-    }
-    const jobId = started.body.job_id;
-    const deadline = performance.now() + JOB_TIMEOUT_MS;
-    for (;;) {
-      const answer = await apiJson(north.endpoint, 'GET', `/v1/cloudimages/job/${jobId}`);
-      if (answer.status !== 200) throw new Error(`job ${jobId} answered ${answer.status}`);
-      job = answer.body;
-      if (['SUCCESS', 'FAIL', 'CANCELLED'].includes(String(job.status))) break;
-      if (performance.now() > deadline) throw new Error(`job ${jobId} still ${String(job.status)}`);
-      await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
-      if (interrupted.signal.aborted) throw new Error('interrupted');
-    }
-  });
+  const { seconds, usage } = await measured(
+    regions,
+    async () => {
+      const started = await apiJson(north.endpoint, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, {
+        region: DEST,
+        agency_name: AGENCY,
+      });
+      if (started.status !== 200 || typeof started.body.job_id !== 'string') {
+        throw new Error(`cross_region_copy answered ${started.status}: ${JSON.stringify(started.body)}`);
+      }
+      const jobId = started.body.job_id;
+      const deadline = performance.now() + JOB_TIMEOUT_MS;
+      for (;;) {
+        const answer = await apiJson(north.endpoint, 'GET', `/v1/cloudimages/job/${jobId}`);
+        if (answer.status !== 200) throw new Error(`job ${jobId} answered ${answer.status}`);
+        job = answer.body;
+        if (['SUCCESS', 'FAIL', 'CANCELLED'].includes(String(job.status))) break;
+        if (performance.now() > deadline) throw new Error(`job ${jobId} still ${String(job.status)}`);
+        await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+        if (interrupted.signal.aborted) throw new Error('interrupted');
+      }
+    },
+    size,
+  );
   if (job.status !== 'SUCCESS') {
     throw new Error(
       `replication ended ${String(job.status)}: ${String(job.error_code)} ${String(job.fail_reason)}`,
@@ -302,7 +309,7 @@ export async function benchReplication(ctx: BenchContext): Promise<void> {
     await flushDirtyPages();
 
     console.log(`Replication of image 1 to ${DEST}...`);
-    const copy1 = await replicate(regions, first.id);
+    const copy1 = await replicate(regions, first.id, size);
     await checkImage(regions[1]!.endpoint, copy1.replicaId, size, md5);
     console.log(
       `  ${fmt(copy1.seconds, 2)} s; replica ${copy1.replicaId} verified: active, size ${size}, checksum ${md5}`,
@@ -337,7 +344,7 @@ export async function benchReplication(ctx: BenchContext): Promise<void> {
     await flushDirtyPages();
 
     console.log(`Replication of image 2 to ${DEST}...`);
-    const copy2 = await replicate(regions, second.id);
+    const copy2 = await replicate(regions, second.id, size);
     await checkImage(regions[1]!.endpoint, copy2.replicaId, size, changed.md5);
     console.log(
       `  ${fmt(copy2.seconds, 2)} s; replica ${copy2.replicaId} verified: active, size ${size}, checksum ${changed.md5}`,

@@ -45,4 +45,9 @@ export interface RegionContext {
   regions: RegionClient;
   /** This process's name in job leases: unique per process. */
   workerId: string;
+  /**
+   * Fires `queued` when this process queues a job it can run, so the job worker claims it at once instead of
+   * at its next poll (other processes of the region still find it by polling).
+   */
+  jobEvents: EventTarget;
 }

@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import type { RegionLimits } from '../api/context.js';
 import { DEFAULT_LIMITS } from '../api/context.js';
 import { FerryError } from '../domain/errors.js';
+import { MAX_CHUNKS_PER_REQUEST } from '../replication/chunk-batch.js';
 import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
 
 export interface DeploymentSettings {
@@ -50,6 +51,20 @@ export function parseSettings(value: unknown): DeploymentSettings {
         ...DEFAULT_REPLICATION_SETTINGS.limits,
         ...checkKeys('replication.limits', replication.limits, DEFAULT_REPLICATION_SETTINGS.limits),
       };
+    }
+    for (const [key, max] of [
+      ['parallelFetches', 64],
+      ['chunksPerRequest', MAX_CHUNKS_PER_REQUEST],
+    ] as const) {
+      const count = replication[key];
+      if (
+        count !== undefined &&
+        !(Number.isInteger(count) && (count as number) >= 1 && (count as number) <= max)
+      )
+        throw new FerryError(
+          'VALIDATION_FAILED',
+          `settings: replication.${key} must be an integer from 1 to ${max}`,
+        );
     }
     settings.replication = replication;
   }

@@ -66,6 +66,7 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     replication: { ...DEFAULT_REPLICATION_SETTINGS, ...options.replication },
     regions: createRegionClient(options.catalog, options.name),
     workerId: `${hostname()}:${process.pid}:${options.name}:${randomBytes(4).toString('hex')}`,
+    jobEvents: new EventTarget(),
   };
 }
 

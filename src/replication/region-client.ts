@@ -1,11 +1,11 @@
 /**
  * Calls from one region to another over the internal API, authenticated with the calling region's
- * credential from the catalog. Chunk reads use a keep-alive HTTP agent and return whole buffers (1 MiB);
- * control calls are small JSON requests. Errors are classified: a refusal (4xx) is permanent, anything else
+ * credential from the catalog. Calls share a keep-alive HTTP agent; chunk batches come back as a
+ * stream the caller reads, control calls are small JSON requests. Errors are classified: a refusal (4xx) is permanent, anything else
  * (connection refused, timeout, 5xx) is transient and may be retried.
  * @module
  */
-import { Agent, request } from 'node:http';
+import { Agent, request, type IncomingMessage } from 'node:http';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
 
 /** Header names of region-to-region calls. */
@@ -35,7 +35,18 @@ export interface RegionClient {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<T>;
-  /** GET of raw bytes (a manifest or chunk) from `region`. */
+  /**
+   * A JSON request whose 200 answer is a byte stream (a batch of chunks), resolved as soon as the status is
+   * known; the caller reads the stream. Any other status rejects with the classified error.
+   */
+  stream(
+    region: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage>;
+  /** GET of raw bytes (a manifest) from `region`. */
   getBytes(
     region: string,
     path: string,
@@ -63,25 +74,21 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
     };
   }
 
-  function send(
+  /** Starts a request; resolves with the response once its status line and headers are in. */
+  function open(
     region: string,
     method: string,
     path: string,
     headers: Record<string, string>,
     body: Buffer | undefined,
     signal?: AbortSignal,
-  ): Promise<{ status: number; data: Buffer }> {
+  ): Promise<IncomingMessage> {
     const { endpoint, headers: auth } = target(region);
     return new Promise((resolve, reject) => {
       const req = request(
         new URL(path, endpoint),
         { method, agent, headers: { ...auth, ...headers }, timeout: REGION_CALL_TIMEOUT_MS, signal },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (part: Buffer) => parts.push(part));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, data: Buffer.concat(parts) }));
-          res.on('error', (error) => reject(new RegionCallError(`${region}: ${error.message}`, true)));
-        },
+        resolve,
       );
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (error) =>
@@ -93,6 +100,33 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
       );
       req.end(body);
     });
+  }
+
+  /** Reads a whole response body; a connection that breaks on the way is a transient error. */
+  async function readAll(region: string, res: IncomingMessage): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    try {
+      for await (const part of res) parts.push(part as Buffer);
+    } catch (error) {
+      throw new RegionCallError(`${region}: ${(error as Error).message}`, true);
+    }
+    return Buffer.concat(parts);
+  }
+
+  async function send(
+    region: string,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; data: Buffer }> {
+    const res = await open(region, method, path, headers, body, signal);
+    return { status: res.statusCode ?? 0, data: await readAll(region, res) };
+  }
+
+  function jsonBody(body: unknown): Buffer | undefined {
+    return body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   }
 
   function failure(region: string, status: number, data: Buffer): RegionCallError {
@@ -116,7 +150,7 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
       body?: unknown,
       headers: Record<string, string> = {},
     ) {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const payload = jsonBody(body);
       const { status, data } = await send(
         region,
         method,
@@ -126,6 +160,18 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
       );
       if (status < 200 || status >= 300) throw failure(region, status, data);
       return (data.length > 0 ? JSON.parse(data.toString('utf8')) : undefined) as T;
+    },
+    async stream(region, path, body, headers, signal) {
+      const res = await open(
+        region,
+        'POST',
+        path,
+        { 'content-type': 'application/json', ...headers },
+        jsonBody(body),
+        signal,
+      );
+      if (res.statusCode !== 200) throw failure(region, res.statusCode ?? 0, await readAll(region, res));
+      return res;
     },
     async getBytes(region, path, headers, signal) {
       const { status, data } = await send(region, 'GET', path, headers, undefined, signal);

@@ -168,6 +168,7 @@ export async function createReplica(
     await deleteJob(ctx.db, job.id);
     throw error;
   }
+  ctx.jobEvents.dispatchEvent(new Event('queued'));
   return jobState(job);
 }
 

@@ -12,11 +12,13 @@ export interface ReplicationSettings {
   pollMs: number;
   /** Jobs one region process runs at once (default: 2). */
   concurrentJobs: number;
-  /** Chunks fetched in parallel per job (default: 6). */
+  /** Chunk batch requests in flight per job (default: 3). */
   parallelFetches: number;
+  /** Chunks asked for in one batch request, at most 64 (default: 16). */
+  chunksPerRequest: number;
   /** First delay before retrying a failed chunk or run (default: 2 s; doubles each time). */
   retryBaseMs: number;
-  /** Tries per chunk within one run before the run fails (default: 4). */
+  /** Tries per chunk batch within one run, counted since its last stored chunk, before the run fails (default: 4). */
   chunkAttempts: number;
   /** Runs per job before it ends FAIL (default: 5). */
   maxAttempts: number;
@@ -33,7 +35,8 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   leaseMs: 30_000,
   pollMs: 500,
   concurrentJobs: 2,
-  parallelFetches: 6,
+  parallelFetches: 3,
+  chunksPerRequest: 16,
   retryBaseMs: 2_000,
   chunkAttempts: 4,
   maxAttempts: 5,

@@ -1,6 +1,7 @@
 /**
  * A bandwidth cap: callers take bytes before sending them and wait when the bucket is empty. The bucket
- * holds at most one second of traffic, so a cap is kept over any window longer than that.
+ * starts empty (a transfer does not open with a burst) and holds at most one second of traffic, so a cap
+ * is kept over any window longer than that.
  * @module
  */
 export interface TokenBucket {
@@ -9,7 +10,7 @@ export interface TokenBucket {
 
 export function createTokenBucket(bytesPerSecond: number | null, now = () => performance.now()): TokenBucket {
   if (bytesPerSecond === null || bytesPerSecond <= 0) return { take: async () => undefined };
-  let tokens = bytesPerSecond;
+  let tokens = 0;
   let last = now();
   return {
     async take(bytes, signal) {

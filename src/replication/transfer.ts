@@ -1,6 +1,6 @@
 /**
  * One run of a destination worker at a replication job: fetch the source's manifest under the job's grant,
- * work out which chunks this region lacks, fetch only those (bounded parallelism, optional bandwidth cap,
+ * work out which chunks this region lacks, fetch only those (bounded parallelism, optional bandwidth cap (kept by the source),
  * every chunk's SHA-256 verified on arrival by the chunk store), save progress as it goes, verify the whole
  * image against the manifest, and make the image active.
  *
@@ -26,7 +26,7 @@ import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
 import { findJob, releaseJob, updateLeasedJob, type JobRow } from '../store/jobs.js';
 import { GRANT_HEADER, RegionCallError } from './region-client.js';
-import { createTokenBucket } from './token-bucket.js';
+import { BatchStreamError, storeChunkBatch } from './chunk-batch.js';
 import { notifySource } from './source-jobs.js';
 
 /** How often a run saves its progress and renews its lease (default: 500 ms). */
@@ -117,7 +117,6 @@ export async function runTransfer(
     counters.skippedPresent = Math.max(0, presentBytes - job.bytes_transferred);
     await save({ ...progress(), current_task: 'ReplicateImageTask:FetchChunks' });
 
-    const bucket = createTokenBucket(job.bandwidth_limit);
     let lastSave = performance.now();
     let saving: Promise<void> | undefined;
     const maybeSave = async () => {
@@ -127,43 +126,67 @@ export async function runTransfer(
       await saving;
     };
 
-    let next = 0;
-    const fetchOne = async (digest: Digest) => {
-      const size = sizes.get(digest)!;
-      await bucket.take(size, abort.signal);
+    // Batches of chunks, each fetched by one request and streamed to disk as it arrives (chunk-batch.ts).
+    const batches: Digest[][] = [];
+    for (let at = 0; at < missing.length; at += ctx.replication.chunksPerRequest)
+      batches.push(missing.slice(at, at + ctx.replication.chunksPerRequest));
+    const stored = new Set<Digest>();
+    const fetchBatch = async (batch: Digest[], buffers: [Buffer, Buffer]) => {
+      let remaining = batch;
       for (let attempt = 1; ; attempt++) {
         try {
-          const data = await ctx.regions.getBytes(
+          const body = await ctx.regions.stream(
             job.source_region,
-            `/internal/v1/grants/${job.id}/chunks/${digest}`,
+            `/internal/v1/grants/${job.id}/chunks`,
+            { digests: remaining, bytes_per_second: job.bandwidth_limit },
             { [GRANT_HEADER]: job.grant_secret ?? '' },
             abort.signal,
           );
-          await ctx.chunks.putChunk(digest, data);
-          counters.transferred += data.length;
+          await storeChunkBatch(
+            body,
+            remaining.map((digest) => ({ digest, length: sizes.get(digest)! })),
+            ctx.chunks,
+            {
+              buffers,
+
+              onStored: ({ digest, length }) => {
+                stored.add(digest);
+                counters.transferred += length;
+                maybeSave().catch(() => undefined); // a lost lease aborts the run through `save`
+              },
+            },
+          );
           return;
         } catch (error) {
           if (abort.signal.aborted) throw abort.signal.reason;
           const transient =
-            error instanceof DigestMismatchError || (error instanceof RegionCallError && error.transient);
+            error instanceof DigestMismatchError ||
+            error instanceof BatchStreamError ||
+            (error instanceof RegionCallError && error.transient);
           if (!transient) throw classify(error);
+          const left = remaining.filter((digest) => !stored.has(digest));
+          if (left.length < remaining.length) attempt = 1; // it moved on: count tries from here
+          remaining = left;
           if (attempt >= ctx.replication.chunkAttempts) throw error;
           log.warn(
-            { job: job.id, digest, attempt, err: coerceError(error).message },
-            'chunk fetch failed; retrying',
+            { job: job.id, attempt, chunksLeft: remaining.length, err: coerceError(error).message },
+            'chunk batch failed; retrying',
           );
           await sleep(retryDelayMs(attempt, ctx.replication.retryBaseMs), abort.signal);
         }
       }
     };
+    let next = 0;
     const lane = async () => {
-      while (next < missing.length) {
-        const digest = missing[next++]!;
-        await fetchOne(digest);
-        await maybeSave();
+      const buffers: [Buffer, Buffer] = [
+        Buffer.allocUnsafeSlow(manifest.chunkSize),
+        Buffer.allocUnsafeSlow(manifest.chunkSize),
+      ];
+      while (next < batches.length) {
+        await fetchBatch(batches[next++]!, buffers);
       }
     };
-    const lanes = Array.from({ length: Math.min(ctx.replication.parallelFetches, missing.length) }, lane);
+    const lanes = Array.from({ length: Math.min(ctx.replication.parallelFetches, batches.length) }, lane);
     const results = await Promise.allSettled(lanes);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {

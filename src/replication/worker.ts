@@ -53,11 +53,18 @@ export function startJobWorker(ctx: RegionContext, log: FastifyBaseLogger): JobW
     timer = setTimeout(() => void tick(), delay);
     timer.unref();
   };
+  const onQueued = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    schedule(0);
+  };
+  ctx.jobEvents.addEventListener('queued', onQueued);
   schedule(0);
 
   return {
     async stop() {
       stopped = true;
+      ctx.jobEvents.removeEventListener('queued', onQueued);
       if (timer) clearTimeout(timer);
       stopping.abort();
       await Promise.allSettled([...running]);

@@ -5,12 +5,13 @@
  * @module
  */
 import { timingSafeEqual } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { findRegion } from '../../config/catalog.js';
 import { FerryError } from '../../domain/errors.js';
 import type { Digest } from '../../domain/ids.js';
 import { isDigest } from '../../domain/ids.js';
-import { distinctDigests, serializeManifest } from '../../domain/manifest.js';
+import { chunkLength, serializeManifest } from '../../domain/manifest.js';
 import { hashSecret } from '../../identity/tokens.js';
 import {
   createReplica,
@@ -19,6 +20,8 @@ import {
   type JobState,
   type ReplicaRequest,
 } from '../../replication/replicas.js';
+import { MAX_CHUNKS_PER_REQUEST } from '../../replication/chunk-batch.js';
+import { createTokenBucket, type TokenBucket } from '../../replication/token-bucket.js';
 import { GRANT_HEADER, REGION_HEADER, REGION_SECRET_HEADER } from '../../replication/region-client.js';
 import { applyDestinationState } from '../../replication/source-jobs.js';
 import { timestamp } from '../../store/clock.js';
@@ -43,11 +46,51 @@ function callerRegion(ctx: RegionContext, request: FastifyRequest): string {
   return region.name;
 }
 
-/** Chunk lists of granted manifests, kept for the few jobs being served (a set lookup per chunk request). */
+/** Chunk lengths of granted manifests, kept for the few jobs being served (a lookup per requested chunk). */
 const MANIFEST_CACHE_SIZE = 16;
 
+/**
+ * Chunk reads in flight ahead of the one being sent, per batch: chunks are usually read from the disk (the
+ * fs driver writes them past the page cache), and a few reads in flight hide its latency.
+ */
+const READ_AHEAD = 4;
+
+/** How often a batch being sent adds its bytes to the transfer usage (default: 500 ms). */
+const METER_INTERVAL_MS = 500;
+
+interface GrantedImage {
+  readonly lengths: ReadonlyMap<string, number>;
+  readonly pace: (bytesPerSecond: number | null) => TokenBucket;
+}
+
+/**
+ * A batch request, checked: `digests`, 1..MAX_CHUNKS_PER_REQUEST SHA-256 digests, and the job's bandwidth
+ * cap `bytes_per_second` (an integer ≥ 1024, or null or absent for none).
+ */
+function parseBatchRequest(body: unknown): { digests: Digest[]; bytesPerSecond: number | null } {
+  const { digests, bytes_per_second: cap } = (body ?? {}) as {
+    digests?: unknown;
+    bytes_per_second?: unknown;
+  };
+  if (cap !== undefined && cap !== null && !(Number.isInteger(cap) && (cap as number) >= 1024)) {
+    throw new FerryError('VALIDATION_FAILED', 'bytes_per_second must be an integer ≥ 1024, or null.');
+  }
+  if (
+    !Array.isArray(digests) ||
+    digests.length === 0 ||
+    digests.length > MAX_CHUNKS_PER_REQUEST ||
+    !digests.every((digest) => typeof digest === 'string' && isDigest(digest))
+  ) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      `A chunk batch needs "digests": 1 to ${MAX_CHUNKS_PER_REQUEST} SHA-256 digests of the granted image.`,
+    );
+  }
+  return { digests: digests as Digest[], bytesPerSecond: (cap as number | null | undefined) ?? null };
+}
+
 export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext): void {
-  const granted = new Map<string, Set<string>>();
+  const granted = new Map<string, GrantedImage>();
   const internal = { config: { public: true } };
 
   async function grantFor(request: FastifyRequest, jobId: string): Promise<GrantRow> {
@@ -66,15 +109,29 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
     return grant;
   }
 
-  async function grantedDigests(grant: GrantRow): Promise<Set<string>> {
-    let digests = granted.get(grant.job_id);
-    if (!digests) {
+  /**
+   * The granted manifest's chunks with their lengths (the last chunk may be short), and the job's pace: one
+   * token bucket shared by all of the job's batch requests, remade when the destination asks for a new cap.
+   */
+  async function grantedImage(grant: GrantRow): Promise<GrantedImage> {
+    let image = granted.get(grant.job_id);
+    if (!image) {
       const manifest = await ctx.chunks.getManifest(grant.manifest_digest as Digest);
-      digests = new Set(distinctDigests(manifest));
+      const lengths = new Map<string, number>();
+      for (const [index, digest] of manifest.chunks.entries()) {
+        if (digest !== null && !lengths.has(digest)) lengths.set(digest, chunkLength(manifest, index));
+      }
+      let cap: { bytesPerSecond: number | null; bucket: TokenBucket } | undefined;
+      const pace = (bytesPerSecond: number | null) => {
+        if (cap?.bytesPerSecond !== bytesPerSecond)
+          cap = { bytesPerSecond, bucket: createTokenBucket(bytesPerSecond) };
+        return cap.bucket;
+      };
+      image = { lengths, pace };
       if (granted.size >= MANIFEST_CACHE_SIZE) granted.delete(granted.keys().next().value!);
-      granted.set(grant.job_id, digests);
+      granted.set(grant.job_id, image);
     }
-    return digests;
+    return image;
   }
 
   app.get<{ Params: { job: string } }>(
@@ -87,26 +144,91 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
     },
   );
 
-  app.get<{ Params: { job: string; digest: string } }>(
-    '/internal/v1/grants/:job/chunks/:digest',
+  /**
+   * A batch of chunks in one response: the body names up to MAX_CHUNKS_PER_REQUEST digests of the granted
+   * manifest, the answer is their bytes back to back in that order (`Content-Length` is the sum; the
+   * destination knows each length from the manifest). One request per batch instead of per chunk: the
+   * destination streams the answer to disk as it arrives. A chunk the source cannot read cuts the response
+   * short, which the destination sees as a transient error. Bytes are metered as they are sent.
+   */
+  app.post<{ Params: { job: string } }>(
+    '/internal/v1/grants/:job/chunks',
     internal,
     async (request, reply) => {
       const grant = await grantFor(request, request.params.job);
-      const digest = request.params.digest;
-      if (!isDigest(digest) || !(await grantedDigests(grant)).has(digest)) {
-        throw new FerryError('GRANT_INVALID', `Chunk ${digest} is not part of the granted image.`);
+      const { digests, bytesPerSecond } = parseBatchRequest(request.body);
+      const { lengths, pace } = await grantedImage(grant);
+      let total = 0;
+      for (const digest of digests) {
+        const length = lengths.get(digest);
+        if (length === undefined)
+          throw new FerryError('GRANT_INVALID', `Chunk ${digest} is not part of the granted image.`);
+        total += length;
       }
-      const data = await ctx.chunks.getChunk(digest);
-      await addTransferUsage(ctx.db, {
-        accountId: grant.account_id,
-        sourceRegion: ctx.region,
-        destRegion: grant.dest_region,
-        day: timestamp(ctx.clock).slice(0, 10),
-        bytes: data.length,
-      });
-      return reply.header('content-type', 'application/octet-stream').send(data);
+      const meter = (bytes: number) =>
+        addTransferUsage(ctx.db, {
+          accountId: grant.account_id,
+          sourceRegion: ctx.region,
+          destRegion: grant.dest_region,
+          day: timestamp(ctx.clock).slice(0, 10),
+          bytes,
+        }).catch((error: unknown) => request.log.error({ err: error, job: grant.job_id }, 'metering failed'));
+      // The cap is kept here, where bytes leave: paced at the destination, the source would run ahead by what
+      // the sockets buffer (megabytes), and a cut or cancel would find those bytes already sent.
+      const hangUp = new AbortController();
+      reply.raw.once('close', () => hangUp.abort(new Error('the response ended or the destination hung up')));
+      const bucket = pace(bytesPerSecond);
+      const stream = Readable.from(
+        readChunks(digests, lengths, meter, (bytes) => bucket.take(bytes, hangUp.signal)),
+        { objectMode: false },
+      );
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', total)
+        .send(stream);
     },
   );
+
+  /**
+   * Reads the chunks in order, READ_AHEAD ahead of the one being sent, at the job's pace; meters what was
+   * handed to the socket.
+   */
+  async function* readChunks(
+    digests: readonly Digest[],
+    lengths: ReadonlyMap<string, number>,
+    meter: (bytes: number) => Promise<unknown>,
+    beforeSend: (bytes: number) => Promise<void>,
+  ): AsyncGenerator<Buffer> {
+    // Metered as it goes, at most every METER_INTERVAL_MS (a database write each), and at the end.
+    let unmetered = 0;
+    let meteredAt = performance.now();
+    const read = (digest: Digest) => {
+      const data = ctx.chunks.getChunk(digest);
+      data.catch(() => undefined); // awaited below, or dropped when the destination hangs up
+      return data;
+    };
+    const reads: Array<Promise<Buffer>> = [];
+    let ahead = 0;
+    try {
+      for (let index = 0; index < digests.length; index++) {
+        while (ahead < digests.length && ahead <= index + READ_AHEAD) reads.push(read(digests[ahead++]!));
+        const data = await reads.shift()!;
+        if (data.length !== lengths.get(digests[index]!)) {
+          throw new Error(`stored chunk ${digests[index]} has ${data.length} bytes, not its manifest length`);
+        }
+        await beforeSend(data.length);
+        yield data;
+        unmetered += data.length;
+        if (performance.now() - meteredAt >= METER_INTERVAL_MS) {
+          await meter(unmetered);
+          unmetered = 0;
+          meteredAt = performance.now();
+        }
+      }
+    } finally {
+      if (unmetered > 0) await meter(unmetered);
+    }
+  }
 
   app.post<{ Params: { job: string } }>('/internal/v1/jobs/:job/state', internal, async (request, reply) => {
     const caller = callerRegion(ctx, request);

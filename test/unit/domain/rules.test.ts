@@ -114,13 +114,21 @@ test('HTTP ranges: the three forms, clamping, and unsatisfiable ones', () => {
 test('the bandwidth cap holds a rate over time', async () => {
   let clock = 0;
   const bucket = createTokenBucket(1000, () => clock);
-  await bucket.take(1000); // the first second's worth goes at once
+  const first = bucket.take(500);
+  let firstDone = false;
+  void first.then(() => (firstDone = true));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(firstDone, false, 'the bucket starts empty: no burst at the start');
+  clock = 500;
+  await first;
+  clock = 2500; // an idle while: at most one second's worth piles up
+  await bucket.take(1000);
   const waited = bucket.take(500);
   let done = false;
   void waited.then(() => (done = true));
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(done, false, 'the bucket is empty: it waits');
-  clock = 600;
+  clock = 3100;
   await waited;
   assert.ok(done);
 });
