@@ -8,6 +8,7 @@
  * this disk; memory stays at two chunks per batch in flight whatever the batch's size.
  * @module
  */
+import type { Readable } from 'node:stream';
 import type { ChunkStore } from '../blobs/chunk-store.js';
 import type { Digest } from '../domain/ids.js';
 
@@ -42,8 +43,8 @@ export interface StoreBatchOptions {
  * stored before a failure stay stored and were reported to `onStored`. Every write has ended when this
  * settles, so the caller may reuse the buffers at once.
  */
-export async function storeChunkBatch(
-  body: AsyncIterable<Buffer>,
+export function storeChunkBatch(
+  body: Readable,
   chunks: readonly BatchChunk[],
   store: Pick<ChunkStore, 'putChunk'>,
   options: StoreBatchOptions,
@@ -53,51 +54,67 @@ export async function storeChunkBatch(
   let slot = 0;
   let index = 0;
   let filled = 0;
-  const store1 = (chunk: BatchChunk, data: Buffer): Promise<void> => {
-    const write = store.putChunk(chunk.digest, data).then(() => onStored(chunk));
-    write.catch(() => undefined); // awaited before the buffer is reused or at the end
-    return write;
-  };
-  // Errors of our own writes pass through; any other error came from the stream.
-  let ownFailure: { error: unknown } | undefined;
-  const own = async (step: Promise<void> | undefined): Promise<void> => {
-    try {
-      await step;
-    } catch (error) {
-      ownFailure = { error };
-      throw error;
-    }
-  };
-  try {
-    try {
-      for await (const received of body) {
-        let piece = received;
-        while (piece.length > 0) {
-          const chunk = chunks[index];
-          if (chunk === undefined)
-            throw new BatchStreamError('the source sent more bytes than were asked for');
-          const buffer = buffers[slot]!;
-          const copied = piece.copy(buffer, filled, 0, Math.min(piece.length, chunk.length - filled));
-          filled += copied;
-          piece = piece.subarray(copied);
-          if (filled < chunk.length) continue;
-          writes[slot] = store1(chunk, buffer.subarray(0, chunk.length));
-          slot ^= 1;
-          index += 1;
-          filled = 0;
-          await own(writes[slot]); // the other buffer's chunk must be written before it fills again
-          writes[slot] = undefined;
-        }
+  return new Promise<void>((resolve, reject) => {
+    let ended = false;
+    const end = (error?: unknown): void => {
+      if (ended) return;
+      ended = true;
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (error !== undefined) body.destroy();
+      // Settles only once no write is using the buffers.
+      void Promise.allSettled(writes).then(() => (error === undefined ? resolve() : reject(error)));
+    };
+    const onError = (error: Error) => end(new BatchStreamError(`the chunk stream broke: ${error.message}`));
+    let sawEnd = false;
+    const onClose = () => {
+      if (!sawEnd) end(new BatchStreamError('the chunk stream closed before its end'));
+    };
+    const onEnd = () => {
+      sawEnd = true;
+      if (index < chunks.length) {
+        end(new BatchStreamError(`the source's answer ended after ${index} of ${chunks.length} chunks`));
+        return;
       }
-    } catch (error) {
-      if (error instanceof BatchStreamError || ownFailure !== undefined) throw error;
-      throw new BatchStreamError(`the chunk stream broke: ${(error as Error).message}`);
-    }
-    await Promise.all(writes);
-    if (index < chunks.length) {
-      throw new BatchStreamError(`the source's answer ended after ${index} of ${chunks.length} chunks`);
-    }
-  } finally {
-    await Promise.allSettled(writes);
-  }
+      Promise.all(writes).then(() => end(), end);
+    };
+    // 'data' events rather than `for await`: no promise per 64 KiB piece. When the buffer to fill next is
+    // still being written, the rest of the piece goes back to the stream, which pauses until that write ends.
+    const onData = (received: Buffer) => {
+      let piece = received;
+      while (piece.length > 0) {
+        const chunk = chunks[index];
+        if (chunk === undefined) {
+          end(new BatchStreamError('the source sent more bytes than were asked for'));
+          return;
+        }
+        const pending = writes[slot];
+        if (pending !== undefined) {
+          body.pause();
+          body.unshift(piece);
+          pending.then(() => {
+            if (!ended) body.resume();
+          }, end);
+          return;
+        }
+        const buffer = buffers[slot]!;
+        const copied = piece.copy(buffer, filled, 0, Math.min(piece.length, chunk.length - filled));
+        filled += copied;
+        piece = piece.subarray(copied);
+        if (filled < chunk.length) continue;
+        const writing = slot;
+        const write: Promise<void> = store
+          .putChunk(chunk.digest, buffer.subarray(0, chunk.length))
+          .then(() => {
+            onStored(chunk);
+            if (writes[writing] === write) writes[writing] = undefined; // its buffer is free
+          });
+        write.catch(end); // a failed write ends the batch with the store's own error
+        writes[slot] = write;
+        slot ^= 1;
+        index += 1;
+        filled = 0;
+      }
+    };
+    body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }

@@ -2,6 +2,7 @@
 // as it completes, and every way the stream can be wrong refused without storing a bad chunk.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { createChunkStore, DigestMismatchError, sha256Digest } from '../../../src/blobs/chunk-store.js';
 import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
@@ -15,7 +16,11 @@ function makeChunks(): { chunks: BatchChunk[]; bodies: Buffer[] } {
 }
 
 /** The batch's bytes in pieces of `pieceSize`, so chunk boundaries fall inside pieces. */
-async function* pieces(data: Buffer, pieceSize: number, failAfter?: number): AsyncGenerator<Buffer> {
+function pieces(data: Buffer, pieceSize: number, failAfter?: number): Readable {
+  return Readable.from(generatePieces(data, pieceSize, failAfter), { objectMode: false });
+}
+
+async function* generatePieces(data: Buffer, pieceSize: number, failAfter?: number): AsyncGenerator<Buffer> {
   for (let at = 0; at < data.length; at += pieceSize) {
     if (failAfter !== undefined && at >= failAfter)
       throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
