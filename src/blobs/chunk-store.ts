@@ -44,6 +44,11 @@ export class DigestMismatchError extends Error {
   }
 }
 
+export interface PutChunkOptions {
+  /** Leave the chunk's durability to a later flush() (see ChunkStore.putChunk). Default false. */
+  readonly deferSync?: boolean;
+}
+
 export interface ChunkStoreOptions {
   readonly driver: BlobDriver;
 }
@@ -57,17 +62,30 @@ export interface ChunkStore {
 
   /**
    * Verifies that `data` hashes to `digest`, then stores it (durable and visible once this resolves; a
-   * no-op if already stored). Resolves true if this call stored it, false if it was there. Concurrency-safe.
-   * The store keeps no reference to `data` afterwards.
+   * no-op if already stored, apart from refreshing its age for GC). Resolves true if this call stored it,
+   * false if it was there. Concurrency-safe. The store keeps no reference to `data` afterwards.
+   *
+   * With `{ deferSync: true }` the chunk is visible and its bytes durable when this resolves, but it may be
+   * lost in a crash until a later `flush()` (or `putManifest`, which flushes first) resolves: for callers
+   * storing many chunks before one commit point, which then pay one fsync per shard directory instead of
+   * one per chunk. Such a caller must `flush()` before it records anything that relies on the chunks
+   * (a manifest, saved progress, an activated image).
    * @throws DigestMismatchError (nothing stored) if the SHA-256 of `data` is not `digest`
    */
-  putChunk(digest: Digest, data: Uint8Array): Promise<boolean>;
+  putChunk(digest: Digest, data: Uint8Array, options?: PutChunkOptions): Promise<boolean>;
 
   /**
    * Hashes `data` and stores it under its own digest (no-op if present): the ingest path, which has no
-   * digest to check against and would otherwise hash each chunk twice. Same guarantees as putChunk.
+   * digest to check against and would otherwise hash each chunk twice. Same guarantees as putChunk with
+   * the same options: ingest passes deferSync and relies on putManifest's flush.
    */
-  addChunk(data: Uint8Array): Promise<{ digest: Digest; written: boolean }>;
+  addChunk(data: Uint8Array, options?: PutChunkOptions): Promise<{ digest: Digest; written: boolean }>;
+
+  /**
+   * Makes durable every chunk stored with deferSync whose put resolved before this call (see putChunk).
+   * Cheap when there is nothing to flush.
+   */
+  flush(): Promise<void>;
 
   /**
    * The chunk's bytes (a buffer the caller owns). Not re-hashed unless `verify` (default: false): chunks are
@@ -78,7 +96,8 @@ export interface ChunkStore {
 
   /**
    * Stores the serialised manifest under its digest and returns the digest. Every chunk it lists must be
-   * stored first (chunks before the manifest), so a stored manifest is always complete.
+   * stored first (chunks before the manifest), so a stored manifest is always complete; chunks stored
+   * with deferSync are flushed first, so it is also complete after a crash.
    * @throws InvalidManifestError for a manifest breaking the type's invariants
    */
   putManifest(manifest: Manifest): Promise<Digest>;
@@ -117,19 +136,25 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
   /** Puts in progress by digest, so two callers storing the same chunk at once write it once. */
   const storing = new Map<Digest, Promise<boolean>>();
 
-  async function storeVerified(digest: Digest, data: Uint8Array): Promise<boolean> {
+  async function storeVerified(digest: Digest, data: Uint8Array, deferSync: boolean): Promise<boolean> {
+    const key = chunkKey(digest);
     const inProgress = storing.get(digest);
     if (inProgress !== undefined) {
       await inProgress; // rejects if that put failed: then this chunk isn't stored either
+      // That put may have deferred its sync; this caller may not.
+      if (!deferSync) await driver.flush([key]);
       return false;
     }
     const put = (async () => {
-      const key = chunkKey(digest);
-      const present = await driver.has(key);
-      // Re-putting a present chunk refreshes its age, so garbage collection spares it while its new user
-      // (an upload in progress) has no manifest yet. Drivers make that cheap (no data is written).
-      await driver.put(key, asBuffer(data));
-      return !present;
+      // Present already: touching it refreshes its age, so garbage collection spares it while its new user
+      // (an upload in progress) has no manifest yet. One call, no data written.
+      if (await driver.touch(key)) {
+        // It may be another writer's chunk whose sync is deferred.
+        if (!deferSync) await driver.flush([key]);
+        return false;
+      }
+      await driver.put(key, asBuffer(data), { deferSync });
+      return true;
     })();
     storing.set(digest, put);
     try {
@@ -146,16 +171,20 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
       return driver.has(chunkKey(digest));
     },
 
-    async putChunk(digest, data) {
+    async putChunk(digest, data, putOptions) {
       assertDigest(digest);
       const actual = sha256Digest(data);
       if (actual !== digest) throw new DigestMismatchError(digest, actual, 'chunk');
-      return storeVerified(digest, data);
+      return storeVerified(digest, data, putOptions?.deferSync === true);
     },
 
-    async addChunk(data) {
+    async addChunk(data, putOptions) {
       const digest = sha256Digest(data);
-      return { digest, written: await storeVerified(digest, data) };
+      return { digest, written: await storeVerified(digest, data, putOptions?.deferSync === true) };
+    },
+
+    flush() {
+      return driver.flush();
     },
 
     async getChunk(digest, getOptions) {
@@ -170,6 +199,8 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
     async putManifest(manifest) {
       const bytes = serializeManifest(manifest);
       const digest = sha256Digest(bytes);
+      // Chunks stored with deferSync (this manifest's, among others) become durable before the manifest.
+      await driver.flush();
       await driver.put(manifestKey(digest), bytes);
       return digest;
     },

@@ -78,15 +78,38 @@ export interface BlobStat {
   readonly modifiedAt: Date;
 }
 
+export interface PutOptions {
+  /**
+   * Let `put` resolve once the object's bytes are durable and the object is visible, but before its name
+   * is: a crash may then lose the object (never leave a part of one) until a later `flush` covering it has
+   * resolved. For writers that store many objects before one commit point, e.g. ingest: its chunks, then
+   * `flush`, then the manifest that lists them. Default false: durable when `put` resolves.
+   */
+  readonly deferSync?: boolean;
+}
+
 export interface BlobWriter {
   /**
-   * Stores `data` under `key`, durably, atomically: readers see either nothing or all of it, and a crash
-   * leaves no partial object under `key`. Objects are immutable: putting an existing key again is a no-op
-   * (same key means same content, since keys are content addresses). Safe to call concurrently. The driver
-   * does not keep `data` once the promise settles, so the caller may reuse its memory (ingest reuses a ring of
-   * chunk buffers). Rejects with InvalidBlobKeyError for a key `assertValidKey` refuses.
+   * Stores `data` under `key`, durably (see PutOptions.deferSync), atomically: readers see either nothing or
+   * all of it, and a crash leaves no partial object under `key`. Objects are immutable: putting an existing
+   * key again stores nothing (same key means same content, since keys are content addresses) and refreshes
+   * its age as `touch` does. Safe to call concurrently. The driver does not keep `data` once the promise
+   * settles, so the caller may reuse its memory (ingest reuses a ring of chunk buffers). Rejects with
+   * InvalidBlobKeyError for a key `assertValidKey` refuses.
    */
-  put(key: string, data: Buffer): Promise<void>;
+  put(key: string, data: Buffer, options?: PutOptions): Promise<void>;
+  /**
+   * Refreshes the age (`stat().modifiedAt`) of the object under `key`, so garbage collection, which spares
+   * recent objects, spares it; resolves false (and does nothing) if there is none. The chunk store's
+   * presence check before a put: one call instead of `has` and then a put that finds the object.
+   */
+  touch(key: string): Promise<boolean>;
+  /**
+   * Makes durable the objects put with `deferSync` whose `put` resolved before this call: those under
+   * `keys`, or all of them if `keys` is undefined. Resolves at once when there are none (and always, for a
+   * driver whose puts are durable anyway). Concurrency-safe; a rejected flush leaves its objects to the next.
+   */
+  flush(keys?: readonly string[]): Promise<void>;
 }
 
 export interface BlobDeleter {

@@ -2,6 +2,15 @@
  * A whole-stream hash (MD5 or SHA-512) computed on its own worker thread over chunks in a SharedArrayBuffer,
  * so ingest can hash three ways at once without copying: the main thread does SHA-256 per chunk and the
  * writes while one worker runs MD5 and another SHA-512 over the same memory.
+ *
+ * The main thread and the worker talk through a few shared integers, not messages: the main thread appends
+ * `[offset, length]` ranges to a shared queue and bumps a counter; the worker hashes them in order and
+ * publishes how many it has done. Nothing is allocated or posted per chunk: the main thread asks for a
+ * message (WANT) only when it needs a range back and the worker is behind. (Atomics.waitAsync would do
+ * without messages, but in Node 20 its wake-ups from another thread were sometimes lost: an ingest hung with
+ * both workers done and the main thread still waiting.) With postMessage, one
+ * request and one answer per chunk, the messaging cost 1.2 s of the main thread's time per 2 GiB in a
+ * `--cpu-prof` of the upload bench, on a 2-core machine where every core-second counts.
  * @module
  */
 import { Worker } from 'node:worker_threads';
@@ -9,86 +18,171 @@ import { Worker } from 'node:worker_threads';
 /** The whole-stream hashes Glance reports: `checksum` (MD5) and `os_hash_value` (SHA-512). */
 export type StreamHashAlgorithm = 'md5' | 'sha512';
 
+/** Layout of the shared control block (Int32 indexes); the queue of ranges follows the header. */
+const PUSHED = 0; // ranges appended by the main thread
+const HASHED = 1; // ranges the worker has hashed (it has read their bytes)
+const SIGNAL = 2; // bumped by the main thread on every event; the worker sleeps on it
+const FINISH = 3; // 1: no more ranges; digest and stop. 2: stop now (terminate)
+const WANT = 4; // 0, or a HASHED count the main thread waits for: the worker posts 'hashed' once it is reached
+const HEADER = 5;
+
 /**
  * The worker's code, plain CommonJS run with `eval: true`. A string rather than a `.ts` file because a
  * file-based TypeScript worker needs the tsx loader inside the worker, which Node 20 does not install from a
  * Worker's `execArgv` (nodejs/node#47747), and a `.js`/`.mjs` file beside the sources is not copied by `tsc`.
  * An eval worker runs the same under tsx and after a build, and starts in ~25 ms without loading tsx.
  *
- * Protocol, in order over one port: `[offset, length]` hashes those bytes of the shared memory and answers
- * `0` once done (the caller may then reuse them); `'digest'` answers `{ digest: <lower-case hex> }`.
+ * It hashes queued ranges in order, publishing HASHED after each (and posting 'hashed' when that reaches
+ * WANT), sleeps on SIGNAL when the queue is empty, and on FINISH = 1 posts `{ digest }` once the queue is
+ * empty and ends.
  */
 const WORKER_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const hash = createHash(workerData.algorithm);
 const memory = new Uint8Array(workerData.memory);
-parentPort.on('message', (message) => {
-  if (message === 'digest') {
+const control = new Int32Array(workerData.control);
+const capacity = workerData.capacity;
+let done = 0;
+for (;;) {
+  const signal = Atomics.load(control, ${SIGNAL});
+  if (Atomics.load(control, ${FINISH}) === 2) break;
+  if (done < Atomics.load(control, ${PUSHED})) {
+    const at = ${HEADER} + 2 * (done % capacity);
+    const offset = control[at];
+    hash.update(memory.subarray(offset, offset + control[at + 1]));
+    Atomics.store(control, ${HASHED}, ++done);
+    const want = Atomics.load(control, ${WANT});
+    if (want !== 0 && done >= want && Atomics.compareExchange(control, ${WANT}, want, 0) === want) {
+      parentPort.postMessage('hashed');
+    }
+  } else if (Atomics.load(control, ${FINISH}) === 1) {
     parentPort.postMessage({ digest: hash.digest('hex') });
+    break;
   } else {
-    hash.update(memory.subarray(message[0], message[0] + message[1]));
-    parentPort.postMessage(0);
+    Atomics.wait(control, ${SIGNAL}, signal);
   }
-});
+}
 `;
 
 /** A running whole-stream hash on a worker thread. Its calls must not overlap `terminate`. */
 export interface WorkerHasher {
   /**
-   * Adds `memory[offset, offset + length)` to the hash, after everything added before. Resolves once the
-   * worker has read those bytes, so the caller may overwrite them; rejects if the worker failed or stopped.
+   * Queues `memory[offset, offset + length)` to be hashed after everything queued before. Returns at once;
+   * the bytes must stay unchanged until `hashed()` counts this range. At most `capacity` ranges may be
+   * queued and not yet hashed. Throws once the worker has failed or stopped.
    */
-  update(offset: number, length: number): Promise<void>;
-  /** The lower-case hex digest of everything added; call once, after the last `update`. */
+  update(offset: number, length: number): void;
+  /** How many of the queued ranges the worker has hashed (read their bytes) so far, in queue order. */
+  hashed(): number;
+  /**
+   * Resolves once `hashed() >= count`, or once the worker has failed or stopped (check `failure`): never
+   * rejects, so a waiter can't be left with an unhandled rejection.
+   */
+  whenHashed(count: number): Promise<void>;
+  /** The worker's error once it failed or stopped, else undefined. */
+  failure(): Error | undefined;
+  /** The lower-case hex digest of everything queued; call once, after the last `update`. */
   digest(): Promise<string>;
-  /** Stops the thread and rejects whatever is pending. Idempotent; resolves once the thread is gone. */
+  /** Stops the thread. Idempotent; resolves once the thread is gone. */
   terminate(): Promise<void>;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-}
-
 /**
- * Starts a worker thread hashing with `algorithm` over `memory`. The thread keeps the process alive until
- * `terminate` is called, so every caller must terminate it in a `finally`.
+ * Starts a worker thread hashing with `algorithm` over `memory`, with room for `capacity` queued ranges.
+ * The thread keeps the process alive until it ends or `terminate` is called, so every caller must
+ * terminate it in a `finally`.
  */
-export function startWorkerHasher(algorithm: StreamHashAlgorithm, memory: SharedArrayBuffer): WorkerHasher {
+export function startWorkerHasher(
+  algorithm: StreamHashAlgorithm,
+  memory: SharedArrayBuffer,
+  capacity: number,
+): WorkerHasher {
+  const control = new Int32Array(new SharedArrayBuffer((HEADER + 2 * capacity) * 4));
   // execArgv: [] so the thread doesn't load tsx or inspector flags it has no use for.
-  const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { algorithm, memory } });
-  // Answers come in request order, so one FIFO serves both acks and the digest.
-  const pending: Pending[] = [];
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    execArgv: [],
+    workerData: { algorithm, memory, control: control.buffer, capacity },
+  });
+  let pushed = 0;
   let failure: Error | undefined;
+  let digestWaiter: { resolve(hex: string): void; reject(error: Error): void } | undefined;
+  /** whenHashed callers, each with the HASHED count it waits for. */
+  let hashWaiters: Array<{ count: number; resolve(): void }> = [];
 
-  function failAll(error: Error): void {
-    failure ??= error;
-    for (const request of pending.splice(0)) request.reject(failure);
+  /**
+   * Resolves the waiters whose count is reached (all of them once the worker failed), then asks the worker
+   * to post when the lowest remaining count is. Store WANT, then load HASHED, against the worker's store
+   * HASHED, then load WANT: whichever comes second sees the other's store, so no wake-up is lost (at worst
+   * one is spurious, and lands here again).
+   */
+  function serveHashWaiters(): void {
+    for (;;) {
+      const hashed = Atomics.load(control, HASHED);
+      const ready = hashWaiters.filter((waiter) => failure !== undefined || waiter.count <= hashed);
+      if (ready.length > 0) hashWaiters = hashWaiters.filter((waiter) => !ready.includes(waiter));
+      for (const waiter of ready) waiter.resolve();
+      if (hashWaiters.length === 0) return;
+      Atomics.store(control, WANT, Math.min(...hashWaiters.map((waiter) => waiter.count)));
+      if (Atomics.load(control, HASHED) === hashed) return;
+    }
   }
 
-  worker.on('message', (message: unknown) => {
-    const request = pending.shift();
-    if (typeof message === 'object' && message !== null)
-      request?.resolve((message as { digest: string }).digest);
-    else request?.resolve(undefined);
-  });
-  worker.on('error', (error) => failAll(error));
-  worker.on('exit', (code) => failAll(new Error(`${algorithm} hash worker exited with code ${code}`)));
+  function fail(error: Error): void {
+    if (failure !== undefined) return;
+    failure = error;
+    digestWaiter?.reject(error);
+    serveHashWaiters();
+    // Stops the worker wherever it is (it checks FINISH before each range and sleeps on SIGNAL).
+    Atomics.store(control, FINISH, 2);
+    Atomics.add(control, SIGNAL, 1);
+    Atomics.notify(control, SIGNAL);
+  }
 
-  function request<T>(message: unknown): Promise<T> {
-    if (failure !== undefined) return Promise.reject(failure);
-    return new Promise<T>((resolve, reject) => {
-      pending.push({ resolve: resolve as (value: unknown) => void, reject });
-      worker.postMessage(message);
-    });
+  worker.on('message', (message: 'hashed' | { digest: string }) => {
+    if (message === 'hashed') serveHashWaiters();
+    else digestWaiter?.resolve(message.digest);
+  });
+  worker.on('error', (error) => fail(error));
+  worker.on('exit', (code) => fail(new Error(`${algorithm} hash worker exited with code ${code}`)));
+
+  function signal(): void {
+    Atomics.add(control, SIGNAL, 1);
+    Atomics.notify(control, SIGNAL);
   }
 
   return {
-    update: (offset, length) => request<void>([offset, length]),
-    digest: () => request<string>('digest'),
+    update(offset, length) {
+      if (failure !== undefined) throw failure;
+      if (pushed - Atomics.load(control, HASHED) >= capacity) {
+        throw new Error(`${algorithm} hash worker: more than ${capacity} ranges queued`);
+      }
+      const at = HEADER + 2 * (pushed % capacity);
+      control[at] = offset;
+      control[at + 1] = length;
+      Atomics.store(control, PUSHED, ++pushed);
+      signal();
+    },
+    hashed: () => Atomics.load(control, HASHED),
+    whenHashed(count) {
+      if (failure !== undefined || Atomics.load(control, HASHED) >= count) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        hashWaiters.push({ count, resolve });
+        serveHashWaiters();
+      });
+    },
+    failure: () => failure,
+    digest() {
+      if (failure !== undefined) return Promise.reject(failure);
+      return new Promise<string>((resolve, reject) => {
+        digestWaiter = { resolve, reject };
+        Atomics.store(control, FINISH, 1);
+        signal();
+      });
+    },
     async terminate() {
-      failAll(new Error(`${algorithm} hash worker stopped`));
+      fail(new Error(`${algorithm} hash worker stopped`));
       await worker.terminate();
     },
   };

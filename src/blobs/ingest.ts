@@ -147,12 +147,46 @@ export async function ingestImage(
 
   const hashers: WorkerHasher[] = [];
 
+  /** Chunks whose slot is not free yet, in stream order: a slot is free once both workers hashed it and it is stored. */
+  interface Pending {
+    readonly sequence: number;
+    readonly slot: number;
+    stored: boolean;
+  }
+  let pending: Pending[] = [];
+
+  /** Frees the slots of the chunks both workers have hashed and the store has settled; how many it freed. */
+  function reclaim(): number {
+    const hashed = Math.min(...hashers.map((hasher) => hasher.hashed()));
+    const before = pending.length;
+    pending = pending.filter((chunk) => {
+      if (!chunk.stored || chunk.sequence >= hashed) return true;
+      freeSlots.push(chunk.slot);
+      return false;
+    });
+    return before - pending.length;
+  }
+
   async function acquireSlot(): Promise<number> {
     for (;;) {
       if (failure !== undefined) throw failure;
       const slot = freeSlots.pop();
       if (slot !== undefined) return slot;
-      await waitForProgress();
+      if (reclaim() > 0) continue;
+      // Wait for what holds the oldest chunk: its store (wakes us when it settles) or a worker still hashing it.
+      const oldest = pending[0] as Pending;
+      // The workers run on: check again now, or a worker may finish between reclaim and the wait, and
+      // nothing would wake us (a zero chunk has no store to settle).
+      const lagging = hashers.filter((hasher) => hasher.hashed() <= oldest.sequence);
+      if (oldest.stored && lagging.length === 0) continue;
+      const progress = waitForProgress();
+      if (oldest.stored) {
+        const wakeNow = wake;
+        for (const hasher of lagging) void hasher.whenHashed(oldest.sequence + 1).then(wakeNow);
+      }
+      await progress;
+      const stopped = hashers.find((hasher) => hasher.failure() !== undefined);
+      if (stopped !== undefined) fail(stopped.failure());
     }
   }
 
@@ -161,38 +195,43 @@ export async function ingestImage(
     chunks.push(null);
     const offset = slot * CHUNK_SIZE;
     const data = length === CHUNK_SIZE ? (slotViews[slot] as Buffer) : ring.subarray(offset, offset + length);
-    // Post to the workers first so they hash while this thread does SHA-256.
-    const hashed = [md5.update(offset, length), sha512.update(offset, length)];
-    let stored: Promise<void>;
+    // Queue for the workers first so they hash while this thread does SHA-256.
+    md5.update(offset, length);
+    sha512.update(offset, length);
+    const chunk: Pending = { sequence: index, slot, stored: false };
+    pending.push(chunk);
     if (isZeroChunk(data)) {
       bytesZero += length;
-      stored = Promise.resolve();
-    } else {
-      stored = store.addChunk(data).then(({ digest, written }) => {
+      chunk.stored = true;
+      return;
+    }
+    // deferSync: the shard directories are fsync'd once, by putManifest's flush, not after every chunk.
+    const stored: Promise<void> = store.addChunk(data, { deferSync: true }).then(
+      ({ digest, written }) => {
         chunks[index] = digest;
         if (written) bytesWritten += length;
         else bytesDeduplicated += length;
-      });
-    }
-    // allSettled, not all: when the workers are stopped their hashes reject at once, but the chunk's write
-    // may still be staging a file; the chunk counts as in flight until that write has ended too.
-    const done: Promise<void> = Promise.allSettled([...hashed, stored]).then((results) => {
-      inFlight.delete(done);
-      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (rejected) {
-        fail(rejected.reason);
-        return;
-      }
-      freeSlots.push(slot);
+        settle();
+      },
+      (error: unknown) => {
+        settle();
+        fail(error);
+      },
+    );
+    // A chunk counts as in flight until its write has ended, even after a failure: the finally below waits
+    // for every staged file to be gone before the ingest reports.
+    function settle(): void {
+      chunk.stored = true;
+      inFlight.delete(stored);
       wake?.();
-    });
-    inFlight.add(done);
+    }
+    inFlight.add(stored);
   }
 
   try {
-    const md5 = startWorkerHasher('md5', memory);
+    const md5 = startWorkerHasher('md5', memory, INGEST_WINDOW);
     hashers.push(md5);
-    const sha512 = startWorkerHasher('sha512', memory);
+    const sha512 = startWorkerHasher('sha512', memory, INGEST_WINDOW);
     hashers.push(sha512);
 
     let slot = await acquireSlot();
@@ -241,6 +280,7 @@ export async function ingestImage(
     if (filled > 0) dispatch(md5, sha512, slot, filled);
     while (inFlight.size > 0 && failure === undefined) await waitForProgress();
     if (failure !== undefined) throw failure;
+    // The digests come after the workers have hashed everything queued.
 
     const [md5Hex, sha512Hex] = await Promise.race([Promise.all([md5.digest(), sha512.digest()]), failed]);
     const manifest: Manifest = { chunkSize: CHUNK_SIZE, size, chunks };

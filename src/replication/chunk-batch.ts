@@ -1,14 +1,15 @@
 /**
  * The destination's side of a chunk batch: the source answers one request with many chunks back to back,
- * and this reads that stream, cuts it into chunks by the lengths the manifest gives, and stores each chunk
+ * and a ChunkReceiver cuts those bytes into chunks by the lengths the manifest gives, and stores each chunk
  * through the chunk store (which checks its SHA-256 before anything is stored) while the next one arrives.
  *
- * Two buffers per batch: one fills from the socket while the chunk in the other is hashed and written.
- * When both are busy the stream is not read, so TCP backpressure slows the source down to the pace of
- * this disk; memory stays at two chunks per batch in flight whatever the batch's size.
+ * Two buffers per batch: one fills while the chunk in the other is hashed and written. The connection
+ * (batch-connection.ts) reads the socket straight into the free part of the buffer being filled
+ * (`freeRegion`), or hands over bytes it already holds (`take`); when both buffers are busy the receiver is
+ * `blocked` and the connection stops reading, so TCP backpressure slows the source down to the pace of this
+ * disk. Memory stays at two chunks per batch in flight, whatever the batch's size.
  * @module
  */
-import type { Readable } from 'node:stream';
 import type { ChunkStore } from '../blobs/chunk-store.js';
 import type { Digest } from '../domain/ids.js';
 
@@ -28,93 +29,137 @@ export class BatchStreamError extends Error {
   }
 }
 
-export interface StoreBatchOptions {
-  /** Two buffers of at least the longest chunk's length; reused, and free again once this settles. */
+export interface ChunkReceiverOptions {
+  /** Two buffers of at least the longest chunk's length; reused, and free again once `settled()` resolves. */
   readonly buffers: readonly [Buffer, Buffer];
-
   /** Called once a chunk is stored (verified, durable). */
   readonly onStored: (chunk: BatchChunk) => void;
 }
 
 /**
- * Reads `body` to its end and stores `chunks`, in order, from it. Resolves once every chunk is stored.
- * Rejects with BatchStreamError if the stream fails or its length doesn't match, with DigestMismatchError
- * for a chunk whose bytes are not its digest's (nothing stored for it), or with the store's error. Chunks
- * stored before a failure stay stored and were reported to `onStored`. Every write has ended when this
- * settles, so the caller may reuse the buffers at once.
+ * Receives the bytes of one batch, in order, and stores its chunks. The first failed write (a digest
+ * mismatch: nothing is stored for that chunk; or the store's own error) is kept as `failure`; chunks stored
+ * before it stay stored and were reported to `onStored`.
  */
-export function storeChunkBatch(
-  body: Readable,
-  chunks: readonly BatchChunk[],
-  store: Pick<ChunkStore, 'putChunk'>,
-  options: StoreBatchOptions,
-): Promise<void> {
-  const { buffers, onStored } = options;
-  const writes: Array<Promise<void> | undefined> = [undefined, undefined];
-  let slot = 0;
-  let index = 0;
-  let filled = 0;
-  return new Promise<void>((resolve, reject) => {
-    let ended = false;
-    const end = (error?: unknown): void => {
-      if (ended) return;
-      ended = true;
-      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-      if (error !== undefined) body.destroy();
-      // Settles only once no write is using the buffers.
-      void Promise.allSettled(writes).then(() => (error === undefined ? resolve() : reject(error)));
-    };
-    const onError = (error: Error) => end(new BatchStreamError(`the chunk stream broke: ${error.message}`));
-    let sawEnd = false;
-    const onClose = () => {
-      if (!sawEnd) end(new BatchStreamError('the chunk stream closed before its end'));
-    };
-    const onEnd = () => {
-      sawEnd = true;
-      if (index < chunks.length) {
-        end(new BatchStreamError(`the source's answer ended after ${index} of ${chunks.length} chunks`));
+export class ChunkReceiver {
+  /** Bytes the whole batch must carry. */
+  readonly total: number;
+  failure: { error: unknown } | undefined;
+
+  private readonly writes: Array<Promise<void> | undefined> = [undefined, undefined];
+  private slot = 0;
+  private index = 0;
+  private filled = 0;
+  /** Bytes handed to `take` that could not be placed yet (both buffers busy). */
+  private held: Buffer | undefined;
+  private unblocked: (() => void) | undefined;
+
+  constructor(
+    private readonly chunks: readonly BatchChunk[],
+    private readonly store: Pick<ChunkStore, 'putChunk'>,
+    private readonly options: ChunkReceiverOptions,
+  ) {
+    this.total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  }
+
+  /** Whether every chunk's bytes have arrived (their writes may still be running). */
+  get complete(): boolean {
+    return this.index === this.chunks.length;
+  }
+
+  /** True while bytes wait for a buffer: read nothing more until `whenUnblocked` resolves. */
+  get blocked(): boolean {
+    return this.held !== undefined || (!this.complete && this.writes[this.slot] !== undefined);
+  }
+
+  /** Resolves when the receiver can take bytes again (or has failed). */
+  whenUnblocked(): Promise<void> {
+    if (!this.blocked || this.failure) return Promise.resolve();
+    return new Promise((resolve) => (this.unblocked = resolve));
+  }
+
+  /**
+   * Where the next bytes may be read to directly: the unfilled part of the current chunk in a free
+   * buffer, or undefined (no chunk left, or blocked). Report what was read there with `filledRegion`.
+   */
+  freeRegion(): Buffer | undefined {
+    const chunk = this.chunks[this.index];
+    if (chunk === undefined || this.blocked || this.failure) return undefined;
+    return this.options.buffers[this.slot]!.subarray(this.filled, chunk.length);
+  }
+
+  /** `count` bytes were read into the region `freeRegion` gave. */
+  filledRegion(count: number): void {
+    this.filled += count;
+    if (this.filled === this.chunks[this.index]!.length) this.chunkArrived();
+  }
+
+  /**
+   * Copies `bytes` into the chunk buffers; what can't be placed now (both buffers busy) is kept (copied)
+   * and placed when a write ends. Throws BatchStreamError for bytes beyond the last chunk.
+   */
+  take(bytes: Buffer): void {
+    let rest = bytes;
+    while (rest.length > 0) {
+      const chunk = this.chunks[this.index];
+      if (chunk === undefined) throw new BatchStreamError('the source sent more bytes than were asked for');
+      if (this.writes[this.slot] !== undefined) {
+        this.held = this.held === undefined ? Buffer.from(rest) : Buffer.concat([this.held, rest]);
         return;
       }
-      Promise.all(writes).then(() => end(), end);
-    };
-    // 'data' events rather than `for await`: no promise per 64 KiB piece. When the buffer to fill next is
-    // still being written, the rest of the piece goes back to the stream, which pauses until that write ends.
-    const onData = (received: Buffer) => {
-      let piece = received;
-      while (piece.length > 0) {
-        const chunk = chunks[index];
-        if (chunk === undefined) {
-          end(new BatchStreamError('the source sent more bytes than were asked for'));
-          return;
-        }
-        const pending = writes[slot];
-        if (pending !== undefined) {
-          body.pause();
-          body.unshift(piece);
-          pending.then(() => {
-            if (!ended) body.resume();
-          }, end);
-          return;
-        }
-        const buffer = buffers[slot]!;
-        const copied = piece.copy(buffer, filled, 0, Math.min(piece.length, chunk.length - filled));
-        filled += copied;
-        piece = piece.subarray(copied);
-        if (filled < chunk.length) continue;
-        const writing = slot;
-        const write: Promise<void> = store
-          .putChunk(chunk.digest, buffer.subarray(0, chunk.length))
-          .then(() => {
-            onStored(chunk);
-            if (writes[writing] === write) writes[writing] = undefined; // its buffer is free
-          });
-        write.catch(end); // a failed write ends the batch with the store's own error
-        writes[slot] = write;
-        slot ^= 1;
-        index += 1;
-        filled = 0;
+      const copied = rest.copy(
+        this.options.buffers[this.slot]!,
+        this.filled,
+        0,
+        Math.min(rest.length, chunk.length - this.filled),
+      );
+      rest = rest.subarray(copied);
+      this.filledRegion(copied);
+    }
+  }
+
+  /** Resolves when every write started has ended; rejects with the first failure. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.writes);
+    if (this.failure) throw this.failure.error;
+  }
+
+  private chunkArrived(): void {
+    const chunk = this.chunks[this.index]!;
+    const slot = this.slot;
+    const write: Promise<void> = this.store
+      .putChunk(chunk.digest, this.options.buffers[slot]!.subarray(0, chunk.length))
+      .then(
+        () => {
+          this.options.onStored(chunk);
+          this.writeEnded(slot, write);
+        },
+        (error: unknown) => {
+          this.failure ??= { error };
+          this.writeEnded(slot, write);
+        },
+      );
+    this.writes[slot] = write;
+    this.slot ^= 1;
+    this.index += 1;
+    this.filled = 0;
+  }
+
+  private writeEnded(slot: number, write: Promise<void>): void {
+    if (this.writes[slot] === write) this.writes[slot] = undefined; // its buffer is free again
+    if (this.held !== undefined && this.writes[this.slot] === undefined && !this.failure) {
+      const held = this.held;
+      this.held = undefined;
+      try {
+        this.take(held);
+      } catch (error) {
+        this.failure = { error }; // bytes beyond the last chunk
       }
-    };
-    body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-  });
+    }
+    if (!this.blocked || this.failure) {
+      const wake = this.unblocked;
+      this.unblocked = undefined;
+      wake?.();
+    }
+  }
 }

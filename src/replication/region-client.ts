@@ -1,12 +1,13 @@
 /**
  * Calls from one region to another over the internal API, authenticated with the calling region's
- * credential from the catalog. Calls share a keep-alive HTTP agent; chunk batches come back as a
- * stream the caller reads, control calls are small JSON requests. Errors are classified: a refusal (4xx) is permanent, anything else
+ * credential from the catalog. Control calls are small JSON requests over a keep-alive HTTP agent;
+ * chunk batches travel over a BatchConnection of their own. Errors are classified: a refusal (4xx) is permanent, anything else
  * (connection refused, timeout, 5xx) is transient and may be retried.
  * @module
  */
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
+import { BatchConnection } from './batch-connection.js';
 
 /** Header names of region-to-region calls. */
 export const REGION_HEADER = 'x-ferry-region';
@@ -36,16 +37,10 @@ export interface RegionClient {
     headers?: Record<string, string>,
   ): Promise<T>;
   /**
-   * A JSON request whose 200 answer is a byte stream (a batch of chunks), resolved as soon as the status is
-   * known; the caller reads the stream. Any other status rejects with the classified error.
+   * A connection to `region` for chunk batches (see batch-connection.ts), carrying this region's
+   * credentials and `headers`. The caller closes it.
    */
-  stream(
-    region: string,
-    path: string,
-    body: unknown,
-    headers: Record<string, string>,
-    signal?: AbortSignal,
-  ): Promise<IncomingMessage>;
+  batchConnection(region: string, headers: Record<string, string>): BatchConnection;
   /** GET of raw bytes (a manifest) from `region`. */
   getBytes(
     region: string,
@@ -58,6 +53,20 @@ export interface RegionClient {
 
 /** Per-call time limit (default: 30 s): a stalled peer fails the call, which is then retried. */
 export const REGION_CALL_TIMEOUT_MS = 30_000;
+
+/** The error for a non-2xx answer of another region: its Ferry error code and message when it sent one. */
+export function regionCallFailure(region: string, status: number, data: Buffer): RegionCallError {
+  let code: string | undefined;
+  let message = `${region} answered ${status}`;
+  try {
+    const parsed = JSON.parse(data.toString('utf8')) as { error?: { code?: string; message?: string } };
+    code = parsed.error?.code;
+    if (parsed.error?.message) message = parsed.error.message;
+  } catch {
+    // Not a Ferry error body.
+  }
+  return new RegionCallError(message, status >= 500 || status === 429, status, code);
+}
 
 export function createRegionClient(catalog: RegionCatalog, self: string): RegionClient {
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -129,19 +138,6 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
     return body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   }
 
-  function failure(region: string, status: number, data: Buffer): RegionCallError {
-    let code: string | undefined;
-    let message = `${region} answered ${status}`;
-    try {
-      const parsed = JSON.parse(data.toString('utf8')) as { error?: { code?: string; message?: string } };
-      code = parsed.error?.code;
-      if (parsed.error?.message) message = parsed.error.message;
-    } catch {
-      // Not a Ferry error body.
-    }
-    return new RegionCallError(message, status >= 500 || status === 429, status, code);
-  }
-
   return {
     async call<T>(
       region: string,
@@ -158,24 +154,16 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
         payload ? { 'content-type': 'application/json', ...headers } : headers,
         payload,
       );
-      if (status < 200 || status >= 300) throw failure(region, status, data);
+      if (status < 200 || status >= 300) throw regionCallFailure(region, status, data);
       return (data.length > 0 ? JSON.parse(data.toString('utf8')) : undefined) as T;
     },
-    async stream(region, path, body, headers, signal) {
-      const res = await open(
-        region,
-        'POST',
-        path,
-        { 'content-type': 'application/json', ...headers },
-        jsonBody(body),
-        signal,
-      );
-      if (res.statusCode !== 200) throw failure(region, res.statusCode ?? 0, await readAll(region, res));
-      return res;
+    batchConnection(region, headers) {
+      const { endpoint, headers: auth } = target(region);
+      return new BatchConnection(region, new URL(endpoint), { ...auth, ...headers });
     },
     async getBytes(region, path, headers, signal) {
       const { status, data } = await send(region, 'GET', path, headers, undefined, signal);
-      if (status !== 200) throw failure(region, status, data);
+      if (status !== 200) throw regionCallFailure(region, status, data);
       return data;
     },
     close() {

@@ -35,7 +35,7 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   leaseMs: 30_000,
   pollMs: 500,
   concurrentJobs: 2,
-  parallelFetches: 3,
+  parallelFetches: 8,
   chunksPerRequest: 16,
   retryBaseMs: 2_000,
   chunkAttempts: 4,

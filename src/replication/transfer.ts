@@ -26,7 +26,8 @@ import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
 import { findJob, releaseJob, updateLeasedJob, type JobRow } from '../store/jobs.js';
 import { GRANT_HEADER, RegionCallError } from './region-client.js';
-import { BatchStreamError, storeChunkBatch } from './chunk-batch.js';
+import type { BatchConnection } from './batch-connection.js';
+import { BatchStreamError, ChunkReceiver } from './chunk-batch.js';
 import { notifySource } from './source-jobs.js';
 
 /** How often a run saves its progress and renews its lease (default: 500 ms). */
@@ -131,30 +132,27 @@ export async function runTransfer(
     for (let at = 0; at < missing.length; at += ctx.replication.chunksPerRequest)
       batches.push(missing.slice(at, at + ctx.replication.chunksPerRequest));
     const stored = new Set<Digest>();
-    const fetchBatch = async (batch: Digest[], buffers: [Buffer, Buffer]) => {
+    const fetchBatch = async (batch: Digest[], connection: BatchConnection, buffers: [Buffer, Buffer]) => {
       let remaining = batch;
       for (let attempt = 1; ; attempt++) {
         try {
-          const body = await ctx.regions.stream(
-            job.source_region,
-            `/internal/v1/grants/${job.id}/chunks`,
-            { digests: remaining, bytes_per_second: job.bandwidth_limit },
-            { [GRANT_HEADER]: job.grant_secret ?? '' },
-            abort.signal,
-          );
-          await storeChunkBatch(
-            body,
+          const receiver = new ChunkReceiver(
             remaining.map((digest) => ({ digest, length: sizes.get(digest)! })),
             ctx.chunks,
             {
               buffers,
-
               onStored: ({ digest, length }) => {
                 stored.add(digest);
                 counters.transferred += length;
                 maybeSave().catch(() => undefined); // a lost lease aborts the run through `save`
               },
             },
+          );
+          await connection.post(
+            `/internal/v1/grants/${job.id}/chunks`,
+            { digests: remaining, bytes_per_second: job.bandwidth_limit },
+            receiver,
+            abort.signal,
           );
           return;
         } catch (error) {
@@ -182,8 +180,13 @@ export async function runTransfer(
         Buffer.allocUnsafeSlow(manifest.chunkSize),
         Buffer.allocUnsafeSlow(manifest.chunkSize),
       ];
-      while (next < batches.length) {
-        await fetchBatch(batches[next++]!, buffers);
+      const connection = ctx.regions.batchConnection(job.source_region, {
+        [GRANT_HEADER]: job.grant_secret ?? '',
+      });
+      try {
+        while (next < batches.length) await fetchBatch(batches[next++]!, connection, buffers);
+      } finally {
+        connection.close();
       }
     };
     const lanes = Array.from({ length: Math.min(ctx.replication.parallelFetches, batches.length) }, lane);

@@ -1,10 +1,34 @@
 /**
  * The filesystem blob driver: each object is a file at `<root>/<key>`, written durably and atomically by
- * staging it under `<root>/tmp/` (same filesystem, so the final rename is atomic) and renaming it into place.
+ * staging it under `<root>/tmp/` (same filesystem), fdatasync'ing it, and linking it into place (`link`
+ * is atomic and fails if the key exists, so objects stay immutable without a check before the write).
+ *
+ * Per object: open, write, fdatasync, close, link, unlink of the staged name, and an fsync of the object's
+ * directory, which `put(…, { deferSync: true })` leaves to a later `flush` so that an ingest of 2048 chunks
+ * fsyncs each of its (at most 256) shard directories once instead of once per chunk.
+ *
+ * Large objects are written with O_DIRECT from a small pool of aligned staging buffers: the bytes go from
+ * memory to the disk without becoming page cache. Measured on the 2-core dev VM (a Firecracker guest whose
+ * free memory is handed back to the host, so every page cache page it has not used recently costs a host
+ * fault), writing 2 GiB as 1 MiB files with fdatasync: buffered 4.2-6.4 s with 4.8-5.1 s of system CPU,
+ * O_DIRECT 2.0-2.5 s with 0.5-1.4 s. The price is one 1 MiB copy into the staging buffer (~0.1 ms) and
+ * that a chunk just written is not in the page cache: its first read comes from the disk.
  * @module
  */
+import { constants as fsConstants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, opendir, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import {
+  link,
+  mkdir,
+  open,
+  opendir,
+  type FileHandle,
+  readFile,
+  readdir,
+  stat,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   assertValidKey,
@@ -12,6 +36,7 @@ import {
   InvalidBlobKeyError,
   RESERVED_KEY_SEGMENT,
   type BlobDriver,
+  type PutOptions,
 } from '../driver.js';
 
 export interface FsBlobDriverOptions {
@@ -29,7 +54,19 @@ export interface FsBlobDriverOptions {
   readonly staleTempMs?: number;
   /** Reported as `capabilities.maxParallelism` (default: FS_MAX_PARALLELISM). */
   readonly maxParallelism?: number;
+  /**
+   * Write objects of DIRECT_IO_MIN_BYTES or more (whole multiples of DIRECT_IO_ALIGNMENT) with O_DIRECT
+   * (default: true). Ignored where the filesystem refuses O_DIRECT (e.g. tmpfs): puts are then buffered.
+   */
+  readonly directIo?: boolean;
 }
+
+/** O_DIRECT needs buffer address, file offset and length aligned; 4 KiB covers every common device. */
+export const DIRECT_IO_ALIGNMENT = 4096;
+/** Smaller objects (manifests, short tails) are written through the page cache. */
+export const DIRECT_IO_MIN_BYTES = 64 * 1024;
+/** Size of one aligned staging buffer; larger objects are written through it in pieces. */
+const DIRECT_IO_STAGE_BYTES = 1024 * 1024;
 
 /**
  * Default parallelism: each put holds a libuv thread in fsync for a while, and the pool has 4 threads unless
@@ -73,9 +110,45 @@ async function fsyncDirectory(path: string): Promise<void> {
 }
 
 /**
+ * `count` staging buffers of DIRECT_IO_STAGE_BYTES whose addresses are DIRECT_IO_ALIGNMENT-aligned, or
+ * undefined if O_DIRECT is unavailable in `tempDir`. JavaScript cannot see a buffer's address, so the
+ * alignment is found by trial: O_DIRECT writes from an unaligned address fail with EINVAL, and malloc'd
+ * memory is 16-byte aligned, so one of the first 256 offsets of a 16-byte step works.
+ */
+async function directIoStages(tempDir: string, count: number): Promise<Buffer[] | undefined> {
+  const { O_DIRECT, O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
+  if (O_DIRECT === undefined) return undefined; // not Linux
+  const memory = Buffer.allocUnsafeSlow(count * DIRECT_IO_STAGE_BYTES + DIRECT_IO_ALIGNMENT);
+  const probe = join(tempDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+  let handle;
+  try {
+    handle = await open(probe, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT);
+  } catch {
+    return undefined;
+  }
+  try {
+    for (let offset = 0; offset < DIRECT_IO_ALIGNMENT; offset += 16) {
+      try {
+        await handle.write(memory, offset, DIRECT_IO_ALIGNMENT, 0);
+      } catch (error) {
+        if (isErrno(error, 'EINVAL')) continue;
+        return undefined;
+      }
+      return Array.from({ length: count }, (_, i) =>
+        memory.subarray(offset + i * DIRECT_IO_STAGE_BYTES, offset + (i + 1) * DIRECT_IO_STAGE_BYTES),
+      );
+    }
+    return undefined;
+  } finally {
+    await handle.close();
+    await unlink(probe).catch(() => undefined);
+  }
+}
+
+/**
  * Removes files in the staging directory left by a crash: those whose writer process (the pid prefix of
  * the name) is gone, and any older than `staleMs`. Removing a live put's staged file is safe, only
- * unlucky: its rename fails and the put rejects, so no object is ever half-written. A crashed process
+ * unlucky: its link fails and the put rejects, so no object is ever half-written. A crashed process
  * whose pid is alive again (a container restarted as pid 1) has its files removed by age, at a later start.
  */
 async function removeStaleTempFiles(tempDir: string, staleMs: number): Promise<void> {
@@ -138,44 +211,128 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
     return made;
   }
 
-  async function writeStaged(tempPath: string, data: Buffer): Promise<void> {
-    const handle = await open(tempPath, 'wx');
-    try {
-      let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await handle.write(data, written, data.length - written, written);
-        written += bytesWritten;
-      }
-      if (sync) await handle.datasync();
-    } finally {
-      await handle.close();
+  const maxParallelism = options.maxParallelism ?? FS_MAX_PARALLELISM;
+  const stages = options.directIo === false ? undefined : await directIoStages(tempDir, maxParallelism);
+  const freeStages = stages ?? [];
+  const stageWaiters: Array<(stage: Buffer) => void> = [];
+
+  async function acquireStage(): Promise<Buffer> {
+    return freeStages.pop() ?? new Promise<Buffer>((resolve) => stageWaiters.push(resolve));
+  }
+
+  function releaseStage(stage: Buffer): void {
+    const waiter = stageWaiters.shift();
+    if (waiter !== undefined) waiter(stage);
+    else freeStages.push(stage);
+  }
+
+  async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
+      written += bytesWritten;
     }
+  }
+
+  async function writeStaged(tempPath: string, data: Buffer): Promise<void> {
+    const direct =
+      stages !== undefined && data.length >= DIRECT_IO_MIN_BYTES && data.length % DIRECT_IO_ALIGNMENT === 0;
+    if (!direct) {
+      const handle = await open(tempPath, 'wx');
+      try {
+        await writeAll(handle, data, 0);
+        if (sync) await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+    const { O_DIRECT, O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
+    const stage = await acquireStage();
+    try {
+      const handle = await open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0o666);
+      try {
+        for (let at = 0; at < data.length; at += stage.length) {
+          const piece = stage.subarray(0, data.copy(stage, 0, at, Math.min(at + stage.length, data.length)));
+          await writeAll(handle, piece, at);
+        }
+        // O_DIRECT bypasses the page cache, not the disk's write cache nor the file's metadata.
+        if (sync) await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      releaseStage(stage);
+    }
+  }
+
+  /** Directories holding objects put with deferSync whose entries are not fsync'd yet. */
+  const unsyncedDirectories = new Set<string>();
+  /** Flushes run one after another, so a flush resolves only after every earlier one has. */
+  let flushing: Promise<void> = Promise.resolve();
+
+  async function fsyncDirectories(dirs: string[]): Promise<void> {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < dirs.length) await fsyncDirectory(dirs[next++] as string);
+    };
+    await Promise.all(Array.from({ length: Math.min(maxParallelism, dirs.length) }, lane));
   }
 
   const driver = {
     name: 'fs',
-    capabilities: { maxParallelism: options.maxParallelism ?? FS_MAX_PARALLELISM },
+    capabilities: { maxParallelism },
 
-    async put(key: string, data: Buffer): Promise<void> {
+    async put(key: string, data: Buffer, putOptions?: PutOptions): Promise<void> {
       const path = pathOf(key);
-      if (await driver.has(key)) {
-        // Putting an existing object again marks it as wanted now: garbage collection spares recent objects,
-        // so a chunk an upload just found already stored is not collected under it.
-        const now = new Date();
-        await utimes(path, now, now).catch(() => undefined);
-        return;
-      }
       const dir = dirname(path);
       await ensureDirectory(dir);
       const tempPath = join(tempDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
       try {
         await writeStaged(tempPath, data);
-        await rename(tempPath, path);
-      } catch (error) {
+        try {
+          await link(tempPath, path);
+        } catch (error) {
+          if (!isErrno(error, 'EEXIST') || !(await driver.touch(key))) throw error;
+          return; // already stored: same key, same bytes; its age is refreshed
+        }
+      } finally {
         await unlink(tempPath).catch(() => undefined);
+      }
+      if (!sync) return;
+      if (putOptions?.deferSync === true) unsyncedDirectories.add(dir);
+      else await fsyncDirectory(dir);
+    },
+
+    async touch(key: string): Promise<boolean> {
+      const path = pathOf(key);
+      try {
+        if (!(await stat(path)).isFile()) return false;
+        // Putting an existing object again marks it as wanted now: garbage collection spares recent objects,
+        // so a chunk an upload just found already stored is not collected under it.
+        const now = new Date();
+        await utimes(path, now, now);
+        return true;
+      } catch (error) {
+        if (isAbsent(error)) return false;
         throw error;
       }
-      if (sync) await fsyncDirectory(dir);
+    },
+
+    flush(keys?: readonly string[]): Promise<void> {
+      const dirs = keys?.map((key) => dirname(pathOf(key)));
+      const run = flushing.then(async () => {
+        const todo = [...unsyncedDirectories].filter((dir) => dirs === undefined || dirs.includes(dir));
+        for (const dir of todo) unsyncedDirectories.delete(dir);
+        try {
+          await fsyncDirectories(todo);
+        } catch (error) {
+          for (const dir of todo) unsyncedDirectories.add(dir);
+          throw error;
+        }
+      });
+      flushing = run.catch(() => undefined);
+      return run;
     },
 
     async get(key: string): Promise<Buffer> {

@@ -28,10 +28,22 @@ export function createMemoryBlobDriver(options: MemoryBlobDriverOptions = {}): M
     capabilities: { maxParallelism: options.maxParallelism ?? 64 },
     objects,
 
+    // Memory has no durability to defer: deferSync is accepted and changes nothing, and flush has nothing to do.
     async put(key, data) {
       assertValidKey(key);
       if (!objects.has(key)) objects.set(key, Buffer.from(data));
       modified.set(key, new Date());
+    },
+
+    async touch(key) {
+      assertValidKey(key);
+      if (!objects.has(key)) return false;
+      modified.set(key, new Date());
+      return true;
+    },
+
+    async flush(keys) {
+      keys?.forEach(assertValidKey);
     },
 
     async stat(key) {
