@@ -1,0 +1,261 @@
+// A destination lane's chunk batch exchange: a BatchConnection reading a source's answer into a ChunkReceiver.
+// The source here is a raw TCP server that writes scripted answers byte by byte as a real or broken peer
+// could: every way the answer can be wrong must be refused without storing a bad chunk.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, test } from 'node:test';
+import { createChunkStore, DigestMismatchError, sha256Digest } from '../../../src/blobs/chunk-store.js';
+import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
+import { BatchConnection } from '../../../src/replication/batch-connection.js';
+import { BatchStreamError, ChunkReceiver, type BatchChunk } from '../../../src/replication/chunk-batch.js';
+import { RegionCallError } from '../../../src/replication/region-client.js';
+
+const LENGTHS = [4096, 4096, 4096, 1000];
+const CHUNK_BYTES = 4096;
+
+interface Received {
+  readonly head: string;
+  readonly body: unknown;
+}
+
+/** Answers each request with `answer(request, socket)`; records the requests. */
+async function startSource(answer: (request: Received, socket: Socket) => void): Promise<{
+  server: Server;
+  url: URL;
+  requests: Received[];
+}> {
+  const requests: Received[] = [];
+  const server = createServer((socket) => {
+    let pending = Buffer.alloc(0);
+    socket.on('data', (data) => {
+      pending = Buffer.concat([pending, data]);
+      for (;;) {
+        const end = pending.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = pending.subarray(0, end).toString('latin1');
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (pending.length < end + 4 + length) return;
+        const body = JSON.parse(pending.subarray(end + 4, end + 4 + length).toString('utf8')) as unknown;
+        pending = pending.subarray(end + 4 + length);
+        const request = { head, body };
+        requests.push(request);
+        answer(request, socket);
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { server, url: new URL(`http://127.0.0.1:${port}`), requests };
+}
+
+function makeChunks(): { chunks: BatchChunk[]; bodies: Buffer[] } {
+  const bodies = LENGTHS.map((length) => randomBytes(length));
+  return { bodies, chunks: bodies.map((data) => ({ digest: sha256Digest(data), length: data.length })) };
+}
+
+/** Writes `data` in pieces of `pieceSize` with a pause between them, so reads split anywhere. */
+async function writeInPieces(socket: Socket, data: Buffer, pieceSize: number): Promise<void> {
+  for (let at = 0; at < data.length; at += pieceSize) {
+    socket.write(data.subarray(at, at + pieceSize));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function head(status: number, length: number, extra = ''): Buffer {
+  return Buffer.from(`HTTP/1.1 ${status} X\r\ncontent-length: ${length}\r\n${extra}\r\n`, 'latin1');
+}
+
+function receiverFor(
+  chunks: BatchChunk[],
+  store = createChunkStore({ driver: createMemoryBlobDriver() }),
+  stored: BatchChunk[] = [],
+) {
+  const buffers: [Buffer, Buffer] = [Buffer.alloc(CHUNK_BYTES), Buffer.alloc(CHUNK_BYTES)];
+  return {
+    store,
+    stored,
+    receiver: new ChunkReceiver(chunks, store, { buffers, onStored: (c) => stored.push(c) }),
+  };
+}
+
+const NO_ABORT = new AbortController().signal;
+
+test('chunks arrive in any pieces, each is stored with its own bytes, and the connection is reused', async () => {
+  const { chunks, bodies } = makeChunks();
+  const payload = Buffer.concat(bodies);
+  let connections = 0;
+  const source = await startSource((_request, socket) => {
+    void writeInPieces(socket, Buffer.concat([head(200, payload.length), payload]), 777);
+  });
+  source.server.on('connection', () => connections++);
+  const connection = new BatchConnection('north-1', source.url, { 'x-ferry-grant': 'g1' });
+  try {
+    for (let round = 0; round < 2; round++) {
+      const { store, stored, receiver } = receiverFor(chunks);
+      await connection.post('/internal/v1/grants/j/chunks', { digests: ['a'] }, receiver, NO_ABORT);
+      assert.deepEqual(stored, chunks, 'all stored, in order');
+      for (const [index, chunk] of chunks.entries())
+        assert.ok((await store.getChunk(chunk.digest)).equals(bodies[index]!));
+    }
+  } finally {
+    connection.close();
+  }
+  assert.equal(connections, 1, 'one keep-alive connection for both batches');
+  assert.equal(source.requests.length, 2);
+  assert.match(source.requests[0]!.head, /^POST \/internal\/v1\/grants\/j\/chunks HTTP\/1\.1/);
+  assert.match(source.requests[0]!.head, /x-ferry-grant: g1/);
+  assert.deepEqual(source.requests[0]!.body, { digests: ['a'] });
+});
+
+test('a slow store holds the socket back instead of buffering the batch, and still stores every chunk', async () => {
+  const { chunks, bodies } = makeChunks();
+  const payload = Buffer.concat(bodies);
+  const source = await startSource((_request, socket) => {
+    socket.write(Buffer.concat([head(200, payload.length), payload])); // all at once
+  });
+  const inner = createChunkStore({ driver: createMemoryBlobDriver() });
+  const slow = {
+    ...inner,
+    putChunk: async (...args: Parameters<typeof inner.putChunk>) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return inner.putChunk(...args);
+    },
+  };
+  const { stored, receiver } = receiverFor(chunks, slow);
+  const connection = new BatchConnection('north-1', source.url, {});
+  try {
+    await connection.post('/c', {}, receiver, NO_ABORT);
+  } finally {
+    connection.close();
+  }
+  assert.deepEqual(stored, chunks);
+  for (const [index, chunk] of chunks.entries())
+    assert.ok((await inner.getChunk(chunk.digest)).equals(bodies[index]!));
+});
+
+test('a corrupt chunk is refused and not stored; the chunks before it are', async () => {
+  const { chunks, bodies } = makeChunks();
+  const payload = Buffer.concat(bodies);
+  payload.writeUInt8(payload.readUInt8(2 * CHUNK_BYTES + 10) ^ 0xff, 2 * CHUNK_BYTES + 10); // third chunk
+  const source = await startSource((_request, socket) => {
+    void writeInPieces(socket, Buffer.concat([head(200, payload.length), payload]), 1500);
+  });
+  const { store, stored, receiver } = receiverFor(chunks);
+  const connection = new BatchConnection('north-1', source.url, {});
+  try {
+    await assert.rejects(connection.post('/c', {}, receiver, NO_ABORT), DigestMismatchError);
+  } finally {
+    connection.close();
+  }
+  assert.deepEqual(
+    stored.slice(0, 2).map((c) => c.digest),
+    [chunks[0]!.digest, chunks[1]!.digest],
+  );
+  assert.equal(await store.hasChunk(chunks[2]!.digest), false, 'the corrupt chunk is not stored');
+});
+
+test('an answer cut short, too long, or of the wrong length is a BatchStreamError', async (t) => {
+  const { chunks, bodies } = makeChunks();
+  const payload = Buffer.concat(bodies);
+  const cases: Array<[string, (socket: Socket) => void]> = [
+    [
+      'closed mid-body',
+      (socket) => {
+        socket.write(Buffer.concat([head(200, payload.length), payload.subarray(0, 5000)]));
+        socket.end();
+      },
+    ],
+    [
+      'announces another length',
+      (socket) => socket.write(Buffer.concat([head(200, 10), payload.subarray(0, 10)])),
+    ],
+    [
+      'sends more than it announced',
+      (socket) => socket.write(Buffer.concat([head(200, payload.length), payload, Buffer.from('extra')])),
+    ],
+    [
+      'chunked encoding',
+      (socket) => socket.write(Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n')),
+    ],
+    ['not HTTP', (socket) => socket.write(Buffer.from('SSH-2.0-OpenSSH\r\n\r\n'))],
+  ];
+  for (const [name, answer] of cases) {
+    await t.test(name, async () => {
+      const source = await startSource((_request, socket) => answer(socket));
+      const { store, receiver } = receiverFor(chunks);
+      const connection = new BatchConnection('north-1', source.url, {});
+      try {
+        await assert.rejects(connection.post('/c', {}, receiver, NO_ABORT), BatchStreamError);
+      } finally {
+        connection.close();
+      }
+      if (name !== 'sends more than it announced') {
+        assert.equal(
+          await store.hasChunk(chunks[3]!.digest),
+          false,
+          'the incomplete last chunk is not stored',
+        );
+      }
+    });
+  }
+});
+
+test("the source's refusal becomes a RegionCallError with its code; a 5xx is transient", async () => {
+  const { chunks } = makeChunks();
+  for (const [status, transient] of [
+    [404, false],
+    [503, true],
+  ] as const) {
+    const error = Buffer.from(
+      JSON.stringify({ error: { code: 'GRANT_NOT_FOUND', message: 'no such grant' } }),
+    );
+    const source = await startSource((_request, socket) => {
+      socket.write(Buffer.concat([head(status, error.length, 'content-type: application/json\r\n'), error]));
+    });
+    const { receiver } = receiverFor(chunks);
+    const connection = new BatchConnection('north-1', source.url, {});
+    try {
+      const failure = await connection.post('/c', {}, receiver, NO_ABORT).then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      assert.ok(failure instanceof RegionCallError);
+      assert.equal(failure.status, status);
+      assert.equal(failure.code, 'GRANT_NOT_FOUND');
+      assert.equal(failure.transient, transient);
+    } finally {
+      connection.close();
+    }
+  }
+});
+
+test('an unreachable source is a transient RegionCallError; an abort ends a stalled exchange', async () => {
+  const { chunks } = makeChunks();
+  const closed = await startSource(() => undefined);
+  const port = closed.url.port;
+  await new Promise<void>((resolve) => closed.server.close(() => resolve()));
+  const unreachable = new BatchConnection('north-1', new URL(`http://127.0.0.1:${port}`), {});
+  const failure = await unreachable.post('/c', {}, receiverFor(chunks).receiver, NO_ABORT).then(
+    () => assert.fail('resolved'),
+    (e: unknown) => e,
+  );
+  assert.ok(failure instanceof RegionCallError && failure.transient);
+
+  const stalled = await startSource((_request, socket) => socket.write(head(200, 13288))); // head, then nothing
+  const connection = new BatchConnection('north-1', stalled.url, {});
+  const abort = new AbortController();
+  const reason = new Error('job cancelled');
+  setTimeout(() => abort.abort(reason), 50);
+  try {
+    await assert.rejects(
+      connection.post('/c', {}, receiverFor(chunks).receiver, abort.signal),
+      (e) => e === reason,
+    );
+  } finally {
+    connection.close();
+  }
+});
