@@ -12,7 +12,8 @@
  * free memory is handed back to the host, so every page cache page it has not used recently costs a host
  * fault), writing 2 GiB as 1 MiB files with fdatasync: buffered 4.2-6.4 s with 4.8-5.1 s of system CPU,
  * O_DIRECT 2.0-2.5 s with 0.5-1.4 s. The price is one 1 MiB copy into the staging buffer (~0.1 ms) and
- * that a chunk just written is not in the page cache: its first read comes from the disk.
+ * that a chunk just written is not in the page cache: its first read comes from the disk. Objects up to a
+ * staging buffer's size are read with O_DIRECT too (see `readDirect`), for the same reason.
  * @module
  */
 import { constants as fsConstants } from 'node:fs';
@@ -266,6 +267,46 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
     }
   }
 
+  /**
+   * Reads the file at `path` with O_DIRECT through a staging buffer and returns a copy the caller owns, or
+   * undefined (nothing read) if it is larger than a staging buffer: a chunk read by a download or a
+   * replication source then costs neither page cache nor the VM's host faults for fresh pages. Measured on
+   * the dev VM, reading 1 GiB not in the page cache: buffered 1.39 s with 1.21 s of system CPU, O_DIRECT
+   * 0.47 s with 0.07 s. The price: a chunk read twice comes from the disk twice.
+   */
+  async function readDirect(path: string): Promise<Buffer | undefined> {
+    const { O_DIRECT, O_RDONLY } = fsConstants;
+    let handle: FileHandle;
+    try {
+      handle = await open(path, O_RDONLY | O_DIRECT);
+    } catch (error) {
+      if (isErrno(error, 'EINVAL')) return undefined; // e.g. a directory: readFile says what it is
+      throw error;
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size > DIRECT_IO_STAGE_BYTES) return undefined;
+      const stage = await acquireStage();
+      try {
+        // O_DIRECT reads whole aligned blocks; the file's end makes the last one short.
+        const want = Math.ceil(size / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+        let got = 0;
+        while (got < size) {
+          const { bytesRead } = await handle.read(stage, got, want - got, got);
+          if (bytesRead === 0) break; // truncated meanwhile: the caller sees the short length
+          got += bytesRead;
+        }
+        const data = Buffer.allocUnsafeSlow(Math.min(got, size));
+        stage.copy(data, 0, 0, data.length);
+        return data;
+      } finally {
+        releaseStage(stage);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Directories holding objects put with deferSync whose entries are not fsync'd yet. */
   const unsyncedDirectories = new Set<string>();
   /** Flushes run one after another, so a flush resolves only after every earlier one has. */
@@ -338,7 +379,7 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
     async get(key: string): Promise<Buffer> {
       const path = pathOf(key);
       try {
-        return await readFile(path);
+        return (stages !== undefined && (await readDirect(path))) || (await readFile(path));
       } catch (error) {
         if (isAbsent(error)) throw new BlobNotFoundError(key);
         throw error;
