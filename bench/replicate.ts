@@ -51,6 +51,7 @@ import {
   RssMonitor,
   seconds,
   startFerryProcess,
+  ThreadCpuMonitor,
   REPO_ROOT,
   run,
   uploadFile,
@@ -95,6 +96,8 @@ interface Usage {
   /** CPU seconds of each region process, of the bench process, and of everything else on the machine. */
   readonly cpu: Partial<Record<string, number>>;
   readonly benchCpu: number;
+  /** Per-thread CPU of each region process (see ThreadCpuMonitor). */
+  readonly threads: Partial<Record<string, string>>;
   /** Where the rest of the machine's CPU time went (see `otherCpu`). */
   readonly rest: string;
 }
@@ -180,9 +183,13 @@ async function measured(
   const cpuBefore = await Promise.all(regions.map((region) => procCpuSeconds(region.process.pid)));
   const benchBefore = benchCpuSeconds();
   const machineBefore = await cpuSnapshot();
+  const monitors = regions.map((region) => new ThreadCpuMonitor(region.process.pid));
+  for (const monitor of monitors) await monitor.begin();
   const started = performance.now();
   await body();
   const elapsed = seconds(started);
+  const threads: Record<string, string> = {};
+  for (const [i, region] of regions.entries()) threads[region.name] = await monitors[i]!.end();
   const machineAfter = await cpuSnapshot();
   const benchCpu = benchCpuSeconds() - benchBefore;
   const rss: Record<string, PeakRss> = {};
@@ -194,7 +201,7 @@ async function measured(
   const ours = new Set([process.pid, ...regions.map((region) => region.process.pid)]);
   return {
     seconds: elapsed,
-    usage: { rss, cpu, benchCpu, rest: otherCpu(machineBefore, machineAfter, ours) },
+    usage: { rss, cpu, benchCpu, threads, rest: otherCpu(machineBefore, machineAfter, ours) },
   };
 }
 
@@ -453,12 +460,14 @@ function printReplicationReport(
         `bench ${fmt(u.benchCpu, 2)} s, rest of the machine: ${u.rest} ` +
         `(wall ${fmt(row.seconds, 2)} s × ${cores} cores = ${fmt(row.seconds * cores, 2)} core-s)`,
     );
+    for (const name of [SOURCE, DEST])
+      lines.push(`  ${''.padEnd(52)} ${name} threads: ${u.threads[name] ?? 'n/a'}`);
   }
   lines.push(
     '',
-    `Idle VmRSS before the first upload: ${regions(idleMiB)}. Default replication settings (6 parallel fetches ` +
-      'per job, worker poll 500 ms); fs driver with fsync on. Page cache warm: the chunks are read just after ' +
-      'they were written.',
+    `Idle VmRSS before the first upload: ${regions(idleMiB)}. Default replication settings ` +
+      '(DEFAULT_REPLICATION_SETTINGS in src/replication/settings.ts); fs driver with fsync on, chunks written ' +
+      'and read with O_DIRECT (not through the page cache).',
   );
   console.log(lines.join('\n'));
 }

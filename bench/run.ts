@@ -21,7 +21,7 @@
  * Scratch files and servers go away on every path, Ctrl-C included.
  * @module
  */
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,6 +53,7 @@ import {
   RssMonitor,
   seconds,
   startFerryProcess,
+  ThreadCpuMonitor,
   uploadFile,
   type BenchContext,
   type Endpoint,
@@ -103,70 +104,6 @@ function parseOptions(): Options {
 
 // ---------------------------------------------------------------------------------------------------------
 // Upload and download through one region (`ferry local`)
-
-/** CPU seconds (user + system) of each live thread of `pid`, by thread id. */
-async function threadCpuSeconds(pid: number): Promise<Map<number, number>> {
-  const result = new Map<number, number>();
-  for (const entry of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    try {
-      const stat = await readFile(`/proc/${pid}/task/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      result.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return result;
-}
-
-/**
- * Per-thread CPU of the server during a step, sampled every 200 ms so that threads ending within the step
- * (the ingest's two hash workers) are still counted, up to their last sample. Node names every thread
- * "node", so threads are told apart by when they appeared: the main thread (tid = pid), threads started
- * during the step (the hash workers), and the rest (libuv pool, V8 platform threads).
- */
-class ThreadCpuMonitor {
-  private start = new Map<number, number>();
-  private last = new Map<number, number>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly pid: number) {}
-
-  private async sample(): Promise<void> {
-    for (const [tid, cpu] of await threadCpuSeconds(this.pid)) this.last.set(tid, cpu);
-  }
-
-  async begin(): Promise<void> {
-    this.start = await threadCpuSeconds(this.pid);
-    this.last = new Map(this.start);
-    this.timer = setInterval(() => void this.sample(), 200);
-    this.timer.unref();
-  }
-
-  /** "main 4.10, new threads 3.02 + 2.95, other threads 2.50 (top 0.70, 0.69, …)". */
-  async end(): Promise<string> {
-    clearInterval(this.timer);
-    await this.sample();
-    let main = 0;
-    const created: number[] = [];
-    const others: number[] = [];
-    for (const [tid, cpu] of this.last) {
-      const used = cpu - (this.start.get(tid) ?? 0);
-      if (tid === this.pid) main = used;
-      else if (!this.start.has(tid)) created.push(used);
-      else if (used > 0) others.push(used);
-    }
-    others.sort((a, b) => b - a);
-    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-    return (
-      `main ${fmt(main, 2)}, threads started in the step ${created.map((v) => fmt(v, 2)).join(' + ') || '0'}, ` +
-      `other threads ${fmt(sum(others), 2)} (${others
-        .slice(0, 6)
-        .map((v) => fmt(v, 2))
-        .join(', ')})`
-    );
-  }
-}
 
 interface Row {
   readonly threads?: string;

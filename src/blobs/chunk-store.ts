@@ -95,6 +95,13 @@ export interface ChunkStore {
   getChunk(digest: Digest, options?: { verify?: boolean }): Promise<Buffer>;
 
   /**
+   * Calls `use` with the chunk's bytes lent for that call (see BlobReader.read: not to be kept or written
+   * once `use` settles), without re-hashing them: for bytes only passed on, as a replication source does.
+   * @throws BlobNotFoundError if absent (`use` is not called)
+   */
+  readChunk<T>(digest: Digest, use: (data: Buffer) => Promise<T>): Promise<T>;
+
+  /**
    * Stores the serialised manifest under its digest and returns the digest. Every chunk it lists must be
    * stored first (chunks before the manifest), so a stored manifest is always complete; chunks stored
    * with deferSync are flushed first, so it is also complete after a crash.
@@ -194,6 +201,10 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
         if (actual !== digest) throw new DigestMismatchError(digest, actual, 'chunk');
       }
       return data;
+    },
+
+    readChunk(digest, use) {
+      return driver.read(chunkKey(digest), use);
     },
 
     async putManifest(manifest) {

@@ -64,6 +64,15 @@ export interface BlobReader {
    * Sees an object once its `put` resolved (read-after-write), never a part of one.
    */
   get(key: string): Promise<Buffer>;
+  /**
+   * Calls `use` with the object's bytes in a buffer lent for that call only: valid until the promise `use`
+   * returns settles, never to be written, kept or used after. Resolves what `use` resolves. Rejects with
+   * BlobNotFoundError (without calling `use`) if the key is absent. For readers that only pass bytes on (a
+   * chunk sent to another region): a driver lends its own memory where it can, so a read costs no
+   * allocation and no copy (fs: the O_DIRECT staging buffer the bytes were read into). Holding many lent
+   * buffers at once may make further reads and writes wait for one.
+   */
+  read<T>(key: string, use: (data: Buffer) => Promise<T>): Promise<T>;
   /** Whether an object has the key. Never rejects for an absent key. */
   has(key: string): Promise<boolean>;
   /**

@@ -59,14 +59,69 @@ export function runBlobDriverContract(
       // Sizes on both sides of the fs driver's direct I/O limits (4 KiB alignment, 64 KiB minimum, 1 MiB stage).
       'objects of sizes around block and buffer boundaries round-trip byte for byte',
       async (driver) => {
-        const sizes = [1, 4095, 4096, 4097, 65_536, 65_537, 1 << 20, (1 << 20) - 4096, (1 << 20) + 1, 3 << 20];
-        const objects = sizes.map((size, index) => ({ key: `v1/sizes/ab/${index}`, data: randomBytes(size) }));
+        const sizes = [
+          1,
+          4095,
+          4096,
+          4097,
+          65_536,
+          65_537,
+          1 << 20,
+          (1 << 20) - 4096,
+          (1 << 20) + 1,
+          3 << 20,
+        ];
+        const objects = sizes.map((size, index) => ({
+          key: `v1/sizes/ab/${index}`,
+          data: randomBytes(size),
+        }));
         await Promise.all(objects.map(({ key, data }) => driver.put(key, data)));
         for (const { key, data } of objects) {
           const got = await driver.get(key);
           assert.equal(got.length, data.length, `${key}: length`);
           assert.ok(got.equals(data), `${key}: bytes`);
         }
+        await Promise.all(objects.map(({ key }) => driver.delete(key)));
+      },
+    ],
+    [
+      'read lends the bytes for the call, rejects an absent key without calling back, passes errors on',
+      async (driver) => {
+        const objects = Array.from({ length: 20 }, (_, i) => ({
+          key: `v1/lend/ab/${i}`,
+          data: randomBytes(70_000 + i),
+        }));
+        await Promise.all(objects.map(({ key, data }) => driver.put(key, data)));
+        // More reads at once than any driver's pool of lent buffers: each waits its turn, none deadlocks.
+        const lengths = await Promise.all(
+          objects.map(({ key, data }) =>
+            driver.read(key, async (lent) => {
+              assert.ok(lent.equals(data), `${key}: bytes`);
+              await new Promise((resolve) => setTimeout(resolve, 5));
+              return lent.length;
+            }),
+          ),
+        );
+        assert.deepEqual(
+          lengths,
+          objects.map(({ data }) => data.length),
+        );
+        let called = false;
+        await assert.rejects(
+          driver.read('v1/lend/zz/none', async () => {
+            called = true;
+          }),
+          BlobNotFoundError,
+        );
+        assert.equal(called, false);
+        await assert.rejects(
+          driver.read(objects[0]!.key, async () => Promise.reject(new Error('consumer failed'))),
+          /consumer failed/,
+        );
+        assert.ok(
+          (await driver.get(objects[0]!.key)).equals(objects[0]!.data),
+          'still readable after a failed use',
+        );
         await Promise.all(objects.map(({ key }) => driver.delete(key)));
       },
     ],

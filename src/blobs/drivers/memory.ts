@@ -46,6 +46,13 @@ export function createMemoryBlobDriver(options: MemoryBlobDriverOptions = {}): M
       keys?.forEach(assertValidKey);
     },
 
+    async read(key, use) {
+      assertValidKey(key);
+      const data = objects.get(key);
+      if (data === undefined) throw new BlobNotFoundError(key);
+      return use(data);
+    },
+
     async stat(key) {
       assertValidKey(key);
       const data = objects.get(key);
