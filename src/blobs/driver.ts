@@ -114,6 +114,13 @@ export interface BlobWriter {
    */
   touch(key: string): Promise<boolean>;
   /**
+   * `count` buffers of `size` bytes that `put` stores fastest when given one of them (or a view of one from
+   * its start): the fs driver's are aligned for O_DIRECT and written without a staging copy. For writers
+   * that reuse a few buffers for many objects (a replication lane). Plain memory for drivers with no such
+   * preference.
+   */
+  allocate(count: number, size: number): Promise<Buffer[]>;
+  /**
    * Makes durable the objects put with `deferSync` whose `put` resolved before this call: those under
    * `keys`, or all of them if `keys` is undefined. Resolves at once when there are none (and always, for a
    * driver whose puts are durable anyway). Concurrency-safe; a rejected flush leaves its objects to the next.

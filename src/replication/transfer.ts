@@ -176,10 +176,9 @@ export async function runTransfer(
     };
     let next = 0;
     const lane = async () => {
-      const buffers: [Buffer, Buffer] = [
-        Buffer.allocUnsafeSlow(manifest.chunkSize),
-        Buffer.allocUnsafeSlow(manifest.chunkSize),
-      ];
+      // From the store: the fs driver's are aligned, so each chunk is written from where it was received.
+      const [first, second] = await ctx.chunks.allocateChunkBuffers(2, manifest.chunkSize);
+      const buffers: [Buffer, Buffer] = [first!, second!];
       const connection = ctx.regions.batchConnection(job.source_region, {
         [GRANT_HEADER]: job.grant_secret ?? '',
       });

@@ -127,15 +127,30 @@ async function fsyncDirectory(path: string): Promise<void> {
 }
 
 /**
- * `count` staging buffers of DIRECT_IO_STAGE_BYTES whose addresses are DIRECT_IO_ALIGNMENT-aligned, or
- * undefined if O_DIRECT is unavailable in `tempDir`. JavaScript cannot see a buffer's address, so the
+ * Memory known to be aligned for O_DIRECT: for each ArrayBuffer carved into aligned buffers, the residue
+ * (modulo DIRECT_IO_ALIGNMENT) of the byte offsets that are aligned. Only directIoStages adds to it.
+ */
+const alignedResidue = new WeakMap<ArrayBufferLike, number>();
+
+/** Whether `data` starts at an address O_DIRECT accepts (as far as this module knows). */
+function isAligned(data: Buffer): boolean {
+  return alignedResidue.get(data.buffer) === data.byteOffset % DIRECT_IO_ALIGNMENT;
+}
+
+/**
+ * `count` buffers of `size` bytes (default: DIRECT_IO_STAGE_BYTES; a multiple of DIRECT_IO_ALIGNMENT) whose
+ * addresses are DIRECT_IO_ALIGNMENT-aligned, or undefined if O_DIRECT is unavailable in `tempDir`. JavaScript cannot see a buffer's address, so the
  * alignment is found by trial: O_DIRECT writes from an unaligned address fail with EINVAL, and malloc'd
  * memory is 16-byte aligned, so one of the first 256 offsets of a 16-byte step works.
  */
-async function directIoStages(tempDir: string, count: number): Promise<Buffer[] | undefined> {
+async function directIoStages(
+  tempDir: string,
+  count: number,
+  size = DIRECT_IO_STAGE_BYTES,
+): Promise<Buffer[] | undefined> {
   const { O_DIRECT, O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
   if (O_DIRECT === undefined) return undefined; // not Linux
-  const memory = Buffer.allocUnsafeSlow(count * DIRECT_IO_STAGE_BYTES + DIRECT_IO_ALIGNMENT);
+  const memory = Buffer.allocUnsafeSlow(count * size + DIRECT_IO_ALIGNMENT);
   const probe = join(tempDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
   let handle;
   try {
@@ -151,8 +166,9 @@ async function directIoStages(tempDir: string, count: number): Promise<Buffer[] 
         if (isErrno(error, 'EINVAL')) continue;
         return undefined;
       }
+      alignedResidue.set(memory.buffer, (memory.byteOffset + offset) % DIRECT_IO_ALIGNMENT);
       return Array.from({ length: count }, (_, i) =>
-        memory.subarray(offset + i * DIRECT_IO_STAGE_BYTES, offset + (i + 1) * DIRECT_IO_STAGE_BYTES),
+        memory.subarray(offset + i * size, offset + (i + 1) * size),
       );
     }
     return undefined;
@@ -265,6 +281,17 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
       return;
     }
     const { O_DIRECT, O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
+    if (isAligned(data)) {
+      // Memory from `allocate`: written as it is, no staging copy.
+      const handle = await open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0o666);
+      try {
+        await writeAll(handle, data, 0);
+        if (sync) await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
     const stage = await acquireStage();
     try {
       const handle = await open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0o666);
@@ -373,6 +400,15 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
       if (!sync) return;
       if (putOptions?.deferSync === true) unsyncedDirectories.add(dir);
       else await fsyncDirectory(dir);
+    },
+
+    async allocate(count: number, size: number): Promise<Buffer[]> {
+      const aligned = Math.ceil(size / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+      const buffers = stages === undefined ? undefined : await directIoStages(tempDir, count, aligned);
+      return (
+        buffers?.map((buffer) => buffer.subarray(0, size)) ??
+        Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size))
+      );
     },
 
     async touch(key: string): Promise<boolean> {

@@ -35,6 +35,10 @@ export function createMemoryBlobDriver(options: MemoryBlobDriverOptions = {}): M
       modified.set(key, new Date());
     },
 
+    async allocate(count, size) {
+      return Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size));
+    },
+
     async touch(key) {
       assertValidKey(key);
       if (!objects.has(key)) return false;
