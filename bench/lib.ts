@@ -507,10 +507,16 @@ export async function uploadFile(endpoint: Endpoint, id: string, file: string, s
  * Streams the image into `file` (no fsync), hashing MD5 on the way, and returns the MD5 and length of what
  * arrived; with `file` undefined, only counts the bytes and drops them (no hash: the server's side alone).
  */
+/**
+ * GET of the image's data. `file` undefined: the bytes are counted and dropped. Otherwise they are written
+ * to `file`; `hash` computes their MD5 as they arrive (else `md5` is undefined: hash the file afterwards
+ * with `md5OfFile`), and `durable` fsyncs the file before resolving, as the baseline's `sync` does.
+ */
 export async function download(
   endpoint: Endpoint,
   id: string,
   file: string | undefined,
+  options: { hash: boolean; durable: boolean } = { hash: true, durable: false },
 ): Promise<{ md5: string | undefined; bytes: number }> {
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
     const request = httpRequest(`${endpoint.url}/v2/images/${id}/file`, {
@@ -529,20 +535,29 @@ export async function download(
     if (expected !== bytes) throw new Error(`Content-Length ${expected} but ${bytes} bytes arrived`);
     return { md5: undefined, bytes };
   }
-  const md5 = createHash('md5');
+  const md5 = options.hash ? createHash('md5') : undefined;
+  const output = createWriteStream(file, { highWaterMark: MiB, flush: options.durable });
   await pipeline(
     response,
     async function* (source: AsyncIterable<Buffer>) {
       for await (const piece of source) {
-        md5.update(piece);
+        md5?.update(piece);
         bytes += piece.length;
         yield piece;
       }
     },
-    createWriteStream(file, { highWaterMark: MiB }),
+    output,
   );
   if (expected !== bytes) throw new Error(`Content-Length ${expected} but ${bytes} bytes arrived`);
-  return { md5: md5.digest('hex'), bytes };
+  return { md5: md5?.digest('hex'), bytes };
+}
+
+/** The MD5 of `file`'s bytes (untimed checks). */
+export async function md5OfFile(file: string): Promise<string> {
+  const md5 = createHash('md5');
+  for await (const piece of createReadStream(file, { highWaterMark: MiB }) as AsyncIterable<Buffer>)
+    md5.update(piece);
+  return md5.digest('hex');
 }
 
 // ---------------------------------------------------------------------------------------------------------
