@@ -265,8 +265,8 @@ function printUploadReport(size: number, rows: Row[], machine: string, idleMiB: 
   }
   lines.push(
     '',
-    `Server idle VmRSS before the upload: ${fmt(idleMiB, 0)} MiB. Page cache warm: the source file and the ` +
-      'stored chunks were written just before they are read.',
+    `Server idle VmRSS before the upload: ${fmt(idleMiB, 0)} MiB. The source file is in the page cache; the ` +
+      'server writes and reads chunks with O_DIRECT, past it.',
   );
   console.log(lines.join('\n'));
 }
