@@ -270,20 +270,10 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
   async function writeStaged(tempPath: string, data: Buffer): Promise<void> {
     const direct =
       stages !== undefined && data.length >= DIRECT_IO_MIN_BYTES && data.length % DIRECT_IO_ALIGNMENT === 0;
-    if (!direct) {
-      const handle = await open(tempPath, 'wx');
-      try {
-        await writeAll(handle, data, 0);
-        if (sync) await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      return;
-    }
     const { O_DIRECT, O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
-    if (isAligned(data)) {
-      // Memory from `allocate`: written as it is, no staging copy.
-      const handle = await open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0o666);
+    // Buffered for small or odd-sized objects; memory from `allocate` is written as it is, no staging copy.
+    if (!direct || isAligned(data)) {
+      const handle = await open(tempPath, O_WRONLY | O_CREAT | O_EXCL | (direct ? O_DIRECT : 0), 0o666);
       try {
         await writeAll(handle, data, 0);
         if (sync) await handle.datasync();
