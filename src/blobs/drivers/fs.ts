@@ -419,12 +419,12 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
     flush(keys?: readonly string[]): Promise<void> {
       const dirs = keys?.map((key) => dirname(pathOf(key)));
       const run = flushing.then(async () => {
-        const todo = [...unsyncedDirectories].filter((dir) => dirs === undefined || dirs.includes(dir));
-        for (const dir of todo) unsyncedDirectories.delete(dir);
+        const unsynced = [...unsyncedDirectories].filter((dir) => dirs === undefined || dirs.includes(dir));
+        for (const dir of unsynced) unsyncedDirectories.delete(dir);
         try {
-          await fsyncDirectories(todo);
+          await fsyncDirectories(unsynced);
         } catch (error) {
-          for (const dir of todo) unsyncedDirectories.add(dir);
+          for (const dir of unsynced) unsyncedDirectories.add(dir);
           throw error;
         }
       });
