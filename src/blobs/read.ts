@@ -1,137 +1,184 @@
 /**
- * Streaming reads of an image (whole or an HTTP byte range) from its manifest, in constant memory: a few
- * chunks are fetched ahead in parallel and pushed in order; zero chunks come from ZERO_CHUNK without I/O.
+ * Sending stored chunks (a whole image, an HTTP byte range of one, or a replication batch) to a byte sink
+ * such as an HTTP response, in order and in constant memory. Each chunk goes to the sink from the buffer the
+ * store lends it in (ChunkStore.readChunk) and is given back once the sink has taken the bytes; a few reads
+ * run ahead of the chunk being written. Zero chunks come from ZERO_CHUNK without I/O.
+ *
+ * Written by hand rather than as a Readable piped into the response: through a stream every chunk needed a
+ * buffer of its own, 1 MiB of garbage per chunk, and V8's collector took 0.4-0.6 s of the main thread per
+ * GiB sent (`--cpu-prof` of the download and replication benchmarks on the 2-core dev VM).
  * @module
  */
-import { Readable } from 'node:stream';
 import { FerryError } from '../domain/errors.js';
-import { CHUNK_SIZE, chunkIndexRange, chunkLength, type Manifest } from '../domain/manifest.js';
+import type { Digest } from '../domain/ids.js';
+import { chunkIndexRange, chunkLength, type Manifest } from '../domain/manifest.js';
 import { ZERO_CHUNK, type ChunkStore } from './chunk-store.js';
 
 /**
- * Chunks fetched ahead of the consumer (default 4): enough to hide a chunk's read latency behind the
- * previous ones while keeping a download at ~5 MiB of memory. Measured on the 2-core dev VM, fs driver,
- * 1 GiB, page cache warm, to a discarding sink: 1 → 1.7-4.0 GiB/s, 2 → 2.6-4.3, 4 → 3.4-4.7, 8 → 4.5-5.4
- * (cp + sync of the same data: 0.55-1.3 GiB/s). Cold reads are bound by the disk, not by this.
+ * Chunk reads in flight ahead of the chunk being written (default 4): chunks usually come from the disk
+ * (the fs driver writes them past the page cache), and a few reads in flight hide its latency.
  */
 export const READ_AHEAD_CHUNKS = 4;
 
-export interface ImageReadOptions {
-  /** First byte to send (default: 0). */
-  readonly start?: number;
-  /** Last byte to send, inclusive as in an HTTP Range (default: the image's last byte). */
-  readonly end?: number;
-  /** Chunks fetched ahead (default: READ_AHEAD_CHUNKS). */
-  readonly readAhead?: number;
-  /** Re-hash each chunk read (default: false; see ChunkStore.getChunk). */
-  readonly verify?: boolean;
+/** The part `from..to` (end exclusive) of one chunk, to be sent. */
+export interface ChunkPiece {
+  /** The chunk's digest; null for a zero chunk. */
+  readonly digest: Digest | null;
+  /** The chunk's whole length, as its manifest says: a stored chunk of another length is corrupt. */
+  readonly length: number;
+  readonly from: number;
+  readonly to: number;
 }
 
-/** Thrown (as the stream's error) when a stored chunk has the wrong length for its place in the manifest. */
+/** Where pieces go: an http.ServerResponse, or any stream.Writable. */
+export interface ByteSink {
+  /** Calls `callback` once the sink has taken `data` (the buffer may then be reused). */
+  write(data: Buffer, callback: (error?: Error | null) => void): unknown;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
+export interface WritePiecesOptions {
+  /** Reads in flight ahead of the piece being written (default: READ_AHEAD_CHUNKS). */
+  readonly readAhead?: number;
+  /** Awaited before each piece is written, with its length (e.g. a bandwidth cap); may reject to stop. */
+  readonly beforeWrite?: (bytes: number, signal: AbortSignal) => Promise<void>;
+  /** Told the length of each piece the sink has taken. */
+  readonly onWritten?: (bytes: number) => void;
+}
+
+/** A stored chunk whose length is not the one its manifest gives. */
 export class CorruptChunkError extends Error {
   constructor(
-    readonly index: number,
+    readonly digest: Digest,
     readonly expected: number,
     readonly actual: number,
   ) {
-    super(`chunk ${index} has ${actual} bytes, the manifest says ${expected}`);
+    super(`stored chunk ${digest} has ${actual} bytes, its manifest says ${expected}`);
     this.name = 'CorruptChunkError';
   }
 }
 
+/** A byte range of an image, inclusive as in HTTP. */
+export interface ImageRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 /**
- * A byte stream of the image described by `manifest`, bytes `start..end` inclusive. Store errors (a missing
- * or corrupt chunk) destroy the stream with that error; destroying the stream stops further fetches.
- * Zero-chunk buffers are views of the shared ZERO_CHUNK: consumers must not write into pushed buffers.
- * @throws FerryError RANGE_NOT_SATISFIABLE (synchronously) unless `0 <= start <= end < size`; an empty image
- *   can be read only without a range
- * @example
- * createImageReadStream(store, manifest, { start: 0, end: 1023 }).pipe(reply.raw);
+ * The pieces of the image described by `manifest`, bytes `range.start..range.end` (default: all of it),
+ * and how many bytes they hold.
+ * @throws FerryError RANGE_NOT_SATISFIABLE (before anything is read) unless `0 <= start <= end < size`
  */
-export function createImageReadStream(
-  store: ChunkStore,
+export function imagePieces(
   manifest: Manifest,
-  options: ImageReadOptions = {},
-): Readable {
+  range?: ImageRange,
+): { pieces: Iterable<ChunkPiece>; bytes: number } {
+  if (range === undefined && manifest.size === 0) return { pieces: [], bytes: 0 };
+  const start = range?.start ?? 0;
+  const end = range?.end ?? manifest.size - 1;
+  let first: number;
+  let last: number;
+  try {
+    ({ first, last } = chunkIndexRange(manifest, start, end));
+  } catch {
+    throw new FerryError('RANGE_NOT_SATISFIABLE', `bytes ${start}-${end} are not within the image`, {
+      size: manifest.size,
+    });
+  }
+  function* pieces(): Generator<ChunkPiece> {
+    for (let index = first; index <= last; index++) {
+      const chunkStart = index * manifest.chunkSize;
+      const length = chunkLength(manifest, index);
+      yield {
+        digest: manifest.chunks[index] ?? null,
+        length,
+        from: Math.max(start - chunkStart, 0),
+        to: Math.min(end - chunkStart + 1, length),
+      };
+    }
+  }
+  return { pieces: pieces(), bytes: end - start + 1 };
+}
+
+/**
+ * Writes the pieces' bytes to `sink` in order and resolves once the sink has taken the last. Rejects, and
+ * starts no more reads, if a chunk is missing (BlobNotFoundError) or corrupt (CorruptChunkError), if
+ * `beforeWrite` rejects, or if the sink closes first; the sink is left as it is (the caller ends or destroys
+ * it). Settles only once every read it started has given its buffer back.
+ * @example
+ * const { pieces, bytes } = imagePieces(manifest, { start: 0, end: 1023 });
+ * res.writeHead(206, { 'content-length': bytes });
+ * await writePieces(res, store, pieces);
+ * res.end();
+ */
+export async function writePieces(
+  sink: ByteSink,
+  store: ChunkStore,
+  pieces: Iterable<ChunkPiece>,
+  options: WritePiecesOptions = {},
+): Promise<void> {
   const readAhead = Math.max(1, options.readAhead ?? READ_AHEAD_CHUNKS);
-  let first = 0;
-  let last = -1;
-  let start = 0;
-  let end = -1;
-  if (manifest.size > 0 || options.start !== undefined || options.end !== undefined) {
-    start = options.start ?? 0;
-    end = options.end ?? manifest.size - 1;
-    try {
-      ({ first, last } = chunkIndexRange(manifest, start, end));
-    } catch {
-      throw new FerryError('RANGE_NOT_SATISFIABLE', `bytes ${start}-${end} are not within the image`, {
-        size: manifest.size,
-      });
-    }
-  }
+  const closed = new AbortController();
+  const onClose = () => closed.abort(new Error('the receiver closed the connection'));
+  sink.once('close', onClose);
+  let failure: { error: unknown } | undefined;
+  /** Settles once the piece before has been taken by the sink (or failed): pieces go out in order. */
+  let previous: Promise<void> = Promise.resolve();
+  /** Pieces read or waiting for their turn, oldest first. */
+  const window: Array<Promise<void>> = [];
 
-  /** Chunk `index`, cut to the requested range. */
-  async function fetchPiece(index: number): Promise<Buffer> {
-    const chunkStart = index * manifest.chunkSize;
-    const length = chunkLength(manifest, index);
-    const from = Math.max(start - chunkStart, 0);
-    const to = Math.min(end - chunkStart + 1, length);
-    const digest = manifest.chunks[index];
-    if (digest === null || digest === undefined) {
-      // Zero chunks of a chunkSize above ZERO_CHUNK's (not Ferry's own manifests) are allocated.
-      return to <= ZERO_CHUNK.length ? ZERO_CHUNK.subarray(from, to) : Buffer.alloc(to - from);
-    }
-    const data = await store.getChunk(digest, { verify: options.verify === true });
-    if (data.length !== length) throw new CorruptChunkError(index, length, data.length);
-    return data.subarray(from, to);
-  }
+  const write = async (data: Buffer, turn: Promise<void>): Promise<void> => {
+    await turn; // rejects if an earlier piece failed: this one is not written
+    await options.beforeWrite?.(data.length, closed.signal);
+    await writeTaken(sink, data, closed.signal);
+    options.onWritten?.(data.length);
+  };
 
-  let nextToFetch = first;
-  const ahead: Array<Promise<Buffer>> = [];
-  let pumping = false;
-  let destroyed = false;
-
-  function fillAhead(): void {
-    while (ahead.length < readAhead && nextToFetch <= last) {
-      const piece = fetchPiece(nextToFetch++);
-      piece.catch(() => undefined); // awaited in order later; this only stops an "unhandled" report
-      ahead.push(piece);
-    }
-  }
-
-  async function pump(stream: Readable): Promise<void> {
-    try {
-      for (;;) {
-        fillAhead();
-        const next = ahead.shift();
-        if (next === undefined) {
-          stream.push(null);
-          return;
-        }
-        const piece = await next;
-        if (destroyed) return;
-        fillAhead();
-        if (!stream.push(piece)) return;
+  try {
+    for (const piece of pieces) {
+      while (window.length > readAhead) await Promise.allSettled([window.shift()]);
+      if (failure) throw failure.error;
+      if (closed.signal.aborted) throw closed.signal.reason;
+      const turn = previous;
+      let send: Promise<void>;
+      const { digest } = piece;
+      if (digest === null) {
+        // Zero chunks of a chunkSize above ZERO_CHUNK's (not Ferry's own manifests) are allocated.
+        const zeros = piece.to <= ZERO_CHUNK.length ? ZERO_CHUNK : Buffer.alloc(piece.to);
+        send = write(zeros.subarray(piece.from, piece.to), turn);
+      } else {
+        // Reads are started in order and drivers lend buffers in the order reads were started (BlobReader
+        // .read), so the earliest piece waiting is never short of a buffer held by a later one.
+        send = store.readChunk(digest, async (data) => {
+          if (data.length !== piece.length) throw new CorruptChunkError(digest, piece.length, data.length);
+          await write(data.subarray(piece.from, piece.to), turn);
+        });
       }
-    } catch (error) {
-      stream.destroy(error as Error);
-    } finally {
-      pumping = false;
+      send.catch((error: unknown) => (failure ??= { error }));
+      window.push(send);
+      previous = send;
     }
+    await previous;
+  } finally {
+    await Promise.allSettled(window); // no lent buffer outlives the call
+    sink.off('close', onClose);
   }
+}
 
-  return new Readable({
-    // One chunk may wait in the stream's buffer on top of the read-ahead.
-    highWaterMark: CHUNK_SIZE,
-    read() {
-      if (pumping) return;
-      pumping = true;
-      void pump(this);
-    },
-    destroy(error, callback) {
-      destroyed = true;
-      ahead.length = 0;
-      callback(error);
-    },
+/**
+ * Writes `data` to `sink` and resolves once the sink has taken it (its write callback), so the caller may
+ * reuse the buffer; rejects if the write fails or `signal` aborts (the receiver went away) first.
+ */
+function writeTaken(sink: ByteSink, data: Buffer, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    sink.write(data, (error) => {
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    });
   });
 }

@@ -12,7 +12,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ingestImage } from '../../blobs/ingest.js';
-import { createImageReadStream } from '../../blobs/read.js';
+import { imagePieces, writePieces } from '../../blobs/read.js';
 import { distinctDigests } from '../../domain/manifest.js';
 import { FerryError, isFerryError } from '../../domain/errors.js';
 import type { Digest } from '../../domain/ids.js';
@@ -130,8 +130,6 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
     }
     const manifest = await ctx.chunks.getManifest(image.manifest_digest as Digest);
     const range = parseRange(request.headers.range, image.size);
-    reply.header('content-type', 'application/octet-stream');
-    reply.header('accept-ranges', 'bytes');
     if (range === 'unsatisfiable') {
       reply.header('content-range', `bytes */${image.size}`);
       throw new FerryError(
@@ -139,14 +137,26 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         `The image has ${image.size} bytes; the range is outside it.`,
       );
     }
-    if (range) {
-      reply.code(206);
-      reply.header('content-range', `bytes ${range.start}-${range.end}/${image.size}`);
-      reply.header('content-length', range.end - range.start + 1);
-      return reply.send(createImageReadStream(ctx.chunks, manifest, range));
+    const { pieces, bytes } = imagePieces(manifest, range);
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/octet-stream',
+      'accept-ranges': 'bytes',
+      'content-length': bytes,
+    };
+    if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${image.size}`;
+    else if (image.checksum) headers['content-md5'] = image.checksum;
+    // Written to the socket by hand (see blobs/read.ts): each chunk is sent from the buffer the store lends.
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(range ? 206 : 200, headers);
+    if (request.method === 'HEAD') return res.end();
+    try {
+      await writePieces(res, ctx.chunks, pieces);
+      res.end();
+    } catch (error) {
+      // The status line is sent: a download cut short is all the client can be told.
+      request.log.warn({ err: error, image: image.id }, 'download cut short');
+      res.destroy();
     }
-    reply.header('content-length', image.size);
-    if (image.checksum) reply.header('content-md5', image.checksum);
-    return reply.send(createImageReadStream(ctx.chunks, manifest, {}));
   });
 }

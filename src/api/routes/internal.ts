@@ -5,8 +5,8 @@
  * @module
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { writePieces } from '../../blobs/read.js';
 import { findRegion } from '../../config/catalog.js';
 import { FerryError } from '../../domain/errors.js';
 import type { Digest } from '../../domain/ids.js';
@@ -48,12 +48,6 @@ function callerRegion(ctx: RegionContext, request: FastifyRequest): string {
 
 /** Chunk lengths of granted manifests, kept for the few jobs being served (a lookup per requested chunk). */
 const MANIFEST_CACHE_SIZE = 16;
-
-/**
- * Chunk reads in flight ahead of the one being sent, per batch: chunks are usually read from the disk (the
- * fs driver writes them past the page cache), and a few reads in flight hide its latency.
- */
-const READ_AHEAD = 4;
 
 /** How often a batch being sent adds its bytes to the transfer usage (default: 500 ms). */
 const METER_INTERVAL_MS = 500;
@@ -176,85 +170,38 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
       // The cap is kept here, where bytes leave: paced at the destination, the source would run ahead by what
       // the sockets buffer (megabytes), and a cut or cancel would find those bytes already sent.
       const bucket = pace(bytesPerSecond);
-      // Written by hand rather than through reply.send(stream): each chunk goes to the socket from the buffer
-      // the store lent it in, given back once the socket has taken the bytes. Through a stream every chunk
-      // needed a buffer of its own: 1 MiB of garbage per chunk, and V8's collector took 0.6 s of the source's
-      // main thread per GiB sent in a `--cpu-prof` of the replication bench on the dev VM.
+      // Written to the socket by hand (see blobs/read.ts): each chunk is sent from the buffer the store lends.
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+      // Metered as it goes, at most every METER_INTERVAL_MS (a database write each), and at the end.
+      let unmetered = 0;
+      let meteredAt = performance.now();
+      const pieces = digests.map((digest) => {
+        const length = lengths.get(digest) as number;
+        return { digest, length, from: 0, to: length };
+      });
       try {
-        await sendChunks(res, digests, lengths, meter, bucket);
+        await writePieces(res, ctx.chunks, pieces, {
+          beforeWrite: (bytes, signal) => bucket.take(bytes, signal),
+          onWritten: (bytes) => {
+            unmetered += bytes;
+            if (performance.now() - meteredAt < METER_INTERVAL_MS) return;
+            meteredAt = performance.now();
+            void meter(unmetered);
+            unmetered = 0;
+          },
+        });
         res.end();
       } catch (error) {
         // Cut short: the destination sees the answer end early, a transient error it retries.
         request.log.warn({ err: error, job: grant.job_id }, 'chunk batch cut short');
         res.destroy();
+      } finally {
+        if (unmetered > 0) await meter(unmetered);
       }
     },
   );
-
-  /**
-   * Writes the chunks to `res` in order, READ_AHEAD read ahead of the one being written, at the bucket's
-   * pace; meters what the socket has taken. Settles only once every read it started has given its buffer
-   * back. Rejects if a chunk can't be read or has the wrong length, or if the destination hung up.
-   */
-  async function sendChunks(
-    res: ServerResponse,
-    digests: readonly Digest[],
-    lengths: ReadonlyMap<string, number>,
-    meter: (bytes: number) => Promise<unknown>,
-    bucket: TokenBucket,
-  ): Promise<void> {
-    const hangUp = new AbortController();
-    const onClose = () => hangUp.abort(new Error('the destination hung up'));
-    res.once('close', onClose);
-    // Metered as it goes, at most every METER_INTERVAL_MS (a database write each), and at the end.
-    let unmetered = 0;
-    let meteredAt = performance.now();
-    /** Settles once the chunk before has been taken by the socket (or failed): chunks go out in order. */
-    let previous: Promise<void> = Promise.resolve();
-    /** Settles once the chunk before holds its bytes (or failed). */
-    let previousRead: Promise<void> = Promise.resolve();
-    const sends: Array<Promise<void>> = [];
-    try {
-      for (const digest of digests) {
-        // At most READ_AHEAD + 1 chunks read or waiting for their turn. And a read starts only once the
-        // one before holds its bytes: lent buffers are a shared pool, and a later chunk holding one while
-        // an earlier chunk of the same batch waits for one could leave every batch stuck.
-        if (sends.length > READ_AHEAD) await Promise.allSettled([sends[sends.length - READ_AHEAD - 1]]);
-        await previousRead;
-        if (hangUp.signal.aborted) throw hangUp.signal.reason;
-        const turn = previous;
-        let haveBytes!: () => void;
-        previousRead = new Promise<void>((resolve) => (haveBytes = resolve));
-        const send = ctx.chunks.readChunk(digest, async (data) => {
-          haveBytes();
-          await turn; // rejects if an earlier chunk failed: this one is not sent
-          if (data.length !== lengths.get(digest)) {
-            throw new Error(`stored chunk ${digest} has ${data.length} bytes, not its manifest length`);
-          }
-          await bucket.take(data.length, hangUp.signal);
-          await writeTaken(res, data, hangUp.signal);
-          unmetered += data.length;
-          if (performance.now() - meteredAt >= METER_INTERVAL_MS) {
-            meteredAt = performance.now();
-            const bytes = unmetered;
-            unmetered = 0;
-            void meter(bytes);
-          }
-        });
-        send.then(haveBytes, haveBytes); // a failed read holds nothing
-        sends.push(send);
-        previous = send;
-      }
-      await previous;
-    } finally {
-      await Promise.allSettled(sends); // no lent buffer outlives the call
-      res.off('close', onClose);
-      if (unmetered > 0) await meter(unmetered);
-    }
-  }
 
   app.post<{ Params: { job: string } }>('/internal/v1/jobs/:job/state', internal, async (request, reply) => {
     const caller = callerRegion(ctx, request);
@@ -288,21 +235,4 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
   app.post<{ Params: { job: string } }>('/internal/v1/replicas/:job/cancel', internal, async (request) =>
     cancelReplica(ctx, await replicaJob(request, request.params.job), 'cancelled from the source region'),
   );
-}
-
-/**
- * Writes `data` to `res` and resolves once the socket has taken it (its write callback), so the caller may
- * reuse the buffer; rejects if the response fails or `signal` aborts (the destination hung up) first.
- */
-function writeTaken(res: ServerResponse, data: Buffer, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    res.write(data, (error) => {
-      signal.removeEventListener('abort', onAbort);
-      if (error) reject(error);
-      else resolve();
-    });
-  });
 }
