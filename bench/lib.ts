@@ -20,8 +20,10 @@ export const run = promisify(execFile);
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Timed runs of the durable cp baseline; the median is reported. */
+/** Timed runs of the durable cp baseline before the first step; each repeated step adds one more. */
 export const BASELINE_RUNS = 3;
+/** Default runs of each repeatable acceptance step (`--runs`); its median is reported. */
+export const STEP_RUNS = 3;
 /** Aborted on Ctrl-C / SIGTERM: cuts the HTTP transfer or cp in progress so cleanup doesn't wait for it. */
 export const interrupted = new AbortController();
 
@@ -32,8 +34,10 @@ export interface BenchContext {
   /** The generated random file and its MD5. */
   readonly source: string;
   readonly md5: string;
-  /** Durable `cp` + `sync` of `source` on the same disk: every run's seconds, and their median. */
-  readonly baseline: { readonly runs: number[]; readonly seconds: number };
+  /** Durable `cp` + `sync` of `source` on the same disk, run between the steps too. */
+  readonly baseline: DurableCopyBaseline;
+  /** Runs of each repeatable acceptance step. */
+  readonly runs: number;
   readonly cleanup: Cleanup;
   /** Written to `--cpu-prof-dir` of each region process when set (diagnostics; slows the servers a bit). */
   readonly profileDir: string | undefined;
@@ -95,8 +99,10 @@ export function seconds(since: number): number {
   return (performance.now() - since) / 1000;
 }
 
-export function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[half]! : (sorted[half - 1]! + sorted[half]!) / 2;
 }
 
 /** Durable writes from earlier steps must not be billed to the next timed step. */
@@ -293,24 +299,59 @@ export function generateRandomFile(file: string, size: number): Promise<string> 
 }
 
 /**
- * The baseline: `cp source copy && sync` on the same disk, `BASELINE_RUNS` times (the copy is dropped after
- * each). Its time varies a lot on this VM from run to run (page cache pages that are new to the guest cost a
- * host fault on first touch), so the median is what counts.
+ * The baseline: `cp source copy && sync` on the same disk (the copy is dropped after each run). Its time
+ * varies a lot on this VM, from run to run and over minutes (page cache pages that are new to the guest
+ * cost a host fault on first touch, and the disk is shared with other guests: 1.4 to 3.2 s for 2 GiB within
+ * one bench run on the dev VM). So it is run a few times before the first step and once more right before
+ * every run of a repeated step, and a step's ratio is its median against the median of all these runs.
  */
-export async function durableCopy(
-  source: string,
-  copy: string,
-): Promise<{ runs: number[]; seconds: number }> {
-  const runs: number[] = [];
-  for (let i = 0; i < BASELINE_RUNS; i++) {
+export class DurableCopyBaseline {
+  readonly runs: number[] = [];
+
+  constructor(
+    private readonly source: string,
+    private readonly copy: string,
+  ) {}
+
+  /** Runs the copy once; returns its seconds. */
+  async measure(): Promise<number> {
     await flushDirtyPages();
     const started = performance.now();
-    await run('sh', ['-c', 'cp -- "$1" "$2" && sync', 'sh', source, copy], { signal: interrupted.signal });
-    runs.push(seconds(started));
-    await rm(copy);
+    await run('sh', ['-c', 'cp -- "$1" "$2" && sync', 'sh', this.source, this.copy], {
+      signal: interrupted.signal,
+    });
+    const elapsed = seconds(started);
+    this.runs.push(elapsed);
+    await rm(this.copy);
+    await flushDirtyPages();
+    return elapsed;
   }
-  await flushDirtyPages();
-  return { runs, seconds: median(runs) };
+
+  /** The median of every run so far. */
+  get seconds(): number {
+    return median(this.runs);
+  }
+
+  describe(): string {
+    return `median ${fmt(this.seconds, 2)} s of ${this.runs.length} runs (${formatRuns(this.runs)})`;
+  }
+}
+
+/**
+ * A repeated step's report: the run of median time (its RSS and CPU figures), with `seconds` the median of
+ * all runs' and `runs` each run's seconds in order.
+ */
+export function medianRun<T extends { readonly seconds: number }>(
+  runs: readonly T[],
+): T & { runs: number[] } {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  const middle = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return { ...middle, seconds: median(runs.map((run) => run.seconds)), runs: runs.map((run) => run.seconds) };
+}
+
+/** "1.52, 1.61, 2.03 s" */
+export function formatRuns(runs: readonly number[]): string {
+  return `${runs.map((s) => fmt(s, 2)).join(', ')} s`;
 }
 
 /** Fails early if `dir` has less than `needed` bytes free. */
@@ -439,7 +480,10 @@ export async function apiJson(
   const response = await fetch(endpoint.url + path, {
     signal: interrupted.signal,
     method,
-    headers: { 'x-auth-token': endpoint.token, 'content-type': 'application/json' },
+    headers: {
+      'x-auth-token': endpoint.token,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

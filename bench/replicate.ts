@@ -8,7 +8,9 @@
  * 1. upload the generated image to north-1 (timed, checked);
  * 2. replicate it to south-1: from the `POST /v1/cloudimages/{id}/cross_region_copy` until the job reads
  *    SUCCESS (polled every 100 ms in north-1); peak RSS (VmHWM, reset before the POST) and CPU of both
- *    processes; the replica's `checksum` must be the source's MD5;
+ *    processes; the replica's `checksum` must be the source's MD5. `--runs` times, each after a baseline
+ *    run, into an emptied south-1 (the replica deleted and its chunks collected in between); the median run
+ *    is reported;
  * 3. a second image, the first with a few bytes changed in 5% of its 1 MiB blocks (evenly spread; untimed to
  *    make), uploaded to north-1 and replicated: only the changed chunks should cross (`bytes_transferred`);
  * 4. print a markdown table and the acceptance targets (replication ≥ 50% of the durable cp's throughput,
@@ -61,6 +63,8 @@ import {
   type FerryProcess,
   type PeakRss,
   BASELINE_RUNS,
+  formatRuns,
+  medianRun,
 } from './lib.js';
 import { warmFreeMemory } from './warm-memory.js';
 
@@ -88,6 +92,8 @@ interface Region {
   readonly name: string;
   readonly process: FerryProcess<true>;
   readonly endpoint: Endpoint;
+  /** The same region with an administrator's token. */
+  readonly admin: Endpoint;
   readonly rss: RssMonitor;
 }
 
@@ -104,7 +110,10 @@ interface Usage {
 
 interface Row {
   readonly step: string;
+  /** The median run's (the only run's, for a step run once). */
   readonly seconds: number;
+  /** Every run's seconds, for a repeated step. */
+  readonly runs?: number[];
   /** Image bytes per second of this step (logical bytes for a replication that skips chunks). */
   readonly bytes: number;
   readonly usage: Usage;
@@ -143,7 +152,7 @@ async function startRegions(ctx: BenchContext, dataDir: string): Promise<Region[
     ['--import', 'tsx', fileURLToPath(import.meta.url), PROVISION_COMMAND, dataDir, ...names],
     { cwd: REPO_ROOT, signal: interrupted.signal },
   );
-  const { token } = JSON.parse(stdout) as { token: string };
+  const { token, adminToken } = JSON.parse(stdout) as { token: string; adminToken: string };
 
   const regions: Region[] = [];
   for (const name of names) {
@@ -167,7 +176,13 @@ async function startRegions(ctx: BenchContext, dataDir: string): Promise<Region[
       ready: (_stdout, stderr) => (stderr.includes('listening on') ? true : undefined),
     });
     const url = catalog.regions.find((region) => region.name === name)!.endpoint;
-    regions.push({ name, process: server, endpoint: { url, token }, rss: new RssMonitor(server.pid) });
+    regions.push({
+      name,
+      process: server,
+      endpoint: { url, token },
+      admin: { url, token: adminToken },
+      rss: new RssMonitor(server.pid),
+    });
   }
   return regions;
 }
@@ -256,6 +271,18 @@ async function replicate(regions: Region[], imageId: string, size: number) {
   return { seconds, usage, job, replicaId };
 }
 
+/** Deletes the replica and collects its chunks at once, so the next run sends every chunk again. */
+async function emptyDestination(dest: Region, replicaId: string, size: number): Promise<void> {
+  const deleted = await apiJson(dest.endpoint, 'DELETE', `/v2/images/${replicaId}`);
+  if (deleted.status !== 204) throw new Error(`deleting the replica answered ${deleted.status}`);
+  const gc = await apiJson(dest.admin, 'POST', '/v1/admin/gc', { grace_seconds: 0 });
+  const collected = Number(gc.body.chunksDeleted);
+  if (gc.status !== 200 || collected < size / CHUNK_SIZE) {
+    throw new Error(`garbage collection in ${dest.name} answered ${gc.status}: ${JSON.stringify(gc.body)}`);
+  }
+  console.log(`  replica deleted, ${collected} chunks collected in ${dest.name}`);
+}
+
 /**
  * Writes `target`: `source` with CHANGED_BYTES bytes inverted in the middle of `count` evenly spread 1 MiB
  * blocks. Returns its MD5 and the indexes of the changed blocks.
@@ -315,20 +342,28 @@ export async function benchReplication(ctx: BenchContext): Promise<void> {
     });
     await flushDirtyPages();
 
-    console.log(`Replication of image 1 to ${DEST}...`);
-    const copy1 = await replicate(regions, first.id, size);
-    await checkImage(regions[1]!.endpoint, copy1.replicaId, size, md5);
-    console.log(
-      `  ${fmt(copy1.seconds, 2)} s; replica ${copy1.replicaId} verified: active, size ${size}, checksum ${md5}`,
-    );
-    rows.push({
-      step: `replicate image 1 ${SOURCE} → ${DEST} (POST → SUCCESS)`,
-      seconds: copy1.seconds,
-      bytes: size,
-      usage: copy1.usage,
-      job: copy1.job,
-    });
-    await flushDirtyPages();
+    // Repeated, each run after a baseline run, from an empty destination: the replica of the run before
+    // is deleted and its chunks collected (grace 0) first. The median run is reported.
+    const fullRuns: Row[] = [];
+    for (let i = 1; i <= ctx.runs; i++) {
+      console.log(`Replication of image 1 to ${DEST}, run ${i} of ${ctx.runs}...`);
+      await ctx.baseline.measure();
+      const copy = await replicate(regions, first.id, size);
+      await checkImage(regions[1]!.endpoint, copy.replicaId, size, md5);
+      console.log(
+        `  ${fmt(copy.seconds, 2)} s; replica ${copy.replicaId} verified: active, size ${size}, checksum ${md5}`,
+      );
+      fullRuns.push({
+        step: `replicate image 1 ${SOURCE} → ${DEST} (POST → SUCCESS)`,
+        seconds: copy.seconds,
+        bytes: size,
+        usage: copy.usage,
+        job: copy.job,
+      });
+      if (i < ctx.runs) await emptyDestination(regions[1]!, copy.replicaId, size);
+      await flushDirtyPages();
+    }
+    rows.push(medianRun(fullRuns));
 
     console.log(
       `Making image 2: image 1 with ${CHANGED_BYTES} bytes changed in ${fmt(CHANGED_FRACTION * 100, 0)}% of its 1 MiB blocks (untimed)...`,
@@ -400,7 +435,7 @@ function printReplicationReport(
     ['l', 'r', 'r', 'r', 'l', 'l', 'r'],
     [
       [
-        `durable cp + sync (median of ${BASELINE_RUNS})`,
+        `durable cp + sync (median of ${baseline.runs.length} runs)`,
         fmt(baseline.seconds, 2),
         fmt(cpRate, 0),
         '1.00',
@@ -437,8 +472,12 @@ function printReplicationReport(
     ...table,
     '',
     machine,
-    `Durable cp + sync runs: ${baseline.runs.map((s) => fmt(s, 2)).join(', ')} s. MiB/s of the image-2 rows is the ` +
-      `image's size over the time (most of its chunks were already there).`,
+    `Durable cp + sync runs: ${formatRuns(baseline.runs)}, the first ${BASELINE_RUNS} before the upload, one ` +
+      `before each replication run of image 1. MiB/s of the image-2 rows is the image's size over the time ` +
+      `(most of its chunks were already there).`,
+    ...rows
+      .filter((row) => row.runs !== undefined)
+      .map((row) => `Runs of "${row.step}": ${formatRuns(row.runs!)} (median in the table).`),
     '',
     `Targets: replication ≥ ${REPLICATION_TARGET * 100}% of durable cp: ${metOrNot(ratio >= REPLICATION_TARGET)} ` +
       `(${fmt(ratio * 100, 0)}%, ${fmt(rate(full), 0)} MiB/s of ${fmt(cpRate, 0)}); ` +
@@ -484,7 +523,7 @@ const PROVISION_COMMAND = 'provision';
 /**
  * Creates the bench's account, user and agency (allowed to replicate into every region) in each region's
  * SQLite file under `dataDir`, as an administrator's tooling does before the regions start; prints
- * `{"token": ...}`, a token valid in every region.
+ * `{"token": ..., "adminToken": ...}`, tokens valid in every region (the second an administrator's).
  */
 async function provisionRegions(dataDir: string, names: string[]): Promise<void> {
   const [{ provisionIdentity }, { SYSTEM_CLOCK }, { openDatabase }] = await Promise.all([
@@ -507,7 +546,13 @@ async function provisionRegions(dataDir: string, names: string[]): Promise<void>
       isAdmin: false,
       agency: AGENCY,
     });
-    process.stdout.write(JSON.stringify({ token }));
+    // For garbage collection between runs (POST /v1/admin/gc).
+    const admin = await provisionIdentity(dbs, SYSTEM_CLOCK, {
+      account: 'bench-operator',
+      user: 'operator',
+      isAdmin: true,
+    });
+    process.stdout.write(JSON.stringify({ token, adminToken: admin.token }));
   } finally {
     await Promise.all(dbs.map(({ db }) => db.destroy()));
   }

@@ -5,16 +5,20 @@
  *   npm run bench -- [--size-gib N (default 2)] [--only upload|replicate (default: both)]
  *                    [--dir PATH (scratch folder; default: a temp dir under os.tmpdir(), which must be on
  *                    the same disk as the data)] [--cpu-prof-dir PATH (profile the region processes of the
- *                    replication bench; diagnostics only, it slows them down)]
+ *                    replication bench; diagnostics only, it slows them down)] [--runs N (runs of
+ *                    the download and of the full replication, default 3; the median is reported)]
  *
  * Shared steps: generate N GiB of random (non-dedupable) data and its MD5 (untimed) → `cp file copy && sync`
- * (timed, the baseline, median of 3; the copy is dropped).
+ * (timed, the baseline; the copy is dropped) 3 times, and once more before every run of a repeated step and
+ * before the upload: its time drifts over minutes on the dev VM, so each step is compared with the median of
+ * every baseline run of the bench (see DurableCopyBaseline).
  *
  * Upload/download: start `ferry local --regions north-1` as a child process (spawned from the build as
  * `node dist/cli/main.js`; `npm run bench` builds first; so the child pid is the server and its RSS is
  * measured alone) → upload
- * through the API (timed; the image's size and checksum must match) → download through the API into a file
- * on the same disk, fsync'd at the end like the baseline (timed; its MD5 checked afterwards) → two
+ * through the API (timed, once: a second upload of the same bytes would find every chunk stored; the image's
+ * size and checksum must match) → `--runs` downloads through the API into a file on the same disk, fsync'd
+ * at the end like the baseline (timed; its MD5 checked afterwards) → two
  * diagnostic downloads (to a file with the client's MD5 on the way; dropped) → print a markdown table. Free
  * memory is warmed before each step (see warm-memory.ts). The
  * server's peak RSS is its VmHWM (reset through /proc/<pid>/clear_refs before each step) cross-checked by
@@ -31,6 +35,7 @@ import { benchReplication, replicationSpaceNeeded } from './replicate.js';
 import { warmFreeMemory } from './warm-memory.js';
 import {
   BASELINE_RUNS,
+  STEP_RUNS,
   benchCpuSeconds,
   checkFreeSpace,
   checkImage,
@@ -38,7 +43,9 @@ import {
   cpuSnapshot,
   createImage,
   download,
-  durableCopy,
+  DurableCopyBaseline,
+  formatRuns,
+  medianRun,
   flushDirtyPages,
   fmt,
   formatRss,
@@ -78,6 +85,7 @@ interface Options {
   readonly dir: string;
   readonly parts: readonly Part[];
   readonly profileDir: string | undefined;
+  readonly runs: number;
 }
 
 function parseOptions(): Options {
@@ -87,6 +95,7 @@ function parseOptions(): Options {
       dir: { type: 'string' },
       only: { type: 'string' },
       'cpu-prof-dir': { type: 'string' },
+      runs: { type: 'string', default: String(STEP_RUNS) },
     },
     strict: true,
   });
@@ -94,6 +103,8 @@ function parseOptions(): Options {
   if (!Number.isFinite(sizeGiB) || sizeGiB <= 0) throw new Error(`--size-gib must be a positive number`);
   // Whole MiB, so every chunk is a full random 1 MiB.
   const sizeBytes = Math.max(1, Math.round(sizeGiB * 1024)) * MiB;
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
   const only = values.only;
   if (only !== undefined && only !== 'upload' && only !== 'replicate') {
     throw new Error(`--only must be upload or replicate`);
@@ -103,6 +114,7 @@ function parseOptions(): Options {
     dir: values.dir ?? os.tmpdir(),
     parts: only === undefined ? ['upload', 'replicate'] : [only],
     profileDir: values['cpu-prof-dir'],
+    runs,
   };
 }
 
@@ -112,7 +124,10 @@ function parseOptions(): Options {
 interface Row {
   readonly threads?: string;
   readonly step: string;
+  /** The median run's (the only run's, for a step run once). */
   readonly seconds: number;
+  /** Every run's seconds, for a repeated step. */
+  readonly runs?: number[];
   readonly rss?: PeakRss;
   readonly serverCpu?: number;
   readonly benchCpu?: number;
@@ -143,15 +158,13 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
   const endpoint = server.info;
   const rss = new RssMonitor(server.pid);
   const threads = new ThreadCpuMonitor(server.pid);
-  const rows: Row[] = [
-    { step: `durable cp + sync (median of ${BASELINE_RUNS})`, seconds: ctx.baseline.seconds },
-  ];
+  const rows: Row[] = [];
   try {
     const idleMiB = (await procStatusKiB(server.pid, 'VmRSS')) / 1024;
     console.log(`Ferry pid ${server.pid} at ${endpoint.url}, idle VmRSS ${fmt(idleMiB, 0)} MiB`);
     const id = await createImage(endpoint, 'bench');
 
-    const measure = async (step: string, body: () => Promise<void>) => {
+    const measure = async (step: string, body: () => Promise<void>): Promise<Row> => {
       // As the baseline's second and third copies do, every step writes into memory freed moments before
       // (see warm-memory.ts): the server's chunks go past the page cache, but the client's download does not.
       await warmFreeMemory(size);
@@ -165,7 +178,7 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
       const elapsed = seconds(started);
       const threadCpu = await threads.end();
       const rest = otherCpu(machine, await cpuSnapshot(), new Set([process.pid, server.pid]));
-      rows.push({
+      return {
         step,
         seconds: elapsed,
         rss: await rss.peak(),
@@ -173,37 +186,51 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
         benchCpu: benchCpuSeconds() - benchCpu,
         rest,
         threads: threadCpu,
-      });
+      };
     };
 
     console.log('Upload...');
-    await measure('upload (PUT, stored durably)', () => uploadFile(endpoint, id, ctx.source, size));
+    // Once: uploading the same bytes again would find every chunk stored. A baseline run right before it.
+    await ctx.baseline.measure();
+    rows.push(
+      await measure('upload (PUT, stored durably)', () => uploadFile(endpoint, id, ctx.source, size)),
+    );
     await checkImage(endpoint, id, size, md5);
     console.log(`  verified: active, size ${size}, checksum ${md5}`);
     await flushDirtyPages();
 
     // The acceptance row: the bytes land in a file made durable at the end, as the baseline's copy does
-    // (`cp` then `sync`); the MD5 is checked afterwards, untimed, as for the upload.
-    console.log('Download...');
+    // (`cp` then `sync`); the MD5 is checked afterwards, untimed, as for the upload. Each run follows a
+    // baseline run; the median run is reported.
     const target = join(ctx.scratch, 'download.raw');
     let downloaded = { md5: undefined as string | undefined, bytes: 0 };
-    await measure('download (GET → file, fsync, like cp + sync)', async () => {
-      downloaded = await download(endpoint, id, target, { hash: false, durable: true });
-    });
-    const downloadedMd5 = await md5OfFile(target);
-    if (downloaded.bytes !== size || downloadedMd5 !== md5) {
-      throw new Error(`download mismatch: ${downloaded.bytes} bytes, md5 ${downloadedMd5} (want ${md5})`);
+    const downloads: Row[] = [];
+    for (let i = 1; i <= ctx.runs; i++) {
+      console.log(`Download ${i} of ${ctx.runs}...`);
+      await ctx.baseline.measure();
+      downloads.push(
+        await measure('download (GET → file, fsync, like cp + sync)', async () => {
+          downloaded = await download(endpoint, id, target, { hash: false, durable: true });
+        }),
+      );
+      const downloadedMd5 = await md5OfFile(target);
+      if (downloaded.bytes !== size || downloadedMd5 !== md5) {
+        throw new Error(`download mismatch: ${downloaded.bytes} bytes, md5 ${downloadedMd5} (want ${md5})`);
+      }
+      console.log(`  verified afterwards: ${downloaded.bytes} bytes, md5 ${downloadedMd5}`);
+      await rm(target);
+      await flushDirtyPages();
     }
-    console.log(`  verified afterwards: ${downloaded.bytes} bytes, md5 ${downloadedMd5}`);
-    await rm(target);
-    await flushDirtyPages();
+    rows.push(medianRun(downloads));
 
     // Not an acceptance row: a client that checks the MD5 as the bytes arrive (as glance's `image-download`
     // does) on the same 2 cores. MD5 is serial and runs ~650-700 MiB/s here, which bounds this row.
     console.log('Download with the MD5 on the way (diagnostic)...');
-    await measure('diagnostic: download → file, no fsync, client MD5 on the way', async () => {
-      downloaded = await download(endpoint, id, target, { hash: true, durable: false });
-    });
+    rows.push(
+      await measure('diagnostic: download → file, no fsync, client MD5 on the way', async () => {
+        downloaded = await download(endpoint, id, target, { hash: true, durable: false });
+      }),
+    );
     if (downloaded.bytes !== size || downloaded.md5 !== md5) {
       throw new Error(`download mismatch: ${downloaded.bytes} bytes, md5 ${downloaded.md5} (want ${md5})`);
     }
@@ -214,11 +241,18 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
     // client's MD5 and file writes (they share the 2 cores with the server) to show the server's side.
     console.log('Download, discarded (diagnostic)...');
     let discarded = 0;
-    await measure('diagnostic: download → discard, no client MD5', async () => {
-      discarded = (await download(endpoint, id, undefined)).bytes;
-    });
+    rows.push(
+      await measure('diagnostic: download → discard, no client MD5', async () => {
+        discarded = (await download(endpoint, id, undefined)).bytes;
+      }),
+    );
     if (discarded !== size) throw new Error(`discarded download: ${discarded} bytes`);
 
+    rows.unshift({
+      step: `durable cp + sync (median of ${ctx.baseline.runs.length} runs)`,
+      seconds: ctx.baseline.seconds,
+      runs: ctx.baseline.runs,
+    });
     printUploadReport(size, rows, await machineLine(ctx.scratch), idleMiB);
   } finally {
     rss.stop();
@@ -245,6 +279,11 @@ function printUploadReport(size: number, rows: Row[], machine: string, idleMiB: 
         row.rss === undefined ? 'n/a (server not involved)' : formatRss(row.rss),
       ]),
     ),
+    '',
+    ...rows
+      .filter((row) => row.runs !== undefined)
+      .map((row) => `Runs of "${row.step}": ${formatRuns(row.runs!)} (median in the table).`),
+    'Each download run and the upload follow a durable cp run; the ratios are against the median of all of them.',
     '',
     machine,
   ];
@@ -295,16 +334,16 @@ async function main(): Promise<void> {
     const md5 = await generateRandomFile(source, size);
     console.log(`  done in ${fmt(seconds(started), 2)} s, md5 ${md5}`);
 
-    const baseline = await durableCopy(source, join(scratch, 'copy.raw'));
-    console.log(
-      `Durable cp + sync: ${baseline.runs.map((s) => fmt(s, 2)).join(', ')} s; median ${fmt(baseline.seconds, 2)} s`,
-    );
+    const baseline = new DurableCopyBaseline(source, join(scratch, 'copy.raw'));
+    for (let i = 0; i < BASELINE_RUNS; i++) await baseline.measure();
+    console.log(`Durable cp + sync: ${baseline.describe()}`);
     const ctx: BenchContext = {
       scratch,
       size,
       source,
       md5,
       baseline,
+      runs: options.runs,
       cleanup,
       profileDir: options.profileDir,
     };

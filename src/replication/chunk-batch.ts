@@ -32,7 +32,7 @@ export class BatchStreamError extends Error {
 export interface ChunkReceiverOptions {
   /** Two buffers of at least the longest chunk's length; reused, and free again once `settled()` resolves. */
   readonly buffers: readonly [Buffer, Buffer];
-  /** Called once a chunk is stored (verified, durable). */
+  /** Called once a chunk is stored (verified; durable once the store is flushed, as putManifest does). */
   readonly onStored: (chunk: BatchChunk) => void;
 }
 
@@ -127,8 +127,10 @@ export class ChunkReceiver {
   private chunkArrived(): void {
     const chunk = this.chunks[this.index]!;
     const slot = this.slot;
+    // deferSync: the chunk's directory entry is made durable by the job's final putManifest (which flushes)
+    // instead of one directory fsync per chunk; a chunk lost in a crash before that is simply fetched again.
     const write: Promise<void> = this.store
-      .putChunk(chunk.digest, this.options.buffers[slot]!.subarray(0, chunk.length))
+      .putChunk(chunk.digest, this.options.buffers[slot]!.subarray(0, chunk.length), { deferSync: true })
       .then(
         () => {
           this.options.onStored(chunk);

@@ -12,7 +12,7 @@ export interface ReplicationSettings {
   pollMs: number;
   /** Jobs one region process runs at once (default: 2). */
   concurrentJobs: number;
-  /** Chunk batch requests in flight per job (default: 3). */
+  /** Chunk batch requests in flight per job (default: 8). */
   parallelFetches: number;
   /** Chunks asked for in one batch request, at most 64 (default: 16). */
   chunksPerRequest: number;

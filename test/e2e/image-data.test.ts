@@ -72,7 +72,7 @@ test('a qcow2 made by qemu-img uploads and downloads byte-identical, and qemu-im
   assert.equal(again.body.error.code, 'INVALID_IMAGE_STATUS');
 });
 
-test('Range requests return the asked bytes; an impossible range is 416', async (t) => {
+test('Range requests return the asked bytes; an impossible range is 416; HEAD gives the headers alone', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const dir = await makeTempDir(t);
   const data = Buffer.concat([Buffer.alloc(MiB), Buffer.from('x'.repeat(3 * MiB + 17))]);
@@ -96,6 +96,16 @@ test('Range requests return the asked bytes; an impossible range is 416', async 
   const { response } = await download(d, d.demo.token, id, { range: `bytes=${data.length}-` });
   assert.equal(response.status, 416);
   assert.equal(response.headers.get('content-range'), `bytes */${data.length}`);
+
+  // HEAD: the headers of the whole download, no body.
+  const head = await fetch(`${d.url()}/v2/images/${id}/file`, {
+    method: 'HEAD',
+    headers: { 'x-auth-token': d.demo.token },
+  });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-length'), String(data.length));
+  assert.equal(head.headers.get('content-md5'), digest('md5', data));
+  assert.equal((await head.arrayBuffer()).byteLength, 0);
 });
 
 test('data that does not match disk_format, or a qcow2 with a backing file, is refused; the image stays queued', async (t) => {
