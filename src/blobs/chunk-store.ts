@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { CHUNK_SIZE, parseManifest, serializeManifest, type Manifest } from '../domain/manifest.js';
 import { isDigest, type Digest } from '../domain/ids.js';
-import type { BlobDriver } from './driver.js';
+import type { AllocateOptions, BlobDriver } from './driver.js';
 import { chunkKey, manifestKey } from './layout.js';
 
 /**
@@ -85,7 +85,7 @@ export interface ChunkStore {
    * `count` buffers of `size` bytes that putChunk stores fastest (see BlobWriter.allocate): for callers
    * that receive many chunks into a few reused buffers.
    */
-  allocateChunkBuffers(count: number, size: number): Promise<Buffer[]>;
+  allocateChunkBuffers(count: number, size: number, options?: AllocateOptions): Promise<Buffer[]>;
 
   /**
    * Makes durable every chunk stored with deferSync whose put resolved before this call (see putChunk).
@@ -200,8 +200,8 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
       return driver.flush();
     },
 
-    allocateChunkBuffers(count, size) {
-      return driver.allocate(count, size);
+    allocateChunkBuffers(count, size, allocateOptions) {
+      return driver.allocate(count, size, allocateOptions);
     },
 
     async getChunk(digest, getOptions) {

@@ -99,6 +99,11 @@ export interface PutOptions {
   readonly deferSync?: boolean;
 }
 
+export interface AllocateOptions {
+  /** Carve the buffers out of one SharedArrayBuffer (default false). */
+  readonly shared?: boolean;
+}
+
 export interface BlobWriter {
   /**
    * Stores `data` under `key`, durably (see PutOptions.deferSync), atomically: readers see either nothing or
@@ -119,9 +124,10 @@ export interface BlobWriter {
    * `count` buffers of `size` bytes that `put` stores fastest when given one of them (or a view of one from
    * its start): the fs driver's are aligned for O_DIRECT and written without a staging copy. For writers
    * that reuse a few buffers for many objects (a replication lane). Plain memory for drivers with no such
-   * preference.
+   * preference. With `shared`, the buffers are views of one SharedArrayBuffer (`buffer`), so that worker
+   * threads can read them in place (ingest's hash workers).
    */
-  allocate(count: number, size: number): Promise<Buffer[]>;
+  allocate(count: number, size: number, options?: AllocateOptions): Promise<Buffer[]>;
   /**
    * Makes durable the objects put with `deferSync` whose `put` resolved before this call: those under
    * `keys`, or all of them if `keys` is undefined. Resolves at once when there are none (and always, for a

@@ -107,12 +107,11 @@ export async function ingestImage(
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   if (signal?.aborted === true) throw abortError(signal);
 
-  const memory = new SharedArrayBuffer(INGEST_WINDOW * CHUNK_SIZE);
-  // Views made once: a view per piece or chunk would be garbage at ~4000 objects per second.
-  const ring = Buffer.from(memory);
-  const slotViews = Array.from({ length: INGEST_WINDOW }, (_, slot) =>
-    ring.subarray(slot * CHUNK_SIZE, (slot + 1) * CHUNK_SIZE),
-  );
+  // The ring's slots, views of one SharedArrayBuffer made once (a view per piece or chunk would be garbage at
+  // ~4000 objects per second), from the store: the fs driver's are aligned, so chunks are written to disk
+  // straight from the ring, without a copy into a staging buffer (0.3 s of the main thread per 2 GiB).
+  const slotViews = await store.allocateChunkBuffers(INGEST_WINDOW, CHUNK_SIZE, { shared: true });
+  const memory = slotViews[0]!.buffer as SharedArrayBuffer;
   const freeSlots = Array.from({ length: INGEST_WINDOW }, (_, slot) => INGEST_WINDOW - 1 - slot);
   const chunks: Array<Digest | null> = [];
   const inFlight = new Set<Promise<void>>();
@@ -193,8 +192,9 @@ export async function ingestImage(
   function dispatch(md5: WorkerHasher, sha512: WorkerHasher, slot: number, length: number): void {
     const index = chunks.length;
     chunks.push(null);
-    const offset = slot * CHUNK_SIZE;
-    const data = length === CHUNK_SIZE ? (slotViews[slot] as Buffer) : ring.subarray(offset, offset + length);
+    const view = slotViews[slot] as Buffer;
+    const offset = view.byteOffset; // in `memory`, as the workers see it
+    const data = length === CHUNK_SIZE ? view : view.subarray(0, length);
     // Queue for the workers first so they hash while this thread does SHA-256.
     md5.update(offset, length);
     sha512.update(offset, length);

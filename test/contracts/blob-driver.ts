@@ -126,28 +126,9 @@ export function runBlobDriverContract(
       },
     ],
     [
-      'allocate gives separate buffers of the size asked; put stores from them byte for byte',
+      'allocate gives separate buffers of the size asked (shared: of one SharedArrayBuffer); put stores from them byte for byte',
       async (driver) => {
-        const size = (1 << 20) + 100;
-        const buffers = await driver.allocate(3, size);
-        assert.equal(buffers.length, 3);
-        const contents = buffers.map((buffer) => {
-          assert.equal(buffer.length, size);
-          const data = randomBytes(size);
-          data.copy(buffer);
-          return data;
-        });
-        for (const [index, buffer] of buffers.entries())
-          assert.ok(buffer.equals(contents[index]!), 'no overlap');
-        // Whole, an aligned view from the start (a 1 MiB chunk), and an unaligned length (a short tail).
-        await driver.put('v1/alloc/ab/whole', buffers[0]!);
-        await driver.put('v1/alloc/ab/mib', buffers[1]!.subarray(0, 1 << 20));
-        await driver.put('v1/alloc/ab/tail', buffers[2]!.subarray(0, 5000));
-        buffers.forEach((buffer) => buffer.fill(0)); // the driver kept no reference
-        assert.ok((await driver.get('v1/alloc/ab/whole')).equals(contents[0]!));
-        assert.ok((await driver.get('v1/alloc/ab/mib')).equals(contents[1]!.subarray(0, 1 << 20)));
-        assert.ok((await driver.get('v1/alloc/ab/tail')).equals(contents[2]!.subarray(0, 5000)));
-        for (const key of ['whole', 'mib', 'tail']) await driver.delete(`v1/alloc/ab/${key}`);
+        for (const shared of [false, true]) await allocateAndPut(driver, shared);
       },
     ],
     [
@@ -296,4 +277,35 @@ export function runBlobDriverContract(
       });
     }
   });
+}
+
+/**
+ * Allocates three buffers (of one SharedArrayBuffer if `shared`), fills them, puts a whole one, a 1 MiB view
+ * and a short view, and reads them back after zeroing the buffers.
+ */
+async function allocateAndPut(driver: BlobDriver, shared: boolean): Promise<void> {
+  const size = (1 << 20) + 100;
+  const buffers = await driver.allocate(3, size, { shared });
+  assert.equal(buffers.length, 3);
+  if (shared) {
+    assert.ok(buffers[0]!.buffer instanceof SharedArrayBuffer);
+    for (const buffer of buffers) assert.equal(buffer.buffer, buffers[0]!.buffer);
+  }
+  const contents = buffers.map((buffer) => {
+    assert.equal(buffer.length, size);
+    const data = randomBytes(size);
+    data.copy(buffer);
+    return data;
+  });
+  for (const [index, buffer] of buffers.entries()) assert.ok(buffer.equals(contents[index]!), 'no overlap');
+  // Whole, an aligned view from the start (a 1 MiB chunk), and an unaligned length (a short tail).
+  const prefix = `v1/alloc/${shared ? 'sh' : 'ab'}`;
+  await driver.put(`${prefix}/whole`, buffers[0]!);
+  await driver.put(`${prefix}/mib`, buffers[1]!.subarray(0, 1 << 20));
+  await driver.put(`${prefix}/tail`, buffers[2]!.subarray(0, 5000));
+  buffers.forEach((buffer) => buffer.fill(0)); // the driver kept no reference
+  assert.ok((await driver.get(`${prefix}/whole`)).equals(contents[0]!));
+  assert.ok((await driver.get(`${prefix}/mib`)).equals(contents[1]!.subarray(0, 1 << 20)));
+  assert.ok((await driver.get(`${prefix}/tail`)).equals(contents[2]!.subarray(0, 5000)));
+  for (const key of ['whole', 'mib', 'tail']) await driver.delete(`${prefix}/${key}`);
 }

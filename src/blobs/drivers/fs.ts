@@ -36,6 +36,7 @@ import {
   BlobNotFoundError,
   InvalidBlobKeyError,
   RESERVED_KEY_SEGMENT,
+  type AllocateOptions,
   type BlobDriver,
   type PutOptions,
 } from '../driver.js';
@@ -143,7 +144,8 @@ function isAligned(data: Buffer): boolean {
 
 /**
  * `count` buffers of `size` bytes (default: DIRECT_IO_STAGE_BYTES; a multiple of DIRECT_IO_ALIGNMENT) whose
- * addresses are DIRECT_IO_ALIGNMENT-aligned, or undefined if O_DIRECT is unavailable in `tempDir`. JavaScript cannot see a buffer's address, so the
+ * addresses are DIRECT_IO_ALIGNMENT-aligned, carved out of one ArrayBuffer (a SharedArrayBuffer if
+ * `shared`), or undefined if O_DIRECT is unavailable in `tempDir`. JavaScript cannot see a buffer's address, so the
  * alignment is found by trial: O_DIRECT writes from an unaligned address fail with EINVAL, and malloc'd
  * memory is 16-byte aligned, so one of the first 256 offsets of a 16-byte step works.
  */
@@ -151,10 +153,12 @@ async function directIoStages(
   tempDir: string,
   count: number,
   size = DIRECT_IO_STAGE_BYTES,
+  shared = false,
 ): Promise<Buffer[] | undefined> {
   const { O_DIRECT, O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
   if (O_DIRECT === undefined) return undefined; // not Linux
-  const memory = Buffer.allocUnsafeSlow(count * size + DIRECT_IO_ALIGNMENT);
+  const bytes = count * size + DIRECT_IO_ALIGNMENT;
+  const memory = shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes);
   const probe = join(tempDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
   let handle;
   try {
@@ -393,13 +397,15 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
       else await fsyncDirectory(dir);
     },
 
-    async allocate(count: number, size: number): Promise<Buffer[]> {
+    async allocate(count: number, size: number, allocateOptions?: AllocateOptions): Promise<Buffer[]> {
+      const shared = allocateOptions?.shared === true;
       const aligned = Math.ceil(size / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
-      const buffers = stages === undefined ? undefined : await directIoStages(tempDir, count, aligned);
-      return (
-        buffers?.map((buffer) => buffer.subarray(0, size)) ??
-        Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size))
-      );
+      const buffers =
+        stages === undefined ? undefined : await directIoStages(tempDir, count, aligned, shared);
+      if (buffers !== undefined) return buffers.map((buffer) => buffer.subarray(0, size));
+      if (!shared) return Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size));
+      const memory = Buffer.from(new SharedArrayBuffer(count * size));
+      return Array.from({ length: count }, (_, i) => memory.subarray(i * size, (i + 1) * size));
     },
 
     async touch(key: string): Promise<boolean> {

@@ -35,8 +35,10 @@ export function createMemoryBlobDriver(options: MemoryBlobDriverOptions = {}): M
       modified.set(key, new Date());
     },
 
-    async allocate(count, size) {
-      return Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size));
+    async allocate(count, size, options) {
+      if (options?.shared !== true) return Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size));
+      const memory = Buffer.from(new SharedArrayBuffer(count * size));
+      return Array.from({ length: count }, (_, i) => memory.subarray(i * size, (i + 1) * size));
     },
 
     async touch(key) {
