@@ -7,7 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { open, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -594,6 +594,26 @@ export async function download(
   );
   if (expected !== bytes) throw new Error(`Content-Length ${expected} but ${bytes} bytes arrived`);
   return { md5: md5?.digest('hex'), bytes };
+}
+
+/**
+ * `curl -o file URL && sync`: the image's data into `file` by a stock HTTP client, made durable as the
+ * baseline's `cp && sync` makes its copy. Returns the bytes written.
+ */
+export async function curlDownload(endpoint: Endpoint, id: string, file: string): Promise<number> {
+  await run(
+    'sh',
+    [
+      '-c',
+      'curl -sS --fail -o "$1" -H "x-auth-token: $2" "$3" && sync',
+      'sh',
+      file,
+      endpoint.token,
+      `${endpoint.url}/v2/images/${id}/file`,
+    ],
+    { signal: interrupted.signal },
+  );
+  return (await stat(file)).size;
 }
 
 /** The MD5 of `file`'s bytes (untimed checks). */
