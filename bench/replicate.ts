@@ -226,7 +226,7 @@ async function measured(
 async function upload(regions: Region[], file: string, size: number, md5: string, name: string) {
   const north = regions[0]!;
   const id = await createImage(north.endpoint, name);
-  const { seconds, usage } = await measured(regions, () => uploadFile(north.endpoint, id, file, size), size);
+  const { seconds, usage } = await measured(regions, () => uploadFile(north.endpoint, id, file), size);
   await checkImage(north.endpoint, id, size, md5);
   console.log(
     `  ${name}: ${id} in ${SOURCE}, ${fmt(seconds, 2)} s, verified (active, size ${size}, md5 ${md5})`,

@@ -195,9 +195,7 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
     console.log('Upload...');
     // Once: uploading the same bytes again would find every chunk stored. A baseline run right before it.
     await ctx.baseline.measure();
-    rows.push(
-      await measure('upload (PUT, stored durably)', () => uploadFile(endpoint, id, ctx.source, size)),
-    );
+    rows.push(await measure('upload (PUT, stored durably)', () => uploadFile(endpoint, id, ctx.source)));
     await checkImage(endpoint, id, size, md5);
     console.log(`  verified: active, size ${size}, checksum ${md5}`);
     await flushDirtyPages();
