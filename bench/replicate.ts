@@ -65,6 +65,7 @@ import {
   BASELINE_RUNS,
   formatRuns,
   medianRun,
+  pairedRatios,
 } from './lib.js';
 import { warmFreeMemory } from './warm-memory.js';
 
@@ -114,6 +115,8 @@ interface Row {
   readonly seconds: number;
   /** Every run's seconds, for a repeated step. */
   readonly runs?: number[];
+  /** The baseline run's seconds just before each run. */
+  readonly cpBefore?: number[];
   /** Image bytes per second of this step (logical bytes for a replication that skips chunks). */
   readonly bytes: number;
   readonly usage: Usage;
@@ -345,9 +348,10 @@ export async function benchReplication(ctx: BenchContext): Promise<void> {
     // Repeated, each run after a baseline run, from an empty destination: the replica of the run before
     // is deleted and its chunks collected (grace 0) first. The median run is reported.
     const fullRuns: Row[] = [];
+    const cpBefore: number[] = [];
     for (let i = 1; i <= ctx.runs; i++) {
       console.log(`Replication of image 1 to ${DEST}, run ${i} of ${ctx.runs}...`);
-      await ctx.baseline.measure();
+      cpBefore.push(await ctx.baseline.measure());
       const copy = await replicate(regions, first.id, size);
       await checkImage(regions[1]!.endpoint, copy.replicaId, size, md5);
       console.log(
@@ -363,7 +367,7 @@ export async function benchReplication(ctx: BenchContext): Promise<void> {
       if (i < ctx.runs) await emptyDestination(regions[1]!, copy.replicaId, size);
       await flushDirtyPages();
     }
-    rows.push(medianRun(fullRuns));
+    rows.push({ ...medianRun(fullRuns), cpBefore });
 
     console.log(
       `Making image 2: image 1 with ${CHANGED_BYTES} bytes changed in ${fmt(CHANGED_FRACTION * 100, 0)}% of its 1 MiB blocks (untimed)...`,
@@ -477,7 +481,11 @@ function printReplicationReport(
       `(most of its chunks were already there).`,
     ...rows
       .filter((row) => row.runs !== undefined)
-      .map((row) => `Runs of "${row.step}": ${formatRuns(row.runs!)} (median in the table).`),
+      .map(
+        (row) =>
+          `Runs of "${row.step}": ${formatRuns(row.runs!)} (median in the table)` +
+          (row.cpBefore ? `; ${pairedRatios(row.cpBefore, row.runs!)}.` : '.'),
+      ),
     '',
     `Targets: replication ≥ ${REPLICATION_TARGET * 100}% of durable cp: ${metOrNot(ratio >= REPLICATION_TARGET)} ` +
       `(${fmt(ratio * 100, 0)}%, ${fmt(rate(full), 0)} MiB/s of ${fmt(cpRate, 0)}); ` +

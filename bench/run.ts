@@ -49,6 +49,7 @@ import {
   curlDownload,
   formatRuns,
   medianRun,
+  pairedRatios,
   flushDirtyPages,
   fmt,
   formatRss,
@@ -131,6 +132,8 @@ interface Row {
   readonly seconds: number;
   /** Every run's seconds, for a repeated step. */
   readonly runs?: number[];
+  /** The baseline run's seconds just before each run. */
+  readonly cpBefore?: number[];
   readonly rss?: PeakRss;
   readonly serverCpu?: number;
   readonly benchCpu?: number;
@@ -206,9 +209,10 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
     // the same two cores as the server: see the diagnostic row below.)
     const target = join(ctx.scratch, 'download.raw');
     const downloads: Row[] = [];
+    const cpBefore: number[] = [];
     for (let i = 1; i <= ctx.runs; i++) {
       console.log(`Download ${i} of ${ctx.runs}...`);
-      await ctx.baseline.measure();
+      cpBefore.push(await ctx.baseline.measure());
       let bytes = 0;
       downloads.push(
         await measure('download (curl GET → file, then sync, like cp + sync)', async () => {
@@ -223,7 +227,7 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
       await rm(target);
       await flushDirtyPages();
     }
-    rows.push(medianRun(downloads));
+    rows.push({ ...medianRun(downloads), cpBefore });
 
     // Not an acceptance row: the same with this bench's Node client (fsync at the end).
     console.log('Download with a Node client (diagnostic)...');
@@ -299,7 +303,11 @@ function printUploadReport(size: number, rows: Row[], machine: string, idleMiB: 
     '',
     ...rows
       .filter((row) => row.runs !== undefined)
-      .map((row) => `Runs of "${row.step}": ${formatRuns(row.runs!)} (median in the table).`),
+      .map(
+        (row) =>
+          `Runs of "${row.step}": ${formatRuns(row.runs!)} (median in the table)` +
+          (row.cpBefore ? `; ${pairedRatios(row.cpBefore, row.runs!)}.` : '.'),
+      ),
     'Each download run and the upload follow a durable cp run; the ratios are against the median of all of them.',
     '',
     machine,
