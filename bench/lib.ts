@@ -358,6 +358,20 @@ export function pairedRatios(cpBefore: readonly number[], runs: readonly number[
   return `each against the cp run just before it: ${ratios.map((r) => fmt(r, 2)).join(', ')} (median ${fmt(median(ratios), 2)})`;
 }
 
+/** A line per repeated step of a report: every run's seconds, and each run against the cp run before it. */
+export function runLines(
+  rows: ReadonlyArray<{ step: string; runs?: readonly number[]; cpBefore?: readonly number[] }>,
+): string[] {
+  return rows.flatMap(({ step, runs, cpBefore }) =>
+    runs === undefined
+      ? []
+      : [
+          `Runs of "${step}": ${formatRuns(runs)} (median in the table)` +
+            (cpBefore ? `; ${pairedRatios(cpBefore, runs)}.` : '.'),
+        ],
+  );
+}
+
 /** "1.52, 1.61, 2.03 s" */
 export function formatRuns(runs: readonly number[]): string {
   return `${runs.map((s) => fmt(s, 2)).join(', ')} s`;

@@ -65,7 +65,7 @@ import {
   BASELINE_RUNS,
   formatRuns,
   medianRun,
-  pairedRatios,
+  runLines,
 } from './lib.js';
 import { warmFreeMemory } from './warm-memory.js';
 
@@ -479,13 +479,7 @@ function printReplicationReport(
     `Durable cp + sync runs: ${formatRuns(baseline.runs)}, the first ${BASELINE_RUNS} before the upload, one ` +
       `before each replication run of image 1. MiB/s of the image-2 rows is the image's size over the time ` +
       `(most of its chunks were already there).`,
-    ...rows
-      .filter((row) => row.runs !== undefined)
-      .map(
-        (row) =>
-          `Runs of "${row.step}": ${formatRuns(row.runs!)} (median in the table)` +
-          (row.cpBefore ? `; ${pairedRatios(row.cpBefore, row.runs!)}.` : '.'),
-      ),
+    ...runLines(rows),
     '',
     `Targets: replication ≥ ${REPLICATION_TARGET * 100}% of durable cp: ${metOrNot(ratio >= REPLICATION_TARGET)} ` +
       `(${fmt(ratio * 100, 0)}%, ${fmt(rate(full), 0)} MiB/s of ${fmt(cpRate, 0)}); ` +

@@ -47,9 +47,8 @@ import {
   download,
   DurableCopyBaseline,
   curlDownload,
-  formatRuns,
   medianRun,
-  pairedRatios,
+  runLines,
   flushDirtyPages,
   fmt,
   formatRss,
@@ -301,13 +300,7 @@ function printUploadReport(size: number, rows: Row[], machine: string, idleMiB: 
       ]),
     ),
     '',
-    ...rows
-      .filter((row) => row.runs !== undefined)
-      .map(
-        (row) =>
-          `Runs of "${row.step}": ${formatRuns(row.runs!)} (median in the table)` +
-          (row.cpBefore ? `; ${pairedRatios(row.cpBefore, row.runs!)}.` : '.'),
-      ),
+    ...runLines(rows),
     'Each download run and the upload follow a durable cp run; the ratios are against the median of all of them.',
     '',
     machine,
