@@ -145,9 +145,9 @@ function isAligned(data: Buffer): boolean {
 /**
  * `count` buffers of `size` bytes (default: DIRECT_IO_STAGE_BYTES; a multiple of DIRECT_IO_ALIGNMENT) whose
  * addresses are DIRECT_IO_ALIGNMENT-aligned, carved out of one ArrayBuffer (a SharedArrayBuffer if
- * `shared`), or undefined if O_DIRECT is unavailable in `tempDir`. JavaScript cannot see a buffer's address, so the
- * alignment is found by trial: O_DIRECT writes from an unaligned address fail with EINVAL, and malloc'd
- * memory is 16-byte aligned, so one of the first 256 offsets of a 16-byte step works.
+ * `shared`), or undefined if O_DIRECT is unavailable in `tempDir`. JavaScript cannot see a buffer's
+ * address, so the alignment is found by trial: O_DIRECT writes from an unaligned address fail with EINVAL,
+ * and malloc'd memory is 16-byte aligned, so one of the first 256 offsets of a 16-byte step works.
  */
 async function directIoStages(
   tempDir: string,
