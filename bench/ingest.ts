@@ -129,7 +129,7 @@ try {
   console.log(
     `${sizeMiB} MiB of random data, ${runs} runs; INGEST_WINDOW=${INGEST_WINDOW}, ` +
       `READ_AHEAD_CHUNKS=${READ_AHEAD_CHUNKS}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}, ` +
-      `fsync ${sync ? 'on' : 'off'}, page cache warm for reads`,
+      `fsync ${sync ? 'on' : 'off'}, chunks written and read with O_DIRECT where the disk allows it`,
   );
   console.log(`${'operation'.padEnd(28)}  median MiB/s  vs cp   each run: MiB/s (cores used by others)`);
   for (const [name, samples] of rows) {
