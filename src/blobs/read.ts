@@ -20,6 +20,21 @@ import { ZERO_CHUNK, type ChunkStore } from './chunk-store.js';
  */
 export const READ_AHEAD_CHUNKS = 4;
 
+/**
+ * How long a receiver may take none of a piece before the sender gives up (default 60 s, as nginx's
+ * `send_timeout`): a piece waiting on the socket holds a buffer the store lent from a pool shared by every
+ * reader, so a client that stops reading must not keep it for ever.
+ */
+export const SEND_TIMEOUT_MS = 60_000;
+
+/** The receiver took none of a piece for `SEND_TIMEOUT_MS`. */
+export class SendTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`the receiver took nothing for ${timeoutMs} ms`);
+    this.name = 'SendTimeoutError';
+  }
+}
+
 /** The part `from..to` (end exclusive) of one chunk, to be sent. */
 export interface ChunkPiece {
   /** The chunk's digest; null for a zero chunk. */
@@ -36,13 +51,19 @@ export interface ByteSink {
   write(data: Buffer, callback: (error?: Error | null) => void): unknown;
   once(event: 'close', listener: () => void): unknown;
   off(event: 'close', listener: () => void): unknown;
+  destroy(): unknown;
 }
 
 export interface WritePiecesOptions {
   /** Reads in flight ahead of the piece being written (default: READ_AHEAD_CHUNKS). */
   readonly readAhead?: number;
-  /** Awaited before each piece is written, with its length (e.g. a bandwidth cap); may reject to stop. */
-  readonly beforeWrite?: (bytes: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Awaited before each piece's read starts, with its length (a bandwidth cap); may reject to stop. Before the
+   * read, not the write, so that a paced sender holds no lent buffer while it waits.
+   */
+  readonly pace?: (bytes: number, signal: AbortSignal) => Promise<void>;
+  /** See SEND_TIMEOUT_MS (the default). */
+  readonly sendTimeoutMs?: number;
   /** Told the length of each piece the sink has taken. */
   readonly onWritten?: (bytes: number) => void;
 }
@@ -103,9 +124,10 @@ export function imagePieces(
 
 /**
  * Writes the pieces' bytes to `sink` in order and resolves once the sink has taken the last. Rejects, and
- * starts no more reads, if a chunk is missing (BlobNotFoundError) or corrupt (CorruptChunkError), if
- * `beforeWrite` rejects, or if the sink closes first; the sink is left as it is (the caller ends or destroys
- * it). Settles only once every read it started has given its buffer back.
+ * starts no more reads, if a chunk is missing (BlobNotFoundError) or corrupt (CorruptChunkError), if `pace`
+ * rejects, if the sink closes first or takes nothing for `sendTimeoutMs` (SendTimeoutError); the sink is left
+ * as it is (the caller ends or destroys it). Settles only once every read it started has given its buffer
+ * back.
  * @example
  * const { pieces, bytes } = imagePieces(manifest, { start: 0, end: 1023 });
  * res.writeHead(206, { 'content-length': bytes });
@@ -119,6 +141,7 @@ export async function writePieces(
   options: WritePiecesOptions = {},
 ): Promise<void> {
   const readAhead = Math.max(1, options.readAhead ?? READ_AHEAD_CHUNKS);
+  const sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
   const closed = new AbortController();
   const onClose = () => closed.abort(new Error('the receiver closed the connection'));
   sink.once('close', onClose);
@@ -130,8 +153,7 @@ export async function writePieces(
 
   const write = async (data: Buffer, turn: Promise<void>): Promise<void> => {
     await turn; // rejects if an earlier piece failed: this one is not written
-    await options.beforeWrite?.(data.length, closed.signal);
-    await writeTaken(sink, data, closed.signal);
+    await writeTaken(sink, data, closed.signal, sendTimeoutMs);
     options.onWritten?.(data.length);
   };
 
@@ -140,6 +162,7 @@ export async function writePieces(
       while (window.length > readAhead) await Promise.allSettled([window.shift()]);
       if (failure) throw failure.error;
       if (closed.signal.aborted) throw closed.signal.reason;
+      await options.pace?.(piece.to - piece.from, closed.signal);
       const turn = previous;
       let send: Promise<void>;
       const { digest } = piece;
@@ -168,14 +191,22 @@ export async function writePieces(
 
 /**
  * Writes `data` to `sink` and resolves once the sink has taken it (its write callback), so the caller may
- * reuse the buffer; rejects if the write fails or `signal` aborts (the receiver went away) first.
+ * reuse the buffer; rejects if the write fails, `signal` aborts (the receiver went away) or `timeoutMs`
+ * passes first.
  */
-function writeTaken(sink: ByteSink, data: Buffer, signal: AbortSignal): Promise<void> {
+function writeTaken(sink: ByteSink, data: Buffer, signal: AbortSignal, timeoutMs: number): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason as Error);
   return new Promise<void>((resolve, reject) => {
     const onAbort = () => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => {
+      // Destroyed before the buffer is given back: the socket may still hold it, and a buffer reused for
+      // another chunk must never reach this receiver.
+      sink.destroy();
+      reject(new SendTimeoutError(timeoutMs));
+    }, timeoutMs);
     sink.write(data, (error) => {
+      clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       if (error) reject(error);
       else resolve();

@@ -183,7 +183,7 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
       });
       try {
         await writePieces(res, ctx.chunks, pieces, {
-          beforeWrite: (bytes, signal) => bucket.take(bytes, signal),
+          pace: (bytes, signal) => bucket.take(bytes, signal),
           onWritten: (bytes) => {
             unmetered += bytes;
             if (performance.now() - meteredAt < METER_INTERVAL_MS) return;

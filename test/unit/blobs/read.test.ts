@@ -182,6 +182,82 @@ describe('imagePieces and writePieces', () => {
     assert.ok(reads() <= 10, `read ${reads()} chunks after the receiver went away`);
   });
 
+  test(
+    'a receiver that takes nothing for the send timeout is destroyed before any buffer is given back',
+    { timeout: 10_000 },
+    async () => {
+      let lent = 0;
+      let lentAtDestroy = -1;
+      const store = createChunkStore({
+        driver: {
+          ...driver,
+          read: (key, use) => {
+            lent++;
+            return driver.read(key, async (data) => {
+              try {
+                return await use(data);
+              } finally {
+                lent--;
+              }
+            });
+          },
+        },
+      });
+      const stalled = new Writable({
+        write() {
+          // never calls back: a client that stopped reading
+        },
+      });
+      stalled.once('close', () => (lentAtDestroy = lent));
+      const started = performance.now();
+      await assert.rejects(
+        writePieces(stalled, store, imagePieces(manifest).pieces, { sendTimeoutMs: 100 }),
+        {
+          name: 'SendTimeoutError',
+        },
+      );
+      assert.ok(performance.now() - started >= 90, 'gave up only after the timeout');
+      assert.ok(stalled.destroyed, 'the receiver is destroyed');
+      assert.ok(lentAtDestroy > 0, 'destroyed while the piece it held was still lent');
+      assert.equal(lent, 0, 'every lent buffer is back');
+    },
+  );
+
+  test('pacing is awaited before each read, so a paced sender holds no buffer while it waits', async () => {
+    let lent = 0;
+    const lentWhilePacing: number[] = [];
+    const store = createChunkStore({
+      driver: {
+        ...driver,
+        read: (key, use) =>
+          driver.read(key, async (data) => {
+            lent++;
+            try {
+              return await use(data);
+            } finally {
+              lent--;
+            }
+          }),
+      },
+    });
+    const sink = collector();
+    const paced: number[] = [];
+    await writePieces(sink, store, imagePieces(manifest).pieces, {
+      readAhead: 1,
+      pace: async (bytes) => {
+        paced.push(bytes);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        lentWhilePacing.push(lent);
+      },
+    });
+    assert.deepEqual(sink.bytes(), image);
+    assert.deepEqual(paced, [MiB, MiB, MiB, MiB, 777], 'every piece, zero ones too, is paced');
+    assert.ok(
+      lentWhilePacing.every((count) => count <= 1),
+      `at most the piece being written is lent while the next is paced: ${lentWhilePacing.join(', ')}`,
+    );
+  });
+
   test('a failed piece stops the reads and the pieces after it are not written', async () => {
     const other = createMemoryBlobDriver();
     for (const [key, value] of driver.objects) other.objects.set(key, value);
