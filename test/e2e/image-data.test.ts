@@ -168,39 +168,43 @@ test('an upload cut off halfway leaves a killed image and no partial chunk', asy
   assert.deepEqual(leftovers, [], 'no half-written chunk remains');
 });
 
-test('downloads cut off by the client leave the server serving whole downloads', async (t) => {
-  const d = await startTestDeployment(t, ['north-1']);
-  const dir = await makeTempDir(t);
-  const data = Buffer.alloc(24 * MiB);
-  for (let at = 0; at < data.length; at += 4096) data.writeUInt32LE(at, at); // no zero chunk, no dedup
-  const file = join(dir, 'disk.raw');
-  await writeFile(file, data);
-  const id = await createImage(d, d.demo.token, { name: 'cut-download', disk_format: 'raw' });
-  assert.equal((await upload(d, d.demo.token, id, file)).status, 204);
+test(
+  'downloads cut off by the client leave the server serving whole downloads',
+  { timeout: 120_000 },
+  async (t) => {
+    const d = await startTestDeployment(t, ['north-1']);
+    const dir = await makeTempDir(t);
+    const data = Buffer.alloc(24 * MiB);
+    for (let at = 0; at < data.length; at += 4096) data.writeUInt32LE(at, at); // no zero chunk, no dedup
+    const file = join(dir, 'disk.raw');
+    await writeFile(file, data);
+    const id = await createImage(d, d.demo.token, { name: 'cut-download', disk_format: 'raw' });
+    assert.equal((await upload(d, d.demo.token, id, file)).status, 204);
 
-  // More cut downloads than the fs driver has staging buffers (8): one that kept a buffer would starve the rest.
-  for (let i = 0; i < 12; i++) {
-    await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(`${d.url()}/v2/images/${id}/file`, {
-        headers: { 'x-auth-token': d.demo.token },
-      });
-      req.on('response', (response) => {
-        let received = 0;
-        response.on('data', (piece: Buffer) => {
-          received += piece.length;
-          if (received >= MiB) req.destroy();
+    // More cut downloads than the fs driver has staging buffers (8): one that kept a buffer would starve the rest.
+    for (let i = 0; i < 12; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(`${d.url()}/v2/images/${id}/file`, {
+          headers: { 'x-auth-token': d.demo.token },
         });
-        response.on('close', () => resolve());
+        req.on('response', (response) => {
+          let received = 0;
+          response.on('data', (piece: Buffer) => {
+            received += piece.length;
+            if (received >= MiB) req.destroy();
+          });
+          response.on('close', () => resolve());
+        });
+        req.on('error', () => resolve());
+        setTimeout(() => reject(new Error('a cut download did not close')), 10_000).unref();
+        req.end();
       });
-      req.on('error', () => resolve());
-      setTimeout(() => reject(new Error('a cut download did not close')), 10_000).unref();
-      req.end();
-    });
-  }
-  const whole = await download(d, d.demo.token, id);
-  assert.equal(whole.response.status, 200);
-  assert.ok(whole.data.equals(data), 'a whole download after the cut ones is byte-identical');
-});
+    }
+    const whole = await download(d, d.demo.token, id);
+    assert.equal(whole.response.status, 200);
+    assert.ok(whole.data.equals(data), 'a whole download after the cut ones is byte-identical');
+  },
+);
 
 test('another account gets 404 on every route for a private image, and sees it once shared and accepted', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
