@@ -3,18 +3,13 @@
  * `bytes=-n`. Several ranges in one request are served as the whole image, as the RFC allows.
  * @module
  */
-
-export interface ByteRange {
-  start: number;
-  /** Inclusive. */
-  end: number;
-}
+import type { ImageRange } from '../blobs/read.js';
 
 /** The range asked for, undefined to serve everything, or 'unsatisfiable' (answer 416). */
 export function parseRange(
   header: string | undefined,
   size: number,
-): ByteRange | 'unsatisfiable' | undefined {
+): ImageRange | 'unsatisfiable' | undefined {
   if (header === undefined) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match) return undefined;

@@ -152,13 +152,13 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
       const grant = await grantFor(request, request.params.job);
       const { digests, bytesPerSecond } = parseBatchRequest(request.body);
       const { lengths, pace } = await grantedImage(grant);
-      let total = 0;
-      for (const digest of digests) {
+      const pieces = digests.map((digest) => {
         const length = lengths.get(digest);
         if (length === undefined)
           throw new FerryError('GRANT_INVALID', `Chunk ${digest} is not part of the granted image.`);
-        total += length;
-      }
+        return { digest, length, from: 0, to: length };
+      });
+      const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
       const meter = (bytes: number) =>
         addTransferUsage(ctx.db, {
           accountId: grant.account_id,
@@ -177,10 +177,6 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
       // Metered as it goes, at most every METER_INTERVAL_MS (a database write each), and at the end.
       let unmetered = 0;
       let meteredAt = performance.now();
-      const pieces = digests.map((digest) => {
-        const length = lengths.get(digest) as number;
-        return { digest, length, from: 0, to: length };
-      });
       try {
         await writePieces(res, ctx.chunks, pieces, {
           pace: (bytes, signal) => bucket.take(bytes, signal),
