@@ -635,6 +635,29 @@ export async function curlDownload(endpoint: Endpoint, id: string, file: string)
   return (await stat(file)).size;
 }
 
+/**
+ * Downloads image `id` with curl and drops the bytes (`-o /dev/null`): what the server delivers to a stock
+ * client, without the client's own file writes. Resolves the bytes curl received.
+ */
+export async function curlDownloadDiscard(endpoint: Endpoint, id: string): Promise<number> {
+  const { stdout } = await run(
+    'curl',
+    [
+      '-sS',
+      '--fail',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{size_download}',
+      '-H',
+      `x-auth-token: ${endpoint.token}`,
+      `${endpoint.url}/v2/images/${id}/file`,
+    ],
+    { signal: interrupted.signal },
+  );
+  return Number(stdout);
+}
+
 /** The MD5 of `file`'s bytes (untimed checks). */
 export async function md5OfFile(file: string): Promise<string> {
   const md5 = createHash('md5');
