@@ -70,9 +70,10 @@ export interface BlobReader {
    * BlobNotFoundError (without calling `use`) if the key is absent. For readers that only pass bytes on (a
    * chunk sent to another region): a driver lends its own memory where it can, so a read costs no
    * allocation and no copy (fs: the O_DIRECT staging buffer the bytes were read into). Holding many lent
-   * buffers at once may make further reads and writes wait for one; buffers go to reads in the order the
-   * calls were made, so a reader that starts its reads in the order it will give the buffers back (as
-   * blobs/read.ts does) never waits on a buffer one of its own later reads holds.
+   * buffers at once may make further reads and writes wait for one (fs: a read waits 100 ms at most, then
+   * reads into memory of its own); buffers go to reads in the order the calls were made, so a reader that
+   * starts its reads in the order it will give the buffers back (as blobs/read.ts does) never waits on a
+   * buffer one of its own later reads holds.
    */
   read<T>(key: string, use: (data: Buffer) => Promise<T>): Promise<T>;
   /** Whether an object has the key. Never rejects for an absent key. */

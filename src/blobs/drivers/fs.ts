@@ -54,8 +54,10 @@ export interface FsBlobDriverOptions {
    * (default: FS_STALE_TEMP_MS). Staged files of processes that are gone are removed whatever their age.
    */
   readonly staleTempMs?: number;
-  /** Reported as `capabilities.maxParallelism` (default: FS_MAX_PARALLELISM). */
+  /** Reported as `capabilities.maxParallelism` (default: FS_MAX_PARALLELISM); also the number of stages. */
   readonly maxParallelism?: number;
+  /** See FS_STAGE_WAIT_MS (the default). */
+  readonly stageWaitMs?: number;
   /**
    * Write objects of DIRECT_IO_MIN_BYTES or more (whole multiples of DIRECT_IO_ALIGNMENT) with O_DIRECT
    * (default: true). Ignored where the filesystem refuses O_DIRECT (e.g. tmpfs): puts are then buffered.
@@ -79,6 +81,14 @@ const DIRECT_IO_STAGE_BYTES = 1024 * 1024 + DIRECT_IO_ALIGNMENT;
  * UV_THREADPOOL_SIZE says otherwise; 8 keeps the pool's queue fed without piling up open files.
  */
 export const FS_MAX_PARALLELISM = 8;
+
+/**
+ * How long a read waits for a staging buffer before it reads through the page cache into a buffer of its
+ * own instead. Stages go round in about a millisecond, but a lent one stays with its reader until the bytes
+ * are passed on: a receiver that stops taking them keeps it for up to its send timeout (60 s), and a few
+ * such receivers must not stop every other read of the region meanwhile.
+ */
+export const FS_STAGE_WAIT_MS = 100;
 
 /** A put takes milliseconds; a staged file untouched for 10 minutes belongs to no live put. */
 export const FS_STALE_TEMP_MS = 10 * 60 * 1000;
@@ -256,9 +266,28 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
   const stages = options.directIo === false ? undefined : await directIoStages(tempDir, maxParallelism);
   const freeStages = stages ?? [];
   const stageWaiters: Array<(stage: Buffer) => void> = [];
+  const stageWaitMs = options.stageWaitMs ?? FS_STAGE_WAIT_MS;
 
   async function acquireStage(): Promise<Buffer> {
     return freeStages.pop() ?? new Promise<Buffer>((resolve) => stageWaiters.push(resolve));
+  }
+
+  /** A stage, or undefined if none came free within FS_STAGE_WAIT_MS (then the caller does without). */
+  function acquireStageForRead(): Promise<Buffer | undefined> {
+    const free = freeStages.pop();
+    if (free !== undefined) return Promise.resolve(free);
+    return new Promise<Buffer | undefined>((resolve) => {
+      const waiter = (stage: Buffer): void => {
+        clearTimeout(timer);
+        resolve(stage);
+      };
+      const timer = setTimeout(() => {
+        const at = stageWaiters.indexOf(waiter);
+        if (at >= 0) stageWaiters.splice(at, 1);
+        resolve(undefined);
+      }, stageWaitMs);
+      stageWaiters.push(waiter);
+    });
   }
 
   function releaseStage(stage: Buffer): void {
@@ -314,11 +343,12 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
    * O_DIRECT can open (a directory). A chunk read by a download or a replication source then costs neither
    * page cache nor the VM's host faults for fresh pages. Measured on the dev VM, reading 1 GiB not in the
    * page cache: buffered 1.39 s with 1.21 s of system CPU, O_DIRECT 0.47 s with 0.07 s. The price: a chunk
-   * read twice comes from the disk twice.
+   * read twice comes from the disk twice. Also undefined if no stage came free within FS_STAGE_WAIT_MS.
    */
   async function readDirect(path: string): Promise<{ data: Buffer; release(): void } | undefined> {
     // Asked for before anything is awaited: stages go to reads in the order of the calls (see BlobReader).
-    const stage = await acquireStage();
+    const stage = await acquireStageForRead();
+    if (stage === undefined) return undefined;
     let lent = false;
     try {
       let handle: FileHandle;

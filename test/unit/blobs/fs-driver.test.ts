@@ -2,8 +2,10 @@
 // leftovers, the on-disk tree).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { createFsBlobDriver } from '../../../src/blobs/drivers/fs.js';
 import { runBlobDriverContract } from '../../contracts/blob-driver.js';
@@ -48,6 +50,41 @@ describe('fs driver', () => {
     await createFsBlobDriver({ root });
     assert.deepEqual(await readdir(tmp), [fresh]);
   });
+
+  test(
+    'a read does not wait for a staging buffer a stalled reader keeps, and that reader keeps its bytes',
+    {
+      timeout: 20_000,
+    },
+    async (t) => {
+      const driver = await createFsBlobDriver({
+        root: await makeTempDir(t),
+        maxParallelism: 1,
+        stageWaitMs: 50,
+      });
+      const first = randomBytes(1024 * 1024);
+      const second = randomBytes(1024 * 1024);
+      await driver.put('v1/first', first);
+      await driver.put('v1/second', second);
+      // The first reader holds its (the only) staging buffer, as a sender whose receiver stopped reading does.
+      let giveBack!: () => void;
+      let lent!: Buffer;
+      const held = driver.read('v1/first', (data) => {
+        lent = data;
+        return new Promise<void>((resolve) => (giveBack = resolve));
+      });
+      while (lent === undefined) await setTimeout(5);
+      assert.ok(
+        Buffer.from(await driver.read('v1/second', async (data) => Buffer.from(data))).equals(second),
+      );
+      assert.ok((await driver.get('v1/second')).equals(second));
+      assert.ok(lent.equals(first), 'the held buffer was not reused by the later reads');
+      giveBack();
+      await held;
+      // Once given back, the buffer goes to reads again: a read after it still gets the right bytes.
+      assert.ok((await driver.get('v1/first')).equals(first));
+    },
+  );
 
   test('list never shows staged files', async (t) => {
     const root = await makeTempDir(t);
