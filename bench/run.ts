@@ -18,8 +18,8 @@
  * `node dist/cli/main.js`; `npm run bench` builds first; so the child pid is the server and its RSS is
  * measured alone) → upload
  * through the API (timed, once: a second upload of the same bytes would find every chunk stored; the image's
- * size and checksum must match) → Ferry's ingest of the same file alone in this process, nothing stored
- * (diagnostic: the upload's CPU floor) → `--runs` downloads through the API by curl into a file on the same
+ * size and checksum must match) → Ferry's ingest of the same file alone, nothing stored, in a child process
+ * (diagnostic: the upload's CPU floor, bench/ingest-floor.ts) → `--runs` downloads through the API by curl into a file on the same
  * disk, then `sync`, like the baseline (timed; its MD5 checked afterwards) → three diagnostic downloads (a
  * Node client to a file with fsync; to a file with the MD5 on the way; curl to /dev/null) → a markdown
  * table. Free
@@ -30,15 +30,10 @@
  * Scratch files and servers go away on every path, Ctrl-C included.
  * @module
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createChunkStore } from '../src/blobs/chunk-store.js';
-import type { BlobDriver } from '../src/blobs/driver.js';
-import { createMemoryBlobDriver } from '../src/blobs/drivers/memory.js';
-import { ingestImage } from '../src/blobs/ingest.js';
 import { benchDisk } from './disk.js';
 import { benchReplication, replicationSpaceNeeded } from './replicate.js';
 import { warmFreeMemory } from './warm-memory.js';
@@ -55,7 +50,10 @@ import {
   DurableCopyBaseline,
   curlDownload,
   curlDownloadDiscard,
+  interrupted,
   medianRun,
+  REPO_ROOT,
+  run,
   runLines,
   flushDirtyPages,
   fmt,
@@ -131,6 +129,9 @@ function parseOptions(): Options {
 
 // ---------------------------------------------------------------------------------------------------------
 // Upload and download through one region (`ferry local`)
+
+/** The upload CPU floor's script, run in a child process. */
+const INGEST_FLOOR_SCRIPT = join(REPO_ROOT, 'bench', 'ingest-floor.ts');
 
 interface Row {
   readonly threads?: string;
@@ -210,21 +211,26 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
     console.log(`  verified: active, size ${size}, checksum ${md5}`);
     await flushDirtyPages();
 
-    // Not an acceptance row: the upload's CPU floor. Ferry's ingest (chunking, zero check, SHA-256 per chunk,
-    // MD5 and SHA-512 of the whole image on worker threads) run in this process on the source file, read
-    // from the page cache, into a store that keeps nothing: no HTTP, no disk writes. The upload does all this
-    // and also receives the bytes from curl and writes the chunks, on the same two cores.
+    // Not an acceptance row: the upload's CPU floor, Ferry's ingest of the same file with no network and no
+    // disk (bench/ingest-floor.ts, in a child process), on the same two cores. Its own timing: the child's
+    // start-up is left out.
     console.log('Ingest alone, nothing stored (diagnostic)...');
-    let ingested = { size: 0, md5: '' };
-    rows.push({
-      ...(await measure('diagnostic: ingest alone, in-process, no HTTP, nothing stored', async () => {
-        ingested = await ingestWithoutStoring(ctx.source);
-      })),
-      rss: undefined, // the server is idle: this runs in the bench process
-    });
-    if (ingested.size !== size || ingested.md5 !== md5) {
-      throw new Error(`ingest alone: ${ingested.size} bytes, md5 ${ingested.md5} (want ${md5})`);
+    let floor = { seconds: 0, cpuSeconds: 0, size: 0, md5: '' };
+    const floorRow = await measure(
+      'diagnostic: ingest alone (no HTTP, nothing stored; own process)',
+      async () => {
+        const { stdout } = await run(process.execPath, ['--import', 'tsx', INGEST_FLOOR_SCRIPT, ctx.source], {
+          cwd: REPO_ROOT,
+          signal: interrupted.signal,
+        });
+        floor = JSON.parse(stdout) as typeof floor;
+      },
+    );
+    if (floor.size !== size || floor.md5 !== md5) {
+      throw new Error(`ingest alone: ${floor.size} bytes, md5 ${floor.md5} (want ${md5})`);
     }
+    // The server is idle meanwhile: its RSS is not this row's; the child's CPU is shown as the bench's.
+    rows.push({ ...floorRow, seconds: floor.seconds, benchCpu: floor.cpuSeconds, rss: undefined });
 
     // The acceptance row: a stock client (curl) writes the bytes to a file on the same disk, then `sync`, as
     // the baseline does `cp` then `sync`; the MD5 is checked afterwards, untimed, as for the upload. Each run
@@ -303,27 +309,6 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
     await server.stop();
     await removeData();
   }
-}
-
-/**
- * Ferry's ingest of `source` in this process into a chunk store that keeps nothing (puts dropped, nothing
- * found stored): the CPU work of an upload without its network and disk. Read in 1 MiB pieces: in 64 KiB
- * pieces (what the server's socket gives) this function's main thread took ~0.55 s more per 2 GiB, part of
- * the network's share. Resolves its size and MD5.
- */
-async function ingestWithoutStoring(source: string): Promise<{ size: number; md5: string }> {
-  const memory = createMemoryBlobDriver();
-  const keepsNothing: BlobDriver = {
-    ...memory,
-    name: 'keeps-nothing',
-    put: () => Promise.resolve(),
-    touch: () => Promise.resolve(false),
-  };
-  const result = await ingestImage(
-    createChunkStore({ driver: keepsNothing }),
-    createReadStream(source, { highWaterMark: MiB }),
-  );
-  return { size: result.size, md5: result.md5 };
 }
 
 function printUploadReport(size: number, rows: Row[], machine: string, idleMiB: number): void {
