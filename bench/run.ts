@@ -19,11 +19,10 @@
  * measured alone) → upload
  * through the API (timed, once: a second upload of the same bytes would find every chunk stored; the image's
  * size and checksum must match) → Ferry's ingest of the same file alone, nothing stored, in a child process
- * (diagnostic: the upload's CPU floor, bench/ingest-floor.ts) → `--runs` downloads through the API by curl into a file on the same
- * disk, then `sync`, like the baseline (timed; its MD5 checked afterwards) → three diagnostic downloads (a
- * Node client to a file with fsync; to a file with the MD5 on the way; curl to /dev/null) → a markdown
- * table. Free
- * memory is warmed before each step (see warm-memory.ts). The
+ * (diagnostic: the upload's CPU floor, bench/ingest-floor.ts) → `--runs` downloads through the API by curl
+ * into a file on the same disk, then `sync`, like the baseline (timed; its MD5 checked afterwards) → three
+ * diagnostic downloads (a Node client to a file with fsync; to a file with the MD5 on the way; curl to
+ * /dev/null) → a markdown table. Free memory is warmed before each step (see warm-memory.ts). The
  * server's peak RSS is its VmHWM (reset through /proc/<pid>/clear_refs before each step) cross-checked by
  * sampling VmRSS every 100 ms.
  *

@@ -84,7 +84,7 @@ export const FS_MAX_PARALLELISM = 8;
 
 /**
  * How long a read waits for a staging buffer before it reads through the page cache into a buffer of its
- * own instead. Stages go round in about a millisecond, but a lent one stays with its reader until the bytes
+ * own instead. Stages go round in a millisecond or so, but a lent one stays with its reader until the bytes
  * are passed on: a receiver that stops taking them keeps it for up to its send timeout (60 s), and a few
  * such receivers must not stop every other read of the region meanwhile.
  */
