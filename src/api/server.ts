@@ -65,6 +65,9 @@ export async function createRegionServer(
     bodyLimit: JSON_BODY_LIMIT,
     // Image uploads of many GiB take minutes; the socket's own timeouts guard against idle peers.
     requestTimeout: 0,
+    // A tag in PUT /v2/images/{id}/tags/{tag} may be 255 characters, up to 12 URL-encoded bytes each: longer
+    // than Fastify's default of 100, past which the route would not match at all (a 404 "no route").
+    maxParamLength: 4096,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
 
@@ -83,6 +86,11 @@ export async function createRegionServer(
       return reply.code(error.status).send(errorBody(error.code, error.message, error.details));
     }
     const code = codeOfFastifyError(error);
+    if (code === 'UNSUPPORTED_MEDIA_TYPE') {
+      const type = request.headers['content-type'] ?? 'none given';
+      const message = `The body's Content-Type (${type}) is not one this call accepts.`;
+      return reply.code(ERROR_CODES[code].status).send(errorBody(code, message));
+    }
     if (code) return reply.code(ERROR_CODES[code].status).send(errorBody(code, error.message));
     request.log.error({ err: error }, 'unexpected error');
     return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Ferry could not complete the request.'));

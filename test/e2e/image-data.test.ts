@@ -138,6 +138,32 @@ test('data that does not match disk_format, or a qcow2 with a backing file, is r
   assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${unsafe}`)).body.status, 'queued');
 });
 
+test('image data sent as anything but application/octet-stream is refused with 415; the image stays queued', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const token = d.demo.token;
+  const id = await createImage(d, token, { name: 'typed', disk_format: 'raw' });
+  const attempts: Array<[string | Uint8Array, Record<string, string>]> = [
+    ['{}', { 'content-type': 'application/json' }],
+    ['hello', { 'content-type': 'text/plain' }],
+    [new Uint8Array(4096), {}], // no Content-Type at all
+    [new Uint8Array(4096), { 'content-type': 'application/x-www-form-urlencoded' }],
+  ];
+  for (const [body, headers] of attempts) {
+    const refused = await api(d.url(), token, 'PUT', `/v2/images/${id}/file`, body, headers);
+    assert.equal(refused.status, 415, JSON.stringify(headers));
+    assert.equal(refused.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.match(refused.body.error.message, /application\/octet-stream/);
+    assert.equal((await api(d.url(), token, 'GET', `/v2/images/${id}`)).body.status, 'queued');
+  }
+  const data = Buffer.alloc(MiB, 7);
+  const accepted = await api(d.url(), token, 'PUT', `/v2/images/${id}/file`, data, {
+    'content-type': 'Application/Octet-Stream; charset=binary',
+  });
+  assert.equal(accepted.status, 204, JSON.stringify(accepted.body));
+  const { data: downloaded } = await download(d, token, id);
+  assert.ok(downloaded.equals(data));
+});
+
 test('an upload cut off halfway leaves a killed image and no partial chunk', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const id = await createImage(d, d.demo.token, { name: 'cut', disk_format: 'raw' });

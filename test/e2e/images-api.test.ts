@@ -124,6 +124,29 @@ test('image metadata lifecycle: create, show, list, patch, tags, protect, delete
   assert.equal(gone.body.error.code, 'IMAGE_NOT_FOUND');
 });
 
+test('PUT /tags/{tag} takes tags of up to 255 characters, URL-encoded; a longer one is a 400', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const token = d.demo.token;
+  const image = (await api(d.url(), token, 'POST', '/v2/images', { name: 'tagged' })).body;
+  const longest = 'é'.repeat(254) + '/'; // 255 characters, 1531 URL-encoded bytes
+  const put = (tag: string) =>
+    api(d.url(), token, 'PUT', `/v2/images/${image.id}/tags/${encodeURIComponent(tag)}`);
+  assert.equal((await put(longest)).status, 204);
+  assert.deepEqual((await api(d.url(), token, 'GET', `/v2/images/${image.id}`)).body.tags, [longest]);
+  const tooLong = await put('t'.repeat(256));
+  assert.equal(tooLong.status, 400);
+  assert.equal(tooLong.body.error.code, 'VALIDATION_FAILED');
+  assert.match(tooLong.body.error.message, /255/);
+  const removed = await api(
+    d.url(),
+    token,
+    'DELETE',
+    `/v2/images/${image.id}/tags/${encodeURIComponent(longest)}`,
+  );
+  assert.equal(removed.status, 204);
+  assert.deepEqual((await api(d.url(), token, 'GET', `/v2/images/${image.id}`)).body.tags, []);
+});
+
 test('bad input gets a clear JSON error and changes nothing', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const token = d.demo.token;

@@ -10,7 +10,7 @@
  * @module
  */
 import type { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestImage } from '../../blobs/ingest.js';
 import { imagePieces, writePieces } from '../../blobs/read.js';
 import { distinctDigests } from '../../domain/manifest.js';
@@ -33,90 +33,123 @@ type IdParams = { id: string };
 /** Upload refusals that mean "wrong file", not "broken upload": the image goes back to queued. */
 const REFUSALS = new Set(['UNSAFE_IMAGE', 'DISK_FORMAT_MISMATCH', 'PAYLOAD_TOO_LARGE']);
 
+/**
+ * Refuses, before any body parser reads it, an upload whose Content-Type is not application/octet-stream (as
+ * Glance does, 415): a JSON or text body would otherwise be parsed as such, and the image left killed.
+ */
+function requireOctetStream(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: (error?: Error) => void,
+): void {
+  const type = request.headers['content-type'];
+  const media = type?.split(';')[0]?.trim().toLowerCase();
+  if (media === 'application/octet-stream') return done();
+  done(
+    new FerryError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Send the image data with Content-Type: application/octet-stream (${type === undefined ? 'none was given' : `not ${type}`}).`,
+    ),
+  );
+}
+
 export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext): void {
-  app.put<{ Params: IdParams }>('/v2/images/:id/file', async (request, reply) => {
-    const principal = principalOf(request);
-    const image = await loadOwnedImage(ctx, principal, request.params.id);
-    assertNotFrozen(image);
-    if (image.disk_format === null || image.container_format === null) {
-      throw new FerryError(
-        'VALIDATION_FAILED',
-        'Set disk_format and container_format on the image before uploading its data.',
-      );
-    }
-    const diskFormat = image.disk_format;
-    if (
-      image.status !== 'queued' ||
-      !(await transitionImage(ctx.db, image.id, 'queued', 'saving', timestamp(ctx.clock)))
-    ) {
-      throw new FerryError(
-        'INVALID_IMAGE_STATUS',
-        `Image ${image.id} is ${image.status === 'queued' ? 'being uploaded' : image.status}: data can be uploaded only to a queued image.`,
-      );
-    }
-    request.log.info({ audit: 'image.upload', image: image.id, by: principal.userId }, 'upload started');
-
-    const inspector = createFormatInspector();
-    let seen = 0;
-    let headChecked = false;
-    const observe = (piece: Buffer): void => {
-      inspector.update(piece);
-      seen += piece.length;
-      if (!headChecked && seen >= INSPECTION_HEAD_BYTES) {
-        headChecked = true;
-        const problems = inspector.earlyProblems();
-        if (problems.length > 0) {
-          throw new FerryError('UNSAFE_IMAGE', `The image data is refused: ${problems.join('; ')}.`);
-        }
+  app.put<{ Params: IdParams }>(
+    '/v2/images/:id/file',
+    { onRequest: requireOctetStream },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const image = await loadOwnedImage(ctx, principal, request.params.id);
+      assertNotFrozen(image);
+      if (image.disk_format === null || image.container_format === null) {
+        throw new FerryError(
+          'VALIDATION_FAILED',
+          'Set disk_format and container_format on the image before uploading its data.',
+        );
       }
-    };
+      const diskFormat = image.disk_format;
+      if (
+        image.status !== 'queued' ||
+        !(await transitionImage(ctx.db, image.id, 'queued', 'saving', timestamp(ctx.clock)))
+      ) {
+        throw new FerryError(
+          'INVALID_IMAGE_STATUS',
+          `Image ${image.id} is ${image.status === 'queued' ? 'being uploaded' : image.status}: data can be uploaded only to a queued image.`,
+        );
+      }
+      request.log.info({ audit: 'image.upload', image: image.id, by: principal.userId }, 'upload started');
 
-    const abandon = async (error: unknown): Promise<never> => {
-      const refused = isFerryError(error) && REFUSALS.has(error.code);
-      await transitionImage(ctx.db, image.id, 'saving', refused ? 'queued' : 'killed', timestamp(ctx.clock));
-      request.log.warn({ image: image.id, err: error }, refused ? 'upload refused' : 'upload failed');
-      // The client may still be sending: close the connection after the answer instead of reading the rest.
-      reply.header('connection', 'close');
-      if (isFerryError(error)) throw error;
-      throw new FerryError(
-        'UPLOAD_INCOMPLETE',
-        'The upload broke off before the end of the data; the image is killed.',
-      );
-    };
+      const inspector = createFormatInspector();
+      let seen = 0;
+      let headChecked = false;
+      const observe = (piece: Buffer): void => {
+        inspector.update(piece);
+        seen += piece.length;
+        if (!headChecked && seen >= INSPECTION_HEAD_BYTES) {
+          headChecked = true;
+          const problems = inspector.earlyProblems();
+          if (problems.length > 0) {
+            throw new FerryError('UNSAFE_IMAGE', `The image data is refused: ${problems.join('; ')}.`);
+          }
+        }
+      };
 
-    let ingested;
-    try {
-      ingested = await ingestImage(ctx.chunks, request.body as Readable, {
-        observe,
-        maxBytes: ctx.limits.maxImageBytes,
+      const abandon = async (error: unknown): Promise<never> => {
+        const refused = isFerryError(error) && REFUSALS.has(error.code);
+        await transitionImage(
+          ctx.db,
+          image.id,
+          'saving',
+          refused ? 'queued' : 'killed',
+          timestamp(ctx.clock),
+        );
+        request.log.warn({ image: image.id, err: error }, refused ? 'upload refused' : 'upload failed');
+        // The client may still be sending: close the connection after the answer instead of reading the rest.
+        reply.header('connection', 'close');
+        if (isFerryError(error)) throw error;
+        throw new FerryError(
+          'UPLOAD_INCOMPLETE',
+          'The upload broke off before the end of the data; the image is killed.',
+        );
+      };
+
+      let ingested;
+      try {
+        ingested = await ingestImage(ctx.chunks, request.body as Readable, {
+          observe,
+          maxBytes: ctx.limits.maxImageBytes,
+        });
+        const inspection = inspector.finish();
+        assertImageAcceptable(diskFormat, inspection);
+        // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
+        const missing = await ctx.chunks.missingChunks(distinctDigests(ingested.manifest));
+        if (missing.length > 0) throw new Error(`${missing.length} chunks vanished during the upload`);
+        ingested = { ...ingested, virtualSize: inspection.virtualSize };
+      } catch (error) {
+        return abandon(error);
+      }
+
+      const activated = await transitionImage(ctx.db, image.id, 'saving', 'active', timestamp(ctx.clock), {
+        size: ingested.size,
+        virtual_size: ingested.virtualSize,
+        checksum: ingested.md5,
+        os_hash_algo: OS_HASH_ALGO,
+        os_hash_value: ingested.sha512,
+        manifest_digest: ingested.manifestDigest,
       });
-      const inspection = inspector.finish();
-      assertImageAcceptable(diskFormat, inspection);
-      // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
-      const missing = await ctx.chunks.missingChunks(distinctDigests(ingested.manifest));
-      if (missing.length > 0) throw new Error(`${missing.length} chunks vanished during the upload`);
-      ingested = { ...ingested, virtualSize: inspection.virtualSize };
-    } catch (error) {
-      return abandon(error);
-    }
-
-    const activated = await transitionImage(ctx.db, image.id, 'saving', 'active', timestamp(ctx.clock), {
-      size: ingested.size,
-      virtual_size: ingested.virtualSize,
-      checksum: ingested.md5,
-      os_hash_algo: OS_HASH_ALGO,
-      os_hash_value: ingested.sha512,
-      manifest_digest: ingested.manifestDigest,
-    });
-    if (!activated) {
-      throw new FerryError('IMAGE_DELETED_DURING_UPLOAD', `Image ${image.id} was deleted during the upload.`);
-    }
-    request.log.info(
-      { audit: 'image.upload', image: image.id, size: ingested.size, stored: ingested.bytesWritten },
-      'upload finished',
-    );
-    return reply.code(204).send();
-  });
+      if (!activated) {
+        throw new FerryError(
+          'IMAGE_DELETED_DURING_UPLOAD',
+          `Image ${image.id} was deleted during the upload.`,
+        );
+      }
+      request.log.info(
+        { audit: 'image.upload', image: image.id, size: ingested.size, stored: ingested.bytesWritten },
+        'upload finished',
+      );
+      return reply.code(204).send();
+    },
+  );
 
   app.get<{ Params: IdParams }>('/v2/images/:id/file', async (request, reply) => {
     const principal = principalOf(request);
