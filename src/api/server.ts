@@ -15,6 +15,7 @@ import { registerMemberRoutes } from './routes/members.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { registerReplicationRoutes } from './routes/replication.js';
 import { registerAdminStorageRoutes } from './routes/admin-storage.js';
+import { IMAGE_DATA_MEDIA_TYPE, JSON_PATCH_MEDIA_TYPES } from './media-type.js';
 
 export interface ServerOptions {
   /** Fastify's logger option: false (tests), true (JSON lines on stdout), or a pino config. */
@@ -72,13 +73,9 @@ export async function createRegionServer(
   });
 
   const jsonParser = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser(
-    ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'],
-    { parseAs: 'string' },
-    jsonParser,
-  );
+  app.addContentTypeParser([...JSON_PATCH_MEDIA_TYPES], { parseAs: 'string' }, jsonParser);
   // Image data is streamed by the file route itself, never buffered by a parser.
-  app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+  app.addContentTypeParser(IMAGE_DATA_MEDIA_TYPE, (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler((error: FastifyError | FerryError, request, reply) => {
     if (error instanceof FerryError) {

@@ -23,6 +23,7 @@ import { transitionImage } from '../../store/images.js';
 import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../image-access.js';
+import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { parseRange } from '../range.js';
 
 /** Bytes after which the inspector has seen every header it checks early (the first chunk). */
@@ -43,12 +44,11 @@ function requireOctetStream(
   done: (error?: Error) => void,
 ): void {
   const type = request.headers['content-type'];
-  const media = type?.split(';')[0]?.trim().toLowerCase();
-  if (media === 'application/octet-stream') return done();
+  if (mediaTypeOf(type) === IMAGE_DATA_MEDIA_TYPE) return done();
   done(
     new FerryError(
       'UNSUPPORTED_MEDIA_TYPE',
-      `Send the image data with Content-Type: application/octet-stream (${type === undefined ? 'none was given' : `not ${type}`}).`,
+      `Send the image data with Content-Type: ${IMAGE_DATA_MEDIA_TYPE} (${type === undefined ? 'none was given' : `not ${type}`}).`,
     ),
   );
 }

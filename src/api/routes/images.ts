@@ -32,6 +32,7 @@ import { listImages } from '../../store/images.js';
 import type { Principal } from '../../identity/tokens.js';
 import { assertNotBeingReplicated } from '../../replication/source-jobs.js';
 import { findJobsByIds } from '../../store/jobs.js';
+import { JSON_PATCH_MEDIA_TYPES, mediaTypeOf } from '../media-type.js';
 
 /** Glance's default image tag limit (image_tag_quota). */
 export const MAX_TAGS = 128;
@@ -141,8 +142,8 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
 
   app.patch<{ Params: IdParams }>('/v2/images/:id', async (request) => {
     const principal = principalOf(request);
-    const contentType = request.headers['content-type'] ?? '';
-    if (!/^application\/openstack-images-v2\.[01]-json-patch/.test(contentType)) {
+    const mediaType = mediaTypeOf(request.headers['content-type']);
+    if (!JSON_PATCH_MEDIA_TYPES.some((accepted) => accepted === mediaType)) {
       throw new FerryError(
         'UNSUPPORTED_MEDIA_TYPE',
         'Send the update as application/openstack-images-v2.1-json-patch.',

@@ -268,12 +268,13 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
   const stageWaiters: Array<(stage: Buffer) => void> = [];
   const stageWaitMs = options.stageWaitMs ?? FS_STAGE_WAIT_MS;
 
-  async function acquireStage(): Promise<Buffer> {
-    return freeStages.pop() ?? new Promise<Buffer>((resolve) => stageWaiters.push(resolve));
-  }
-
-  /** A stage, or undefined if none came free within FS_STAGE_WAIT_MS (then the caller does without). */
-  function acquireStageForRead(): Promise<Buffer | undefined> {
+  /**
+   * A free stage; when none is, the next one given back, in call order. With `waitMs`, undefined if none came
+   * free within it (the caller then does without).
+   */
+  function acquireStage(): Promise<Buffer>;
+  function acquireStage(waitMs: number): Promise<Buffer | undefined>;
+  function acquireStage(waitMs?: number): Promise<Buffer | undefined> {
     const free = freeStages.pop();
     if (free !== undefined) return Promise.resolve(free);
     return new Promise<Buffer | undefined>((resolve) => {
@@ -281,11 +282,14 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
         clearTimeout(timer);
         resolve(stage);
       };
-      const timer = setTimeout(() => {
-        const at = stageWaiters.indexOf(waiter);
-        if (at >= 0) stageWaiters.splice(at, 1);
-        resolve(undefined);
-      }, stageWaitMs);
+      const timer =
+        waitMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              const at = stageWaiters.indexOf(waiter);
+              if (at >= 0) stageWaiters.splice(at, 1);
+              resolve(undefined);
+            }, waitMs);
       stageWaiters.push(waiter);
     });
   }
@@ -347,7 +351,7 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
    */
   async function readDirect(path: string): Promise<{ data: Buffer; release(): void } | undefined> {
     // Asked for before anything is awaited: stages go to reads in the order of the calls (see BlobReader).
-    const stage = await acquireStageForRead();
+    const stage = await acquireStage(stageWaitMs);
     if (stage === undefined) return undefined;
     let lent = false;
     try {
