@@ -19,7 +19,6 @@
  * Both processes and the regions' data go away on every path.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 // Types only: the bench process must not load Ferry's modules. With them (SQLite, Kysely, ...) its heap is
 // big enough that V8 runs a full mark-compact every few tens of MiB received over HTTP, which more than
 // tripled the client's CPU in the download rows. Identity is provisioned by a child process instead.
-import type { RegionCatalog } from '../src/config/catalog.js';
+import { loopbackCatalog } from '../src/config/catalog.js';
 import type { DeploymentSettings } from '../src/config/settings.js';
 import {
   apiJson,
@@ -129,21 +128,9 @@ interface Row {
 
 async function startRegions(ctx: BenchContext, dataDir: string): Promise<Region[]> {
   const names = [SOURCE, DEST];
-  const catalog: RegionCatalog = {
-    regions: [],
-    replication_pairs: [
-      [SOURCE, DEST],
-      [DEST, SOURCE],
-    ],
-  };
-  for (const name of names) {
-    catalog.regions.push({
-      name,
-      display_name: name,
-      endpoint: `http://127.0.0.1:${await freePort()}`,
-      internal_secret: randomBytes(24).toString('base64url'),
-    });
-  }
+  const ports: number[] = [];
+  while (ports.length < names.length) ports.push(await freePort());
+  const catalog = loopbackCatalog(names, ports); // both directions allowed
   const catalogFile = join(dataDir, 'catalog.json');
   const settingsFile = join(dataDir, 'settings.json');
   const settings: DeploymentSettings = {}; // the defaults a deployment runs with

@@ -3,6 +3,7 @@
  * replication pairs are allowed. Every region reads the same file; it is validated when a region starts.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { FerryError } from '../domain/errors.js';
 
@@ -94,4 +95,20 @@ export function findRegion(catalog: RegionCatalog, name: string): CatalogRegion 
 /** A catalog where every region may replicate into every other (the local demo's). */
 export function fullMeshPairs(names: string[]): Array<[string, string]> {
   return names.flatMap((from) => names.filter((to) => to !== from).map((to): [string, string] => [from, to]));
+}
+
+/**
+ * A catalog of regions on 127.0.0.1, `names[i]` on port `ports[i]`, each with a new random internal secret,
+ * and every pair allowed: the local demo's (`ferry local`), and the one tests and benchmarks start.
+ */
+export function loopbackCatalog(names: readonly string[], ports: readonly number[]): RegionCatalog {
+  return {
+    regions: names.map((name, i) => ({
+      name,
+      display_name: name.replace(/^(\w)/, (c) => c.toUpperCase()).replace('-', ' '),
+      endpoint: `http://127.0.0.1:${ports[i] ?? 0}`,
+      internal_secret: randomBytes(24).toString('base64url'),
+    })),
+    replication_pairs: fullMeshPairs([...names]),
+  };
 }

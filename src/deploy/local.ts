@@ -5,10 +5,9 @@
  * restart: the catalog, account and images are reused.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fullMeshPairs, parseCatalog, type RegionCatalog } from '../config/catalog.js';
+import { loopbackCatalog, parseCatalog, type RegionCatalog } from '../config/catalog.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../identity/provision.js';
 import { SYSTEM_CLOCK } from '../store/clock.js';
 import { startRegion, type RunningRegion } from '../region/start-region.js';
@@ -45,15 +44,10 @@ async function loadOrWriteCatalog(file: string, names: string[], basePort: numbe
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const catalog: RegionCatalog = {
-    regions: names.map((name, i) => ({
-      name,
-      display_name: name.replace(/^(\w)/, (c) => c.toUpperCase()).replace('-', ' '),
-      endpoint: `http://127.0.0.1:${basePort === 0 ? 0 : basePort + i}`,
-      internal_secret: randomBytes(24).toString('base64url'),
-    })),
-    replication_pairs: fullMeshPairs(names),
-  };
+  const catalog = loopbackCatalog(
+    names,
+    names.map((_, i) => (basePort === 0 ? 0 : basePort + i)),
+  );
   // The catalog holds the regions' secrets: readable by its owner only.
   await writeFile(file, JSON.stringify(catalog, null, 2) + '\n', { mode: 0o600 });
   return catalog;

@@ -4,14 +4,13 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { fullMeshPairs, type RegionCatalog } from '../../src/config/catalog.js';
+import { loopbackCatalog } from '../../src/config/catalog.js';
 import type { DeploymentSettings } from '../../src/config/settings.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
@@ -44,15 +43,9 @@ export async function startRegionProcesses(
   settings: DeploymentSettings = {},
 ): Promise<RegionProcesses> {
   const dataDir = await makeTempDir(t);
-  const catalog: RegionCatalog = { regions: [], replication_pairs: fullMeshPairs(names) };
-  for (const name of names) {
-    catalog.regions.push({
-      name,
-      display_name: name,
-      endpoint: `http://127.0.0.1:${await freePort()}`,
-      internal_secret: randomBytes(24).toString('base64url'),
-    });
-  }
+  const ports: number[] = [];
+  while (ports.length < names.length) ports.push(await freePort());
+  const catalog = loopbackCatalog(names, ports);
   const catalogFile = join(dataDir, 'catalog.json');
   const settingsFile = join(dataDir, 'settings.json');
   await writeFile(catalogFile, JSON.stringify(catalog));
