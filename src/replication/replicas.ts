@@ -188,6 +188,6 @@ export async function cancelReplica(ctx: RegionContext, job: JobRow, reason: str
     end_time: now,
     updated_at: now,
   });
-  if (cancelled && job.dest_image_id) await deleteImage(ctx.db, job.dest_image_id);
+  if (cancelled && job.dest_image_id) await deleteImage(ctx.db, job.dest_image_id, now);
   return jobState((await findJob(ctx.db, job.id))!);
 }

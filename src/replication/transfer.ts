@@ -305,7 +305,7 @@ async function failRun(
     end_time: now.toISOString(),
     updated_at: now.toISOString(),
   });
-  if (ended && job.dest_image_id) await deleteImage(ctx.db, job.dest_image_id);
+  if (ended && job.dest_image_id) await deleteImage(ctx.db, job.dest_image_id, now.toISOString());
   await releaseJob(ctx.db, job.id, ctx.workerId, {});
 }
 

@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { FerryDatabase } from './schema.js';
 import * as init from './migrations/0001-init.js';
 import * as replication from './migrations/0002-replication.js';
+import * as deletedImages from './migrations/0003-deleted-images.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -21,6 +22,7 @@ export type Db = Kysely<FerryDatabase>;
 const MIGRATIONS: Record<string, Migration> = {
   '0001-init': init,
   '0002-replication': replication,
+  '0003-deleted-images': deletedImages,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

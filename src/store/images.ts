@@ -40,7 +40,8 @@ export async function insertImage(
 }
 
 export async function findImage(db: Db, id: string): Promise<ImageRecord | undefined> {
-  const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst();
+  // IDs are stored in lower case; a UUID's hex digits may come in either (Glance's lookup ignores case too).
+  const row = await db.selectFrom('images').selectAll().where('id', '=', id.toLowerCase()).executeTakeFirst();
   if (!row) return undefined;
   const [withExtras] = await attachExtras(db, [row]);
   return withExtras;
@@ -349,14 +350,37 @@ export async function countTags(db: Db, id: string): Promise<number> {
   return Number(row.n);
 }
 
-/** Deletes the image row with its tags, properties and members. */
-export async function deleteImage(db: Db, id: string): Promise<void> {
+/**
+ * Deletes the image row with its tags, properties and members, and records its ID as deleted so that it is
+ * never issued again (see `isImageIdTaken`).
+ */
+export async function deleteImage(db: Db, id: string, deletedAt: string): Promise<void> {
   await db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('deleted_images')
+      .columns(['id', 'owner', 'deleted_at'])
+      .expression((eb) =>
+        eb
+          .selectFrom('images')
+          .select(['id', 'owner', eb.val(deletedAt).as('deleted_at')])
+          .where('id', '=', id),
+      )
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     await tx.deleteFrom('image_members').where('image_id', '=', id).execute();
     await tx.deleteFrom('image_tags').where('image_id', '=', id).execute();
     await tx.deleteFrom('image_properties').where('image_id', '=', id).execute();
     await tx.deleteFrom('images').where('id', '=', id).execute();
   });
+}
+
+/** Whether an image has, or ever had, this ID: image IDs are never reused, even after a delete. */
+export async function isImageIdTaken(db: Db, id: string): Promise<boolean> {
+  const [live, deleted] = await Promise.all([
+    db.selectFrom('images').select('id').where('id', '=', id).executeTakeFirst(),
+    db.selectFrom('deleted_images').select('id').where('id', '=', id).executeTakeFirst(),
+  ]);
+  return live !== undefined || deleted !== undefined;
 }
 
 /** Every manifest digest some image still references (the garbage collector's roots). */

@@ -106,6 +106,13 @@ export interface ImagePropertiesTable {
   value: string;
 }
 
+/** An image that was deleted: its ID is never issued again (migrations/0003-deleted-images.ts). */
+export interface DeletedImagesTable {
+  id: string;
+  owner: string;
+  deleted_at: string;
+}
+
 export interface ImageMembersTable {
   image_id: string;
   /** The project the image is shared with. */
@@ -215,6 +222,7 @@ export interface FerryDatabase {
   image_tags: ImageTagsTable;
   image_properties: ImagePropertiesTable;
   image_members: ImageMembersTable;
+  deleted_images: DeletedImagesTable;
 }
 
 export type { Generated };

@@ -268,3 +268,21 @@ test('an administrator freezes an image; a frozen image cannot be changed or del
     'IMAGE_FROZEN',
   );
 });
+
+test("a deleted image's ID is never issued again, to anyone; an ID is found in upper case too", async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const id = '9cfc3a5e-37a5-4a4e-9b0f-2a8d1e6c7b10';
+  const body = { id, name: 'golden', visibility: 'community', disk_format: 'raw', container_format: 'bare' };
+  assert.equal((await api(d.url(), d.demo.token, 'POST', '/v2/images', body)).status, 201);
+  const upper = await api(d.url(), d.other.token, 'GET', `/v2/images/${id.toUpperCase()}`);
+  assert.equal(upper.status, 200);
+  assert.equal(upper.body.id, id);
+  assert.equal((await api(d.url(), d.demo.token, 'DELETE', `/v2/images/${id}`)).status, 204);
+  for (const token of [d.other.token, d.demo.token]) {
+    const again = await api(d.url(), token, 'POST', '/v2/images', { ...body, id: id.toUpperCase() });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'DUPLICATE');
+    assert.match(again.body.error.message, /never reused/);
+  }
+  assert.equal((await api(d.url(), d.other.token, 'GET', `/v2/images/${id}`)).status, 404);
+});

@@ -15,6 +15,7 @@ import {
   deleteImage,
   findImage,
   insertImage,
+  isImageIdTaken,
   removeTag,
   updateImage,
   type ImageChanges,
@@ -69,8 +70,11 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     const id = body.id === undefined ? newUuid() : body.id;
     if (typeof id !== 'string' || !isUuid(id))
       throw new FerryError('VALIDATION_FAILED', 'id must be a UUID.');
-    if (await findImage(ctx.db, id.toLowerCase())) {
-      throw new FerryError('DUPLICATE', `An image with ID ${id} already exists.`);
+    if (await isImageIdTaken(ctx.db, id.toLowerCase())) {
+      throw new FerryError(
+        'DUPLICATE',
+        `An image with ID ${id} exists or existed: image IDs are never reused. Leave id out to get a new one.`,
+      );
     }
     const owner = await assertOwnerAllowed(ctx, principal, body.owner);
     const visibility = (body.visibility as string | undefined) ?? 'shared';
@@ -181,7 +185,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
         `Image ${image.id} is being replicated into this region: cancel the copy (cancel_copy) instead.`,
       );
     }
-    await deleteImage(ctx.db, image.id);
+    await deleteImage(ctx.db, image.id, timestamp(ctx.clock));
     request.log.info({ audit: 'image.delete', image: image.id, by: principal.userId }, 'image deleted');
     return reply.code(204).send();
   });

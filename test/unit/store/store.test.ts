@@ -15,6 +15,7 @@ import {
 } from '../../../src/store/identity.js';
 import {
   deleteImage,
+  isImageIdTaken,
   findImage,
   insertImage,
   listImages,
@@ -248,9 +249,14 @@ for (const { name, skip } of dialects()) {
         created_at: 'x',
         updated_at: 'x',
       });
-      await deleteImage(db, image.id);
+      assert.equal(await isImageIdTaken(db, image.id), true);
+      await deleteImage(db, image.id, '2026-01-01T00:00:00.000Z');
       assert.equal(await findImage(db, image.id), undefined);
       assert.deepEqual(await listMembers(db, image.id), []);
+      // The ID stays taken (never issued again); deleting it twice is harmless.
+      assert.equal(await isImageIdTaken(db, image.id), true);
+      await deleteImage(db, image.id, '2026-01-02T00:00:00.000Z');
+      assert.equal(await isImageIdTaken(db, 'f'.repeat(8) + '-ffff-4fff-8fff-' + 'f'.repeat(12)), false);
     });
   });
 }
