@@ -7,7 +7,12 @@
 import { FerryError } from '../domain/errors.js';
 import type { Principal } from '../identity/tokens.js';
 import type { ImageChanges, ImageRecord, ImageRow } from '../store/images.js';
-import { assertPropertyValue, isWritableCore } from './validate.js';
+import {
+  assertImageFieldsAgree,
+  assertPropertyName,
+  assertPropertyValue,
+  isWritableCore,
+} from './validate.js';
 
 type Op = { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown };
 
@@ -68,15 +73,13 @@ export function applyImagePatch(image: ImageRecord, body: unknown, principal: Pr
       columns.owner = value;
       continue;
     }
-    if (op !== 'remove') assertPropertyValue(name, value);
+    if (op === 'remove') assertPropertyName(name);
+    else assertPropertyValue(name, value);
     if (isWritableCore(name)) {
       if (op === 'remove')
         throw new FerryError('FORBIDDEN', `Property '${name}' is a core property: replace it.`);
       if (QUEUED_ONLY.has(name) && image.status !== 'queued') {
         throw new FerryError('FORBIDDEN', `Attribute ${name} can be only replaced for a queued image.`);
-      }
-      if (name === 'visibility' && value === 'public' && !principal.isAdmin) {
-        throw new FerryError('FORBIDDEN', 'Only an administrator may publicize an image.');
       }
       switch (name) {
         case 'tags':
@@ -91,7 +94,7 @@ export function applyImagePatch(image: ImageRecord, body: unknown, principal: Pr
       }
       continue;
     }
-    if (op !== 'add' && !(name in properties)) {
+    if (op !== 'add' && !Object.hasOwn(properties, name)) {
       throw new FerryError('CONFLICT', `Property ${name} does not exist: use op add to create it.`);
     }
     if (op === 'remove') delete properties[name];
@@ -101,6 +104,7 @@ export function applyImagePatch(image: ImageRecord, body: unknown, principal: Pr
   for (const [name, value] of Object.entries(properties)) {
     if (image.properties[name] !== value) setProperties[name] = value;
   }
-  const removeProperties = Object.keys(image.properties).filter((name) => !(name in properties));
+  const removeProperties = Object.keys(image.properties).filter((name) => !Object.hasOwn(properties, name));
+  assertImageFieldsAgree({ ...image, ...columns }, principal, image);
   return { columns, setProperties, removeProperties, ...(tags ? { tags } : {}) };
 }

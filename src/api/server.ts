@@ -68,7 +68,7 @@ export async function createRegionServer(
     requestTimeout: 0,
     // A tag in PUT /v2/images/{id}/tags/{tag} may be 255 characters, up to 12 URL-encoded bytes each: longer
     // than Fastify's default of 100, past which the route would not match at all (a 404 "no route").
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
 

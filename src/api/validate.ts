@@ -21,8 +21,8 @@ export function isWritableCore(name: string): name is keyof typeof WRITABLE_PROP
   return validators.has(name);
 }
 
-/** Checks that `name` may be set to `value`; throws FORBIDDEN or VALIDATION_FAILED otherwise. */
-export function assertPropertyValue(name: string, value: unknown): void {
+/** Checks that a caller may set or remove a property called `name`; throws FORBIDDEN or VALIDATION_FAILED. */
+export function assertPropertyName(name: string): void {
   if (READ_ONLY_NAMES.has(name)) {
     throw new FerryError('FORBIDDEN', `Attribute '${name}' is read-only.`);
   }
@@ -32,6 +32,11 @@ export function assertPropertyValue(name: string, value: unknown): void {
   if (name.length === 0 || name.length > 255) {
     throw new FerryError('VALIDATION_FAILED', 'Property names must be 1 to 255 characters long.');
   }
+}
+
+/** Checks that `name` may be set to `value`; throws FORBIDDEN or VALIDATION_FAILED otherwise. */
+export function assertPropertyValue(name: string, value: unknown): void {
+  assertPropertyName(name);
   const validate = validators.get(name) ?? validateAdditional;
   if (!validate(value)) {
     const problem = validate.errors?.[0]?.message ?? 'is invalid';
@@ -39,5 +44,30 @@ export function assertPropertyValue(name: string, value: unknown): void {
     throw new FerryError('VALIDATION_FAILED', `Invalid value for '${name}': ${problem}${kind}.`, {
       property: name,
     });
+  }
+}
+
+/**
+ * The rules that tie an image's fields together, checked on create and after every patch: image_type iso goes
+ * with disk_format iso only; only an administrator makes an image public; an encrypted image (cmk_id) is never
+ * shared, so it cannot be public or community either.
+ */
+export function assertImageFieldsAgree(
+  fields: { image_type: string; disk_format: string | null; visibility: string; cmk_id: string | null },
+  principal: { isAdmin: boolean },
+  before?: { visibility: string },
+): void {
+  const { image_type: imageType, disk_format: diskFormat, visibility } = fields;
+  if (diskFormat !== null && (imageType === 'iso') !== (diskFormat === 'iso')) {
+    throw new FerryError('VALIDATION_FAILED', 'image_type iso goes with disk_format iso, and only with it.');
+  }
+  if (visibility === 'public' && before?.visibility !== 'public' && !principal.isAdmin) {
+    throw new FerryError('FORBIDDEN', 'Only an administrator may publicize an image.');
+  }
+  if (fields.cmk_id !== null && (visibility === 'public' || visibility === 'community')) {
+    throw new FerryError(
+      'FORBIDDEN',
+      `Encrypted images are not shared: visibility ${visibility} is refused (keep private or shared without members).`,
+    );
   }
 }

@@ -339,3 +339,52 @@ test('another account gets 404 on every route for a private image, and sees it o
   );
   assert.equal((await api(d.url(), other, 'GET', `/v2/images/${id}`)).status, 404, 'unshared again');
 });
+
+test('members learn nothing of each other; a frozen image keeps its members; admins read deactivated data', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const dir = await makeTempDir(t);
+  const file = join(dir, 'disk.raw');
+  await writeFile(file, Buffer.alloc(MiB, 7));
+  const owner = d.demo.token;
+  const id = await createImage(d, owner, { name: 'shared', disk_format: 'raw', visibility: 'shared' });
+  assert.equal((await upload(d, owner, id, file)).status, 204);
+  const [otherProject, adminProject] = [d.other.projects['north-1']!, d.admin.projects['north-1']!];
+  for (const member of [otherProject, adminProject])
+    assert.equal((await api(d.url(), owner, 'POST', `/v2/images/${id}/members`, { member })).status, 200);
+
+  // Whether another project is a member is not for a member to find out, by any route.
+  const elsewhere = '0'.repeat(32);
+  for (const project of [adminProject, elsewhere]) {
+    const answered = await api(d.url(), d.other.token, 'PUT', `/v2/images/${id}/members/${project}`, {
+      status: 'accepted',
+    });
+    assert.equal(answered.status, 404, `PUT as another member: ${JSON.stringify(answered.body)}`);
+    assert.equal(answered.body.error.code, 'MEMBER_NOT_FOUND');
+    assert.equal(
+      (await api(d.url(), d.other.token, 'GET', `/v2/images/${id}/members/${project}`)).status,
+      404,
+    );
+  }
+
+  await api(d.url(), d.admin.token, 'POST', `/v2/images/${id}/actions/freeze`);
+  const removed = await api(d.url(), owner, 'DELETE', `/v2/images/${id}/members/${otherProject}`);
+  assert.equal(removed.status, 403, 'a frozen image is not shared differently');
+  assert.equal(removed.body.error.code, 'IMAGE_FROZEN');
+  await api(d.url(), d.admin.token, 'POST', `/v2/images/${id}/actions/unfreeze`);
+
+  // Only shared images have members (Glance): a community image's member list is refused, not empty.
+  const community = await createImage(d, owner, {
+    name: 'open',
+    disk_format: 'raw',
+    visibility: 'community',
+  });
+  const listed = await api(d.url(), d.other.token, 'GET', `/v2/images/${community}/members`);
+  assert.equal(listed.status, 403);
+  assert.match(listed.body.error.message, /only shared images have members/);
+
+  assert.equal((await api(d.url(), owner, 'POST', `/v2/images/${id}/actions/deactivate`)).status, 204);
+  assert.equal((await download(d, owner, id)).response.status, 403, 'deactivated: not for the owner');
+  const { response, data } = await download(d, d.admin.token, id);
+  assert.equal(response.status, 200, 'an administrator still reads it (to inspect it)');
+  assert.ok(data.equals(await readFile(file)));
+});

@@ -286,3 +286,49 @@ test("a deleted image's ID is never issued again, to anyone; an ID is found in u
   }
   assert.equal((await api(d.url(), d.other.token, 'GET', `/v2/images/${id}`)).status, 404);
 });
+
+test('a JSON patch keeps the rules a create has, and knows only the properties the image has', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const token = d.demo.token;
+  const patch = (id: string, ops: unknown[], as = token) =>
+    api(d.url(), as, 'PATCH', `/v2/images/${id}`, ops, JSON_PATCH);
+  const create = async (body: Record<string, unknown>) =>
+    (await api(d.url(), token, 'POST', '/v2/images', { container_format: 'bare', ...body })).body
+      .id as string;
+
+  const raw = await create({ name: 'raw', disk_format: 'raw' });
+  for (const name of ['toString', 'constructor', '__proto__']) {
+    const replaced = await patch(raw, [{ op: 'replace', path: `/${name}`, value: 'x' }]);
+    assert.equal(replaced.status, 409, `replace /${name}: ${JSON.stringify(replaced.body)}`);
+    assert.equal((await patch(raw, [{ op: 'remove', path: `/${name}` }])).status, 409, `remove /${name}`);
+  }
+  for (const name of ['id', 'status', 'checksum', 'os_glance_x']) {
+    const removed = await patch(raw, [{ op: 'remove', path: `/${name}` }]);
+    assert.equal(removed.status, 403, `remove /${name}: ${JSON.stringify(removed.body)}`);
+  }
+  const isoType = await patch(raw, [{ op: 'replace', path: '/image_type', value: 'iso' }]);
+  assert.equal(isoType.status, 400);
+  assert.match(isoType.body.error.message, /image_type iso/);
+  const isoFormat = await patch(raw, [{ op: 'replace', path: '/disk_format', value: 'iso' }]);
+  assert.equal(isoFormat.status, 400, 'a system-disk image does not become an iso');
+  const both = await patch(raw, [
+    { op: 'replace', path: '/disk_format', value: 'iso' },
+    { op: 'replace', path: '/image_type', value: 'iso' },
+  ]);
+  assert.equal(both.status, 200, 'both together agree');
+
+  const encrypted = await create({ name: 'enc', disk_format: 'raw', cmk_id: 'key-1' });
+  for (const visibility of ['community', 'public']) {
+    const made = await api(d.url(), d.admin.token, 'POST', '/v2/images', { cmk_id: 'key-1', visibility });
+    assert.equal(made.status, 403, `create an encrypted ${visibility} image`);
+    const changed = await patch(
+      encrypted,
+      [{ op: 'replace', path: '/visibility', value: visibility }],
+      d.admin.token,
+    );
+    assert.equal(changed.status, 403, `make an encrypted image ${visibility}`);
+    assert.match(changed.body.error.message, /Encrypted/);
+  }
+  const shown = await api(d.url(), token, 'GET', `/v2/images/${encrypted}`);
+  assert.equal(shown.body.visibility, 'shared', 'unchanged');
+});

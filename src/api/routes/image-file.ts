@@ -157,7 +157,8 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
     if (image.status === 'deactivated' && !principal.isAdmin) {
       throw new FerryError('FORBIDDEN', `Image ${image.id} is deactivated: its data cannot be downloaded.`);
     }
-    if (image.status !== 'active' || image.manifest_digest === null || image.size === null) {
+    const hasData = image.status === 'active' || image.status === 'deactivated'; // admins read the latter
+    if (!hasData || image.manifest_digest === null || image.size === null) {
       // Glance answers 204 No Content for an image without data.
       return reply.code(204).send();
     }

@@ -28,7 +28,7 @@ import { assertNotFrozen, loadOwnedImage, loadVisibleImage, notFound } from '../
 import { parseListQuery, nextLink } from '../image-list-query.js';
 import { imageView } from '../image-view.js';
 import { applyImagePatch } from '../image-patch.js';
-import { assertPropertyValue, isWritableCore } from '../validate.js';
+import { assertImageFieldsAgree, assertPropertyValue, isWritableCore } from '../validate.js';
 import { listImages } from '../../store/images.js';
 import type { Principal } from '../../identity/tokens.js';
 import { assertNotBeingReplicated } from '../../replication/source-jobs.js';
@@ -39,6 +39,21 @@ import { JSON_PATCH_MEDIA_TYPES, mediaTypeOf } from '../media-type.js';
 export const MAX_TAGS = 128;
 
 type IdParams = { id: string };
+
+/**
+ * Refuses a change to an image that is frozen, that a replication is reading (source), or that a replication is
+ * still writing (a replica in `saving`): its name and data belong to the job until it ends.
+ */
+async function assertChangeable(ctx: RegionContext, image: ImageRecord): Promise<void> {
+  assertNotFrozen(image);
+  if (image.status === 'saving' && image.replication_job_id !== null) {
+    throw new FerryError(
+      'IMAGE_IN_USE',
+      `Image ${image.id} is being replicated into this region: wait for the copy to end, or cancel it (cancel_copy).`,
+    );
+  }
+  await assertNotBeingReplicated(ctx, image.id);
+}
 
 function asObject(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -78,17 +93,13 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     }
     const owner = await assertOwnerAllowed(ctx, principal, body.owner);
     const visibility = (body.visibility as string | undefined) ?? 'shared';
-    if (visibility === 'public' && !principal.isAdmin) {
-      throw new FerryError('FORBIDDEN', 'Only an administrator may publicize an image.');
-    }
     const diskFormat = (body.disk_format as string | null | undefined) ?? null;
     const imageType = (body.image_type as string | undefined) ?? defaultImageType(diskFormat);
-    if ((imageType === 'iso') !== (diskFormat === 'iso') && diskFormat !== null) {
-      throw new FerryError(
-        'VALIDATION_FAILED',
-        'image_type iso goes with disk_format iso, and only with it.',
-      );
-    }
+    const cmkId = (body.cmk_id as string | null | undefined) ?? null;
+    assertImageFieldsAgree(
+      { image_type: imageType, disk_format: diskFormat, visibility, cmk_id: cmkId },
+      principal,
+    );
     const now = timestamp(ctx.clock);
     const row: ImageRow = {
       id: id.toLowerCase(),
@@ -109,7 +120,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
       protected: body.protected === true ? 1 : 0,
       os_hidden: body.os_hidden === true ? 1 : 0,
       image_type: imageType,
-      cmk_id: (body.cmk_id as string | null | undefined) ?? null,
+      cmk_id: cmkId,
       frozen: 0,
       created_at: now,
       updated_at: now,
@@ -154,9 +165,8 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
       );
     }
     const image = await loadOwnedImage(ctx, principal, request.params.id);
-    assertNotFrozen(image);
+    await assertChangeable(ctx, image);
     const changes = applyImagePatch(image, request.body, principal);
-    await assertNotBeingReplicated(ctx, image.id);
     if (changes.columns?.owner !== undefined && !(await findProject(ctx.db, changes.columns.owner))) {
       throw new FerryError(
         'VALIDATION_FAILED',
@@ -177,14 +187,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     if (image.protected === 1) {
       throw new FerryError('IMAGE_PROTECTED', `Image ${image.id} is protected: set protected=false first.`);
     }
-    assertNotFrozen(image);
-    await assertNotBeingReplicated(ctx, image.id);
-    if (image.status === 'saving' && image.replication_job_id !== null) {
-      throw new FerryError(
-        'IMAGE_IN_USE',
-        `Image ${image.id} is being replicated into this region: cancel the copy (cancel_copy) instead.`,
-      );
-    }
+    await assertChangeable(ctx, image);
     await deleteImage(ctx.db, image.id, timestamp(ctx.clock));
     request.log.info({ audit: 'image.delete', image: image.id, by: principal.userId }, 'image deleted');
     return reply.code(204).send();
@@ -192,8 +195,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
 
   app.put<{ Params: IdParams & { tag: string } }>('/v2/images/:id/tags/:tag', async (request, reply) => {
     const image = await loadOwnedImage(ctx, principalOf(request), request.params.id);
-    assertNotFrozen(image);
-    await assertNotBeingReplicated(ctx, image.id);
+    await assertChangeable(ctx, image);
     const tag = request.params.tag;
     if (tag.length === 0 || tag.length > MAX_NAME_LENGTH) {
       throw new FerryError('VALIDATION_FAILED', `Tags must be 1 to ${MAX_NAME_LENGTH} characters long.`);
@@ -207,8 +209,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
 
   app.delete<{ Params: IdParams & { tag: string } }>('/v2/images/:id/tags/:tag', async (request, reply) => {
     const image = await loadOwnedImage(ctx, principalOf(request), request.params.id);
-    assertNotFrozen(image);
-    await assertNotBeingReplicated(ctx, image.id);
+    await assertChangeable(ctx, image);
     if (!(await removeTag(ctx.db, image.id, request.params.tag, timestamp(ctx.clock)))) {
       throw new FerryError('NOT_FOUND', `Image ${image.id} has no tag ${request.params.tag}.`);
     }
@@ -219,8 +220,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     app.post<{ Params: IdParams }>(`/v2/images/:id/actions/${path}`, async (request, reply) => {
       const principal = principalOf(request);
       const image = await loadOwnedImage(ctx, principal, request.params.id);
-      assertNotFrozen(image);
-      await assertNotBeingReplicated(ctx, image.id);
+      await assertChangeable(ctx, image);
       if (image.status !== to) {
         if (image.status !== from || !canTransition(from, to)) {
           throw new FerryError(

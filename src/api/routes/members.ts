@@ -22,11 +22,22 @@ import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { assertNotFrozen, isOwner, loadOwnedImage, loadVisibleImage } from '../image-access.js';
 import { memberView } from '../image-view.js';
+import type { ImageRecord } from '../../store/images.js';
 
 /** Glance's default image_member_quota. */
 export const MAX_MEMBERS = 128;
 
 type Params = { id: string; member: string };
+
+/** Glance's rule for reading and answering memberships: only a `shared` image has members. */
+function assertShared(image: ImageRecord): void {
+  if (image.visibility !== 'shared') {
+    throw new FerryError(
+      'FORBIDDEN',
+      `Image ${image.id} has visibility '${image.visibility}': only shared images have members.`,
+    );
+  }
+}
 
 function memberNotFound(imageId: string, memberId: string): FerryError {
   return new FerryError('MEMBER_NOT_FOUND', `Project ${memberId} is not a member of image ${imageId}.`);
@@ -42,12 +53,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
     if (typeof body !== 'object' || body === null || typeof memberId !== 'string' || memberId.length === 0) {
       throw new FerryError('VALIDATION_FAILED', 'Send {"member": "<project id>"}.');
     }
-    if (image.visibility !== 'shared') {
-      throw new FerryError(
-        'FORBIDDEN',
-        `Image ${image.id} has visibility '${image.visibility}': only shared images have members. Set visibility to shared first.`,
-      );
-    }
+    assertShared(image);
     if (image.cmk_id !== null) throw new FerryError('FORBIDDEN', 'Encrypted images cannot be shared.');
     if (memberId === image.owner) throw new FerryError('VALIDATION_FAILED', 'The owner cannot be a member.');
     if (!(await findProject(ctx.db, memberId))) {
@@ -78,6 +84,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
   app.get<{ Params: Params }>('/v2/images/:id/members', async (request) => {
     const principal = principalOf(request);
     const image = await loadVisibleImage(ctx, principal, request.params.id);
+    assertShared(image);
     const members = await listMembers(ctx.db, image.id);
     const visible = isOwner(image, principal)
       ? members
@@ -88,6 +95,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
   app.get<{ Params: Params }>('/v2/images/:id/members/:member', async (request) => {
     const principal = principalOf(request);
     const image = await loadVisibleImage(ctx, principal, request.params.id);
+    assertShared(image);
     const memberId = request.params.member;
     if (!isOwner(image, principal) && memberId !== principal.projectId)
       throw memberNotFound(image.id, memberId);
@@ -99,7 +107,11 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
   app.put<{ Params: Params }>('/v2/images/:id/members/:member', async (request) => {
     const principal = principalOf(request);
     const image = await loadVisibleImage(ctx, principal, request.params.id);
+    assertShared(image);
     const memberId = request.params.member;
+    // Another member's entry is not found, whether it exists or not: members do not learn of each other.
+    if (!isOwner(image, principal) && memberId !== principal.projectId)
+      throw memberNotFound(image.id, memberId);
     const member = await findMember(ctx.db, image.id, memberId);
     if (!member) throw memberNotFound(image.id, memberId);
     if (memberId !== principal.projectId) {
@@ -128,6 +140,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
       }
       throw memberNotFound(image.id, memberId);
     }
+    assertNotFrozen(image);
     if (!(await deleteMember(ctx.db, image.id, memberId))) throw memberNotFound(image.id, memberId);
     request.log.info(
       { audit: 'member.remove', image: image.id, member: memberId, by: principal.userId },

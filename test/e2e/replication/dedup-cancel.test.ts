@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { api, startTestDeployment } from '../../helpers/deployment.js';
+import { api, JSON_PATCH, startTestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
 
 const MiB = 1024 * 1024;
@@ -118,6 +118,16 @@ test('a cancel from the destination (by the new image id) ends the job at the so
     `/v1/cloudimages/${replica.id}/cancel_copy`,
   );
   assert.equal(otherTries.status, 404, 'another account cannot touch it');
+  const renamed = await api(
+    d.url('south-1'),
+    token,
+    'PATCH',
+    `/v2/images/${replica.id}`,
+    [{ op: 'replace', path: '/name', value: 'mine-now' }],
+    JSON_PATCH,
+  );
+  assert.equal(renamed.status, 409, 'a replica being written belongs to its job');
+  assert.equal(renamed.body.error.code, 'IMAGE_IN_USE');
   const cancelled = await api(d.url('south-1'), token, 'POST', `/v1/cloudimages/${replica.id}/cancel_copy`);
   assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
   assert.deepEqual((await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images, []);
