@@ -24,6 +24,7 @@ import { timestamp } from '../store/clock.js';
 import { deleteGrant, insertGrant, revokeGrant } from '../store/grants.js';
 import { findAgencyByName, findProjectByName } from '../store/identity.js';
 import {
+  countActiveSourceJobsUpTo,
   deleteJob,
   findJob,
   insertJob,
@@ -202,6 +203,13 @@ async function createSourceJob(
     ctx.replication.maxAttempts,
   );
   await insertJob(ctx.db, job);
+  try {
+    // Again after the insert (see countActiveSourceJobsUpTo): requests sent at once each passed the count above.
+    checkRunningJobs((await countActiveSourceJobsUpTo(ctx.db, job)) - 1, ctx.replication.limits);
+  } catch (error) {
+    await deleteJob(ctx.db, jobId);
+    throw error;
+  }
   await insertGrant(ctx.db, {
     job_id: jobId,
     secret_hash: hashSecret(secret),

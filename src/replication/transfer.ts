@@ -118,14 +118,17 @@ export async function runTransfer(
     counters.skippedPresent = Math.max(0, presentBytes - job.bytes_transferred);
     await save({ ...progress(), current_task: 'ReplicateImageTask:FetchChunks' });
 
-    let lastSave = performance.now();
+    // Progress is saved, and the lease renewed, on a clock rather than as chunks arrive: under a low bandwidth
+    // cap one chunk may take longer than the lease, which must not lapse (another run would take the job over)
+    // while a cancel must still be seen within PROGRESS_INTERVAL_MS.
     let saving: Promise<void> | undefined;
-    const maybeSave = async () => {
-      if (performance.now() - lastSave < PROGRESS_INTERVAL_MS || saving) return;
-      lastSave = performance.now();
-      saving = save(progress()).finally(() => (saving = undefined));
-      await saving;
-    };
+    const ticker = setInterval(() => {
+      // A failed save has aborted the run already (lease lost, job cancelled); the lanes stop on the abort.
+      saving ??= save(progress())
+        .catch(() => undefined)
+        .finally(() => (saving = undefined));
+    }, PROGRESS_INTERVAL_MS);
+    abort.signal.addEventListener('abort', () => clearInterval(ticker), { once: true });
 
     // Batches of chunks, each fetched by one request and streamed to disk as it arrives (chunk-batch.ts).
     const batches: Digest[][] = [];
@@ -144,7 +147,6 @@ export async function runTransfer(
               onStored: ({ digest, length }) => {
                 stored.add(digest);
                 counters.transferred += length;
-                maybeSave().catch(() => undefined); // a lost lease aborts the run through `save`
               },
             },
           );
@@ -190,6 +192,7 @@ export async function runTransfer(
     };
     const lanes = Array.from({ length: Math.min(ctx.replication.parallelFetches, batches.length) }, lane);
     const results = await Promise.allSettled(lanes);
+    clearInterval(ticker);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       abort.abort(failed.reason);

@@ -69,6 +69,29 @@ export async function listActiveSourceJobsOfUser(db: Db, userId: string): Promis
     .execute();
 }
 
+/**
+ * How many of the user's unfinished source jobs came before `job` (begun earlier, or at the same instant with a
+ * smaller id), `job` included: the limit on running jobs is kept by counting after the insert, so two requests
+ * at once cannot both pass a count taken before either inserted, and exactly the earliest jobs within the limit
+ * stand.
+ */
+export async function countActiveSourceJobsUpTo(db: Db, job: JobRow): Promise<number> {
+  const row = await db
+    .selectFrom('jobs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', job.user_id)
+    .where('role', '=', 'source')
+    .where('status', 'in', ACTIVE)
+    .where((eb) =>
+      eb.or([
+        eb('begin_time', '<', job.begin_time),
+        eb.and([eb('begin_time', '=', job.begin_time), eb('id', '<=', job.id)]),
+      ]),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** Unfinished source jobs reading an image (they lock it against change and deletion). */
 export async function listActiveSourceJobsOfImage(db: Db, imageId: string): Promise<JobRow[]> {
   return db

@@ -39,10 +39,11 @@ export function dialects(): Array<{ name: DialectName; skip: string | false }> {
 
 export async function openTestDb(t: TestContext, dialect: DialectName): Promise<Db> {
   if (dialect === 'sqlite') {
+    const opened: Db[] = [];
+    t.after(() => opened.pop()?.destroy()); // before the folder's removal: hooks run in the order added
     const dir = await makeTempDir(t);
-    const db = await openDatabase({ kind: 'sqlite', file: join(dir, 'ferry.sqlite') });
-    t.after(() => db.destroy());
-    return db;
+    opened.push(await openDatabase({ kind: 'sqlite', file: join(dir, 'ferry.sqlite') }));
+    return opened[0]!;
   }
   const url = testPostgresUrl()!;
   const schema = `t_${randomBytes(6).toString('hex')}`;

@@ -29,6 +29,9 @@ export async function startTestDeployment(
   regions = ['north-1', 'south-1'],
   replication: Partial<ReplicationSettings> = {},
 ): Promise<TestDeployment> {
+  // Hooks run in the order they are added: the deployment must stop before its folder is removed.
+  const stop: Array<() => Promise<void>> = [];
+  t.after(() => stop.pop()?.());
   const dataDir = await makeTempDir(t);
   const deployment = await startLocal({
     dataDir,
@@ -36,7 +39,7 @@ export async function startTestDeployment(
     regions,
     replication: { ...FAST_REPLICATION, ...replication },
   });
-  t.after(() => deployment.close());
+  stop.push(() => deployment.close());
   const dbs = deployment.regions.map((r) => ({ region: r.name, db: r.ctx.db }));
   const other = await provisionIdentity(dbs, SYSTEM_CLOCK, {
     account: 'other',

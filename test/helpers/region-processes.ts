@@ -42,6 +42,11 @@ export async function startRegionProcesses(
   names: string[],
   settings: DeploymentSettings = {},
 ): Promise<RegionProcesses> {
+  const children = new Map<string, ChildProcess>();
+  // Hooks run in the order they are added: the processes must stop before their folder is removed.
+  t.after(async () => {
+    await Promise.all([...children.keys()].map((name) => kill(name, 'SIGKILL')));
+  });
   const dataDir = await makeTempDir(t);
   const ports: number[] = [];
   while (ports.length < names.length) ports.push(await freePort());
@@ -67,7 +72,6 @@ export async function startRegionProcesses(
   });
   await Promise.all(dbs.map(({ db }) => db.destroy()));
 
-  const children = new Map<string, ChildProcess>();
   const start = async (name: string) => {
     const log = createWriteStream(join(dataDir, `${name}.log`), { flags: 'a' });
     const child = spawn(
@@ -105,9 +109,6 @@ export async function startRegionProcesses(
     child.kill(signal);
     await exited;
   };
-  t.after(async () => {
-    await Promise.all(names.map((name) => kill(name, 'SIGKILL')));
-  });
   for (const name of names) await start(name);
   return {
     dataDir,

@@ -68,6 +68,12 @@ function stringList(b: Body, name: string): string[] | undefined {
   return [...new Set(value as string[])];
 }
 
+/**
+ * Lowest bandwidth cap accepted (128 KiB/s): the source sends whole 1 MiB chunks as the cap allows, and below
+ * this the pause between two chunks would near the transfer's 30 s stall timeout (REGION_CALL_TIMEOUT_MS).
+ */
+export const MIN_BANDWIDTH_LIMIT = 128 * 1024;
+
 function copyRequest(b: Body): CrossRegionRequest {
   const description = optionalString(b, 'description', 1024);
   if (description !== undefined && /[<>\r]/.test(description)) {
@@ -76,11 +82,11 @@ function copyRequest(b: Body): CrossRegionRequest {
   const bandwidth = b.bandwidth_limit;
   if (
     bandwidth !== undefined &&
-    (typeof bandwidth !== 'number' || !Number.isInteger(bandwidth) || bandwidth < 1024)
+    (typeof bandwidth !== 'number' || !Number.isInteger(bandwidth) || bandwidth < MIN_BANDWIDTH_LIMIT)
   ) {
     throw new FerryError(
       'VALIDATION_FAILED',
-      'bandwidth_limit must be an integer number of bytes per second (≥ 1024).',
+      `bandwidth_limit must be an integer number of bytes per second, at least ${MIN_BANDWIDTH_LIMIT} (128 KiB/s).`,
     );
   }
   return {

@@ -78,6 +78,11 @@ export async function createCliSession(
   d: TestDeployment,
   region = d.regions[0]!.name,
 ): Promise<CliSession> {
+  const children = new Set<ChildProcessWithoutNullStreams>();
+  // Hooks run in the order they are added: the commands must end before their folder is removed.
+  t.after(() => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  });
   const dir = await makeTempDir(t, 'ferry-cli-');
   // The deployment's catalog.json was written before the ports were chosen: write the real endpoints.
   const catalogFile = join(dir, 'catalog.json');
@@ -98,10 +103,6 @@ export async function createCliSession(
     XDG_CONFIG_HOME: join(dir, 'config'),
     LANG: 'C.UTF-8',
   };
-  const children = new Set<ChildProcessWithoutNullStreams>();
-  t.after(() => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  });
   const start = (args: string[], options: { env?: NodeJS.ProcessEnv } = {}) => {
     const child = spawn(process.execPath, ferryArgs(...args), { env: { ...env, ...options.env } });
     children.add(child);

@@ -163,3 +163,59 @@ test('a sixth concurrent replication is refused (IMG.0149); the source is locked
     'unlocked once the job ended',
   );
 });
+
+test('requests sent at once cannot start more jobs than the limit allows', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const images: string[] = [];
+  for (let i = 0; i < 8; i++)
+    images.push(
+      await uploadImage(d, token, 'north-1', pseudoRandom(2 * MiB, 40 + i), { name: `burst-${i}` }),
+    );
+  const answers = await Promise.all(
+    images.map((id) =>
+      api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+        region: 'south-1',
+        agency_name: 'ferry_copy',
+        bandwidth_limit: 128 * 1024, // keeps the accepted jobs running
+      }),
+    ),
+  );
+  const accepted = answers.filter((a) => a.status === 200);
+  const refused = answers.filter((a) => a.status !== 200);
+  assert.equal(accepted.length, 5, answers.map((a) => a.status).join(' '));
+  for (const answer of refused) assert.equal(answer.body.error.code, 'REPLICATION_LIMIT_REACHED');
+  const jobs = (await api(north, token, 'GET', '/v1/cloudimages/jobs')).body.jobs;
+  assert.equal(jobs.length, 5, 'nothing is left of the refused requests');
+  const replicas = (await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images;
+  assert.equal(replicas.length, 5);
+  for (const answer of accepted) {
+    await api(north, token, 'POST', `/v1/cloudimages/job/${answer.body.job_id}/cancel`);
+    assert.equal((await waitForJob(north, token, answer.body.job_id)).status, 'CANCELLED');
+  }
+});
+
+test('a job whose chunks take longer than its lease keeps the lease: one run, no takeover', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1'], { leaseMs: 1000 });
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const id = await uploadImage(d, token, 'north-1', pseudoRandom(2 * MiB, 60), { name: 'capped' });
+  // 512 KiB/s: the second 1 MiB chunk comes ~2 s after the first, twice the lease.
+  const started = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+    bandwidth_limit: 512 * 1024,
+  });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const job = await waitForJob(north, token, started.body.job_id);
+  assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
+  assert.equal(job.attempts, 1, 'the run was never taken over by a second one');
+  const tooSlow = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+    bandwidth_limit: 1024,
+  });
+  assert.equal(tooSlow.status, 400);
+  assert.match(tooSlow.body.error.message, /at least 131072/);
+});
