@@ -21,6 +21,11 @@ export interface RegionLimits {
   gcIntervalMs: number;
   /** Chunks younger than this are never collected (default: 1 hour). */
   gcGraceMs: number;
+  /**
+   * An upload that sends no bytes for this long is cut off and its image `killed` (default: 60 s, as nginx's
+   * `client_body_timeout`): a client that stalls must not hold the image in `saving` and its socket for ever.
+   */
+  uploadIdleTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: RegionLimits = {
@@ -29,6 +34,7 @@ export const DEFAULT_LIMITS: RegionLimits = {
   defaultListLimit: 25,
   gcIntervalMs: 60 * 60 * 1000,
   gcGraceMs: 60 * 60 * 1000,
+  uploadIdleTimeoutMs: 60 * 1000,
 };
 
 export interface RegionContext {

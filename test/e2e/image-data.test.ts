@@ -195,6 +195,35 @@ test('an upload cut off halfway leaves a killed image and no partial chunk', asy
 });
 
 test(
+  'an upload that stalls is cut off after the idle timeout and its image killed',
+  { timeout: 20_000 },
+  async (t) => {
+    const d = await startTestDeployment(t, ['north-1'], {}, { uploadIdleTimeoutMs: 500 });
+    const id = await createImage(d, d.demo.token, { name: 'stalled', disk_format: 'raw' });
+    const closed = new Promise<string>((resolve) => {
+      const req = httpRequest(new URL(`${d.url()}/v2/images/${id}/file`), {
+        method: 'PUT',
+        headers: {
+          'x-auth-token': d.demo.token,
+          'content-type': 'application/octet-stream',
+          'content-length': 5_000_000,
+        },
+      });
+      req.on('error', (error) => resolve(error.message));
+      req.on('response', (res) => resolve(`answered ${res.statusCode}`));
+      req.write(Buffer.alloc(1000, 1)); // then nothing more, and the socket stays open
+    });
+    assert.match(await closed, /socket hang up|ECONNRESET/, 'the server closed the connection');
+    let status = '';
+    for (let i = 0; i < 50 && status !== 'killed'; i++) {
+      status = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status;
+      if (status !== 'killed') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 'killed');
+  },
+);
+
+test(
   'downloads cut off by the client leave the server serving whole downloads',
   { timeout: 120_000 },
   async (t) => {

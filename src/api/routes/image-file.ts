@@ -113,12 +113,17 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         );
       };
 
+      const idleMs = ctx.limits.uploadIdleTimeoutMs;
+      request.raw.setTimeout(idleMs, () =>
+        request.raw.destroy(new Error(`the client sent nothing for ${idleMs / 1000} s`)),
+      );
       let ingested;
       try {
         ingested = await ingestImage(ctx.chunks, request.body as Readable, {
           observe,
           maxBytes: ctx.limits.maxImageBytes,
         });
+        request.raw.socket.setTimeout(0); // all the data is in: what is left is Ferry's work
         const inspection = inspector.finish();
         assertImageAcceptable(diskFormat, inspection);
         // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
