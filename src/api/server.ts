@@ -3,7 +3,8 @@
  * Errors leave as `{"error": {"code", "message", "title", "status"}}`; unexpected ones become a logged 500.
  * @module
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { ERROR_CODES, FerryError, imsCodeOf, type ErrorCode } from '../domain/errors.js';
 import { registerAuth } from './auth.js';
 import type { RegionContext } from './context.js';
@@ -40,6 +41,31 @@ export function errorBody(code: ErrorCode, message: string, details?: Record<str
   };
 }
 
+/** Methods a path may have, for the `Allow` header of a 405. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/**
+ * Answers what Node's HTTP parser refuses before Fastify sees a request (headers over 16 KiB, an unknown
+ * method, a malformed request line) in Ferry's error format rather than Node's or Fastify's own.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code: ErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+  const message =
+    code === 'HEADERS_TOO_LARGE'
+      ? 'The request line and headers exceed 16 KiB.'
+      : 'The request is not valid HTTP (or uses a method Ferry does not know).';
+  const body = JSON.stringify(errorBody(code, message));
+  const { status, title } = ERROR_CODES[code];
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** Maps Fastify's own errors (bad JSON, wrong content type, too large) to Ferry codes. */
 function codeOfFastifyError(error: FastifyError): ErrorCode | undefined {
   switch (error.code) {
@@ -70,10 +96,25 @@ export async function createRegionServer(
     // than Fastify's default of 100, past which the route would not match at all (a 404 "no route").
     routerOptions: { maxParamLength: 4096 },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    clientErrorHandler: answerClientError,
+    // A path Fastify cannot decode (bad percent-encoding) never reaches a route or the error handler.
+    frameworkErrors: (error, _request, reply) => {
+      const code: ErrorCode = error.code === 'FST_ERR_BAD_URL' ? 'BAD_REQUEST' : 'INTERNAL_ERROR';
+      const message = code === 'BAD_REQUEST' ? 'The URL is malformed (bad percent-encoding).' : error.message;
+      void (reply as FastifyReply).code(ERROR_CODES[code].status).send(errorBody(code, message));
+    },
   });
 
-  const jsonParser = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser([...JSON_PATCH_MEDIA_TYPES], { parseAs: 'string' }, jsonParser);
+  const defaultJsonParser = app.getDefaultJsonParser('error', 'error');
+  // An empty body with a JSON Content-Type is no body (Glance ignores it): routes that need one say so.
+  const jsonParser: typeof defaultJsonParser = (request, body, done) =>
+    body === '' ? done(null, undefined) : defaultJsonParser(request, body, done);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    ['application/json', ...JSON_PATCH_MEDIA_TYPES],
+    { parseAs: 'string' },
+    jsonParser,
+  );
   // Image data is streamed by the file route itself, never buffered by a parser.
   app.addContentTypeParser(IMAGE_DATA_MEDIA_TYPE, (_request, payload, done) => done(null, payload));
 
@@ -88,13 +129,26 @@ export async function createRegionServer(
       const message = `The body's Content-Type (${type}) is not one this call accepts.`;
       return reply.code(ERROR_CODES[code].status).send(errorBody(code, message));
     }
+    if (code === 'INVALID_JSON') {
+      const message = `The body is not valid JSON (Content-Type: ${request.headers['content-type']}).`;
+      return reply.code(ERROR_CODES[code].status).send(errorBody(code, message));
+    }
     if (code) return reply.code(ERROR_CODES[code].status).send(errorBody(code, error.message));
     request.log.error({ err: error }, 'unexpected error');
     return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Ferry could not complete the request.'));
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`)),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    if (allowed.length > 0) {
+      const message = `${request.method} is not allowed on ${path}; it takes ${allowed.join(', ')}.`;
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send(errorBody('METHOD_NOT_ALLOWED', message));
+    }
+    return reply.code(404).send(errorBody('NOT_FOUND', `No route ${request.method} ${path}.`));
+  });
 
   registerAuth(app, ctx);
   registerDiscoveryRoutes(app, ctx);

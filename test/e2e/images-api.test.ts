@@ -332,3 +332,46 @@ test('a JSON patch keeps the rules a create has, and knows only the properties t
   const shown = await api(d.url(), token, 'GET', `/v2/images/${encrypted}`);
   assert.equal(shown.body.visibility, 'shared', 'unchanged');
 });
+
+test('every answer keeps the error format: wrong method 405 with Allow, bad URL, huge headers, empty JSON bodies', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const token = d.demo.token;
+  const id = (await api(d.url(), token, 'POST', '/v2/images', { name: 'x', disk_format: 'raw' })).body.id;
+  for (const [method, path, allow] of [
+    ['PUT', '/v2/images', 'GET, HEAD, POST'],
+    ['GET', `/v2/images/${id}/actions/deactivate`, 'POST'],
+    ['DELETE', '/v1/cloudimages/jobs', 'GET, HEAD'],
+  ] as const) {
+    const response = await api(d.url(), token, method, path);
+    assert.equal(response.status, 405, `${method} ${path}: ${JSON.stringify(response.body)}`);
+    assert.equal(response.body.error.code, 'METHOD_NOT_ALLOWED');
+    assert.equal(response.headers.get('allow'), allow);
+  }
+  assert.equal((await api(d.url(), token, 'GET', '/v2/nothing')).status, 404, 'an unknown path stays 404');
+
+  const badUrl = await api(d.url(), token, 'GET', '/v2/images/%');
+  assert.equal(badUrl.status, 400);
+  assert.equal(badUrl.body.error.code, 'BAD_REQUEST');
+
+  const huge = await fetch(`${d.url()}/v2/images`, {
+    headers: { 'x-auth-token': token, 'x-pad': 'a'.repeat(20_000) },
+  });
+  assert.equal(huge.status, 431);
+  assert.equal(((await huge.json()) as { error: { code: string } }).error.code, 'HEADERS_TOO_LARGE');
+
+  // A body-less action or delete with a JSON Content-Type is fine, as in Glance.
+  const json = { 'content-type': 'application/json' };
+  const created = await api(d.url(), token, 'POST', '/v2/images', {
+    name: 'y',
+    disk_format: 'raw',
+    container_format: 'bare',
+  });
+  const deleted = await api(d.url(), token, 'DELETE', `/v2/images/${created.body.id}`, undefined, json);
+  assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
+  const noBody = await api(d.url(), token, 'POST', '/v2/images', undefined, json);
+  assert.equal(noBody.status, 400);
+  assert.equal(noBody.body.error.code, 'VALIDATION_FAILED', 'a create still needs its body');
+  const badPatch = await api(d.url(), token, 'PATCH', `/v2/images/${id}`, '[{"op":', JSON_PATCH);
+  assert.equal(badPatch.body.error.code, 'INVALID_JSON');
+  assert.match(badPatch.body.error.message, /openstack-images-v2.1-json-patch/);
+});
