@@ -1,7 +1,8 @@
 /**
  * Reads a Glance image-list query string: limit/marker pagination, sort keys and directions (both the old
- * `sort_key`/`sort_dir` pairs and the new `sort=name:asc,size:desc`), and filters. Every bad value is a 400
- * that names the parameter.
+ * `sort_key`/`sort_dir` pairs and the new `sort=name:asc,size:desc`), and filters, with Glance's operators
+ * (`in:` on id, name, status, disk_format and container_format; gt/gte/lt/lte/eq/neq on created_at and
+ * updated_at). Every bad value is a 400 that names the parameter.
  * @module
  */
 import { FerryError } from '../domain/errors.js';
@@ -13,6 +14,7 @@ import {
   type ListOptions,
   type SortKey,
   type SortSpec,
+  type TimeFilter,
 } from '../store/images.js';
 import type { RegionContext } from './context.js';
 import { loadVisibleImage } from './image-access.js';
@@ -39,15 +41,40 @@ const KNOWN = new Set([
   'protected',
   'os_hidden',
   'image_type',
+  'id',
+  'created_at',
+  'updated_at',
 ]);
+
+/**
+ * Most tag and property filters one list may carry: each becomes a sub-query, and SQLite refuses a query
+ * nested deeper than 1000; no real query comes near this.
+ */
+export const MAX_LIST_FILTERS = 64;
+
+const TIME_OPERATORS: Record<string, TimeFilter['op']> = {
+  gt: '>',
+  gte: '>=',
+  lt: '<',
+  lte: '<=',
+  eq: '=',
+  neq: '<>',
+};
 
 function bad(message: string): FerryError {
   return new FerryError('VALIDATION_FAILED', message);
 }
 
+/** A comma list (`sort`, `sort_key`, `sort_dir`), given once or repeated. */
 function list(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).map((v) => v.trim());
+}
+
+/** A repeatable parameter whose values are taken as they are (`tag`: a tag may hold a comma). */
+function repeated(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
 }
 
 function single(query: Query, name: string): string | undefined {
@@ -78,6 +105,35 @@ function oneOf(query: Query, name: string, allowed: readonly string[]): string |
   return value;
 }
 
+/**
+ * A filter that takes Glance's `in:` operator: `name=in:a,b` (a value holding a comma in double quotes:
+ * `in:"a,b",c`) matches any of the values; a plain value matches itself.
+ */
+function anyOf(query: Query, name: string, allowed?: readonly string[]): string[] | undefined {
+  const value = single(query, name);
+  if (value === undefined) return undefined;
+  let values = [value];
+  if (value.startsWith('in:')) {
+    values = [...value.slice(3).matchAll(/"([^"]*)"|([^,]+)/g)].map((m) => (m[1] ?? m[2]!).trim());
+    if (values.length === 0) throw bad(`${name}=in: needs at least one value.`);
+  }
+  const wrong = allowed && values.find((v) => !allowed.includes(v));
+  if (wrong !== undefined) throw bad(`${name} must be one of ${allowed!.join(', ')}, not ${wrong}.`);
+  return values;
+}
+
+/** `created_at=gt:2026-01-01T00:00:00Z` (operators gt, gte, lt, lte, eq, neq; none means eq). */
+function timeFilter(query: Query, name: string): TimeFilter | undefined {
+  const value = single(query, name);
+  if (value === undefined) return undefined;
+  const match = /^(?:(gt|gte|lt|lte|eq|neq):)?(.+)$/.exec(value)!;
+  const at = new Date(match[2]!);
+  if (!/^\d{4}-\d\d-\d\d/.test(match[2]!) || Number.isNaN(at.getTime())) {
+    throw bad(`${name} must be [gt|gte|lt|lte|eq|neq:]<ISO 8601 time>, e.g. gt:2026-01-01T00:00:00Z.`);
+  }
+  return { op: TIME_OPERATORS[match[1] ?? 'eq']!, at: at.toISOString().slice(0, 19) };
+}
+
 function isSortKey(value: string): value is SortKey {
   return (SORT_KEYS as readonly string[]).includes(value);
 }
@@ -89,9 +145,17 @@ function parseSort(query: Query): SortSpec[] {
   if (sort.length > 0 && (keys.length > 0 || dirs.length > 0)) {
     throw bad('Use either sort or sort_key/sort_dir, not both.');
   }
+  // As Glance: one direction for all keys, or one per key.
+  if (dirs.length > 1 && dirs.length !== Math.max(1, keys.length)) {
+    throw bad(`Give one sort_dir, or one per sort_key (${keys.length}), not ${dirs.length}.`);
+  }
   const specs =
     sort.length > 0
-      ? sort.map((s) => s.split(':') as [string, string?])
+      ? sort.map((s) => {
+          const parts = s.split(':');
+          if (parts.length > 2) throw bad(`sort takes key:direction pairs, not ${s}.`);
+          return parts as [string, string?];
+        })
       : keys.map((k, i) => [k, dirs[i] ?? dirs[0]] as [string, string?]);
   if (sort.length === 0 && keys.length === 0 && dirs.length > 0) specs.push(['created_at', dirs[0]]);
   return specs.map(([key, dir]) => {
@@ -115,20 +179,27 @@ export async function parseListQuery(
     if (KNOWN.has(name) || value === undefined) continue;
     properties[name] = Array.isArray(value) ? value[0]! : value;
   }
+  const tags = repeated(query.tag);
+  if (tags.length + Object.keys(properties).length > MAX_LIST_FILTERS) {
+    throw bad(`A list takes at most ${MAX_LIST_FILTERS} tag and property filters.`);
+  }
   const filters: ImageFilters = {
-    name: single(query, 'name'),
-    status: oneOf(query, 'status', IMAGE_STATUSES),
+    ids: anyOf(query, 'id')?.map((id) => id.toLowerCase()),
+    names: anyOf(query, 'name'),
+    statuses: anyOf(query, 'status', IMAGE_STATUSES),
     visibility: oneOf(query, 'visibility', [...VISIBILITIES, 'all']),
     owner: single(query, 'owner'),
-    tags: list(query.tag),
+    tags,
     memberStatus: oneOf(query, 'member_status', [...MEMBER_STATUSES, 'all']),
     sizeMin: integer(query, 'size_min'),
     sizeMax: integer(query, 'size_max'),
-    diskFormat: single(query, 'disk_format'),
-    containerFormat: single(query, 'container_format'),
+    diskFormats: anyOf(query, 'disk_format'),
+    containerFormats: anyOf(query, 'container_format'),
     protected: boolean(query, 'protected'),
     osHidden: boolean(query, 'os_hidden'),
     imageType: single(query, 'image_type'),
+    createdAt: timeFilter(query, 'created_at'),
+    updatedAt: timeFilter(query, 'updated_at'),
     properties,
   };
   const markerId = single(query, 'marker');

@@ -92,9 +92,20 @@ export interface Viewer {
   isAdmin: boolean;
 }
 
+/** A comparison of a timestamp column with an instant (Glance's `created_at=gt:...`), to the second. */
+export interface TimeFilter {
+  op: '<' | '<=' | '>' | '>=' | '=' | '<>';
+  /** `YYYY-MM-DDTHH:MM:SS`, UTC. */
+  at: string;
+}
+
 export interface ImageFilters {
-  name?: string;
-  status?: string;
+  /** Each of these filters matches any of its values (Glance's `in:` operator; a plain value is a list of one). */
+  ids?: string[];
+  names?: string[];
+  statuses?: string[];
+  diskFormats?: string[];
+  containerFormats?: string[];
   /** Glance's visibility filter; undefined = the default list (own, public, shared-with-me accepted). */
   visibility?: string;
   owner?: string;
@@ -103,11 +114,11 @@ export interface ImageFilters {
   memberStatus?: string;
   sizeMin?: number;
   sizeMax?: number;
-  diskFormat?: string;
-  containerFormat?: string;
   protected?: boolean;
   osHidden?: boolean;
   imageType?: string;
+  createdAt?: TimeFilter;
+  updatedAt?: TimeFilter;
   properties?: Record<string, string>;
 }
 
@@ -197,12 +208,21 @@ export async function listImages(db: Db, options: ListOptions): Promise<ImageRec
     .selectAll()
     .where((eb) => visibilityCondition(eb, viewer, filters));
 
-  if (filters.name !== undefined) query = query.where('name', '=', filters.name);
-  if (filters.status !== undefined) query = query.where('status', '=', filters.status);
+  if (filters.ids !== undefined) query = query.where('id', 'in', filters.ids);
+  if (filters.names !== undefined) query = query.where('name', 'in', filters.names);
+  if (filters.statuses !== undefined) query = query.where('status', 'in', filters.statuses);
   if (filters.owner !== undefined) query = query.where('owner', '=', filters.owner);
-  if (filters.diskFormat !== undefined) query = query.where('disk_format', '=', filters.diskFormat);
-  if (filters.containerFormat !== undefined)
-    query = query.where('container_format', '=', filters.containerFormat);
+  if (filters.diskFormats !== undefined) query = query.where('disk_format', 'in', filters.diskFormats);
+  if (filters.containerFormats !== undefined)
+    query = query.where('container_format', 'in', filters.containerFormats);
+  for (const [column, filter] of [
+    ['created_at', filters.createdAt],
+    ['updated_at', filters.updatedAt],
+  ] as const) {
+    // To the second, as the API shows times (2026-11-24T14:12:11Z): stored ones carry milliseconds.
+    if (filter !== undefined)
+      query = query.where((eb) => eb(eb.fn('substr', [column, eb.lit(1), eb.lit(19)]), filter.op, filter.at));
+  }
   if (filters.imageType !== undefined) query = query.where('image_type', '=', filters.imageType);
   if (filters.sizeMin !== undefined) query = query.where('size', '>=', filters.sizeMin);
   if (filters.sizeMax !== undefined) query = query.where('size', '<=', filters.sizeMax);

@@ -375,3 +375,45 @@ test('every answer keeps the error format: wrong method 405 with Allow, bad URL,
   assert.equal(badPatch.body.error.code, 'INVALID_JSON');
   assert.match(badPatch.body.error.message, /openstack-images-v2.1-json-patch/);
 });
+
+test("list filters take Glance's operators (in:, gt:/lt: on times), tags as they are, and refuse what they cannot read", async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const token = d.demo.token;
+  const make = async (body: Record<string, unknown>) =>
+    (await api(d.url(), token, 'POST', '/v2/images', { container_format: 'bare', ...body })).body;
+  // Times are shown, and compared, to the second.
+  const a = await make({ name: 'alpha', disk_format: 'raw', tags: ['red,blue'] });
+  await new Promise((r) => setTimeout(r, 1010));
+  const b = await make({ name: 'beta', disk_format: 'qcow2' });
+  await new Promise((r) => setTimeout(r, 1010));
+  const c = await make({ name: 'gamma,delta', disk_format: 'iso', image_type: 'iso' });
+  const names = async (query: string) => {
+    const response = await api(d.url(), token, 'GET', `/v2/images?${query}&sort=name:asc`);
+    assert.equal(response.status, 200, `${query}: ${JSON.stringify(response.body)}`);
+    return response.body.images.map((i: { name: string }) => i.name);
+  };
+  assert.deepEqual(await names('name=in:alpha,beta'), ['alpha', 'beta']);
+  assert.deepEqual(await names('name=in:"gamma,delta",beta'), ['beta', 'gamma,delta']);
+  assert.deepEqual(await names('disk_format=in:raw,iso'), ['alpha', 'gamma,delta']);
+  assert.deepEqual(await names(`id=in:${a.id},${c.id.toUpperCase()}`), ['alpha', 'gamma,delta']);
+  assert.deepEqual(await names('status=in:queued,active'), ['alpha', 'beta', 'gamma,delta']);
+  assert.deepEqual(await names(`created_at=gt:${b.created_at}`), ['gamma,delta']);
+  assert.deepEqual(await names(`created_at=lte:${b.created_at}`), ['alpha', 'beta']);
+  assert.deepEqual(await names(`updated_at=neq:${a.updated_at}`), ['beta', 'gamma,delta']);
+  assert.deepEqual(await names(`tag=${encodeURIComponent('red,blue')}`), ['alpha'], 'a tag is taken whole');
+
+  for (const query of [
+    'status=in:queued,sleeping',
+    'created_at=after:2020-01-01',
+    'created_at=gt:yesterday',
+    'sort_key=name,size&sort_dir=asc,desc,asc',
+    'sort_dir=asc&sort_dir=desc',
+    'sort=name:asc:x',
+    Array.from({ length: 65 }, (_, i) => `tag=t${i}`).join('&'),
+    Array.from({ length: 1000 }, (_, i) => `p${i}=x`).join('&'),
+  ]) {
+    const response = await api(d.url(), token, 'GET', `/v2/images?${query}`);
+    assert.equal(response.status, 400, `${query.slice(0, 60)}: ${JSON.stringify(response.body)}`);
+    assert.equal(response.body.error.code, 'VALIDATION_FAILED');
+  }
+});

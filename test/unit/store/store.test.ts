@@ -178,6 +178,12 @@ for (const { name, skip } of dialects()) {
         ids(await listImages(db, listing({ filters: { sizeMin: 200, sizeMax: 400 } }))),
         [4, 3, 2],
       );
+      const after3 = { op: '>', at: '2026-01-01T00:00:03' } as const;
+      assert.deepEqual(
+        ids(await listImages(db, listing({ filters: { createdAt: after3, names: ['img-1', 'img-2'] } }))),
+        [7, 5, 4],
+        'created after image 3, named img-1 or img-2',
+      );
 
       // Sort by name ascending (null first), then size descending (null last), paging two at a time.
       const sort = [
