@@ -38,6 +38,8 @@ export interface JobFilters {
   jobType?: string;
   imageId?: string;
   limit: number;
+  /** The page starts after this job (the last one of the previous page). */
+  after?: Pick<JobRow, 'begin_time' | 'id'>;
 }
 
 /** The account's jobs as this region knows them (source and local rows, not destination copies), newest first. */
@@ -55,7 +57,27 @@ export async function listJobs(db: Db, filters: JobFilters): Promise<JobRow[]> {
       eb.or([eb('source_image_id', '=', imageId), eb('dest_image_id', '=', imageId)]),
     );
   }
+  const after = filters.after;
+  if (after !== undefined) {
+    query = query.where((eb) =>
+      eb.or([
+        eb('begin_time', '<', after.begin_time),
+        eb.and([eb('begin_time', '=', after.begin_time), eb('id', '<', after.id)]),
+      ]),
+    );
+  }
   return query.orderBy('begin_time', 'desc').orderBy('id', 'desc').limit(filters.limit).execute();
+}
+
+/** The account's unfinished source jobs (a job list refreshes them from their destinations first). */
+export async function listActiveSourceJobsOfAccount(db: Db, accountId: string): Promise<JobRow[]> {
+  return db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('role', '=', 'source')
+    .where('status', 'in', ACTIVE)
+    .execute();
 }
 
 /** Unfinished source jobs of a user (the concurrency rule counts them). */

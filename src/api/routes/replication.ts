@@ -23,7 +23,7 @@ import {
   type CrossRegionRequest,
 } from '../../replication/source-jobs.js';
 import { listTransferUsage } from '../../store/grants.js';
-import { findJob, findJobByDestImage, listJobs } from '../../store/jobs.js';
+import { findJob, findJobByDestImage, listActiveSourceJobsOfAccount, listJobs } from '../../store/jobs.js';
 import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { loadOwnedImage } from '../image-access.js';
@@ -195,16 +195,35 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new FerryError('VALIDATION_FAILED', 'limit must be an integer from 1 to 1000.');
     }
+    let after;
+    if (query.marker !== undefined) {
+      const marker = await findJob(ctx.db, query.marker);
+      if (!marker || marker.account_id !== principal.accountId || marker.role === 'destination') {
+        throw new FerryError('VALIDATION_FAILED', `marker ${query.marker} is not one of your jobs.`);
+      }
+      after = marker;
+    }
+    // Unfinished jobs first learn how far their destinations got, so that the status filter sees the truth.
+    const active = await listActiveSourceJobsOfAccount(ctx.db, principal.accountId);
+    await Promise.all(active.map((job) => refreshSourceJob(ctx, job)));
     const jobs = await listJobs(ctx.db, {
       accountId: principal.accountId,
       limit,
+      ...(query.status !== undefined ? { status: query.status } : {}),
       ...(query.job_type !== undefined ? { jobType: query.job_type } : {}),
       ...(query.image_id !== undefined ? { imageId: query.image_id } : {}),
+      ...(after ? { after } : {}),
     });
-    const refreshed = await Promise.all(jobs.map((job) => refreshSourceJob(ctx, job)));
-    const filtered =
-      query.status === undefined ? refreshed : refreshed.filter((j) => j.status === query.status);
-    return { jobs: filtered.map(jobView) };
+    const body: { jobs: unknown[]; next?: string } = { jobs: jobs.map(jobView) };
+    const last = jobs.at(-1);
+    if (last && jobs.length === limit) {
+      const params = new URLSearchParams(
+        Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== 'marker'),
+      );
+      params.set('marker', last.id);
+      body.next = `/v1/cloudimages/jobs?${params.toString()}`;
+    }
+    return body;
   });
 
   app.post<{ Params: { job: string } }>('/v1/cloudimages/job/:job/cancel', async (request) => {

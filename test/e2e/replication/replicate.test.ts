@@ -138,6 +138,26 @@ test('one call to three regions makes three jobs; five images in one call make f
   }
   const list = await api(d.url('north-1'), d.demo.token, 'GET', '/v1/cloudimages/jobs?status=SUCCESS');
   assert.equal(list.body.jobs.length, 8);
+  // Pages of 3 filtered by status, followed by their next links, give the same 8 jobs in the same order.
+  const paged: string[] = [];
+  for (let next = '/v1/cloudimages/jobs?status=SUCCESS&limit=3'; ;) {
+    const page = await api(d.url('north-1'), d.demo.token, 'GET', next);
+    assert.equal(page.status, 200, JSON.stringify(page.body));
+    paged.push(...page.body.jobs.map((j: { job_id: string }) => j.job_id));
+    if (page.body.next === undefined) break;
+    next = page.body.next;
+  }
+  assert.deepEqual(
+    paged,
+    list.body.jobs.map((j: { job_id: string }) => j.job_id),
+  );
+  const foreign = await api(
+    d.url('north-1'),
+    d.other.token,
+    'GET',
+    `/v1/cloudimages/jobs?marker=${paged[0]}`,
+  );
+  assert.equal(foreign.status, 400, "another account's job is no marker");
   const westImages = await api(d.url('west-1'), d.demo.token, 'GET', '/v2/images');
   assert.equal(westImages.body.images.length, 6);
 });
