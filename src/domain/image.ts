@@ -53,3 +53,16 @@ export function canTransition(from: ImageStatus, to: ImageStatus): boolean {
 export function defaultImageType(diskFormat: string | null): ImageType {
   return diskFormat === 'iso' ? 'iso' : 'system-disk';
 }
+
+/**
+ * A copy's custom properties: the source's, except its description, which is the one the copy was given
+ * (IMS: empty unless given), not the source's.
+ */
+export function copyProperties(
+  source: Readonly<Record<string, string>>,
+  description: string | undefined,
+): Record<string, string> {
+  const properties = { ...source };
+  delete properties.description;
+  return description ? { ...properties, description } : properties;
+}

@@ -10,6 +10,7 @@ import { FerryError } from '../domain/errors.js';
 import { newHexId, newUuid } from '../domain/ids.js';
 import { JOB_TYPES } from '../domain/job.js';
 import type { Principal } from '../identity/tokens.js';
+import { copyProperties } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
 import { insertImage } from '../store/images.js';
 import { insertJob, newJobRow } from '../store/jobs.js';
@@ -80,10 +81,7 @@ export async function copyInRegion(
       replication_job_id: jobId,
     },
     tags,
-    {
-      ...properties,
-      ...(request.description !== undefined ? { description: request.description } : {}),
-    },
+    copyProperties(properties, request.description),
   );
   await insertJob(
     ctx.db,

@@ -9,6 +9,7 @@ import { FerryError } from '../domain/errors.js';
 import { newUuid } from '../domain/ids.js';
 import { isTerminal, JOB_TYPES } from '../domain/job.js';
 import { checkAgency } from '../domain/replication-rules.js';
+import { copyProperties } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
 import { findAccount, findAgencyByName, findProjectByName } from '../store/identity.js';
 import { deleteImage, insertImage } from '../store/images.js';
@@ -162,7 +163,7 @@ export async function createReplica(
         replication_job_id: req.job_id,
       },
       req.image.tags,
-      { ...req.image.properties, ...(req.description ? { description: req.description } : {}) },
+      copyProperties(req.image.properties, req.description),
     );
   } catch (error) {
     await deleteJob(ctx.db, job.id);

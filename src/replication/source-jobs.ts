@@ -22,7 +22,7 @@ import { hashSecret } from '../identity/tokens.js';
 import { findRegion } from '../config/catalog.js';
 import { timestamp } from '../store/clock.js';
 import { deleteGrant, insertGrant, revokeGrant } from '../store/grants.js';
-import { findAgencyByName, findProjectByName } from '../store/identity.js';
+import { findAgencyByName } from '../store/identity.js';
 import {
   countActiveSourceJobsUpTo,
   deleteJob,
@@ -106,13 +106,8 @@ async function checkRules(
       `Image ${image.id} is a full-server image: name a backup vault in ${region} (vault_id).`,
     );
   }
+  // The destination checks that the project exists: projects are kept by their own region's database.
   const projectName = request.projectName ?? region;
-  if (!(await findProjectByName(ctx.db, principal.accountId, region, projectName))) {
-    throw new FerryError(
-      'REPLICATION_PROJECT_NOT_FOUND',
-      `Your account has no project named ${projectName} in ${region}; name one of your projects there.`,
-    );
-  }
   checkAgency(
     request.agencyName,
     await findAgencyByName(ctx.db, principal.accountId, request.agencyName),

@@ -12,7 +12,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import { FerryError } from '../../domain/errors.js';
+import { FerryError, type ErrorCode } from '../../domain/errors.js';
 import { JOB_STATUSES, JOB_TYPES } from '../../domain/job.js';
 import { copyInRegion } from '../../replication/in-region-copy.js';
 import { cancelReplica } from '../../replication/replicas.js';
@@ -54,6 +54,22 @@ function requiredString(b: Body, name: string, max: number): string {
   return value;
 }
 
+/**
+ * The name of a new image (a copy or a replica): 1 to 128 characters, not all blank, without `<`, `>` or
+ * control characters (IMS's rule; the console shows these names).
+ */
+function imageName(b: Body, required: boolean): string | undefined {
+  const value = required ? requiredString(b, 'name', 128) : optionalString(b, 'name', 128);
+  if (value === undefined) return undefined;
+  if (value.trim().length === 0 || /[<>\p{Cc}]/u.test(value)) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      'name must be 1 to 128 characters, not all blank, without <, > or control characters.',
+    );
+  }
+  return value;
+}
+
 function stringList(b: Body, name: string): string[] | undefined {
   const value = b[name];
   if (value === undefined) return undefined;
@@ -90,7 +106,7 @@ function copyRequest(b: Body): CrossRegionRequest {
     );
   }
   return {
-    name: optionalString(b, 'name', 128),
+    name: imageName(b, false),
     description,
     projectName: optionalString(b, 'project_name', 255),
     agencyName: requiredString(b, 'agency_name', 255),
@@ -144,12 +160,13 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
       copyRequest(b),
     );
     if (started.length === 0) {
+      // All refused for one reason: that reason's code, as for one image; else each says its own.
+      const codes = new Set(refused.map((r) => r.error.code));
+      const [code] = codes.size === 1 ? [...codes] : ['REPLICATION_REFUSED'];
       throw new FerryError(
-        'VALIDATION_FAILED',
-        'None of the images can be replicated; see refused for each reason.',
-        {
-          refused,
-        },
+        code as ErrorCode,
+        'None of the images can be replicated; details.refused gives each reason.',
+        { refused },
       );
     }
     return { jobs: started, refused };
@@ -159,7 +176,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     const principal = principalOf(request);
     const b = body(request.body);
     const { jobId, imageId } = await copyInRegion(ctx, principal, request.params.id, {
-      name: requiredString(b, 'name', 128),
+      name: imageName(b, true)!,
       description: optionalString(b, 'description', 1024),
       cmkId: optionalString(b, 'cmk_id', 255),
     });

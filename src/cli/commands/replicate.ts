@@ -73,7 +73,7 @@ export function registerReplicateCommands(image: Command): void {
         .command('replicate')
         .argument('<image...>', 'image IDs or names in the current region (the source)')
         .requiredOption('--to <region>', 'a destination region (repeatable, or comma-separated)', collect)
-        .option('--name <name>', 'name of the new images (default: the source image’s)')
+        .option('--name <name>', 'name of the new images (default: copy_<source region>_<source name>)')
         .option('--description <text>', 'description of the new images')
         .option('--project <name>', 'project in the destination region (default: the one named after it)')
         .option(

@@ -133,6 +133,18 @@ test('one call to three regions makes three jobs; five images in one call make f
       ['00000000-0000-4000-8000-000000000000', 'IMAGE_NOT_FOUND'],
     ],
   );
+  const allRefused = async (imageIds: string[]) =>
+    api(d.url('north-1'), d.demo.token, 'POST', '/v1/cloudimages/cross_region_copy', {
+      image_ids: imageIds,
+      region: 'west-1',
+      agency_name: 'ferry_copy',
+    });
+  const mixed = await allRefused([iso.body.id, '00000000-0000-4000-8000-000000000000']);
+  assert.equal(mixed.status, 400);
+  assert.equal(mixed.body.error.code, 'REPLICATION_REFUSED', 'refused for different reasons');
+  assert.equal(mixed.body.error.details.refused.length, 2);
+  const isoOnly = await allRefused([iso.body.id]);
+  assert.equal(isoOnly.body.error.code, 'REPLICATION_ISO', 'refused for one reason: its code');
   for (const started of batch.body.jobs) {
     assert.equal((await waitForJob(d.url('north-1'), d.demo.token, started.job_id)).status, 'SUCCESS');
   }
@@ -165,7 +177,15 @@ test('one call to three regions makes three jobs; five images in one call make f
 test('an in-region copy shares the chunks: a new image, no data copied', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const data = pseudoRandom(2 * MiB + 5, 7);
-  const imageId = await uploadImage(d, d.demo.token, 'north-1', data, { name: 'orig' });
+  const imageId = await uploadImage(d, d.demo.token, 'north-1', data, {
+    name: 'orig',
+    description: 'the source',
+  });
+  for (const name of ['', '   ', '<b>x</b>', 'tab\there', 'x'.repeat(129)]) {
+    const refused = await api(d.url(), d.demo.token, 'POST', `/v1/cloudimages/${imageId}/copy`, { name });
+    assert.equal(refused.status, 400, `name ${JSON.stringify(name)}: ${JSON.stringify(refused.body)}`);
+    assert.equal(refused.body.error.code, 'VALIDATION_FAILED');
+  }
   const copied = await api(d.url(), d.demo.token, 'POST', `/v1/cloudimages/${imageId}/copy`, {
     name: 'twin',
     cmk_id: 'key-1',
@@ -178,6 +198,7 @@ test('an in-region copy shares the chunks: a new image, no data copied', async (
   const twin = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${job.entities.image_id}`)).body;
   assert.equal(twin.name, 'twin');
   assert.equal(twin.encrypted, true);
+  assert.equal(twin.description, undefined, "a copy does not take the source's description (IMS)");
   const download = await fetch(`${d.url()}/v2/images/${twin.id}/file`, {
     headers: { 'x-auth-token': d.demo.token },
   });

@@ -219,3 +219,57 @@ test('a job whose chunks take longer than its lease keeps the lease: one run, no
   assert.equal(tooSlow.status, 400);
   assert.match(tooSlow.body.error.message, /at least 131072/);
 });
+
+test('an account an administrator made region by region replicates into a project only the destination knows', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const admin = d.admin.token;
+  const ids = { account: 'ac'.repeat(16), user: 'bd'.repeat(16) };
+  const tokens: Record<string, string> = {};
+  // As `ferry admin account/user/project create` does: the same account and user in every region, and each
+  // region's project made through that region's own API, so north-1 never hears of south-1's project.
+  for (const region of ['north-1', 'south-1']) {
+    const url = d.url(region);
+    assert.equal(
+      (await api(url, admin, 'POST', '/v1/admin/accounts', { id: ids.account, name: 'acme' })).status,
+      201,
+    );
+    const user = await api(url, admin, 'POST', `/v1/admin/accounts/${ids.account}/users`, {
+      id: ids.user,
+      name: 'bob',
+    });
+    assert.equal(user.status, 201);
+    const project = await api(url, admin, 'POST', `/v1/admin/accounts/${ids.account}/projects`, {
+      name: region,
+    });
+    assert.equal(project.status, 201);
+    const token = await api(url, admin, 'POST', `/v1/admin/users/${ids.user}/tokens`, {
+      project_id: project.body.id,
+    });
+    tokens[region] = token.body.secret;
+    const agency = await api(url, tokens[region]!, 'POST', '/v1/agencies', {
+      name: 'copier',
+      policies: [{ region: 'south-1', policy: 'CrossCopyAgencyPolicy' }],
+    });
+    assert.equal(agency.status, 201, JSON.stringify(agency.body));
+  }
+  const north = d.url('north-1');
+  const id = await uploadImage(d, tokens['north-1']!, 'north-1', pseudoRandom(MiB, 70), { name: 'acme-img' });
+  const started = await api(north, tokens['north-1']!, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'copier',
+  });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  assert.equal((await waitForJob(north, tokens['north-1']!, started.body.job_id)).status, 'SUCCESS');
+  const replicas = (await api(d.url('south-1'), tokens['south-1']!, 'GET', '/v2/images')).body.images;
+  assert.deepEqual(
+    replicas.map((i: { name: string }) => i.name),
+    ['copy_north-1_acme-img'],
+  );
+  const unknown = await api(north, tokens['north-1']!, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'copier',
+    project_name: 'no-such-project',
+  });
+  assert.equal(unknown.status, 400);
+  assert.equal(unknown.body.error.code, 'REPLICATION_PROJECT_NOT_FOUND');
+});
