@@ -23,6 +23,8 @@ export interface Principal {
   accountId: string;
   projectId: string;
   isAdmin: boolean;
+  /** When the token the request came with expires (ISO 8601). */
+  expiresAt: string;
 }
 
 export function hashSecret(secret: string): string {
@@ -44,11 +46,21 @@ export interface IssuedToken {
  */
 export function prepareToken(
   clock: Clock,
-  options: { userId: string; projectId: string; description?: string; ttlSeconds?: number; secret?: string },
+  options: {
+    userId: string;
+    projectId: string;
+    description?: string;
+    ttlSeconds?: number;
+    /** Expire no later than this (ISO 8601): a token issued with a token lives no longer than its parent. */
+    notAfter?: string;
+    secret?: string;
+  },
 ): IssuedToken {
   const secret = options.secret ?? newTokenSecret();
   const created = clock.now();
-  const expires = new Date(created.getTime() + (options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000);
+  const wanted = created.getTime() + (options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000;
+  const limit = options.notAfter === undefined ? Infinity : Date.parse(options.notAfter);
+  const expires = new Date(Math.min(wanted, limit));
   return {
     secret,
     token: {
@@ -67,7 +79,7 @@ export function prepareToken(
 export async function issueToken(
   db: Db,
   clock: Clock,
-  options: { userId: string; projectId: string; description?: string; ttlSeconds?: number },
+  options: Parameters<typeof prepareToken>[1],
 ): Promise<IssuedToken> {
   const issued = prepareToken(clock, options);
   await insertToken(db, issued.token);
@@ -91,5 +103,6 @@ export async function authenticate(db: Db, clock: Clock, secret: string): Promis
     accountId: user.account_id,
     projectId: project.id,
     isAdmin: user.is_admin === 1,
+    expiresAt: token.expires_at,
   };
 }

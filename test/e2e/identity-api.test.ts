@@ -22,6 +22,9 @@ test('a user issues, lists and revokes tokens; a revoked token is refused', asyn
     ),
   );
   assert.ok(!JSON.stringify(listed.body).includes(issued.body.secret), 'secrets are never listed');
+  const child = await api(d.url(), issued.body.secret, 'POST', '/v1/tokens', { ttl_seconds: 30 * 24 * 3600 });
+  assert.equal(child.status, 201);
+  assert.equal(child.body.expires_at, issued.body.expires_at, 'a token made with a token does not outlive it');
   assert.equal(
     (await api(d.url(), d.other.token, 'DELETE', `/v1/tokens/${issued.body.id}`)).status,
     404,

@@ -125,6 +125,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
       projectId: principal.projectId,
       description,
       ttlSeconds: ttlField(request.body),
+      notAfter: principal.expiresAt, // as Keystone: a token cannot outlive the one that made it
     });
     return reply.code(201).send({ ...tokenView(token), secret });
   });
