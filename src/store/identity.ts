@@ -125,15 +125,23 @@ export async function listTokens(db: Db, userId: string): Promise<Token[]> {
   return db.selectFrom('tokens').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
 }
 
-/** Revokes the token; returns false if no such token belongs to the user. Idempotent. */
-export async function revokeToken(db: Db, clock: Clock, userId: string, tokenId: string): Promise<boolean> {
+/**
+ * Revokes the user's token; resolves its secret's hash (to revoke the same secret in other regions), or
+ * undefined if no such token belongs to the user. Idempotent: a revoked token is found again.
+ */
+export async function revokeToken(
+  db: Db,
+  clock: Clock,
+  userId: string,
+  tokenId: string,
+): Promise<string | undefined> {
   const token = await db
     .selectFrom('tokens')
-    .select(['id', 'revoked_at'])
+    .select(['id', 'revoked_at', 'secret_hash'])
     .where('id', '=', tokenId)
     .where('user_id', '=', userId)
     .executeTakeFirst();
-  if (!token) return false;
+  if (!token) return undefined;
   if (token.revoked_at === null) {
     await db
       .updateTable('tokens')
@@ -141,7 +149,24 @@ export async function revokeToken(db: Db, clock: Clock, userId: string, tokenId:
       .where('id', '=', tokenId)
       .execute();
   }
-  return true;
+  return token.secret_hash;
+}
+
+/** Revokes the user's tokens with this secret (one multi-region token's row here); resolves how many. */
+export async function revokeTokensByHash(
+  db: Db,
+  clock: Clock,
+  userId: string,
+  secretHash: string,
+): Promise<number> {
+  const result = await db
+    .updateTable('tokens')
+    .set({ revoked_at: timestamp(clock) })
+    .where('user_id', '=', userId)
+    .where('secret_hash', '=', secretHash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 export async function insertAgency(

@@ -24,7 +24,11 @@ test('a user issues, lists and revokes tokens; a revoked token is refused', asyn
   assert.ok(!JSON.stringify(listed.body).includes(issued.body.secret), 'secrets are never listed');
   const child = await api(d.url(), issued.body.secret, 'POST', '/v1/tokens', { ttl_seconds: 30 * 24 * 3600 });
   assert.equal(child.status, 201);
-  assert.equal(child.body.expires_at, issued.body.expires_at, 'a token made with a token does not outlive it');
+  assert.equal(
+    child.body.expires_at,
+    issued.body.expires_at,
+    'a token made with a token does not outlive it',
+  );
   assert.equal(
     (await api(d.url(), d.other.token, 'DELETE', `/v1/tokens/${issued.body.id}`)).status,
     404,
@@ -98,4 +102,26 @@ test('an administrator creates an account, a user, a project and a token for it'
   assert.deepEqual(images.body.images, []);
   const badName = await api(d.url(), d.admin.token, 'POST', '/v1/admin/accounts', { name: '../etc' });
   assert.equal(badName.status, 400);
+});
+
+test('revoking a token that works in several regions revokes it in all of them', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const token = d.other.token; // provisioned into both regions
+  for (const region of ['north-1', 'south-1'])
+    assert.equal((await api(d.url(region), token, 'GET', '/v1/auth/whoami')).status, 200, region);
+  const whoami = await api(d.url('north-1'), token, 'GET', '/v1/tokens');
+  const own = whoami.body.tokens.find((tk: { revoked: boolean }) => !tk.revoked);
+  assert.equal((await api(d.url('north-1'), token, 'DELETE', `/v1/tokens/${own.id}`)).status, 204);
+  for (const region of ['north-1', 'south-1'])
+    assert.equal((await api(d.url(region), token, 'GET', '/v1/auth/whoami')).status, 401, region);
+  assert.equal(
+    (await api(d.url('south-1'), d.demo.token, 'GET', '/v1/auth/whoami')).status,
+    200,
+    'others stay',
+  );
+  const internal = await api(d.url('south-1'), undefined, 'POST', '/internal/v1/tokens/revoke', {
+    user_id: 'x',
+    secret_hash: '0'.repeat(64),
+  });
+  assert.equal(internal.status, 401, 'only regions may call it');
 });

@@ -5,6 +5,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
+import { findRegion } from '../../config/catalog.js';
 import { FerryError } from '../../domain/errors.js';
 import { newHexId } from '../../domain/ids.js';
 import { issueToken } from '../../identity/tokens.js';
@@ -91,6 +92,26 @@ async function unique<T>(work: () => Promise<T>, message: string): Promise<T> {
   }
 }
 
+/** Revokes the secret in every other region of the catalog; resolves the regions that could not be reached. */
+async function revokeInOtherRegions(
+  ctx: RegionContext,
+  userId: string,
+  secretHash: string,
+): Promise<string[]> {
+  const self = findRegion(ctx.catalog, ctx.region);
+  if (!self?.internal_secret) return []; // a region outside replication shares no tokens
+  const others = ctx.catalog.regions.filter((r) => r.name !== ctx.region && r.internal_secret !== undefined);
+  const results = await Promise.allSettled(
+    others.map((r) =>
+      ctx.regions.call(r.name, 'POST', '/internal/v1/tokens/revoke', {
+        user_id: userId,
+        secret_hash: secretHash,
+      }),
+    ),
+  );
+  return others.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.name);
+}
+
 export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext): void {
   app.get('/v1/auth/whoami', async (request) => {
     const principal = principalOf(request);
@@ -137,8 +158,18 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
 
   app.delete<{ Params: { id: string } }>('/v1/tokens/:id', async (request, reply) => {
     const principal = principalOf(request);
-    if (!(await revokeToken(ctx.db, ctx.clock, principal.userId, request.params.id))) {
+    const secretHash = await revokeToken(ctx.db, ctx.clock, principal.userId, request.params.id);
+    if (secretHash === undefined) {
       throw new FerryError('NOT_FOUND', `You have no token ${request.params.id}.`);
+    }
+    // A token provisioned into several regions has a row in each: revoke the same secret everywhere.
+    const unreached = await revokeInOtherRegions(ctx, principal.userId, secretHash);
+    if (unreached.length > 0) {
+      throw new FerryError(
+        'REGION_UNREACHABLE',
+        `Token ${request.params.id} is revoked in ${ctx.region}, but ${unreached.join(', ')} could not be reached: revoke it again to finish.`,
+        { not_reached: unreached },
+      );
     }
     return reply.code(204).send();
   });

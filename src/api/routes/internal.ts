@@ -26,6 +26,7 @@ import { GRANT_HEADER, REGION_HEADER, REGION_SECRET_HEADER } from '../../replica
 import { applyDestinationState } from '../../replication/source-jobs.js';
 import { timestamp } from '../../store/clock.js';
 import { addTransferUsage, findGrant, type GrantRow } from '../../store/grants.js';
+import { revokeTokensByHash } from '../../store/identity.js';
 import { findJob } from '../../store/jobs.js';
 import type { RegionContext } from '../context.js';
 
@@ -207,6 +208,16 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
     }
     await applyDestinationState(ctx, job.id, request.body as JobState);
     return reply.code(204).send();
+  });
+
+  // Revoking a multi-region token in one region revokes its rows in the others (routes/identity.ts).
+  app.post('/internal/v1/tokens/revoke', internal, async (request) => {
+    callerRegion(ctx, request);
+    const { user_id: userId, secret_hash: secretHash } = (request.body ?? {}) as Record<string, unknown>;
+    if (typeof userId !== 'string' || typeof secretHash !== 'string' || !/^[0-9a-f]{64}$/.test(secretHash)) {
+      throw new FerryError('VALIDATION_FAILED', 'Send {"user_id", "secret_hash"}.');
+    }
+    return { revoked: await revokeTokensByHash(ctx.db, ctx.clock, userId, secretHash) };
   });
 
   app.post('/internal/v1/replicas', internal, async (request, reply) => {
