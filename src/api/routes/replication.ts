@@ -256,8 +256,11 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     const principal = principalOf(request);
     const image = await loadOwnedImage(ctx, principal, request.params.id);
     const job = await findJobByDestImage(ctx.db, image.id);
-    if (!job || job.role !== 'destination' || image.status !== 'saving') {
-      throw new FerryError('INVALID_IMAGE_STATUS', `Image ${image.id} is not being replicated.`);
+    if (!job || job.role !== 'destination') {
+      throw new FerryError('JOB_NOT_FOUND', `Image ${image.id} is not a replica: no replication writes it.`);
+    }
+    if (image.status !== 'saving') {
+      throw new FerryError('JOB_FINISHED', `The replication of image ${image.id} has already ended.`);
     }
     const state = await cancelReplica(ctx, job, 'cancelled from the destination region');
     await ctx.regions

@@ -70,6 +70,9 @@ test('a qcow2 made by qemu-img is replicated between two region processes: new i
   await writeFile(copy, Buffer.from(await download.arrayBuffer()));
   await run('qemu-img', ['compare', '-q', source, copy]);
   await run('qemu-img', ['check', '-q', copy]);
+  const late = await api(d.url('south-1'), d.demo.token, 'POST', `/v1/cloudimages/${destId}/cancel_copy`);
+  assert.equal(late.status, 409);
+  assert.equal(late.body.error.code, 'JOB_FINISHED');
 
   const usage = await api(d.url('north-1'), d.demo.token, 'GET', '/v1/usage/transfer');
   const row = usage.body.usage.find((u: { dest_region: string }) => u.dest_region === 'south-1');
