@@ -16,7 +16,7 @@ export interface AccountView {
 }
 
 export interface AccountDetail extends AccountView {
-  users: Array<{ id: string; name: string; is_admin: number; created_at: string }>;
+  users: Array<{ id: string; name: string; is_admin: boolean; created_at: string }>;
   projects: Array<{ id: string; name: string; region: string; created_at: string }>;
 }
 

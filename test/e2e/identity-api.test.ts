@@ -79,6 +79,7 @@ test('an administrator creates an account, a user, a project and a token for it'
   const user = await api(d.url(), d.admin.token, 'POST', `/v1/admin/accounts/${account.body.id}/users`, {
     name: 'ada',
   });
+  assert.equal(user.body.is_admin, false, 'a boolean, as whoami shows it');
   const project = await api(
     d.url(),
     d.admin.token,

@@ -27,6 +27,7 @@ import {
   listUsers,
   revokeToken,
   type Agency,
+  type User,
   type Token,
 } from '../../store/identity.js';
 import { principalOf, requireAdmin } from '../auth.js';
@@ -76,6 +77,11 @@ function tokenView(token: Token): Record<string, unknown> {
     expires_at: token.expires_at,
     revoked: token.revoked_at !== null,
   };
+}
+
+/** A user as the API shows it: `is_admin` a boolean (stored as 0/1, the portable flag). */
+function userView(user: User): Record<string, unknown> {
+  return { ...user, is_admin: user.is_admin === 1 };
 }
 
 function agencyView(agency: Agency): Record<string, unknown> {
@@ -253,7 +259,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
     const account = await findAccount(ctx.db, request.params.id);
     if (!account) throw new FerryError('NOT_FOUND', `No account ${request.params.id}.`);
     const [users, projects] = await Promise.all([
-      listUsers(ctx.db, account.id),
+      listUsers(ctx.db, account.id).then((users) => users.map(userView)),
       listProjects(ctx.db, account.id),
     ]);
     return { ...account, users, projects };
@@ -277,7 +283,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
         }),
       `Account ${account.name} already has a user ${name}.`,
     );
-    return reply.code(201).send(user);
+    return reply.code(201).send(userView(user));
   });
 
   app.post<{ Params: { id: string } }>('/v1/admin/accounts/:id/projects', async (request, reply) => {
