@@ -30,7 +30,7 @@ import {
   insertJob,
   newJobRow,
   listActiveSourceJobsOfImage,
-  listActiveSourceJobsOfUser,
+  listActiveSourceJobs,
   updateActiveJob,
   type JobRow,
 } from '../store/jobs.js';
@@ -119,7 +119,7 @@ async function checkRules(
 
 /** The user's unfinished cross-region jobs, after asking their destinations whether they finished. */
 async function countRunningJobs(ctx: RegionContext, userId: string): Promise<number> {
-  const jobs = await listActiveSourceJobsOfUser(ctx.db, userId);
+  const jobs = await listActiveSourceJobs(ctx.db, { userId });
   const refreshed = await Promise.all(jobs.map((job) => refreshSourceJob(ctx, job)));
   return refreshed.filter((job) => !isTerminal(job.status)).length;
 }

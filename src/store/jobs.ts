@@ -69,26 +69,18 @@ export async function listJobs(db: Db, filters: JobFilters): Promise<JobRow[]> {
   return query.orderBy('begin_time', 'desc').orderBy('id', 'desc').limit(filters.limit).execute();
 }
 
-/** The account's unfinished source jobs (a job list refreshes them from their destinations first). */
-export async function listActiveSourceJobsOfAccount(db: Db, accountId: string): Promise<JobRow[]> {
-  return db
-    .selectFrom('jobs')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .where('role', '=', 'source')
-    .where('status', 'in', ACTIVE)
-    .execute();
-}
-
-/** Unfinished source jobs of a user (the concurrency rule counts them). */
-export async function listActiveSourceJobsOfUser(db: Db, userId: string): Promise<JobRow[]> {
-  return db
-    .selectFrom('jobs')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .where('role', '=', 'source')
-    .where('status', 'in', ACTIVE)
-    .execute();
+/**
+ * Unfinished source jobs of a user (the concurrency rule counts them) or of an account (a job list refreshes
+ * them from their destinations first).
+ */
+export async function listActiveSourceJobs(
+  db: Db,
+  of: { userId: string } | { accountId: string },
+): Promise<JobRow[]> {
+  const query = db.selectFrom('jobs').selectAll().where('role', '=', 'source').where('status', 'in', ACTIVE);
+  return (
+    'userId' in of ? query.where('user_id', '=', of.userId) : query.where('account_id', '=', of.accountId)
+  ).execute();
 }
 
 /**

@@ -23,7 +23,7 @@ import {
   type CrossRegionRequest,
 } from '../../replication/source-jobs.js';
 import { listTransferUsage } from '../../store/grants.js';
-import { findJob, findJobByDestImage, listActiveSourceJobsOfAccount, listJobs } from '../../store/jobs.js';
+import { findJob, findJobByDestImage, listActiveSourceJobs, listJobs } from '../../store/jobs.js';
 import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { loadOwnedImage } from '../image-access.js';
@@ -221,7 +221,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
       after = marker;
     }
     // Unfinished jobs first learn how far their destinations got, so that the status filter sees the truth.
-    const active = await listActiveSourceJobsOfAccount(ctx.db, principal.accountId);
+    const active = await listActiveSourceJobs(ctx.db, { accountId: principal.accountId });
     await Promise.all(active.map((job) => refreshSourceJob(ctx, job)));
     const jobs = await listJobs(ctx.db, {
       accountId: principal.accountId,
