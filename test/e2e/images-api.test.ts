@@ -14,6 +14,8 @@ test('version discovery and schemas answer without a token', async (t) => {
   const schema = await api(d.url(), undefined, 'GET', '/v2/schemas/image');
   assert.equal(schema.body.name, 'image');
   assert.deepEqual(schema.body.additionalProperties, { type: 'string', maxLength: 255 });
+  const importInfo = await api(d.url(), d.demo.token, 'GET', '/v2/info/import');
+  assert.deepEqual(importInfo.body['import-methods'].value, [], 'no import methods: upload the data instead');
   const denied = await api(d.url(), undefined, 'GET', '/v2/images');
   assert.equal(denied.status, 401);
   assert.equal(denied.body.error.code, 'UNAUTHORIZED');

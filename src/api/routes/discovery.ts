@@ -35,6 +35,12 @@ export function registerDiscoveryRoutes(app: FastifyInstance, ctx: RegionContext
   app.get('/v2/schemas/member', open, async () => MEMBER_SCHEMA);
   app.get('/v2/schemas/members', open, async () => MEMBERS_SCHEMA);
 
+  // Glance's interoperable image import is not offered (data is uploaded with PUT /v2/images/{id}/file):
+  // answered as a Glance with no import method enabled, so clients say so instead of failing on a 404.
+  app.get('/v2/info/import', async () => ({
+    'import-methods': { description: 'Import methods available.', type: 'array', value: [] },
+  }));
+
   app.get('/healthz', open, async () => ({ status: 'ok', region: ctx.region }));
   app.get('/readyz', open, async () => {
     await sql`select 1`.execute(ctx.db);
