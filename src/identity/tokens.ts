@@ -25,6 +25,8 @@ export interface Principal {
   isAdmin: boolean;
   /** When the token the request came with expires (ISO 8601). */
   expiresAt: string;
+  /** That token's secret's SHA-256 (a token made with it is copied to the regions where it works). */
+  secretHash: string;
 }
 
 export function hashSecret(secret: string): string {
@@ -104,5 +106,6 @@ export async function authenticate(db: Db, clock: Clock, secret: string): Promis
     projectId: project.id,
     isAdmin: user.is_admin === 1,
     expiresAt: token.expires_at,
+    secretHash: token.secret_hash,
   };
 }

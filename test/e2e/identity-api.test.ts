@@ -126,3 +126,27 @@ test('revoking a token that works in several regions revokes it in all of them',
   });
   assert.equal(internal.status, 401, 'only regions may call it');
 });
+
+test('a token made with a token works in every region its parent works in, in the same projects', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const made = await api(d.url('north-1'), d.other.token, 'POST', '/v1/tokens', { description: 'ci' });
+  assert.equal(made.status, 201);
+  assert.deepEqual(made.body.regions, ['north-1', 'south-1']);
+  const south = await api(d.url('south-1'), made.body.secret, 'GET', '/v1/auth/whoami');
+  assert.equal(south.status, 200);
+  assert.equal(south.body.project.name, 'south-1', "the parent's project there");
+  const listed = await api(d.url('south-1'), made.body.secret, 'GET', '/v1/tokens');
+  const copy = listed.body.tokens.find((tk: { description: string }) => tk.description === 'ci');
+  assert.equal(copy.expires_at, made.body.expires_at);
+  // Revoked where it was made, it stops everywhere.
+  assert.equal(
+    (await api(d.url('north-1'), made.body.secret, 'DELETE', `/v1/tokens/${made.body.id}`)).status,
+    204,
+  );
+  assert.equal((await api(d.url('south-1'), made.body.secret, 'GET', '/v1/auth/whoami')).status, 401);
+  assert.equal(
+    (await api(d.url('south-1'), d.other.token, 'GET', '/v1/auth/whoami')).status,
+    200,
+    'the parent stays',
+  );
+});

@@ -5,10 +5,10 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import { findRegion } from '../../config/catalog.js';
 import { FerryError } from '../../domain/errors.js';
 import { newHexId } from '../../domain/ids.js';
 import { issueToken } from '../../identity/tokens.js';
+import { copyTokenToPeers, revokeTokenInPeers, type TokenSpread } from '../../identity/token-regions.js';
 import {
   deleteAgency,
   findAccount,
@@ -79,6 +79,16 @@ function tokenView(token: Token): Record<string, unknown> {
   };
 }
 
+/** A new token: shown with its secret, once, and the regions where it works. */
+function issuedView(token: Token, secret: string, spread: TokenSpread): Record<string, unknown> {
+  return {
+    ...tokenView(token),
+    secret,
+    regions: spread.regions,
+    ...(spread.notReached.length > 0 ? { not_reached: spread.notReached } : {}),
+  };
+}
+
 /** A user as the API shows it: `is_admin` a boolean (stored as 0/1, the portable flag). */
 function userView(user: User): Record<string, unknown> {
   return { ...user, is_admin: user.is_admin === 1 };
@@ -96,26 +106,6 @@ async function unique<T>(work: () => Promise<T>, message: string): Promise<T> {
     if (/unique|duplicate/i.test(String(error))) throw new FerryError('DUPLICATE', message);
     throw error;
   }
-}
-
-/** Revokes the secret in every other region of the catalog; resolves the regions that could not be reached. */
-async function revokeInOtherRegions(
-  ctx: RegionContext,
-  userId: string,
-  secretHash: string,
-): Promise<string[]> {
-  const self = findRegion(ctx.catalog, ctx.region);
-  if (!self?.internal_secret) return []; // a region outside replication shares no tokens
-  const others = ctx.catalog.regions.filter((r) => r.name !== ctx.region && r.internal_secret !== undefined);
-  const results = await Promise.allSettled(
-    others.map((r) =>
-      ctx.regions.call(r.name, 'POST', '/internal/v1/tokens/revoke', {
-        user_id: userId,
-        secret_hash: secretHash,
-      }),
-    ),
-  );
-  return others.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.name);
 }
 
 export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext): void {
@@ -154,7 +144,15 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
       ttlSeconds: ttlField(request.body),
       notAfter: principal.expiresAt, // as Keystone: a token cannot outlive the one that made it
     });
-    return reply.code(201).send({ ...tokenView(token), secret });
+    // It works wherever the token that made it works, in the same projects (token-regions.ts).
+    const spread = await copyTokenToPeers(ctx, {
+      user_id: token.user_id,
+      secret_hash: token.secret_hash,
+      description: token.description,
+      expires_at: token.expires_at,
+      parent_secret_hash: principal.secretHash,
+    });
+    return reply.code(201).send(issuedView(token, secret, spread));
   });
 
   app.get('/v1/tokens', async (request) => {
@@ -169,7 +167,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
       throw new FerryError('NOT_FOUND', `You have no token ${request.params.id}.`);
     }
     // A token provisioned into several regions has a row in each: revoke the same secret everywhere.
-    const unreached = await revokeInOtherRegions(ctx, principal.userId, secretHash);
+    const unreached = await revokeTokenInPeers(ctx, principal.userId, secretHash);
     if (unreached.length > 0) {
       throw new FerryError(
         'REGION_UNREACHABLE',
@@ -321,6 +319,14 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
       projectId: project.id,
       ttlSeconds: ttlField(request.body),
     });
-    return reply.code(201).send({ ...tokenView(token), secret });
+    // It works in every region where the user has a project of this name (else one named after the region).
+    const spread = await copyTokenToPeers(ctx, {
+      user_id: token.user_id,
+      secret_hash: token.secret_hash,
+      description: token.description,
+      expires_at: token.expires_at,
+      project_name: project.name,
+    });
+    return reply.code(201).send(issuedView(token, secret, spread));
   });
 }

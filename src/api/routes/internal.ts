@@ -26,7 +26,7 @@ import { GRANT_HEADER, REGION_HEADER, REGION_SECRET_HEADER } from '../../replica
 import { applyDestinationState } from '../../replication/source-jobs.js';
 import { timestamp } from '../../store/clock.js';
 import { addTransferUsage, findGrant, type GrantRow } from '../../store/grants.js';
-import { revokeTokensByHash } from '../../store/identity.js';
+import { revokeTokenCopy, storeTokenCopy, type TokenCopy } from '../../identity/token-regions.js';
 import { findJob } from '../../store/jobs.js';
 import type { RegionContext } from '../context.js';
 
@@ -45,6 +45,30 @@ function callerRegion(ctx: RegionContext, request: FastifyRequest): string {
     throw new FerryError('UNAUTHORIZED', 'Region-to-region calls need region credentials from the catalog.');
   }
   return region.name;
+}
+
+const SECRET_HASH = /^[0-9a-f]{64}$/;
+
+/** A token copy from another region, checked field by field. */
+function parseTokenCopy(body: unknown): TokenCopy {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const optional = (v: unknown) => v === undefined || typeof v === 'string';
+  if (
+    typeof b.user_id !== 'string' ||
+    typeof b.secret_hash !== 'string' ||
+    !SECRET_HASH.test(b.secret_hash) ||
+    typeof b.description !== 'string' ||
+    typeof b.expires_at !== 'string' ||
+    Number.isNaN(Date.parse(b.expires_at)) ||
+    !optional(b.parent_secret_hash) ||
+    !optional(b.project_name)
+  ) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      'Not a token copy: see TokenCopy in identity/token-regions.ts.',
+    );
+  }
+  return b as unknown as TokenCopy;
 }
 
 /** Chunk lengths of granted manifests, kept for the few jobs being served (a lookup per requested chunk). */
@@ -210,14 +234,19 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
     return reply.code(204).send();
   });
 
-  // Revoking a multi-region token in one region revokes its rows in the others (routes/identity.ts).
+  // A token issued or revoked in another region (identity/token-regions.ts).
+  app.post('/internal/v1/tokens', internal, async (request) => {
+    callerRegion(ctx, request);
+    return { stored: await storeTokenCopy(ctx, parseTokenCopy(request.body)) };
+  });
+
   app.post('/internal/v1/tokens/revoke', internal, async (request) => {
     callerRegion(ctx, request);
     const { user_id: userId, secret_hash: secretHash } = (request.body ?? {}) as Record<string, unknown>;
-    if (typeof userId !== 'string' || typeof secretHash !== 'string' || !/^[0-9a-f]{64}$/.test(secretHash)) {
+    if (typeof userId !== 'string' || typeof secretHash !== 'string' || !SECRET_HASH.test(secretHash)) {
       throw new FerryError('VALIDATION_FAILED', 'Send {"user_id", "secret_hash"}.');
     }
-    return { revoked: await revokeTokensByHash(ctx.db, ctx.clock, userId, secretHash) };
+    return { revoked: await revokeTokenCopy(ctx, userId, secretHash) };
   });
 
   app.post('/internal/v1/replicas', internal, async (request, reply) => {

@@ -1,7 +1,8 @@
 /**
  * `ferry admin token create|list|revoke`: API tokens. `create` issues one for yourself (your token's user and
  * project), or, for an administrator, for any user (`--user`, `--account`, `--project`). A token's secret is
- * shown once; `--quiet` prints only the secret. Tokens issued through the API work in one region.
+ * shown once; `--quiet` prints only the secret. A new token works in every region where its maker's token works
+ * (a user's: where the user has a project of the same name, or named after the region); see identity/token-regions.ts.
  * @module
  */
 import type { Command } from 'commander';
@@ -18,6 +19,9 @@ interface TokenView {
   expires_at: string;
   revoked: boolean;
   secret?: string;
+  /** Where a new token works (it is copied to every region where its maker's token works). */
+  regions?: string[];
+  not_reached?: string[];
 }
 
 const HEX_ID = /^[0-9a-f]{32}$/;
@@ -28,7 +32,9 @@ export function registerAdminTokenCommands(admin: Command): void {
   example(
     token
       .command('create')
-      .description('Issue a token in the current region (yours, or a user’s for administrators); shown once.')
+      .description(
+        'Issue a token (yours, or a user’s for administrators); shown once, with the regions it works in.',
+      )
       .option('--user <id|name>', 'issue it for this user (administrators; a name needs --account)')
       .option('--account <id|name>', 'the user’s account')
       .option('--project <id>', 'the project it acts in (default: the account’s project in this region)')
@@ -78,6 +84,7 @@ export function registerAdminTokenCommands(admin: Command): void {
         human: () =>
           [
             `Token ${issued.id} for user ${issued.user_id}, project ${issued.project_id}, expires ${issued.expires_at}.`,
+            `Works in: ${(issued.regions ?? []).join(', ')}${issued.not_reached?.length ? ` (not reached: ${issued.not_reached.join(', ')})` : ''}.`,
             `Secret (shown once): ${issued.secret}`,
           ].join('\n'),
       });

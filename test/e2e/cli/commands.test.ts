@@ -171,6 +171,12 @@ test('admin commands: accounts and users in every region, projects, tokens that 
   const me = parseJson(await alice.run(['whoami', '-o', 'json']));
   assert.equal(me.user.name, 'alice');
   assert.equal(me.project.name, 'south-1');
+  // Issued in south-1, the token works in north-1 too (in alice's project there), so an agency made with it
+  // is made in every region.
+  const inNorth = parseJson(await alice.run(['whoami', '--region', 'north-1', '-o', 'json']));
+  assert.equal(inNorth.project.name, 'north-1');
+  const hers = await alice.run(['admin', 'agency', 'create', 'mine', '--allow', 'all', '-o', 'json']);
+  assert.equal(hers.code, 0, hers.stderr);
 
   const own = parseJson(await alice.run(['admin', 'token', 'create', '--description', 'ci', '-o', 'json']));
   assert.equal(own.description, 'ci');

@@ -252,6 +252,13 @@ test('an account an administrator made region by region replicates into a projec
     });
     assert.equal(agency.status, 201, JSON.stringify(agency.body));
   }
+  // The token issued in north-1 works in south-1 too, in the project named after south-1.
+  const again = await api(d.url('north-1'), admin, 'POST', `/v1/admin/users/${ids.user}/tokens`, {
+    project_id: (await api(d.url('north-1'), tokens['north-1']!, 'GET', '/v1/auth/whoami')).body.project.id,
+  });
+  assert.deepEqual(again.body.regions, ['north-1', 'south-1']);
+  const inSouth = await api(d.url('south-1'), again.body.secret, 'GET', '/v1/auth/whoami');
+  assert.equal(inSouth.body.project.name, 'south-1');
   const north = d.url('north-1');
   const id = await uploadImage(d, tokens['north-1']!, 'north-1', pseudoRandom(MiB, 70), { name: 'acme-img' });
   const started = await api(north, tokens['north-1']!, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {

@@ -1,0 +1,120 @@
+/**
+ * A token's secret in every region. Identity is global but each region keeps its own copy (see
+ * provision.ts), and a token is a row per region, each acting in that region's project. A token issued in one
+ * region is copied to the others through the region-to-region API, and a revocation follows the same way, so
+ * a token works, and stops working, everywhere at once.
+ *
+ * Which project a copy acts in: for a token made with a token, the project its parent acts in there (so it
+ * works wherever its parent works, never longer); for a token an administrator issues, the user's project of
+ * the same name there, else the one named after that region (as provisioning names them). A region where the
+ * user has no such project gets no copy.
+ * @module
+ */
+import type { RegionContext } from '../api/context.js';
+import { newHexId } from '../domain/ids.js';
+import { timestamp } from '../store/clock.js';
+import {
+  findProjectByName,
+  findTokenByHash,
+  findUser,
+  insertToken,
+  revokeTokensByHash,
+} from '../store/identity.js';
+
+/** What another region needs to store its copy of a new token (never the secret, only its SHA-256). */
+export interface TokenCopy {
+  user_id: string;
+  secret_hash: string;
+  description: string;
+  expires_at: string;
+  /** The token the new one was made with: the copy acts in that token's project, and expires with it. */
+  parent_secret_hash?: string;
+  /** Else: the project to act in, by name. */
+  project_name?: string;
+}
+
+/** Where a token works after it was copied (this region first), and the regions that could not be reached. */
+export interface TokenSpread {
+  regions: string[];
+  notReached: string[];
+}
+
+/** The other regions of the catalog that take part in region-to-region calls (none if this one does not). */
+function peerRegions(ctx: RegionContext): string[] {
+  const self = ctx.catalog.regions.find((r) => r.name === ctx.region);
+  if (!self?.internal_secret) return [];
+  return ctx.catalog.regions
+    .filter((r) => r.name !== ctx.region && r.internal_secret !== undefined)
+    .map((r) => r.name);
+}
+
+async function callPeers<T>(ctx: RegionContext, path: string, body: unknown) {
+  const peers = peerRegions(ctx);
+  const results = await Promise.allSettled(
+    peers.map((region) => ctx.regions.call<T>(region, 'POST', path, body)),
+  );
+  return peers.map((region, i) => ({ region, result: results[i]! }));
+}
+
+/** Copies a token just issued here to every other region. */
+export async function copyTokenToPeers(ctx: RegionContext, copy: TokenCopy): Promise<TokenSpread> {
+  const spread: TokenSpread = { regions: [ctx.region], notReached: [] };
+  for (const { region, result } of await callPeers<{ stored: boolean }>(ctx, '/internal/v1/tokens', copy)) {
+    if (result.status === 'rejected') spread.notReached.push(region);
+    else if (result.value.stored) spread.regions.push(region);
+  }
+  return spread;
+}
+
+/** Revokes the secret in every other region; resolves the regions that could not be reached. */
+export async function revokeTokenInPeers(
+  ctx: RegionContext,
+  userId: string,
+  secretHash: string,
+): Promise<string[]> {
+  const calls = await callPeers(ctx, '/internal/v1/tokens/revoke', {
+    user_id: userId,
+    secret_hash: secretHash,
+  });
+  return calls.filter(({ result }) => result.status === 'rejected').map(({ region }) => region);
+}
+
+/** Stores this region's copy of another region's new token; resolves false where it has no project to act in. */
+export async function storeTokenCopy(ctx: RegionContext, copy: TokenCopy): Promise<boolean> {
+  if (await findTokenByHash(ctx.db, copy.secret_hash)) return true; // copied already (a retried call)
+  const user = await findUser(ctx.db, copy.user_id);
+  if (!user) return false;
+  let projectId: string | undefined;
+  let expiresAt = copy.expires_at;
+  if (copy.parent_secret_hash !== undefined) {
+    const parent = await findTokenByHash(ctx.db, copy.parent_secret_hash);
+    const now = timestamp(ctx.clock);
+    if (!parent || parent.user_id !== user.id || parent.revoked_at !== null || parent.expires_at <= now)
+      return false;
+    projectId = parent.project_id;
+    if (parent.expires_at < expiresAt) expiresAt = parent.expires_at;
+  } else {
+    const project =
+      (copy.project_name !== undefined
+        ? await findProjectByName(ctx.db, user.account_id, ctx.region, copy.project_name)
+        : undefined) ?? (await findProjectByName(ctx.db, user.account_id, ctx.region, ctx.region));
+    projectId = project?.id;
+  }
+  if (projectId === undefined) return false;
+  await insertToken(ctx.db, {
+    id: newHexId(),
+    user_id: user.id,
+    project_id: projectId,
+    secret_hash: copy.secret_hash,
+    description: copy.description,
+    created_at: timestamp(ctx.clock),
+    expires_at: expiresAt,
+    revoked_at: null,
+  });
+  return true;
+}
+
+/** Revokes this region's copy of a token revoked in another region; resolves how many rows it revoked. */
+export function revokeTokenCopy(ctx: RegionContext, userId: string, secretHash: string): Promise<number> {
+  return revokeTokensByHash(ctx.db, ctx.clock, userId, secretHash);
+}
