@@ -219,14 +219,3 @@ export async function parseListQuery(
     ...(marker ? { marker } : {}),
   };
 }
-
-/** The link to the next page: the same query with the marker moved to the last image shown. */
-export function nextLink(query: Query, lastId: string): string {
-  const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query)) {
-    if (name === 'marker' || value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) params.append(name, v);
-  }
-  params.set('marker', lastId);
-  return `/v2/images?${params.toString()}`;
-}

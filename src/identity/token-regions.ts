@@ -19,6 +19,7 @@ import {
   findUser,
   insertToken,
   revokeTokensByHash,
+  type Token,
 } from '../store/identity.js';
 
 /** What another region needs to store its copy of a new token (never the secret, only its SHA-256). */
@@ -56,8 +57,22 @@ async function callPeers<T>(ctx: RegionContext, path: string, body: unknown) {
   return peers.map((region, i) => ({ region, result: results[i]! }));
 }
 
-/** Copies a token just issued here to every other region. */
-export async function copyTokenToPeers(ctx: RegionContext, copy: TokenCopy): Promise<TokenSpread> {
+/**
+ * Copies a token just issued here to every other region, to act in the project `actsIn` names there: its
+ * parent's (by the parent's secret hash) or one found by name.
+ */
+export async function copyTokenToPeers(
+  ctx: RegionContext,
+  token: Token,
+  actsIn: Pick<TokenCopy, 'parent_secret_hash'> | Pick<TokenCopy, 'project_name'>,
+): Promise<TokenSpread> {
+  const copy: TokenCopy = {
+    user_id: token.user_id,
+    secret_hash: token.secret_hash,
+    description: token.description,
+    expires_at: token.expires_at,
+    ...actsIn,
+  };
   const spread: TokenSpread = { regions: [ctx.region], notReached: [] };
   for (const { region, result } of await callPeers<{ stored: boolean }>(ctx, '/internal/v1/tokens', copy)) {
     if (result.status === 'rejected') spread.notReached.push(region);

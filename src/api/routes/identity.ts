@@ -145,13 +145,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
       notAfter: principal.expiresAt, // as Keystone: a token cannot outlive the one that made it
     });
     // It works wherever the token that made it works, in the same projects (token-regions.ts).
-    const spread = await copyTokenToPeers(ctx, {
-      user_id: token.user_id,
-      secret_hash: token.secret_hash,
-      description: token.description,
-      expires_at: token.expires_at,
-      parent_secret_hash: principal.secretHash,
-    });
+    const spread = await copyTokenToPeers(ctx, token, { parent_secret_hash: principal.secretHash });
     return reply.code(201).send(issuedView(token, secret, spread));
   });
 
@@ -166,7 +160,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
     if (secretHash === undefined) {
       throw new FerryError('NOT_FOUND', `You have no token ${request.params.id}.`);
     }
-    // A token provisioned into several regions has a row in each: revoke the same secret everywhere.
+    // A token has a row in every region it works in: revoke the same secret everywhere (token-regions.ts).
     const unreached = await revokeTokenInPeers(ctx, principal.userId, secretHash);
     if (unreached.length > 0) {
       throw new FerryError(
@@ -320,13 +314,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
       ttlSeconds: ttlField(request.body),
     });
     // It works in every region where the user has a project of this name (else one named after the region).
-    const spread = await copyTokenToPeers(ctx, {
-      user_id: token.user_id,
-      secret_hash: token.secret_hash,
-      description: token.description,
-      expires_at: token.expires_at,
-      project_name: project.name,
-    });
+    const spread = await copyTokenToPeers(ctx, token, { project_name: project.name });
     return reply.code(201).send(issuedView(token, secret, spread));
   });
 }

@@ -25,7 +25,8 @@ import {
 import { principalOf, requireAdmin } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { assertNotFrozen, loadOwnedImage, loadVisibleImage, notFound } from '../image-access.js';
-import { parseListQuery, nextLink } from '../image-list-query.js';
+import { parseListQuery } from '../image-list-query.js';
+import { nextLink } from '../next-link.js';
 import { imageView } from '../image-view.js';
 import { applyImagePatch } from '../image-patch.js';
 import { assertImageFieldsAgree, assertPropertyValue, isWritableCore } from '../validate.js';
@@ -146,7 +147,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
       schema: '/v2/schemas/images',
     };
     const last = images.at(-1);
-    if (last && images.length === options.limit) body.next = nextLink(query, last.id);
+    if (last && images.length === options.limit) body.next = nextLink('/v2/images', query, last.id);
     return body;
   });
 

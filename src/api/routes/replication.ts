@@ -28,6 +28,7 @@ import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { loadOwnedImage } from '../image-access.js';
 import { jobView } from '../job-view.js';
+import { nextLink } from '../next-link.js';
 
 type Body = Record<string, unknown>;
 
@@ -233,13 +234,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     });
     const body: { jobs: unknown[]; next?: string } = { jobs: jobs.map(jobView) };
     const last = jobs.at(-1);
-    if (last && jobs.length === limit) {
-      const params = new URLSearchParams(
-        Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== 'marker'),
-      );
-      params.set('marker', last.id);
-      body.next = `/v1/cloudimages/jobs?${params.toString()}`;
-    }
+    if (last && jobs.length === limit) body.next = nextLink('/v1/cloudimages/jobs', query, last.id);
     return body;
   });
 
