@@ -1,0 +1,19 @@
+/**
+ * Node flags a Ferry region process should run with. They cannot be set from inside the process (V8 sizes
+ * its heap before any of Ferry's code runs), so every launcher passes them: `bin/ferry.js` (its shebang),
+ * the `start` and `ferry` scripts of package.json, the tests' and the benchmark's process helpers. Keep the
+ * copies equal; `test/unit/cli/node-flags.test.ts` checks that they are.
+ *
+ * `--initial-old-space-size=128`: V8 starts a full (mark-compact) collection when the old generation plus
+ * the memory of ArrayBuffers allocated since the last one passes a limit. Node's HTTP parser hands every
+ * 64 KiB of a request body to JavaScript as a freshly allocated Buffer, so an upload allocates ~4000
+ * ArrayBuffers per second, whose bytes count against that limit until a collection has swept them. Once
+ * an idle server's heap was shrunk to its ~16 MiB of live objects, the limit sat ~12 MiB above them, and a
+ * 2 GiB upload ran 77-85 mark-compacts back to back: 1.5-2.5 CPU-seconds and 1-1.5 s of wall time of a
+ * 7.5-9 s upload on the 2-core dev VM (`--trace-gc`, perf). A 128 MiB floor leaves that churn room: no
+ * mark-compact in a 2 GiB upload after 10 or 30 s idle, 6.1-6.5 s instead of 7.5-9.1 s (64 gave 1-2
+ * mark-compacts, 48 gave 38, 32 gave 69). Dead pieces then wait longer to be freed, so peak RSS rises a
+ * little: 181 instead of 175 MiB in the 8 GiB sparse upload test, 241 instead of 208-228 MiB for the
+ * bench's second upload into a region that has served a replication. It is a starting size, not a cap.
+ */
+export const SERVER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
