@@ -6,14 +6,14 @@
  *
  * `--initial-old-space-size=128`: V8 starts a full (mark-compact) collection when the old generation plus
  * the memory of ArrayBuffers allocated since the last one passes a limit. Node's HTTP parser hands every
- * 64 KiB of a request body to JavaScript as a freshly allocated Buffer, so an upload allocates ~4000
+ * 64 KiB of a request body to JavaScript as a freshly allocated Buffer, so an upload allocates thousands of
  * ArrayBuffers per second, whose bytes count against that limit until a collection has swept them. Once
  * an idle server's heap was shrunk to its ~16 MiB of live objects, the limit sat ~12 MiB above them, and a
  * 2 GiB upload ran 77-85 mark-compacts back to back: 1.5-2.5 CPU-seconds and 1-1.5 s of wall time of a
  * 7.5-9 s upload on the 2-core dev VM (`--trace-gc`, perf). A 128 MiB floor leaves that churn room: no
- * mark-compact in a 2 GiB upload after 10 or 30 s idle, 6.1-6.5 s instead of 7.5-9.1 s (64 gave 1-2
+ * mark-compact in a 2 GiB upload after 5-10 s idle, 6.1-7.2 s instead of 7.5-9.1 s (64 gave 1-2
  * mark-compacts, 48 gave 38, 32 gave 69). Dead pieces then wait longer to be freed, so peak RSS rises a
- * little: 181 instead of 175 MiB in the 8 GiB sparse upload test, 241 instead of 208-228 MiB for the
+ * little: 181 instead of 175 MiB in the 8 GiB sparse upload test, 233-241 instead of 208-228 MiB for the
  * bench's second upload into a region that has served a replication. It is a starting size, not a cap.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
