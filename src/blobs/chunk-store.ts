@@ -47,6 +47,23 @@ export class DigestMismatchError extends Error {
 export interface PutChunkOptions {
   /** Leave the chunk's durability to a later flush() (see ChunkStore.putChunk). Default false. */
   readonly deferSync?: boolean;
+  /**
+   * Adds the chunk to this hold before it is looked up or stored, so that this process's garbage
+   * collection cannot remove it, found or written, before the caller's manifest references it.
+   */
+  readonly hold?: ChunkHold;
+}
+
+/**
+ * Chunks kept from garbage collection while a writer that has no referenced manifest yet uses them: an
+ * upload in progress, which may last longer than the collector's grace period (gc.ts). Kept in memory, so
+ * only from the collector of the same process.
+ */
+export interface ChunkHold {
+  /** Keeps `digest` until release (adding it again changes nothing). */
+  add(digest: Digest): void;
+  /** Lets go of every chunk this hold keeps. Idempotent. */
+  release(): void;
 }
 
 export interface ChunkStoreOptions {
@@ -80,6 +97,12 @@ export interface ChunkStore {
    * the same options: ingest passes deferSync and relies on putManifest's flush.
    */
   addChunk(data: Uint8Array, options?: PutChunkOptions): Promise<{ digest: Digest; written: boolean }>;
+
+  /** A new, empty hold (see ChunkHold); release it once a stored manifest references its chunks, or on failure. */
+  hold(): ChunkHold;
+
+  /** Whether some hold of this store keeps `digest` (garbage collection spares it). */
+  isHeld(digest: Digest): boolean;
 
   /**
    * `count` buffers of `size` bytes that putChunk stores fastest (see BlobWriter.allocate): for callers
@@ -146,6 +169,9 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
   const { driver } = options;
   const maxParallelism = Math.max(1, driver.capabilities.maxParallelism);
 
+  /** Digests some hold keeps, with the number of holds keeping each. */
+  const held = new Map<Digest, number>();
+
   /** Puts in progress by digest, so two callers storing the same chunk at once write it once. */
   const storing = new Map<Digest, Promise<boolean>>();
 
@@ -188,12 +214,38 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
       assertDigest(digest);
       const actual = sha256Digest(data);
       if (actual !== digest) throw new DigestMismatchError(digest, actual, 'chunk');
+      putOptions?.hold?.add(digest);
       return storeVerified(digest, data, putOptions?.deferSync === true);
     },
 
     async addChunk(data, putOptions) {
       const digest = sha256Digest(data);
+      putOptions?.hold?.add(digest);
       return { digest, written: await storeVerified(digest, data, putOptions?.deferSync === true) };
+    },
+
+    hold() {
+      let mine: Set<Digest> | undefined = new Set<Digest>();
+      return {
+        add(digest) {
+          if (mine === undefined) throw new Error('this chunk hold is released');
+          if (mine.has(digest)) return;
+          mine.add(digest);
+          held.set(digest, (held.get(digest) ?? 0) + 1);
+        },
+        release() {
+          for (const digest of mine ?? []) {
+            const count = (held.get(digest) ?? 1) - 1;
+            if (count === 0) held.delete(digest);
+            else held.set(digest, count);
+          }
+          mine = undefined;
+        },
+      };
+    },
+
+    isHeld(digest) {
+      return held.has(digest);
     },
 
     flush() {

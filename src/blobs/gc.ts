@@ -5,12 +5,16 @@
  * transfer stores its manifest first, precisely so that the chunks it has fetched so far are kept). Mark: the
  * chunks those manifests list. Sweep: every other chunk or manifest older than the grace period.
  *
- * Why the grace period makes it safe against concurrent uploads and jobs: an upload has no manifest until it
- * ends, but every chunk it stores or finds already stored is written or re-put (which refreshes its age) as
- * it goes, so it is younger than the grace period. A chunk collected in the instant between an upload's
- * re-put check and its use would be missing at the end: uploads and transfers verify that every chunk of
- * their manifest is stored before an image becomes active (docs/design.md), so the worst case is a failed
- * upload or a transfer run that fetches the chunk again — never an active image with missing data.
+ * Why it is safe against concurrent uploads and jobs: an upload has no manifest until it ends, so it holds
+ * every chunk it stores or finds already stored (ChunkHold) until its image row references its manifest,
+ * and the sweep spares held chunks whatever their age: an upload may last longer than the grace period, and
+ * an administrator may collect with no grace at all. A collector in another process sharing the blob folder
+ * cannot see those holds; there the grace period protects an upload's chunks, which it writes or re-puts
+ * (refreshing their age) as it goes, for as long as the upload is younger than the grace period. A chunk
+ * deleted in the instant between the sweep's check and an upload's re-put would be missing at the end:
+ * uploads and transfers verify that every chunk of their manifest is stored before an image becomes active
+ * (docs/design.md), so the worst case is a failed upload or a transfer run that fetches the chunk again —
+ * never an active image with missing data. Transfers store their manifest first, so they need no hold.
  * @module
  */
 import type { Db } from '../store/db.js';
@@ -62,7 +66,8 @@ export async function collectGarbage(
       continue;
     }
     const stat = await old(key);
-    if (!stat) {
+    // Asked after the stat, right before the delete: an upload may have taken the chunk meanwhile.
+    if (!stat || chunks.isHeld(digest)) {
       report.chunksKept++;
       continue;
     }

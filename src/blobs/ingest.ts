@@ -34,7 +34,7 @@ import type { Readable } from 'node:stream';
 import { FerryError, coerceError } from '../domain/errors.js';
 import type { Digest } from '../domain/ids.js';
 import { CHUNK_SIZE, type Manifest } from '../domain/manifest.js';
-import { isZeroChunk, type ChunkStore } from './chunk-store.js';
+import { isZeroChunk, type ChunkHold, type ChunkStore } from './chunk-store.js';
 import { startWorkerHasher, type WorkerHasher } from './hash-worker.js';
 
 /**
@@ -54,6 +54,11 @@ export interface IngestOptions {
   readonly signal?: AbortSignal;
   /** More bytes than this rejects with PAYLOAD_TOO_LARGE (default: no limit). */
   readonly maxBytes?: number;
+  /**
+   * Every chunk stored or found already stored is added to it (see ChunkHold), so that garbage collection
+   * spares them until the caller has made something reference the manifest, then releases it.
+   */
+  readonly hold?: ChunkHold;
 }
 
 export interface IngestResult {
@@ -206,7 +211,7 @@ export async function ingestImage(
       return;
     }
     // deferSync: the shard directories are fsync'd once, by putManifest's flush, not after every chunk.
-    const stored: Promise<void> = store.addChunk(data, { deferSync: true }).then(
+    const stored: Promise<void> = store.addChunk(data, { deferSync: true, hold: options.hold }).then(
       ({ digest, written }) => {
         chunks[index] = digest;
         if (written) bytesWritten += length;

@@ -224,6 +224,44 @@ test(
 );
 
 test(
+  'garbage collection during an upload spares the chunks the upload has sent so far',
+  { timeout: 60_000 },
+  async (t) => {
+    const d = await startTestDeployment(t, ['north-1']);
+    const data = Buffer.alloc(8 * MiB);
+    for (let at = 0; at < data.length; at += 4096) data.writeUInt32LE(at + 1, at); // no zero chunk
+    const id = await createImage(d, d.demo.token, { name: 'long-upload', disk_format: 'raw' });
+    let sendRest!: () => void;
+    const restMayGo = new Promise<void>((resolve) => (sendRest = resolve));
+    const body = Readable.toWeb(
+      Readable.from(
+        (async function* () {
+          yield data.subarray(0, 6 * MiB);
+          await restMayGo;
+          yield data.subarray(6 * MiB);
+        })(),
+      ),
+    ) as ReadableStream;
+    const uploaded = api(d.url(), d.demo.token, 'PUT', `/v2/images/${id}/file`, body, OCTET);
+    // Wait until the first chunks are stored, then collect with no grace, as an administrator may.
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'saving'; i++) {
+      status = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const gc = await api(d.url(), d.admin.token, 'POST', '/v1/admin/gc', { grace_seconds: 0 });
+    assert.equal(gc.status, 200, JSON.stringify(gc.body));
+    sendRest();
+    const answer = await uploaded;
+    assert.equal(answer.status, 204, JSON.stringify(answer.body));
+    const { response, data: downloaded } = await download(d, d.demo.token, id);
+    assert.equal(response.status, 200);
+    assert.ok(downloaded.equals(data), 'byte-identical');
+  },
+);
+
+test(
   'downloads cut off by the client leave the server serving whole downloads',
   { timeout: 120_000 },
   async (t) => {

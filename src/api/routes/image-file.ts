@@ -117,42 +117,50 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       request.raw.setTimeout(idleMs, () =>
         request.raw.destroy(new Error(`the client sent nothing for ${idleMs / 1000} s`)),
       );
-      let ingested;
+      // Keeps the upload's chunks from garbage collection until the image row references its manifest: an
+      // upload may outlast the collector's grace period.
+      const hold = ctx.chunks.hold();
       try {
-        ingested = await ingestImage(ctx.chunks, request.body as Readable, {
-          observe,
-          maxBytes: ctx.limits.maxImageBytes,
-        });
-        request.raw.socket.setTimeout(0); // all the data is in: what is left is Ferry's work
-        const inspection = inspector.finish();
-        assertImageAcceptable(diskFormat, inspection);
-        // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
-        const missing = await ctx.chunks.missingChunks(distinctDigests(ingested.manifest));
-        if (missing.length > 0) throw new Error(`${missing.length} chunks vanished during the upload`);
-        ingested = { ...ingested, virtualSize: inspection.virtualSize };
-      } catch (error) {
-        return abandon(error);
-      }
+        let ingested;
+        try {
+          ingested = await ingestImage(ctx.chunks, request.body as Readable, {
+            observe,
+            maxBytes: ctx.limits.maxImageBytes,
+            hold,
+          });
+          request.raw.socket.setTimeout(0); // all the data is in: what is left is Ferry's work
+          const inspection = inspector.finish();
+          assertImageAcceptable(diskFormat, inspection);
+          // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
+          const missing = await ctx.chunks.missingChunks(distinctDigests(ingested.manifest));
+          if (missing.length > 0) throw new Error(`${missing.length} chunks vanished during the upload`);
+          ingested = { ...ingested, virtualSize: inspection.virtualSize };
+        } catch (error) {
+          return abandon(error);
+        }
 
-      const activated = await transitionImage(ctx.db, image.id, 'saving', 'active', timestamp(ctx.clock), {
-        size: ingested.size,
-        virtual_size: ingested.virtualSize,
-        checksum: ingested.md5,
-        os_hash_algo: OS_HASH_ALGO,
-        os_hash_value: ingested.sha512,
-        manifest_digest: ingested.manifestDigest,
-      });
-      if (!activated) {
-        throw new FerryError(
-          'IMAGE_DELETED_DURING_UPLOAD',
-          `Image ${image.id} was deleted during the upload.`,
+        const activated = await transitionImage(ctx.db, image.id, 'saving', 'active', timestamp(ctx.clock), {
+          size: ingested.size,
+          virtual_size: ingested.virtualSize,
+          checksum: ingested.md5,
+          os_hash_algo: OS_HASH_ALGO,
+          os_hash_value: ingested.sha512,
+          manifest_digest: ingested.manifestDigest,
+        });
+        if (!activated) {
+          throw new FerryError(
+            'IMAGE_DELETED_DURING_UPLOAD',
+            `Image ${image.id} was deleted during the upload.`,
+          );
+        }
+        request.log.info(
+          { audit: 'image.upload', image: image.id, size: ingested.size, stored: ingested.bytesWritten },
+          'upload finished',
         );
+        return reply.code(204).send();
+      } finally {
+        hold.release();
       }
-      request.log.info(
-        { audit: 'image.upload', image: image.id, size: ingested.size, stored: ingested.bytesWritten },
-        'upload finished',
-      );
-      return reply.code(204).send();
     },
   );
 

@@ -118,3 +118,28 @@ test('collects only old objects that no image or unfinished job references', asy
   assert.ok(await chunks.hasChunk(c), 'referenced by an unfinished job');
   assert.equal(await driver.has(chunkKey(d)), false, 'referenced by nothing');
 });
+
+test('spares the chunks a hold keeps, whatever their age, until it is released', async (t) => {
+  const db = await openTestDb(t, 'sqlite');
+  const driver = createMemoryBlobDriver();
+  const chunks = createChunkStore({ driver });
+  const hold = chunks.hold();
+  const other = chunks.hold();
+  const { digest: kept } = await chunks.addChunk(pseudoRandom(CHUNK_SIZE, 7), { hold });
+  await chunks.addChunk(pseudoRandom(CHUNK_SIZE, 7), { hold: other }); // found already stored: held too
+  const { digest: loose } = await chunks.addChunk(pseudoRandom(CHUNK_SIZE, 8));
+
+  const first = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  assert.equal(first.chunksDeleted, 1, 'only the chunk no hold keeps');
+  assert.ok(await chunks.hasChunk(kept));
+  assert.equal(await chunks.hasChunk(loose), false);
+
+  hold.release();
+  hold.release(); // idempotent: must not let go of the other hold's chunk
+  assert.ok(chunks.isHeld(kept), 'still kept by the other hold');
+  other.release();
+  assert.equal(chunks.isHeld(kept), false);
+  const second = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  assert.equal(second.chunksDeleted, 1);
+  assert.equal(await chunks.hasChunk(kept), false);
+});
