@@ -26,6 +26,10 @@ export interface RegionLimits {
    * `client_body_timeout`): a client that stalls must not hold the image in `saving` and its socket for ever.
    */
   uploadIdleTimeoutMs: number;
+  /** Uploads this region process runs at once (default: 32); more answer 429 TOO_MANY_UPLOADS (api/upload-slots.ts). */
+  maxConcurrentUploads: number;
+  /** Uploads one account runs at once in this region process (default: 8), so one account cannot take them all. */
+  maxConcurrentUploadsPerAccount: number;
 }
 
 export const DEFAULT_LIMITS: RegionLimits = {
@@ -35,6 +39,8 @@ export const DEFAULT_LIMITS: RegionLimits = {
   gcIntervalMs: 60 * 60 * 1000,
   gcGraceMs: 60 * 60 * 1000,
   uploadIdleTimeoutMs: 60 * 1000,
+  maxConcurrentUploads: 32,
+  maxConcurrentUploadsPerAccount: 8,
 };
 
 export interface RegionContext {

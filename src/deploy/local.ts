@@ -23,7 +23,7 @@ export interface LocalOptions {
   /** First region's port; the others follow (default: 9301). 0 = any free ports (tests). */
   basePort?: number;
   regions?: string[];
-  logger?: boolean;
+  logger?: boolean | Record<string, unknown>;
   /** Replication settings for every region (tests shorten the timings). */
   replication?: Partial<ReplicationSettings>;
   /** Region limits for every region. */

@@ -261,6 +261,86 @@ test(
   },
 );
 
+test('an upload that meets a full disk answers 413 STORAGE_FULL and leaves the image queued', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const data = Buffer.alloc(3 * MiB);
+  for (let at = 0; at < data.length; at += 4096) data.writeUInt32LE(at + 7, at);
+  const id = await createImage(d, d.demo.token, { name: 'full-disk', disk_format: 'raw' });
+  // The store fails as the fs driver does when the disk is full.
+  const chunks = d.regions[0]!.ctx.chunks;
+  const addChunk = chunks.addChunk.bind(chunks);
+  chunks.addChunk = () =>
+    Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+  const put = () => api(d.url(), d.demo.token, 'PUT', `/v2/images/${id}/file`, data, OCTET);
+  const full = await put();
+  assert.equal(full.status, 413, JSON.stringify(full.body));
+  assert.equal(full.body.error.code, 'STORAGE_FULL');
+  assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status, 'queued');
+
+  chunks.addChunk = addChunk; // space again: the same image takes the upload
+  assert.equal((await put()).status, 204);
+  const { data: downloaded } = await download(d, d.demo.token, id);
+  assert.ok(downloaded.equals(data), 'byte-identical');
+});
+
+test('uploads in progress are bounded per account and per region; the refused image stays queued', async (t) => {
+  const d = await startTestDeployment(
+    t,
+    ['north-1'],
+    {},
+    { maxConcurrentUploads: 3, maxConcurrentUploadsPerAccount: 2 },
+  );
+  /** Starts an upload that sends 1000 of its 5 MB and then waits; resolves once the server has taken it. */
+  const stalled = async (token: string) => {
+    const id = await createImage(d, token, { name: 'stalled', disk_format: 'raw' });
+    const req = httpRequest(new URL(`${d.url()}/v2/images/${id}/file`), {
+      method: 'PUT',
+      headers: {
+        'x-auth-token': token,
+        'content-type': 'application/octet-stream',
+        'content-length': 5_000_000,
+      },
+    });
+    req.on('error', () => undefined);
+    req.write(Buffer.alloc(1000, 1));
+    t.after(() => req.destroy());
+    for (let i = 0; i < 100; i++) {
+      if ((await api(d.url(), token, 'GET', `/v2/images/${id}`)).body.status === 'saving') return { id, req };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('the upload did not start');
+  };
+  const small = Buffer.alloc(4096, 3);
+  const tryUpload = async (token: string) => {
+    const id = await createImage(d, token, { name: 'small', disk_format: 'raw' });
+    const answer = await api(d.url(), token, 'PUT', `/v2/images/${id}/file`, small, OCTET);
+    return { id, answer };
+  };
+
+  const first = await stalled(d.demo.token);
+  await stalled(d.demo.token);
+  const third = await tryUpload(d.demo.token);
+  assert.equal(third.answer.status, 429, JSON.stringify(third.answer.body));
+  assert.equal(third.answer.body.error.code, 'TOO_MANY_UPLOADS');
+  assert.match(third.answer.body.error.message, /account/);
+  assert.equal(third.answer.headers.get('retry-after'), '30');
+  assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${third.id}`)).body.status, 'queued');
+
+  await stalled(d.other.token); // another account still gets the region's last slot
+  const overRegion = await tryUpload(d.other.token);
+  assert.equal(overRegion.answer.status, 429);
+  assert.match(overRegion.answer.body.error.message, /region/);
+
+  first.req.destroy(); // that upload ends (killed): its slot is free again
+  let retried = await api(d.url(), d.demo.token, 'PUT', `/v2/images/${third.id}/file`, small, OCTET);
+  for (let i = 0; i < 50 && retried.status === 429; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    retried = await api(d.url(), d.demo.token, 'PUT', `/v2/images/${third.id}/file`, small, OCTET);
+  }
+  assert.equal(retried.status, 204, JSON.stringify(retried.body));
+  assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${first.id}`)).body.status, 'killed');
+});
+
 test(
   'downloads cut off by the client leave the server serving whole downloads',
   { timeout: 120_000 },

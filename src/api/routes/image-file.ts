@@ -25,6 +25,7 @@ import type { RegionContext } from '../context.js';
 import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../image-access.js';
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { parseRange } from '../range.js';
+import { createUploadSlots } from '../upload-slots.js';
 
 /** Bytes after which the inspector has seen every header it checks early (the first chunk). */
 const INSPECTION_HEAD_BYTES = 1024 * 1024;
@@ -33,6 +34,12 @@ type IdParams = { id: string };
 
 /** Upload refusals that mean "wrong file", not "broken upload": the image goes back to queued. */
 const REFUSALS = new Set(['UNSAFE_IMAGE', 'DISK_FORMAT_MISMATCH', 'PAYLOAD_TOO_LARGE']);
+
+/** Whether a store error says the disk (or the region's quota on it) is full. */
+function isStorageFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
 
 /**
  * Refuses, before any body parser reads it, an upload whose Content-Type is not application/octet-stream (as
@@ -54,6 +61,24 @@ function requireOctetStream(
 }
 
 export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext): void {
+  const uploads = createUploadSlots({
+    total: ctx.limits.maxConcurrentUploads,
+    perAccount: ctx.limits.maxConcurrentUploadsPerAccount,
+  });
+
+  /** A slot for an upload of `accountId`, or 429 TOO_MANY_UPLOADS with a Retry-After. */
+  function takeUploadSlot(accountId: string, reply: FastifyReply): { release: () => void } {
+    const slot = uploads.take(accountId);
+    if (!('refused' in slot)) return slot;
+    reply.header('retry-after', '30');
+    throw new FerryError(
+      'TOO_MANY_UPLOADS',
+      slot.refused === 'account'
+        ? `Your account has ${ctx.limits.maxConcurrentUploadsPerAccount} uploads in progress in this region already: retry once one has ended.`
+        : `This region has ${ctx.limits.maxConcurrentUploads} uploads in progress: retry in a little while.`,
+    );
+  }
+
   app.put<{ Params: IdParams }>(
     '/v2/images/:id/file',
     { onRequest: requireOctetStream },
@@ -68,59 +93,68 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         );
       }
       const diskFormat = image.disk_format;
-      if (
-        image.status !== 'queued' ||
-        !(await transitionImage(ctx.db, image.id, 'queued', 'saving', timestamp(ctx.clock)))
-      ) {
-        throw new FerryError(
-          'INVALID_IMAGE_STATUS',
-          `Image ${image.id} is ${image.status === 'queued' ? 'being uploaded' : image.status}: data can be uploaded only to a queued image.`,
-        );
-      }
-      request.log.info({ audit: 'image.upload', image: image.id, by: principal.userId }, 'upload started');
-
-      const inspector = createFormatInspector();
-      let seen = 0;
-      let headChecked = false;
-      const observe = (piece: Buffer): void => {
-        inspector.update(piece);
-        seen += piece.length;
-        if (!headChecked && seen >= INSPECTION_HEAD_BYTES) {
-          headChecked = true;
-          const problems = inspector.earlyProblems();
-          if (problems.length > 0) {
-            throw new FerryError('UNSAFE_IMAGE', `The image data is refused: ${problems.join('; ')}.`);
-          }
-        }
-      };
-
-      const abandon = async (error: unknown): Promise<never> => {
-        const refused = isFerryError(error) && REFUSALS.has(error.code);
-        await transitionImage(
-          ctx.db,
-          image.id,
-          'saving',
-          refused ? 'queued' : 'killed',
-          timestamp(ctx.clock),
-        );
-        request.log.warn({ image: image.id, err: error }, refused ? 'upload refused' : 'upload failed');
-        // The client may still be sending: close the connection after the answer instead of reading the rest.
-        reply.header('connection', 'close');
-        if (isFerryError(error)) throw error;
-        throw new FerryError(
-          'UPLOAD_INCOMPLETE',
-          'The upload broke off before the end of the data; the image is killed.',
-        );
-      };
-
-      const idleMs = ctx.limits.uploadIdleTimeoutMs;
-      request.raw.setTimeout(idleMs, () =>
-        request.raw.destroy(new Error(`the client sent nothing for ${idleMs / 1000} s`)),
-      );
+      // A slot before the image changes: a refused upload leaves the image queued.
+      const slot = image.status === 'queued' ? takeUploadSlot(principal.accountId, reply) : undefined;
       // Keeps the upload's chunks from garbage collection until the image row references its manifest: an
       // upload may outlast the collector's grace period.
       const hold = ctx.chunks.hold();
       try {
+        if (
+          image.status !== 'queued' ||
+          !(await transitionImage(ctx.db, image.id, 'queued', 'saving', timestamp(ctx.clock)))
+        ) {
+          throw new FerryError(
+            'INVALID_IMAGE_STATUS',
+            `Image ${image.id} is ${image.status === 'queued' ? 'being uploaded' : image.status}: data can be uploaded only to a queued image.`,
+          );
+        }
+        request.log.info({ audit: 'image.upload', image: image.id, by: principal.userId }, 'upload started');
+
+        const inspector = createFormatInspector();
+        let seen = 0;
+        let headChecked = false;
+        const observe = (piece: Buffer): void => {
+          inspector.update(piece);
+          seen += piece.length;
+          if (!headChecked && seen >= INSPECTION_HEAD_BYTES) {
+            headChecked = true;
+            const problems = inspector.earlyProblems();
+            if (problems.length > 0) {
+              throw new FerryError('UNSAFE_IMAGE', `The image data is refused: ${problems.join('; ')}.`);
+            }
+          }
+        };
+
+        // The ingest turns a broken or stalled client stream into UPLOAD_INCOMPLETE: the image is killed, as in
+        // Glance. A refusal of the data, or a fault of Ferry's own (a full disk, a store error), puts the
+        // image back to queued: the same upload may be tried again.
+        const abandon = async (error: unknown): Promise<never> => {
+          const serverFault = !isFerryError(error);
+          const retryable = serverFault || REFUSALS.has(error.code);
+          await transitionImage(
+            ctx.db,
+            image.id,
+            'saving',
+            retryable ? 'queued' : 'killed',
+            timestamp(ctx.clock),
+          );
+          if (serverFault) request.log.error({ image: image.id, err: error }, 'upload failed in Ferry');
+          else request.log.warn({ image: image.id, err: error }, 'upload refused or broken off');
+          // The client may still be sending: close the connection after the answer instead of reading the rest.
+          reply.header('connection', 'close');
+          if (isStorageFull(error)) {
+            throw new FerryError(
+              'STORAGE_FULL',
+              `The region's image storage is full; image ${image.id} is queued again: upload it later.`,
+            );
+          }
+          throw error; // a server fault answers 500 INTERNAL_ERROR
+        };
+
+        const idleMs = ctx.limits.uploadIdleTimeoutMs;
+        request.raw.setTimeout(idleMs, () =>
+          request.raw.destroy(new Error(`the client sent nothing for ${idleMs / 1000} s`)),
+        );
         let ingested;
         try {
           ingested = await ingestImage(ctx.chunks, request.body as Readable, {
@@ -160,6 +194,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         return reply.code(204).send();
       } finally {
         hold.release();
+        slot?.release();
       }
     },
   );

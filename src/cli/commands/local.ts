@@ -34,7 +34,7 @@ export function registerLocalCommand(program: Command): void {
         DEMO_REGIONS.join(','),
       )
       .option('--settings <file>', 'deployment settings (JSON): limits and replication rules')
-      .option('--log', 'print JSON request logs', false),
+      .option('--log', 'print JSON request logs (without it, only errors are printed)', false),
     'ferry local --data ./data --port 9301',
   ).action(async (options: LocalOptions) => {
     const [{ loadSettings }, { startLocal }] = await Promise.all([
@@ -47,7 +47,8 @@ export function registerLocalCommand(program: Command): void {
       dataDir: path.resolve(options.data),
       basePort: Number(options.port),
       regions: options.regions.split(',').map((r) => r.trim()),
-      logger: options.log,
+      // Faults inside Ferry are printed even without --log: docs/errors.md promises they are logged.
+      logger: options.log ? true : { level: 'error' },
     });
     const first = deployment.regions[0]!;
     const lines = [
