@@ -208,6 +208,12 @@ export interface TransferUsageTable {
   bytes: number;
 }
 
+/** An upload in progress and when it last showed it is alive (migrations/0004-upload-heartbeats.ts). */
+export interface UploadHeartbeatsTable {
+  image_id: string;
+  alive_at: string;
+}
+
 export interface FerryDatabase {
   jobs: JobsTable;
   grants: GrantsTable;
@@ -223,6 +229,7 @@ export interface FerryDatabase {
   image_properties: ImagePropertiesTable;
   image_members: ImageMembersTable;
   deleted_images: DeletedImagesTable;
+  upload_heartbeats: UploadHeartbeatsTable;
 }
 
 export type { Generated };

@@ -14,6 +14,8 @@ import { promisify } from 'node:util';
 import { api, JSON_PATCH, OCTET, startTestDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { makeImage, qemuImgInfo } from '../helpers/qemu.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { transitionImage } from '../../src/store/images.js';
+import { markUploadAlive } from '../../src/store/upload-heartbeats.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -339,6 +341,40 @@ test('uploads in progress are bounded per account and per region; the refused im
   }
   assert.equal(retried.status, 204, JSON.stringify(retried.body));
   assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${first.id}`)).body.status, 'killed');
+});
+
+test('an upload whose process died is killed; a slow live upload is not', { timeout: 30_000 }, async (t) => {
+  const d = await startTestDeployment(t, ['north-1'], {}, { uploadIdleTimeoutMs: 300 });
+  const db = d.regions[0]!.ctx.db;
+  const longAgo = new Date(Date.now() - 60_000).toISOString();
+  // Two uploads of a process that is gone: one that never wrote a heartbeat, one whose heartbeat stopped.
+  const silent = await createImage(d, d.demo.token, { name: 'crashed-1', disk_format: 'raw' });
+  assert.ok(await transitionImage(db, silent, 'queued', 'saving', longAgo));
+  const stopped = await createImage(d, d.demo.token, { name: 'crashed-2', disk_format: 'raw' });
+  assert.ok(await transitionImage(db, stopped, 'queued', 'saving', new Date().toISOString()));
+  await markUploadAlive(db, stopped, longAgo);
+
+  // A live upload that takes far longer than three idle timeouts, never idle for one.
+  const live = await createImage(d, d.demo.token, { name: 'slow', disk_format: 'raw' });
+  const piece = Buffer.alloc(1024, 5);
+  const body = Readable.toWeb(
+    Readable.from(
+      (async function* () {
+        for (let i = 0; i < 25; i++) {
+          yield piece;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })(),
+    ),
+  ) as ReadableStream;
+  const answer = await api(d.url(), d.demo.token, 'PUT', `/v2/images/${live}/file`, body, OCTET);
+  assert.equal(answer.status, 204, JSON.stringify(answer.body));
+
+  const status = async (id: string) =>
+    (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status;
+  assert.equal(await status(live), 'active');
+  assert.equal(await status(silent), 'killed');
+  assert.equal(await status(stopped), 'killed');
 });
 
 test(

@@ -26,6 +26,7 @@ import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../image-acce
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { parseRange } from '../range.js';
 import { createUploadSlots } from '../upload-slots.js';
+import { endUploadHeartbeat, markUploadAlive } from '../../store/upload-heartbeats.js';
 
 /** Bytes after which the inspector has seen every header it checks early (the first chunk). */
 const INSPECTION_HEAD_BYTES = 1024 * 1024;
@@ -98,6 +99,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       // Keeps the upload's chunks from garbage collection until the image row references its manifest: an
       // upload may outlast the collector's grace period.
       const hold = ctx.chunks.hold();
+      let heartbeat: NodeJS.Timeout | undefined;
       try {
         if (
           image.status !== 'queued' ||
@@ -109,6 +111,14 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
           );
         }
         request.log.info({ audit: 'image.upload', image: image.id, by: principal.userId }, 'upload started');
+        // Shows the upload is alive to every process of the region (region/abandoned-uploads.ts).
+        const idleMs = ctx.limits.uploadIdleTimeoutMs;
+        await markUploadAlive(ctx.db, image.id, timestamp(ctx.clock));
+        heartbeat = setInterval(() => {
+          markUploadAlive(ctx.db, image.id, timestamp(ctx.clock)).catch((error: unknown) =>
+            request.log.error({ err: error, image: image.id }, 'upload heartbeat failed'),
+          );
+        }, idleMs / 3);
 
         const inspector = createFormatInspector();
         let seen = 0;
@@ -151,7 +161,6 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
           throw error; // a server fault answers 500 INTERNAL_ERROR
         };
 
-        const idleMs = ctx.limits.uploadIdleTimeoutMs;
         request.raw.setTimeout(idleMs, () =>
           request.raw.destroy(new Error(`the client sent nothing for ${idleMs / 1000} s`)),
         );
@@ -195,6 +204,12 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       } finally {
         hold.release();
         slot?.release();
+        if (heartbeat !== undefined) {
+          clearInterval(heartbeat);
+          await endUploadHeartbeat(ctx.db, image.id).catch((error: unknown) =>
+            request.log.error({ err: error, image: image.id }, 'upload heartbeat not removed'),
+          );
+        }
       }
     },
   );

@@ -1,0 +1,56 @@
+/**
+ * Ends uploads whose process died. An upload refreshes its heartbeat every third of the idle timeout
+ * (api/routes/image-file.ts), and a live upload that sends nothing is cut off after the idle timeout, so an
+ * image still `saving` with no heartbeat for three idle timeouts has no upload in any process of the region:
+ * it is `killed`, as a cut upload's image is. Without this, a crash during an upload left its image `saving`
+ * for ever, refusing every new upload of it.
+ * @module
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { RegionContext } from '../api/context.js';
+import { coerceError } from '../domain/errors.js';
+import { transitionImage } from '../store/images.js';
+import { endUploadHeartbeat, listAbandonedUploads } from '../store/upload-heartbeats.js';
+import { timestamp } from '../store/clock.js';
+
+/** Kills the images of abandoned uploads (see the module); returns their IDs. */
+export async function killAbandonedUploads(ctx: RegionContext): Promise<string[]> {
+  const now = ctx.clock.now();
+  const staleBefore = new Date(now.getTime() - 3 * ctx.limits.uploadIdleTimeoutMs).toISOString();
+  const killed: string[] = [];
+  for (const id of await listAbandonedUploads(ctx.db, staleBefore)) {
+    if (await transitionImage(ctx.db, id, 'saving', 'killed', timestamp(ctx.clock))) killed.push(id);
+    await endUploadHeartbeat(ctx.db, id);
+  }
+  return killed;
+}
+
+/**
+ * Runs killAbandonedUploads now and then every idle timeout (at least every second), one run at a time.
+ * `stop` ends the timer and waits for a run in progress, so the database can be closed after it.
+ */
+export function startAbandonedUploadSweep(
+  ctx: RegionContext,
+  log: FastifyBaseLogger,
+): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const sweep = (): void => {
+    if (running !== undefined) return;
+    running = killAbandonedUploads(ctx)
+      .then((killed) => {
+        if (killed.length > 0)
+          log.warn({ images: killed }, 'uploads abandoned by a process that stopped: killed');
+      })
+      .catch((error: unknown) => log.error({ err: coerceError(error) }, 'sweep of abandoned uploads failed'))
+      .finally(() => (running = undefined));
+  };
+  sweep();
+  const timer = setInterval(sweep, Math.max(1000, ctx.limits.uploadIdleTimeoutMs));
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
