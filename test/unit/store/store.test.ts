@@ -25,6 +25,11 @@ import {
   type ListOptions,
 } from '../../../src/store/images.js';
 import { insertMember, listMembers, updateMemberStatus } from '../../../src/store/members.js';
+import {
+  endUploadHeartbeat,
+  listAbandonedUploads,
+  markUploadAlive,
+} from '../../../src/store/upload-heartbeats.js';
 import { dialects, openTestDb } from '../../helpers/db.js';
 
 function fixedClock(start = Date.parse('2026-01-01T00:00:00Z')): Clock & { advance(ms: number): void } {
@@ -126,6 +131,32 @@ for (const { name, skip } of dialects()) {
         'not your token',
       );
       await assert.rejects(authenticate(db, clock, second.secret), { code: 'UNAUTHORIZED' });
+    });
+
+    test('uploads without a recent heartbeat are listed as abandoned; replicas and live uploads are not', async (t) => {
+      const db = await openTestDb(t, name);
+      await seed(db, fixedClock());
+      // imageRow(i) was last updated at 2026-01-01T00:00:0i.
+      const ids = [1, 2, 3, 4, 5].map((i) => imageRow(i, {}).id);
+      await insertImage(db, imageRow(1, { status: 'saving' }), [], {}); // no heartbeat, unchanged for long
+      await insertImage(db, imageRow(2, { status: 'saving' }), [], {}); // heartbeat too old
+      await insertImage(db, imageRow(3, { status: 'saving' }), [], {}); // heartbeat recent
+      await insertImage(db, imageRow(4, { status: 'saving', replication_job_id: 'j'.repeat(32) }), [], {});
+      await insertImage(
+        db,
+        imageRow(5, { status: 'saving', updated_at: '2026-01-01T01:00:00.000Z' }),
+        [],
+        {},
+      );
+      await markUploadAlive(db, ids[1]!, '2026-01-01T00:10:00.000Z');
+      await markUploadAlive(db, ids[2]!, '2026-01-01T00:10:00.000Z');
+      await markUploadAlive(db, ids[2]!, '2026-01-01T00:59:00.000Z'); // refreshed: one row, the new time
+      const staleBefore = '2026-01-01T00:30:00.000Z';
+      assert.deepEqual((await listAbandonedUploads(db, staleBefore)).sort(), [ids[0], ids[1]]);
+      await endUploadHeartbeat(db, ids[2]!);
+      assert.deepEqual((await listAbandonedUploads(db, staleBefore)).sort(), [ids[0], ids[1], ids[2]]);
+      await deleteImage(db, ids[1]!, '2026-01-01T02:00:00.000Z'); // its heartbeat goes with it
+      assert.deepEqual((await listAbandonedUploads(db, staleBefore)).sort(), [ids[0], ids[2]]);
     });
 
     test('agencies keep their per-region policies', async (t) => {
