@@ -377,6 +377,32 @@ test('an upload whose process died is killed; a slow live upload is not', { time
   assert.equal(await status(stopped), 'killed');
 });
 
+test('an upload that declares more bytes than the size cap is refused before it is read', async (t) => {
+  const d = await startTestDeployment(t, ['north-1'], {}, { maxImageBytes: MiB });
+  const id = await createImage(d, d.demo.token, { name: 'too-big', disk_format: 'raw' });
+  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(new URL(`${d.url()}/v2/images/${id}/file`), {
+      method: 'PUT',
+      headers: {
+        'x-auth-token': d.demo.token,
+        'content-type': 'application/octet-stream',
+        'content-length': 2 * MiB,
+      },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (piece: string) => (body += piece));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.write(Buffer.alloc(1000, 1)); // and no more: the answer must not wait for the rest
+  });
+  assert.equal(answer.status, 413, answer.body);
+  assert.equal(JSON.parse(answer.body).error.code, 'PAYLOAD_TOO_LARGE');
+  assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status, 'queued');
+});
+
 test(
   'downloads cut off by the client leave the server serving whole downloads',
   { timeout: 120_000 },

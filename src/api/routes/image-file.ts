@@ -94,6 +94,17 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         );
       }
       const diskFormat = image.disk_format;
+      // A declared size over the cap is refused before a byte is read (the ingest also counts, for chunked
+      // uploads and for clients that send more than they declared).
+      const declared = Number(request.headers['content-length']);
+      if (Number.isSafeInteger(declared) && declared > ctx.limits.maxImageBytes) {
+        reply.header('connection', 'close');
+        throw new FerryError(
+          'PAYLOAD_TOO_LARGE',
+          `The image is larger than the limit of ${ctx.limits.maxImageBytes} bytes.`,
+          { maxBytes: ctx.limits.maxImageBytes },
+        );
+      }
       // A slot before the image changes: a refused upload leaves the image queued.
       const slot = image.status === 'queued' ? takeUploadSlot(principal.accountId, reply) : undefined;
       // Keeps the upload's chunks from garbage collection until the image row references its manifest: an
