@@ -31,7 +31,7 @@
  * @module
  */
 import type { Readable } from 'node:stream';
-import { FerryError, coerceError } from '../domain/errors.js';
+import { FerryError, coerceError, isFerryError } from '../domain/errors.js';
 import type { Digest } from '../domain/ids.js';
 import { CHUNK_SIZE, type Manifest } from '../domain/manifest.js';
 import { isZeroChunk, type ChunkHold, type ChunkStore } from './chunk-store.js';
@@ -50,7 +50,7 @@ export interface IngestOptions {
    * must not modify the piece. Throwing aborts the ingest, which rejects with the thrown error.
    */
   readonly observe?: (piece: Buffer) => void;
-  /** Aborting rejects the ingest with UPLOAD_INCOMPLETE. */
+  /** Aborting rejects the ingest with the abort's reason if it is a FerryError, else with UPLOAD_INCOMPLETE. */
   readonly signal?: AbortSignal;
   /** More bytes than this rejects with PAYLOAD_TOO_LARGE (default: no limit). */
   readonly maxBytes?: number;
@@ -86,6 +86,7 @@ function asBuffer(piece: unknown): Buffer {
 }
 
 function abortError(signal: AbortSignal): FerryError {
+  if (isFerryError(signal.reason)) return signal.reason; // the caller said why, e.g. UPLOAD_TIMEOUT
   return new FerryError('UPLOAD_INCOMPLETE', 'the upload was aborted before it ended', {
     reason: coerceError(signal.reason).message,
   });

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   DISK_FORMAT_MISMATCH: { status: 400, title: 'Bad Request' },
   UNSAFE_IMAGE: { status: 400, title: 'Bad Request' },
   UPLOAD_INCOMPLETE: { status: 400, title: 'Bad Request' },
+  UPLOAD_TIMEOUT: { status: 408, title: 'Request Timeout' },
   UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
   FORBIDDEN: { status: 403, title: 'Forbidden' },
   IMAGE_PROTECTED: { status: 403, title: 'Forbidden' },

@@ -172,8 +172,16 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
           throw error; // a server fault answers 500 INTERNAL_ERROR
         };
 
+        // A client that stops sending gets a JSON answer (408, as nginx's client_body_timeout), then the
+        // connection is closed.
+        const stalled = new AbortController();
         request.raw.setTimeout(idleMs, () =>
-          request.raw.destroy(new Error(`the client sent nothing for ${idleMs / 1000} s`)),
+          stalled.abort(
+            new FerryError(
+              'UPLOAD_TIMEOUT',
+              `The client sent nothing for ${idleMs / 1000} s; the upload is cut off and image ${image.id} is killed.`,
+            ),
+          ),
         );
         let ingested;
         try {
@@ -181,6 +189,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
             observe,
             maxBytes: ctx.limits.maxImageBytes,
             hold,
+            signal: stalled.signal,
           });
           request.raw.socket.setTimeout(0); // all the data is in: what is left is Ferry's work
           const inspection = inspector.finish();
