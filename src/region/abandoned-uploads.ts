@@ -8,10 +8,10 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RegionContext } from '../api/context.js';
-import { coerceError } from '../domain/errors.js';
 import { transitionImage } from '../store/images.js';
 import { endUploadHeartbeat, listAbandonedUploads } from '../store/upload-heartbeats.js';
 import { timestamp } from '../store/clock.js';
+import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
 
 /** Kills the images of abandoned uploads (see the module); returns their IDs. */
 export async function killAbandonedUploads(ctx: RegionContext): Promise<string[]> {
@@ -25,32 +25,17 @@ export async function killAbandonedUploads(ctx: RegionContext): Promise<string[]
   return killed;
 }
 
-/**
- * Runs killAbandonedUploads now and then every idle timeout (at least every second), one run at a time.
- * `stop` ends the timer and waits for a run in progress, so the database can be closed after it.
- */
-export function startAbandonedUploadSweep(
-  ctx: RegionContext,
-  log: FastifyBaseLogger,
-): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const sweep = (): void => {
-    if (running !== undefined) return;
-    running = killAbandonedUploads(ctx)
-      .then((killed) => {
-        if (killed.length > 0)
-          log.warn({ images: killed }, 'uploads abandoned by a process that stopped: killed');
-      })
-      .catch((error: unknown) => log.error({ err: coerceError(error) }, 'sweep of abandoned uploads failed'))
-      .finally(() => (running = undefined));
-  };
-  sweep();
-  const timer = setInterval(sweep, Math.max(1000, ctx.limits.uploadIdleTimeoutMs));
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
+/** Runs killAbandonedUploads now and then every idle timeout (at least every second). */
+export function startAbandonedUploadSweep(ctx: RegionContext, log: FastifyBaseLogger): PeriodicTask {
+  return startPeriodicTask({
+    name: 'sweep of abandoned uploads',
+    intervalMs: Math.max(1000, ctx.limits.uploadIdleTimeoutMs),
+    runNow: true,
+    log,
+    run: async () => {
+      const killed = await killAbandonedUploads(ctx);
+      if (killed.length > 0)
+        log.warn({ images: killed }, 'uploads abandoned by a process that stopped: killed');
     },
-  };
+  });
 }

@@ -5,18 +5,19 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { RegionContext } from '../api/context.js';
 import { collectGarbage } from '../blobs/gc.js';
-import { coerceError } from '../domain/errors.js';
+import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
 
-export function startPeriodicGc(ctx: RegionContext, log: FastifyBaseLogger): NodeJS.Timeout {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    collectGarbage(ctx.db, ctx.chunks, ctx.blobs, { graceMs: ctx.limits.gcGraceMs, now: ctx.clock.now() })
-      .then((report) => log.info({ gc: report }, 'garbage collection done'))
-      .catch((error: unknown) => log.error({ err: coerceError(error) }, 'garbage collection failed'))
-      .finally(() => (running = false));
-  }, ctx.limits.gcIntervalMs);
-  timer.unref();
-  return timer;
+export function startPeriodicGc(ctx: RegionContext, log: FastifyBaseLogger): PeriodicTask {
+  return startPeriodicTask({
+    name: 'garbage collection',
+    intervalMs: ctx.limits.gcIntervalMs,
+    log,
+    run: async () => {
+      const report = await collectGarbage(ctx.db, ctx.chunks, ctx.blobs, {
+        graceMs: ctx.limits.gcGraceMs,
+        now: ctx.clock.now(),
+      });
+      log.info({ gc: report }, 'garbage collection done');
+    },
+  });
 }

@@ -95,7 +95,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
     app,
     async close() {
       await worker?.stop();
-      if (gc) clearInterval(gc);
+      await gc?.stop();
       await uploadSweep.stop();
       await app.close();
       ctx.regions.close();

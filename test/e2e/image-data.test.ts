@@ -38,6 +38,36 @@ async function download(d: TestDeployment, token: string, id: string, headers: R
   return { response, data: Buffer.from(await response.arrayBuffer()) };
 }
 
+/**
+ * Starts an upload that declares `declaredBytes` but sends only 1000 and then nothing (the socket stays
+ * open). `answer` resolves with the server's answer, or with the socket error if it closed without one.
+ */
+function partialUpload(d: TestDeployment, token: string, id: string, declaredBytes: number) {
+  const req = httpRequest(new URL(`${d.url()}/v2/images/${id}/file`), {
+    method: 'PUT',
+    headers: {
+      'x-auth-token': token,
+      'content-type': 'application/octet-stream',
+      'content-length': declaredBytes,
+    },
+  });
+  const answer = new Promise<{ status: number; connection?: string; body: string } | { error: string }>(
+    (resolve) => {
+      req.on('error', (error) => resolve({ error: error.message }));
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (piece: string) => (body += piece));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }),
+        );
+      });
+    },
+  );
+  req.write(Buffer.alloc(1000, 1));
+  return { req, answer };
+}
+
 function digest(algorithm: string, data: Buffer): string {
   return createHash(algorithm).update(data).digest('hex');
 }
@@ -202,26 +232,11 @@ test(
   async (t) => {
     const d = await startTestDeployment(t, ['north-1'], {}, { uploadIdleTimeoutMs: 500 });
     const id = await createImage(d, d.demo.token, { name: 'stalled', disk_format: 'raw' });
-    const closed = new Promise<string>((resolve) => {
-      const req = httpRequest(new URL(`${d.url()}/v2/images/${id}/file`), {
-        method: 'PUT',
-        headers: {
-          'x-auth-token': d.demo.token,
-          'content-type': 'application/octet-stream',
-          'content-length': 5_000_000,
-        },
-      });
-      req.on('error', (error) => resolve(error.message));
-      req.on('response', (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (piece: string) => (body += piece));
-        res.on('end', () => resolve(`answered ${res.statusCode} ${res.headers.connection} ${body}`));
-      });
-      req.write(Buffer.alloc(1000, 1)); // then nothing more, and the socket stays open
-    });
+    const { answer } = partialUpload(d, d.demo.token, id, 5_000_000);
+    const got = await answer;
+    const closed = 'error' in got ? got.error : `answered ${got.status} ${got.connection} ${got.body}`;
     assert.match(
-      await closed,
+      closed,
       /^answered 408 close .*"code":"UPLOAD_TIMEOUT"/,
       'a JSON answer, then the connection closed',
     );
@@ -304,16 +319,7 @@ test('uploads in progress are bounded per account and per region; the refused im
   /** Starts an upload that sends 1000 of its 5 MB and then waits; resolves once the server has taken it. */
   const stalled = async (token: string) => {
     const id = await createImage(d, token, { name: 'stalled', disk_format: 'raw' });
-    const req = httpRequest(new URL(`${d.url()}/v2/images/${id}/file`), {
-      method: 'PUT',
-      headers: {
-        'x-auth-token': token,
-        'content-type': 'application/octet-stream',
-        'content-length': 5_000_000,
-      },
-    });
-    req.on('error', () => undefined);
-    req.write(Buffer.alloc(1000, 1));
+    const { req } = partialUpload(d, token, id, 5_000_000);
     t.after(() => req.destroy());
     for (let i = 0; i < 100; i++) {
       if ((await api(d.url(), token, 'GET', `/v2/images/${id}`)).body.status === 'saving') return { id, req };
@@ -389,24 +395,9 @@ test('an upload whose process died is killed; a slow live upload is not', { time
 test('an upload that declares more bytes than the size cap is refused before it is read', async (t) => {
   const d = await startTestDeployment(t, ['north-1'], {}, { maxImageBytes: MiB });
   const id = await createImage(d, d.demo.token, { name: 'too-big', disk_format: 'raw' });
-  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpRequest(new URL(`${d.url()}/v2/images/${id}/file`), {
-      method: 'PUT',
-      headers: {
-        'x-auth-token': d.demo.token,
-        'content-type': 'application/octet-stream',
-        'content-length': 2 * MiB,
-      },
-    });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (piece: string) => (body += piece));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.write(Buffer.alloc(1000, 1)); // and no more: the answer must not wait for the rest
-  });
+  const got = await partialUpload(d, d.demo.token, id, 2 * MiB).answer; // the answer must not wait for the rest
+  assert.ok(!('error' in got), `no answer: ${'error' in got ? got.error : ''}`);
+  const answer = got;
   assert.equal(answer.status, 413, answer.body);
   assert.equal(JSON.parse(answer.body).error.code, 'PAYLOAD_TOO_LARGE');
   assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status, 'queued');
