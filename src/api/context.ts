@@ -3,6 +3,7 @@
  * @module
  */
 import type { ChunkStore } from '../blobs/chunk-store.js';
+import { DEFAULT_SCRUB_BYTES_PER_SECOND } from '../blobs/scrub.js';
 import type { BlobDriver } from '../blobs/driver.js';
 import type { RegionCatalog } from '../config/catalog.js';
 import type { Clock } from '../store/clock.js';
@@ -21,6 +22,10 @@ export interface RegionLimits {
   gcIntervalMs: number;
   /** Chunks younger than this are never collected (default: 1 hour). */
   gcGraceMs: number;
+  /** How often the region re-reads and verifies every stored chunk (blobs/scrub.ts; default: 1 day; 0 = never). */
+  scrubIntervalMs: number;
+  /** How fast that walk reads the store, in bytes per second (default: 64 MiB/s), so it leaves the disk to uploads. */
+  scrubBytesPerSecond: number;
   /**
    * An upload that sends no bytes for this long is cut off and its image `killed` (default: 60 s, as nginx's
    * `client_body_timeout`): a client that stalls must not hold the image in `saving` and its socket for ever.
@@ -38,6 +43,8 @@ export const DEFAULT_LIMITS: RegionLimits = {
   defaultListLimit: 25,
   gcIntervalMs: 60 * 60 * 1000,
   gcGraceMs: 60 * 60 * 1000,
+  scrubIntervalMs: 24 * 60 * 60 * 1000,
+  scrubBytesPerSecond: DEFAULT_SCRUB_BYTES_PER_SECOND,
   uploadIdleTimeoutMs: 60 * 1000,
   maxConcurrentUploads: 32,
   maxConcurrentUploadsPerAccount: 8,

@@ -85,13 +85,16 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
       { account: DEMO_ACCOUNT, user: DEMO_ACCOUNT, isAdmin: false, agency: DEMO_AGENCY },
       7 * 24 * 3600,
     );
+    let closed: Promise<void> | undefined;
     return {
       catalog,
       catalogFile,
       regions,
       demo,
-      async close() {
-        await Promise.all(regions.map((r) => r.close()));
+      close() {
+        // Once: a signal handler and a test's cleanup may both ask.
+        closed ??= Promise.all(regions.map((r) => r.close())).then(() => undefined);
+        return closed;
       },
     };
   } catch (error) {

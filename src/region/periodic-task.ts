@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { coerceError } from '../domain/errors.js';
 
 export interface PeriodicTask {
-  /** Ends the timer and waits for a run in progress. */
+  /** Ends the timer, aborts the signal a run in progress was given, and waits for that run. */
   stop(): Promise<void>;
 }
 
@@ -18,15 +18,19 @@ export function startPeriodicTask(options: {
   intervalMs: number;
   /** Run once at start too, not only after the first interval. */
   runNow?: boolean;
-  run: () => Promise<void>;
+  /** `signal` aborts when the task is stopped: a long run (a scrub of the whole store) should stop early. */
+  run: (signal: AbortSignal) => Promise<void>;
   log: FastifyBaseLogger;
 }): PeriodicTask {
   let running: Promise<void> | undefined;
+  const stopped = new AbortController();
   const tick = (): void => {
     if (running !== undefined) return;
     running = options
-      .run()
-      .catch((error: unknown) => options.log.error({ err: coerceError(error) }, `${options.name} failed`))
+      .run(stopped.signal)
+      .catch((error: unknown) => {
+        if (!stopped.signal.aborted) options.log.error({ err: coerceError(error) }, `${options.name} failed`);
+      })
       .finally(() => (running = undefined));
   };
   if (options.runNow === true) tick();
@@ -35,6 +39,7 @@ export function startPeriodicTask(options: {
   return {
     async stop() {
       clearInterval(timer);
+      stopped.abort();
       await running;
     },
   };

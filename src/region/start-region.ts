@@ -18,6 +18,7 @@ import { createRegionClient } from '../replication/region-client.js';
 import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
 import { startJobWorker } from '../replication/worker.js';
 import { startPeriodicGc } from './periodic-gc.js';
+import { startPeriodicScrub } from './periodic-scrub.js';
 import { startAbandonedUploadSweep } from './abandoned-uploads.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -85,6 +86,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
   }
   const worker = ctx.replication.runWorker ? startJobWorker(ctx, app.log) : undefined;
   const gc = ctx.limits.gcIntervalMs > 0 ? startPeriodicGc(ctx, app.log) : undefined;
+  const scrub = ctx.limits.scrubIntervalMs > 0 ? startPeriodicScrub(ctx, app.log) : undefined;
   const uploadSweep = startAbandonedUploadSweep(ctx, app.log);
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
@@ -96,6 +98,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
     async close() {
       await worker?.stop();
       await gc?.stop();
+      await scrub?.stop();
       await uploadSweep.stop();
       await app.close();
       ctx.regions.close();

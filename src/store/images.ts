@@ -4,6 +4,7 @@
  * @module
  */
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import type { Digest } from '../domain/ids.js';
 import type { Db } from './db.js';
 import type { FerryDatabase, ImagesTable } from './schema.js';
 
@@ -412,4 +413,16 @@ export async function listReferencedManifests(db: Db): Promise<string[]> {
     .where('manifest_digest', 'is not', null)
     .execute();
   return rows.map((r) => r.manifest_digest).filter((d): d is string => d !== null);
+}
+
+/** Every image that has stored data, with its manifest's digest (the scrub's list of what must be readable). */
+export async function listImageManifests(db: Db): Promise<Array<{ id: string; manifestDigest: Digest }>> {
+  const rows = await db
+    .selectFrom('images')
+    .select(['id', 'manifest_digest'])
+    .where('manifest_digest', 'is not', null)
+    .execute();
+  return rows.flatMap((r) =>
+    r.manifest_digest === null ? [] : [{ id: r.id, manifestDigest: r.manifest_digest as Digest }],
+  );
 }

@@ -18,6 +18,7 @@ import {
   isImageIdTaken,
   findImage,
   insertImage,
+  listImageManifests,
   listImages,
   transitionImage,
   updateImage,
@@ -262,6 +263,34 @@ for (const { name, skip } of dialects()) {
       );
       await updateMemberStatus(db, imageRow(1, {}).id, 'q'.repeat(32), 'accepted', 'y');
       assert.deepEqual(ids(await listImages(db, listing({ viewer: beta }))), [10, 9, 8, 1]);
+    });
+
+    test('images with stored data are listed with their manifests, for the scrub', async (t) => {
+      const db = await openTestDb(t, name);
+      const clock = fixedClock();
+      await seed(db, clock);
+      const m1 = '1'.repeat(64);
+      const m2 = '2'.repeat(64);
+      const first = await insertImage(db, imageRow(1, { manifest_digest: m1 }), [], {});
+      const copy = await insertImage(db, imageRow(2, { manifest_digest: m1 }), [], {});
+      const other = await insertImage(
+        db,
+        imageRow(3, { manifest_digest: m2, owner: 'q'.repeat(32) }),
+        [],
+        {},
+      );
+      await insertImage(db, imageRow(4, { status: 'queued' }), [], {});
+      const gone = await insertImage(db, imageRow(5, { manifest_digest: m2 }), [], {});
+      await deleteImage(db, gone.id, '2026-01-01T00:00:00.000Z');
+      const listed = await listImageManifests(db);
+      assert.deepEqual(
+        listed.sort((a, b) => a.id.localeCompare(b.id)),
+        [
+          { id: first.id, manifestDigest: m1 },
+          { id: copy.id, manifestDigest: m1 },
+          { id: other.id, manifestDigest: m2 },
+        ],
+      );
     });
 
     test('status changes are compare-and-set; delete cascades', async (t) => {

@@ -1,0 +1,27 @@
+/**
+ * Scrubs the region's chunk store on a timer (blobs/scrub.ts), paced to `limits.scrubBytesPerSecond`, and
+ * logs what it found: damaged images as errors, for the operator to act on.
+ * @module
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { RegionContext } from '../api/context.js';
+import { scrubChunkStore } from '../blobs/scrub.js';
+import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
+
+export function startPeriodicScrub(ctx: RegionContext, log: FastifyBaseLogger): PeriodicTask {
+  return startPeriodicTask({
+    name: 'scrub',
+    intervalMs: ctx.limits.scrubIntervalMs,
+    log,
+    run: async (signal) => {
+      const report = await scrubChunkStore(ctx.db, ctx.chunks, ctx.blobs, {
+        bytesPerSecond: ctx.limits.scrubBytesPerSecond,
+        signal,
+      });
+      const damaged =
+        report.corruptChunks.length + report.missingChunks.length + report.badManifests.length > 0;
+      if (damaged) log.error({ scrub: report }, 'scrub found damaged data');
+      else log.info({ scrub: report }, 'scrub done');
+    },
+  });
+}
