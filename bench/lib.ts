@@ -37,6 +37,8 @@ export interface BenchContext {
   readonly md5: string;
   /** Durable `cp` + `sync` of `source` on the same disk, run between the steps too. */
   readonly baseline: DurableCopyBaseline;
+  /** The same with `source` read from the disk (evicted from the page cache before each run). */
+  readonly uncachedBaseline: DurableCopyBaseline;
   /** Runs of each repeatable acceptance step. */
   readonly runs: number;
   readonly cleanup: Cleanup;
@@ -309,14 +311,24 @@ export function generateRandomFile(file: string, size: number): Promise<string> 
 export class DurableCopyBaseline {
   readonly runs: number[] = [];
 
+  /**
+   * With `uncachedSource`, the source is evicted from the page cache before each run (GNU dd's
+   * `iflag=nocache count=0` drops a whole file's clean pages, no root needed), so `cp` reads it from the
+   * disk: the same disk work as a download or a replication, whose bytes come from chunks the fs driver
+   * wrote past the page cache. Without it, `cp` reads the bytes from memory and only writes.
+   */
   constructor(
     private readonly source: string,
     private readonly copy: string,
+    private readonly options: { readonly uncachedSource?: boolean } = {},
   ) {}
 
   /** Runs the copy once; returns its seconds. */
   async measure(): Promise<number> {
     await flushDirtyPages();
+    if (this.options.uncachedSource === true) {
+      await run('dd', [`if=${this.source}`, 'iflag=nocache', 'count=0', 'status=none']);
+    }
     const started = performance.now();
     await run('sh', ['-c', 'cp -- "$1" "$2" && sync', 'sh', this.source, this.copy], {
       signal: interrupted.signal,
@@ -354,7 +366,7 @@ export function medianRun<T extends { readonly seconds: number }>(
  * Each run's ratio to the baseline run made just before it, and their median: the comparison least moved
  * by the disk's drift over minutes, shown beside the ratio to the median of all baseline runs.
  */
-function pairedRatios(cpBefore: readonly number[], runs: readonly number[]): string {
+export function pairedRatios(cpBefore: readonly number[], runs: readonly number[]): string {
   const ratios = runs.map((secs, i) => cpBefore[i]! / secs);
   return `each against the cp run just before it: ${ratios.map((r) => fmt(r, 2)).join(', ')} (median ${fmt(median(ratios), 2)})`;
 }
