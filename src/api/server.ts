@@ -17,6 +17,7 @@ import { registerInternalRoutes } from './routes/internal.js';
 import { registerReplicationRoutes } from './routes/replication.js';
 import { registerAdminStorageRoutes } from './routes/admin-storage.js';
 import { IMAGE_DATA_MEDIA_TYPE, JSON_PATCH_MEDIA_TYPES } from './media-type.js';
+import { imageUploadingOn } from './upload-sockets.js';
 
 export interface ServerOptions {
   /** Fastify's logger option: false (tests), true (JSON lines on stdout), or a pino config. */
@@ -53,17 +54,35 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
     socket.destroy();
     return;
   }
-  const code: ErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
-  const message =
-    code === 'HEADERS_TOO_LARGE'
-      ? 'The request line and headers exceed 16 KiB.'
-      : 'The request is not valid HTTP (or uses a method Ferry does not know).';
+  const { code, message } = describeClientError(error.code, imageUploadingOn(socket));
   const body = JSON.stringify(errorBody(code, message));
   const { status, title } = ERROR_CODES[code];
   socket.end(
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+function describeClientError(
+  parserCode: string | undefined,
+  upload: string | undefined,
+): { code: ErrorCode; message: string } {
+  if (parserCode === 'HPE_HEADER_OVERFLOW') {
+    return { code: 'HEADERS_TOO_LARGE', message: 'The request line and headers exceed 16 KiB.' };
+  }
+  if (parserCode === 'HPE_INVALID_EOF_STATE') {
+    // The client closed its side before sending the whole body its Content-Length declared.
+    return upload === undefined
+      ? { code: 'BAD_REQUEST', message: 'The request ended before the body its Content-Length declared.' }
+      : {
+          code: 'UPLOAD_INCOMPLETE',
+          message: `The upload ended before the bytes its Content-Length declared; image ${upload} is killed.`,
+        };
+  }
+  return {
+    code: 'BAD_REQUEST',
+    message: 'The request is not valid HTTP (or uses a method Ferry does not know).',
+  };
 }
 
 /** Maps Fastify's own errors (bad JSON, wrong content type, too large) to Ferry codes. */

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -36,6 +37,16 @@ async function download(d: TestDeployment, token: string, id: string, headers: R
     headers: { 'x-auth-token': token, ...headers },
   });
   return { response, data: Buffer.from(await response.arrayBuffer()) };
+}
+
+/** The image's status once it is `wanted`, or after 5 s of asking (a broken upload is killed asynchronously). */
+async function statusSettled(d: TestDeployment, id: string, wanted: string): Promise<string> {
+  let status = '';
+  for (let i = 0; i < 50 && status !== wanted; i++) {
+    status = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status;
+    if (status !== wanted) await new Promise((r) => setTimeout(r, 100));
+  }
+  return status;
 }
 
 /**
@@ -213,17 +224,37 @@ test('an upload cut off halfway leaves a killed image and no partial chunk', asy
     req.on('response', () => resolve());
     req.write(Buffer.alloc(5 * MiB + 3, 7), () => setTimeout(() => req.destroy(), 200));
   });
-  let status = '';
-  for (let i = 0; i < 50 && status !== 'killed'; i++) {
-    status = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status;
-    if (status !== 'killed') await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(status, 'killed');
+  assert.equal(await statusSettled(d, id, 'killed'), 'killed');
   const { response } = await download(d, d.demo.token, id);
   assert.equal(response.status, 204, 'a killed image has no data');
   const tmp = join(d.dataDir, 'north-1', 'blobs', 'tmp');
   const leftovers = await readdir(tmp).catch(() => []);
   assert.deepEqual(leftovers, [], 'no half-written chunk remains');
+});
+
+test('an upload whose client ends its side early answers 400 UPLOAD_INCOMPLETE and kills the image', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const id = await createImage(d, d.demo.token, { name: 'half-closed', disk_format: 'raw' });
+  const port = Number(new URL(d.url()).port);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        `PUT /v2/images/${id}/file HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: ${d.demo.token}\r\n` +
+          'Content-Type: application/octet-stream\r\nContent-Length: 10000000\r\n\r\n',
+      );
+      socket.write(Buffer.alloc(3 * MiB, 5), () => setTimeout(() => socket.end(), 200)); // then FIN, no more
+    });
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (piece: string) => (got += piece));
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+  assert.equal(body.error.code, 'UPLOAD_INCOMPLETE');
+  assert.match(body.error.message, new RegExp(`image ${id} is killed`));
+  assert.equal(await statusSettled(d, id, 'killed'), 'killed');
 });
 
 test(
@@ -240,12 +271,7 @@ test(
       /^answered 408 close .*"code":"UPLOAD_TIMEOUT"/,
       'a JSON answer, then the connection closed',
     );
-    let status = '';
-    for (let i = 0; i < 50 && status !== 'killed'; i++) {
-      status = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body.status;
-      if (status !== 'killed') await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(status, 'killed');
+    assert.equal(await statusSettled(d, id, 'killed'), 'killed');
   },
 );
 

@@ -26,6 +26,7 @@ import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../image-acce
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { parseRange } from '../range.js';
 import { createUploadSlots } from '../upload-slots.js';
+import { markUploading } from '../upload-sockets.js';
 import { endUploadHeartbeat, markUploadAlive } from '../../store/upload-heartbeats.js';
 
 /** Bytes after which the inspector has seen every header it checks early (the first chunk). */
@@ -184,6 +185,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
           ),
         );
         let ingested;
+        const unmark = markUploading(request.raw.socket, image.id);
         try {
           ingested = await ingestImage(ctx.chunks, request.body as Readable, {
             observe,
@@ -200,6 +202,8 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
           ingested = { ...ingested, virtualSize: inspection.virtualSize };
         } catch (error) {
           return abandon(error);
+        } finally {
+          unmark();
         }
 
         const activated = await transitionImage(ctx.db, image.id, 'saving', 'active', timestamp(ctx.clock), {
