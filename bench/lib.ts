@@ -366,9 +366,13 @@ export function medianRun<T extends { readonly seconds: number }>(
  * Each run's ratio to the baseline run made just before it, and their median: the comparison least moved
  * by the disk's drift over minutes, shown beside the ratio to the median of all baseline runs.
  */
-export function pairedRatios(cpBefore: readonly number[], runs: readonly number[]): string {
+export function pairedRatios(
+  cpBefore: readonly number[],
+  runs: readonly number[],
+  baseline = 'the cp run',
+): string {
   const ratios = runs.map((secs, i) => cpBefore[i]! / secs);
-  return `each against the cp run just before it: ${ratios.map((r) => fmt(r, 2)).join(', ')} (median ${fmt(median(ratios), 2)})`;
+  return `each against ${baseline} just before it: ${ratios.map((r) => fmt(r, 2)).join(', ')} (median ${fmt(median(ratios), 2)})`;
 }
 
 /** A line per repeated step of a report: every run's seconds, and each run against the cp run before it. */

@@ -358,9 +358,7 @@ function printUploadReport(size: number, rows: Row[], machine: string, idleMiB: 
     ...rows.flatMap(({ step, runs, uncachedCpBefore }) =>
       runs === undefined || uncachedCpBefore === undefined
         ? []
-        : [
-            `Runs of "${step}" against the cp from the disk just before each: ${pairedRatios(uncachedCpBefore, runs)}.`,
-          ],
+        : [`Runs of "${step}", ${pairedRatios(uncachedCpBefore, runs, 'the cp from the disk')}.`],
     ),
     'Each download run and the upload follow a durable cp run (each download also a cp from the disk); the ' +
       'ratios are against the median of all runs of each.',
