@@ -9,6 +9,7 @@
  * | 2    | usage: bad arguments or options, or nothing configured                        |
  * | 3    | the API refused the request (its error `code`, `ims_code` and message shown) |
  * | 4    | a job the command waited for ended FAIL or CANCELLED                          |
+ * | 5    | `ferry admin storage scrub` found damaged data (its report is printed first)  |
  * | 130  | interrupted (Ctrl-C)                                                          |
  * @module
  */
@@ -19,6 +20,7 @@ export const EXIT_CODES = {
   USAGE: 2,
   API: 3,
   JOB_FAILED: 4,
+  DAMAGED: 5,
   INTERRUPTED: 130,
 } as const;
 

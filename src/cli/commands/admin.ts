@@ -17,6 +17,7 @@ import {
   type AccountView,
 } from '../identity.js';
 import { registerAdminAgencyCommands } from './agency.js';
+import { registerAdminStorageCommands } from './storage.js';
 import { registerAdminTokenCommands } from './token.js';
 
 function registerBootstrap(admin: Command): void {
@@ -228,7 +229,9 @@ export function registerAdminCommands(program: Command): void {
   const admin = example(
     program
       .command('admin')
-      .description('Administration: the first administrator, accounts, users, projects, tokens, agencies.'),
+      .description(
+        'Administration: the first administrator, accounts, users, projects, tokens, agencies, storage.',
+      ),
     'ferry admin account list',
   );
   registerBootstrap(admin);
@@ -236,4 +239,5 @@ export function registerAdminCommands(program: Command): void {
   registerUserAndProjectCommands(admin);
   registerAdminTokenCommands(admin);
   registerAdminAgencyCommands(admin);
+  registerAdminStorageCommands(admin);
 }

@@ -1,6 +1,7 @@
 // The rest of the API through the CLI: image metadata, tags, deletion, sharing, jobs, regions and the
 // administrator's identity commands, each checked against what the API itself says.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -204,4 +205,51 @@ test('admin commands: accounts and users in every region, projects, tokens that 
   const forbidden = await alice.run(['admin', 'account', 'list']);
   assert.equal(forbidden.code, 3);
   assert.match(forbidden.stderr, /^ferry: FORBIDDEN: /);
+});
+
+test('admin storage: gc, and a scrub that exits 5 when it finds a damaged chunk', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const admin = await createCliSession(t, d);
+  await admin.run(['configure', '--token', d.admin.token]);
+  const north = d.url('north-1');
+  const data = pseudoRandom(2 * MiB, 9);
+  const created = await api(north, d.demo.token, 'POST', '/v2/images', {
+    name: 'scrubbed',
+    disk_format: 'raw',
+    container_format: 'bare',
+  });
+  const id: string = created.body.id;
+  const put = await api(north, d.demo.token, 'PUT', `/v2/images/${id}/file`, data, {
+    'content-type': 'application/octet-stream',
+  });
+  assert.equal(put.status, 204);
+
+  const clean = await admin.run(['admin', 'storage', 'scrub']);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stdout, /^Checked 2 chunks \(2\.00 MiB\)\.$/m);
+  assert.match(clean.stdout, /^Damaged images: none$/m);
+
+  const digest = createHash('sha256').update(data.subarray(MiB)).digest('hex');
+  const file = join(d.dataDir, 'north-1', 'blobs', 'v1', 'chunks', digest.slice(0, 2), digest);
+  const damaged = Buffer.from(data.subarray(MiB));
+  damaged[5] = damaged[5]! ^ 1;
+  await writeFile(file, damaged);
+  const found = await admin.run(['admin', 'storage', 'scrub', '--rate', '100MiB', '-o', 'json']);
+  assert.equal(found.code, 5, found.stderr);
+  const report = parseJson(found);
+  assert.deepEqual(report.corruptChunks, [digest]);
+  assert.deepEqual(report.damagedImages, [id]);
+  assert.match(found.stderr, /damaged data/);
+
+  const gc = parseJson(await admin.run(['admin', 'storage', 'gc', '--grace', '0', '-o', 'json']));
+  assert.deepEqual(Object.keys(gc).sort(), [
+    'bytesDeleted',
+    'chunksDeleted',
+    'chunksKept',
+    'manifestsDeleted',
+  ]);
+  assert.equal(gc.chunksKept, 1, 'the image still references its intact chunk');
+  assert.equal((await admin.run(['admin', 'storage', 'gc', '--grace', 'soon'])).code, 2);
+  const user = await createCliSession(t, d);
+  assert.equal((await user.run(['admin', 'storage', 'scrub'])).code, 3, 'administrators only');
 });
