@@ -90,7 +90,9 @@ export async function scrubChunkStore(
   // all its chunks stored (an upload or transfer checks that last), whichever shard the walk was in.
   const imagesByManifest = new Map<Digest, string[]>();
   for (const { id, manifestDigest } of await listImageManifests(db)) {
-    imagesByManifest.set(manifestDigest, [...(imagesByManifest.get(manifestDigest) ?? []), id]);
+    const ids = imagesByManifest.get(manifestDigest);
+    if (ids === undefined) imagesByManifest.set(manifestDigest, [id]);
+    else ids.push(id);
   }
   const missing = new Set<Digest>();
   for (const [manifestDigest, imageIds] of imagesByManifest) {
