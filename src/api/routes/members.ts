@@ -16,6 +16,7 @@ import {
   findMember,
   insertMember,
   listMembers,
+  type MemberRow,
   updateMemberStatus,
 } from '../../store/members.js';
 import { principalOf } from '../auth.js';
@@ -23,6 +24,7 @@ import type { RegionContext } from '../context.js';
 import { assertNotFrozen, isOwner, loadOwnedImage, loadVisibleImage } from '../image-access.js';
 import { memberView } from '../image-view.js';
 import type { ImageRecord } from '../../store/images.js';
+import type { Principal } from '../../identity/tokens.js';
 
 /** Glance's default image_member_quota. */
 export const MAX_MEMBERS = 128;
@@ -41,6 +43,25 @@ function assertShared(image: ImageRecord): void {
 
 function memberNotFound(imageId: string, memberId: string): FerryError {
   return new FerryError('MEMBER_NOT_FOUND', `Project ${memberId} is not a member of image ${imageId}.`);
+}
+
+/**
+ * The membership `params.member` of the shared image `params.id`, as `principal` may see it: the owner sees
+ * every member's entry, a member only its own. Another member's entry is not found, whether it exists or
+ * not: members do not learn of each other.
+ */
+async function loadMembership(
+  ctx: RegionContext,
+  principal: Principal,
+  params: Params,
+): Promise<{ image: ImageRecord; member: MemberRow }> {
+  const image = await loadVisibleImage(ctx, principal, params.id);
+  assertShared(image);
+  if (!isOwner(image, principal) && params.member !== principal.projectId)
+    throw memberNotFound(image.id, params.member);
+  const member = await findMember(ctx.db, image.id, params.member);
+  if (!member) throw memberNotFound(image.id, params.member);
+  return { image, member };
 }
 
 export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): void {
@@ -93,27 +114,14 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
   });
 
   app.get<{ Params: Params }>('/v2/images/:id/members/:member', async (request) => {
-    const principal = principalOf(request);
-    const image = await loadVisibleImage(ctx, principal, request.params.id);
-    assertShared(image);
-    const memberId = request.params.member;
-    if (!isOwner(image, principal) && memberId !== principal.projectId)
-      throw memberNotFound(image.id, memberId);
-    const member = await findMember(ctx.db, image.id, memberId);
-    if (!member) throw memberNotFound(image.id, memberId);
+    const { member } = await loadMembership(ctx, principalOf(request), request.params);
     return memberView(member);
   });
 
   app.put<{ Params: Params }>('/v2/images/:id/members/:member', async (request) => {
     const principal = principalOf(request);
-    const image = await loadVisibleImage(ctx, principal, request.params.id);
-    assertShared(image);
-    const memberId = request.params.member;
-    // Another member's entry is not found, whether it exists or not: members do not learn of each other.
-    if (!isOwner(image, principal) && memberId !== principal.projectId)
-      throw memberNotFound(image.id, memberId);
-    const member = await findMember(ctx.db, image.id, memberId);
-    if (!member) throw memberNotFound(image.id, memberId);
+    const { image, member } = await loadMembership(ctx, principal, request.params);
+    const memberId = member.member_id;
     if (memberId !== principal.projectId) {
       throw new FerryError('FORBIDDEN', 'Only the member itself may accept or reject a shared image.');
     }
