@@ -2,14 +2,18 @@
  * Reads a Glance image-list query string: limit/marker pagination, sort keys and directions (both the old
  * `sort_key`/`sort_dir` pairs and the new `sort=name:asc,size:desc`), and filters, with Glance's operators
  * (`in:` on id, name, status, disk_format and container_format; gt/gte/lt/lte/eq/neq on created_at and
- * updated_at). Every bad value is a 400 that names the parameter.
+ * updated_at; an exact value on checksum, os_hash_algo, os_hash_value, size, virtual_size, min_disk and
+ * min_ram; any other name is a custom property). Every bad value is a 400 that names the parameter.
  * @module
  */
 import { FerryError } from '../domain/errors.js';
 import { IMAGE_STATUSES, MEMBER_STATUSES, VISIBILITIES } from '../domain/image.js';
 import type { Principal } from '../identity/tokens.js';
 import {
+  EXACT_INTEGER_COLUMNS,
+  EXACT_TEXT_COLUMNS,
   SORT_KEYS,
+  type ExactColumnFilters,
   type ImageFilters,
   type ListOptions,
   type SortKey,
@@ -44,6 +48,8 @@ const KNOWN = new Set([
   'id',
   'created_at',
   'updated_at',
+  ...EXACT_TEXT_COLUMNS,
+  ...EXACT_INTEGER_COLUMNS,
 ]);
 
 /**
@@ -134,6 +140,20 @@ function timeFilter(query: Query, name: string): TimeFilter | undefined {
   return { op: TIME_OPERATORS[match[1] ?? 'eq']!, at: at.toISOString().slice(0, 19) };
 }
 
+/** `checksum=…`, `min_ram=…` and the other core columns matched by exact value. */
+function exactColumns(query: Query): ExactColumnFilters {
+  const columns: Record<string, string | number> = {};
+  for (const name of EXACT_TEXT_COLUMNS) {
+    const value = single(query, name);
+    if (value !== undefined) columns[name] = value;
+  }
+  for (const name of EXACT_INTEGER_COLUMNS) {
+    const value = integer(query, name);
+    if (value !== undefined) columns[name] = value;
+  }
+  return columns as ExactColumnFilters;
+}
+
 function isSortKey(value: string): value is SortKey {
   return (SORT_KEYS as readonly string[]).includes(value);
 }
@@ -200,6 +220,7 @@ export async function parseListQuery(
     imageType: single(query, 'image_type'),
     createdAt: timeFilter(query, 'created_at'),
     updatedAt: timeFilter(query, 'updated_at'),
+    columns: exactColumns(query),
     properties,
   };
   const markerId = single(query, 'marker');

@@ -1,10 +1,11 @@
 /**
- * Applies a Glance JSON patch (`application/openstack-images-v2.1-json-patch`) to an image, producing the
- * changes to store. Rules as in Glance: add sets (or replaces), replace and remove need the property to exist,
+ * Applies a Glance JSON patch (`application/openstack-images-v2.1-json-patch`, or the v2.0 type's older
+ * body) to an image, producing the changes to store. Rules as in Glance: add sets (or replaces), replace and remove need the property to exist,
  * core properties cannot be removed, read-only ones cannot be touched, formats change only while queued.
  * @module
  */
 import { FerryError } from '../domain/errors.js';
+import { defaultImageType } from '../domain/image.js';
 import type { Principal } from '../identity/tokens.js';
 import type { ImageChanges, ImageRecord, ImageRow } from '../store/images.js';
 import {
@@ -16,28 +17,49 @@ import {
 
 type Op = { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown };
 
-function parseOps(body: unknown): Op[] {
+const OPS = ['add', 'replace', 'remove'] as const;
+
+/**
+ * The operations of a patch body. `application/openstack-images-v2.1-json-patch` is RFC 6902 (`{"op":
+ * "replace", "path": "/name", "value": …}`); the older v2.0 media type names the operation by its key
+ * (`{"replace": "/name", "value": …}`), as Glance still accepts.
+ */
+function parseOps(body: unknown, mediaType: string): Op[] {
   if (!Array.isArray(body)) {
     throw new FerryError('VALIDATION_FAILED', 'A JSON patch is an array of {op, path, value} objects.');
   }
+  const draft = mediaType === 'application/openstack-images-v2.0-json-patch';
   return body.map((entry: unknown, i) => {
     if (typeof entry !== 'object' || entry === null) {
       throw new FerryError('VALIDATION_FAILED', `Patch operation ${i} must be an object.`);
     }
-    const { op, path, value } = entry as Record<string, unknown>;
-    if (op !== 'add' && op !== 'replace' && op !== 'remove') {
+    const fields = entry as Record<string, unknown>;
+    let op: unknown = fields.op;
+    let path: unknown = fields.path;
+    if (draft) {
+      const named = OPS.filter((name) => Object.hasOwn(fields, name));
+      if (named.length !== 1) {
+        throw new FerryError(
+          'VALIDATION_FAILED',
+          `Patch operation ${i} must name one of add, replace or remove, as {"replace": "/name", "value": …}.`,
+        );
+      }
+      op = named[0];
+      path = fields[named[0]!];
+    }
+    if (!OPS.includes(op as Op['op'])) {
       throw new FerryError('VALIDATION_FAILED', `Patch operation ${i}: op must be add, replace or remove.`);
     }
-    if (typeof path !== 'string' || !path.startsWith('/')) {
+    if (typeof path !== 'string' || !path.startsWith('/') || /~(?![01])/.test(path)) {
       throw new FerryError(
         'VALIDATION_FAILED',
-        `Patch operation ${i}: path must be a JSON pointer like /name.`,
+        `Patch operation ${i}: path must be a JSON pointer like /name (~0 and ~1 are its only escapes).`,
       );
     }
-    if (op !== 'remove' && !('value' in (entry as object))) {
-      throw new FerryError('VALIDATION_FAILED', `Patch operation ${i}: ${op} needs a value.`);
+    if (op !== 'remove' && !('value' in fields)) {
+      throw new FerryError('VALIDATION_FAILED', `Patch operation ${i}: ${op as string} needs a value.`);
     }
-    return { op, path, value };
+    return { op: op as Op['op'], path, value: fields.value };
   });
 }
 
@@ -58,11 +80,16 @@ function propertyName(path: string): string {
 
 const QUEUED_ONLY = new Set(['disk_format', 'container_format']);
 
-export function applyImagePatch(image: ImageRecord, body: unknown, principal: Principal): ImageChanges {
+export function applyImagePatch(
+  image: ImageRecord,
+  body: unknown,
+  principal: Principal,
+  mediaType: string,
+): ImageChanges {
   const columns: Partial<ImageRow> = {};
   const properties = { ...image.properties };
   let tags: string[] | undefined;
-  for (const { op, path, value } of parseOps(body)) {
+  for (const { op, path, value } of parseOps(body, mediaType)) {
     const name = propertyName(path);
     if (name === 'cmk_id') throw new FerryError('FORBIDDEN', 'cmk_id is set when an image is created, only.');
     if (name === 'owner') {
@@ -105,6 +132,12 @@ export function applyImagePatch(image: ImageRecord, body: unknown, principal: Pr
     if (image.properties[name] !== value) setProperties[name] = value;
   }
   const removeProperties = Object.keys(image.properties).filter((name) => !Object.hasOwn(properties, name));
+  if (columns.disk_format !== undefined && columns.image_type === undefined) {
+    // Glance clients know nothing of image_type: it follows disk_format where the two must agree (iso), as
+    // it does on create.
+    const wanted = defaultImageType(columns.disk_format);
+    if ((wanted === 'iso') !== (image.image_type === 'iso')) columns.image_type = wanted;
+  }
   assertImageFieldsAgree({ ...image, ...columns }, principal, image);
   return { columns, setProperties, removeProperties, ...(tags ? { tags } : {}) };
 }

@@ -3,10 +3,17 @@
  * Errors leave as `{"error": {"code", "message", "title", "status"}}`; unexpected ones become a logged 500.
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { ERROR_CODES, FerryError, imsCodeOf, type ErrorCode } from '../domain/errors.js';
 import { registerAuth } from './auth.js';
+import { answerExpectContinue } from './expect-continue.js';
 import type { RegionContext } from './context.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
 import { registerIdentityRoutes } from './routes/identity.js';
@@ -116,6 +123,8 @@ export async function createRegionServer(
     routerOptions: { maxParamLength: 4096 },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     clientErrorHandler: answerClientError,
+    // Glance's request ids (`x-openstack-request-id`), also in every log line of the request.
+    genReqId: () => `req-${randomUUID()}`,
     // A path Fastify cannot decode (bad percent-encoding) never reaches a route or the error handler.
     frameworkErrors: (error, _request, reply) => {
       const code: ErrorCode = error.code === 'FST_ERR_BAD_URL' ? 'BAD_REQUEST' : 'INTERNAL_ERROR';
@@ -128,7 +137,9 @@ export async function createRegionServer(
   // An empty body with a JSON Content-Type is no body (Glance ignores it): routes that need one say so.
   const jsonParser: typeof defaultJsonParser = (request, body, done) =>
     body === '' ? done(null, undefined) : defaultJsonParser(request, body, done);
-  app.removeContentTypeParser('application/json');
+  // Only these bodies are read: Fastify's text/plain parser would hand a JSON route a string, which it
+  // would then refuse as "not a JSON object" instead of as a media type it does not take (415).
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', ...JSON_PATCH_MEDIA_TYPES],
     { parseAs: 'string' },
@@ -156,9 +167,15 @@ export async function createRegionServer(
     request.log.error({ err: error }, 'unexpected error');
     return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Ferry could not complete the request.'));
   });
-  app.setNotFoundHandler((request, reply) => {
+  // The router lets a path parameter be empty (`/v2/images/`): that names nothing, so it is no route.
+  const hasEmptyParam = (params: unknown) =>
+    typeof params === 'object' && params !== null && Object.values(params).some((value) => value === '');
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]!;
-    const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    const allowed = METHODS.filter((method) => {
+      const route = app.findRoute({ method, url: path });
+      return route !== null && !hasEmptyParam(route.params);
+    });
     if (allowed.length > 0) {
       const message = `${request.method} is not allowed on ${path}; it takes ${allowed.join(', ')}.`;
       return reply
@@ -167,8 +184,15 @@ export async function createRegionServer(
         .send(errorBody('METHOD_NOT_ALLOWED', message));
     }
     return reply.code(404).send(errorBody('NOT_FOUND', `No route ${request.method} ${path}.`));
+  };
+  app.setNotFoundHandler(noRoute);
+  app.addHook('onRequest', async (request, reply) => {
+    // On the raw response, so that routes which write their own head (downloads) send it too.
+    reply.raw.setHeader('x-openstack-request-id', request.id);
+    if (hasEmptyParam(request.params)) return noRoute(request, reply);
   });
 
+  answerExpectContinue(app);
   registerAuth(app, ctx);
   registerDiscoveryRoutes(app, ctx);
   registerImageRoutes(app, ctx);

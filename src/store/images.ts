@@ -120,8 +120,17 @@ export interface ImageFilters {
   imageType?: string;
   createdAt?: TimeFilter;
   updatedAt?: TimeFilter;
+  /** Exact matches on core columns (Glance filters every image column this way). */
+  columns?: ExactColumnFilters;
   properties?: Record<string, string>;
 }
+
+/** The core columns a list filters on by exact value, besides those with filters of their own. */
+export const EXACT_TEXT_COLUMNS = ['checksum', 'os_hash_algo', 'os_hash_value'] as const;
+export const EXACT_INTEGER_COLUMNS = ['size', 'virtual_size', 'min_disk', 'min_ram'] as const;
+export type ExactColumnFilters = Partial<
+  Record<(typeof EXACT_TEXT_COLUMNS)[number], string> & Record<(typeof EXACT_INTEGER_COLUMNS)[number], number>
+>;
 
 export interface ListOptions {
   viewer: Viewer;
@@ -225,6 +234,11 @@ export async function listImages(db: Db, options: ListOptions): Promise<ImageRec
       query = query.where((eb) => eb(eb.fn('substr', [column, eb.lit(1), eb.lit(19)]), filter.op, filter.at));
   }
   if (filters.imageType !== undefined) query = query.where('image_type', '=', filters.imageType);
+  for (const [column, value] of Object.entries(filters.columns ?? {}) as Array<
+    [keyof ExactColumnFilters, string | number]
+  >) {
+    query = query.where(column, '=', value);
+  }
   if (filters.sizeMin !== undefined) query = query.where('size', '>=', filters.sizeMin);
   if (filters.sizeMax !== undefined) query = query.where('size', '<=', filters.sizeMax);
   if (filters.protected !== undefined) query = query.where('protected', '=', filters.protected ? 1 : 0);

@@ -207,6 +207,77 @@ test('image data sent as anything but application/octet-stream is refused with 4
   assert.ok(downloaded.equals(data));
 });
 
+/**
+ * PUT `data` to image `id` as curl does with a large body (`Expect: 100-continue`): the body is sent only if
+ * the server answers 100 Continue. Resolves the final status and whether 100 came first.
+ */
+function uploadExpectingContinue(d: TestDeployment, token: string, id: string, data: Buffer) {
+  return new Promise<{ status: number; continued: boolean; body: string }>((resolve, reject) => {
+    let continued = false;
+    const req = httpRequest(new URL(`${d.url()}/v2/images/${id}/file`), {
+      method: 'PUT',
+      headers: {
+        'x-auth-token': token,
+        'content-type': 'application/octet-stream',
+        'content-length': data.length,
+        expect: '100-continue',
+      },
+    });
+    req.on('continue', () => {
+      continued = true;
+      req.end(data);
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (piece: string) => (body += piece));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, continued, body });
+        req.destroy();
+      });
+    });
+    req.flushHeaders();
+  });
+}
+
+test('a client that asks first (Expect: 100-continue) is refused before it sends, or told to go on', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const token = d.demo.token;
+  const id = await createImage(d, token, { name: 'asked', disk_format: 'raw' });
+  const data = Buffer.alloc(2 * MiB, 5);
+
+  const badToken = await uploadExpectingContinue(d, 'fry_not-a-token', id, data);
+  assert.deepEqual([badToken.status, badToken.continued], [401, false]);
+  const missing = await uploadExpectingContinue(d, token, '00000000-0000-4000-8000-000000000000', data);
+  assert.deepEqual([missing.status, missing.continued], [404, false]);
+  assert.equal((await api(d.url(), token, 'GET', `/v2/images/${id}`)).body.status, 'queued');
+
+  const accepted = await uploadExpectingContinue(d, token, id, data);
+  assert.deepEqual([accepted.status, accepted.continued], [204, true], accepted.body);
+  const again = await uploadExpectingContinue(d, token, id, data);
+  assert.deepEqual([again.status, again.continued], [409, false], 'an active image takes no data');
+  assert.equal(JSON.parse(again.body).error.code, 'INVALID_IMAGE_STATUS');
+  const { data: downloaded } = await download(d, token, id);
+  assert.ok(downloaded.equals(data));
+
+  // A JSON body is read once authenticated.
+  const created = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest(new URL(`${d.url()}/v2/images`), {
+      method: 'POST',
+      headers: { 'x-auth-token': token, 'content-type': 'application/json', expect: '100-continue' },
+    });
+    req.on('continue', () => req.end(JSON.stringify({ name: 'json' })));
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+  assert.equal(created, 201);
+});
+
 test('an upload cut off halfway leaves a killed image and no partial chunk', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const id = await createImage(d, d.demo.token, { name: 'cut', disk_format: 'raw' });

@@ -2,7 +2,7 @@
 // status actions, and the clear JSON errors bad input gets.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { api, JSON_PATCH, startTestDeployment } from '../helpers/deployment.js';
+import { api, JSON_PATCH, OCTET, startTestDeployment } from '../helpers/deployment.js';
 
 test('version discovery and schemas answer without a token', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
@@ -71,6 +71,9 @@ test('image metadata lifecycle: create, show, list, patch, tags, protect, delete
     page2.body.images.map((i: { name: string }) => i.name),
     ['extra-1', 'extra-2'],
   );
+  // As Glance: `first` is the same query without the marker.
+  assert.equal(page2.body.first, '/v2/images?limit=2&sort_key=name&sort_dir=asc');
+  assert.equal((await api(d.url(), token, 'GET', '/v2/images')).body.first, '/v2/images');
   const byTag = await api(d.url(), token, 'GET', '/v2/images?tag=linux&tag=base');
   assert.deepEqual(
     byTag.body.images.map((i: { id: string }) => i.id),
@@ -311,13 +314,57 @@ test('a JSON patch keeps the rules a create has, and knows only the properties t
   const isoType = await patch(raw, [{ op: 'replace', path: '/image_type', value: 'iso' }]);
   assert.equal(isoType.status, 400);
   assert.match(isoType.body.error.message, /image_type iso/);
+  // Glance clients set disk_format alone: image_type follows it where the two must agree, as on create.
   const isoFormat = await patch(raw, [{ op: 'replace', path: '/disk_format', value: 'iso' }]);
-  assert.equal(isoFormat.status, 400, 'a system-disk image does not become an iso');
+  assert.equal(isoFormat.status, 200, JSON.stringify(isoFormat.body));
+  assert.equal(isoFormat.body.image_type, 'iso');
+  const rawAgain = await patch(raw, [{ op: 'replace', path: '/disk_format', value: 'raw' }]);
+  assert.equal(rawAgain.body.image_type, 'system-disk');
+  const dataDisk = await create({ name: 'data', disk_format: 'raw', image_type: 'data-disk' });
+  const qcow2 = await patch(dataDisk, [{ op: 'replace', path: '/disk_format', value: 'qcow2' }]);
+  assert.equal(qcow2.body.image_type, 'data-disk', 'a type the format allows is kept');
+  const disagree = await patch(raw, [
+    { op: 'replace', path: '/disk_format', value: 'iso' },
+    { op: 'replace', path: '/image_type', value: 'data-disk' },
+  ]);
+  assert.equal(disagree.status, 400, 'a type named in the same patch is not overridden');
   const both = await patch(raw, [
     { op: 'replace', path: '/disk_format', value: 'iso' },
     { op: 'replace', path: '/image_type', value: 'iso' },
   ]);
   assert.equal(both.status, 200, 'both together agree');
+
+  // The v2.0 media type's older body (the operation named by its key), and JSON pointers' only escapes.
+  const draft = await api(
+    d.url(),
+    token,
+    'PATCH',
+    `/v2/images/${raw}`,
+    [
+      { replace: '/name', value: 'renamed' },
+      { add: '/a~1b', value: 'slash' },
+    ],
+    { 'content-type': 'application/openstack-images-v2.0-json-patch' },
+  );
+  assert.equal(draft.status, 200, JSON.stringify(draft.body));
+  assert.equal(draft.body.name, 'renamed');
+  assert.equal(draft.body['a/b'], 'slash');
+  for (const [ops, what] of [
+    [[{ op: 'add', path: '/a~2b', value: 'x' }], '~2 is no escape'],
+    [[{ op: 'add', path: '/a~', value: 'x' }], 'a lone ~'],
+    [[{ replace: '/name', value: 'x' }], 'a v2.0 body under the v2.1 type'],
+  ] as const) {
+    const refused = await patch(raw, [...ops]);
+    assert.equal(refused.status, 400, `${what}: ${JSON.stringify(refused.body)}`);
+    assert.equal(refused.body.error.code, 'VALIDATION_FAILED');
+  }
+  const tooManyTags = Array.from({ length: 129 }, (_, i) => `t${i}`);
+  const tagged = await patch(raw, [{ op: 'replace', path: '/tags', value: tooManyTags }]);
+  assert.equal(tagged.status, 413, 'a tag quota, as PUT /tags/{tag} and Glance answer');
+  assert.equal(tagged.body.error.code, 'LIMIT_EXCEEDED');
+  const createdTagged = await api(d.url(), token, 'POST', '/v2/images', { name: 'tags', tags: tooManyTags });
+  assert.equal(createdTagged.status, 413);
+  assert.equal(createdTagged.body.error.code, 'LIMIT_EXCEEDED');
 
   const encrypted = await create({ name: 'enc', disk_format: 'raw', cmk_id: 'key-1' });
   for (const visibility of ['community', 'public']) {
@@ -350,6 +397,26 @@ test('every answer keeps the error format: wrong method 405 with Allow, bad URL,
     assert.equal(response.headers.get('allow'), allow);
   }
   assert.equal((await api(d.url(), token, 'GET', '/v2/nothing')).status, 404, 'an unknown path stays 404');
+  for (const [method, path] of [
+    ['GET', '/v2/images/'],
+    ['DELETE', `/v2/images/${id}/members/`],
+    ['PUT', `/v2/images/${id}/tags/`],
+  ] as const) {
+    const empty = await api(d.url(), token, method, path);
+    assert.equal(empty.status, 404, `${method} ${path}: an empty ID names nothing`);
+    assert.equal(empty.body.error.code, 'NOT_FOUND');
+  }
+  const requestId = (await api(d.url(), token, 'GET', `/v2/images/${id}`)).headers.get(
+    'x-openstack-request-id',
+  );
+  assert.match(requestId ?? '', /^req-[0-9a-f-]{36}$/, "Glance's request id header");
+
+  // Only the media types a route reads: a JSON object sent as text/plain is 415, not "not a JSON object".
+  const text = await api(d.url(), token, 'POST', '/v2/images', '{"name":"t"}', {
+    'content-type': 'text/plain',
+  });
+  assert.equal(text.status, 415);
+  assert.equal(text.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
 
   const badUrl = await api(d.url(), token, 'GET', '/v2/images/%');
   assert.equal(badUrl.status, 400);
@@ -388,7 +455,13 @@ test("list filters take Glance's operators (in:, gt:/lt: on times), tags as they
   await new Promise((r) => setTimeout(r, 1010));
   const b = await make({ name: 'beta', disk_format: 'qcow2' });
   await new Promise((r) => setTimeout(r, 1010));
-  const c = await make({ name: 'gamma,delta', disk_format: 'iso', image_type: 'iso' });
+  const c = await make({
+    name: 'gamma,delta',
+    disk_format: 'iso',
+    image_type: 'iso',
+    min_ram: 512,
+    min_disk: 2,
+  });
   const names = async (query: string) => {
     const response = await api(d.url(), token, 'GET', `/v2/images?${query}&sort=name:asc`);
     assert.equal(response.status, 200, `${query}: ${JSON.stringify(response.body)}`);
@@ -403,11 +476,23 @@ test("list filters take Glance's operators (in:, gt:/lt: on times), tags as they
   assert.deepEqual(await names(`created_at=lte:${b.created_at}`), ['alpha', 'beta']);
   assert.deepEqual(await names(`updated_at=neq:${a.updated_at}`), ['beta', 'gamma,delta']);
   assert.deepEqual(await names(`tag=${encodeURIComponent('red,blue')}`), ['alpha'], 'a tag is taken whole');
+  const data = Buffer.alloc(3 * 65536, 7);
+  assert.equal((await api(d.url(), token, 'PUT', `/v2/images/${a.id}/file`, data, OCTET)).status, 204);
+  const uploaded = (await api(d.url(), token, 'GET', `/v2/images/${a.id}`)).body;
+  // Core columns match by exact value (as `glance image-list --checksum/--hash` ask), never as properties.
+  assert.deepEqual(await names(`checksum=${uploaded.checksum}`), ['alpha']);
+  assert.deepEqual(await names(`os_hash_value=${uploaded.os_hash_value}&os_hash_algo=sha512`), ['alpha']);
+  assert.deepEqual(await names(`size=${data.length}&virtual_size=${data.length}`), ['alpha']);
+  assert.deepEqual(await names('min_ram=512&min_disk=2'), ['gamma,delta']);
+  assert.deepEqual(await names('min_ram=0'), ['alpha', 'beta']);
+  assert.deepEqual(await names(`checksum=${'0'.repeat(32)}`), []);
 
   for (const query of [
     'status=in:queued,sleeping',
     'created_at=after:2020-01-01',
     'created_at=gt:yesterday',
+    'min_ram=lots',
+    'checksum=a&checksum=b',
     'sort_key=name,size&sort_dir=asc,desc,asc',
     'sort_dir=asc&sort_dir=desc',
     'sort=name:asc:x',

@@ -24,6 +24,7 @@ import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../image-access.js';
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
+import { sendContinue } from '../expect-continue.js';
 import { parseRange } from '../range.js';
 import { createUploadSlots } from '../upload-slots.js';
 import { markUploading } from '../upload-sockets.js';
@@ -83,7 +84,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
 
   app.put<{ Params: IdParams }>(
     '/v2/images/:id/file',
-    { onRequest: requireOctetStream },
+    { onRequest: requireOctetStream, config: { continueInHandler: true } },
     async (request, reply) => {
       const principal = principalOf(request);
       const image = await loadOwnedImage(ctx, principal, request.params.id);
@@ -186,6 +187,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         );
         let ingested;
         const unmark = markUploading(request.raw.socket, image.id);
+        sendContinue(request, reply); // every check passed: the client may send the data now
         try {
           ingested = await ingestImage(ctx.chunks, request.body as Readable, {
             observe,

@@ -26,7 +26,7 @@ import { principalOf, requireAdmin } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { assertNotFrozen, loadOwnedImage, loadVisibleImage, notFound } from '../image-access.js';
 import { parseListQuery } from '../image-list-query.js';
-import { nextLink } from '../next-link.js';
+import { firstLink, nextLink } from '../page-links.js';
 import { imageView } from '../image-view.js';
 import { applyImagePatch } from '../image-patch.js';
 import { assertImageFieldsAgree, assertPropertyValue, isWritableCore } from '../validate.js';
@@ -143,7 +143,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     const images = await listImages(ctx.db, options);
     const body: Record<string, unknown> = {
       images: await viewsWithReplication(ctx, images),
-      first: '/v2/images',
+      first: firstLink('/v2/images', query),
       schema: '/v2/schemas/images',
     };
     const last = images.at(-1);
@@ -159,7 +159,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
   app.patch<{ Params: IdParams }>('/v2/images/:id', async (request) => {
     const principal = principalOf(request);
     const mediaType = mediaTypeOf(request.headers['content-type']);
-    if (!JSON_PATCH_MEDIA_TYPES.some((accepted) => accepted === mediaType)) {
+    if (mediaType === undefined || !JSON_PATCH_MEDIA_TYPES.some((accepted) => accepted === mediaType)) {
       throw new FerryError(
         'UNSUPPORTED_MEDIA_TYPE',
         'Send the update as application/openstack-images-v2.1-json-patch.',
@@ -167,7 +167,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
     }
     const image = await loadOwnedImage(ctx, principal, request.params.id);
     await assertChangeable(ctx, image);
-    const changes = applyImagePatch(image, request.body, principal);
+    const changes = applyImagePatch(image, request.body, principal, mediaType);
     if (changes.columns?.owner !== undefined && !(await findProject(ctx.db, changes.columns.owner))) {
       throw new FerryError(
         'VALIDATION_FAILED',

@@ -28,7 +28,7 @@ import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { loadOwnedImage } from '../image-access.js';
 import { jobView } from '../job-view.js';
-import { nextLink } from '../next-link.js';
+import { nextLink } from '../page-links.js';
 
 type Body = Record<string, unknown>;
 

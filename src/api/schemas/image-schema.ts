@@ -38,7 +38,8 @@ export const WRITABLE_PROPERTIES = {
   tags: {
     type: 'array',
     items: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH },
-    maxItems: 128,
+    // No maxItems: more than MAX_TAGS distinct tags is a quota (413 LIMIT_EXCEEDED, as Glance), not a
+    // malformed request.
     description: 'List of strings related to the image',
   },
   image_type: { type: 'string', enum: [...IMAGE_TYPES], description: 'Ferry: system-disk, data-disk, ...' },
