@@ -115,18 +115,25 @@ function askYesNo(question: string): Promise<boolean> {
   });
 }
 
-export async function cancelJobs(client: FerryClient, jobIds: readonly string[]): Promise<void> {
-  await Promise.all(
-    jobIds.map((id) =>
-      client
-        .request('POST', `/v1/cloudimages/job/${encodeURIComponent(id)}/cancel`)
-        .catch((error: unknown) => {
-          // A job that ended meanwhile cannot be cancelled, and needs no cancelling.
-          if (error instanceof ApiError && error.code === 'JOB_FINISHED') return;
-          throw error;
-        }),
-    ),
+/**
+ * Asks for every job to be cancelled. `ended`: those that had already ended (JOB_FINISHED: they need no
+ * cancelling); `refused`: the other refusals by job ID (an unknown job, say).
+ */
+export async function cancelJobs(
+  client: FerryClient,
+  jobIds: readonly string[],
+): Promise<{ ended: string[]; refused: Map<string, unknown> }> {
+  const results = await Promise.allSettled(
+    jobIds.map((id) => client.request('POST', `/v1/cloudimages/job/${encodeURIComponent(id)}/cancel`)),
   );
+  const ended: string[] = [];
+  const refused = new Map<string, unknown>();
+  results.forEach((result, i) => {
+    if (result.status === 'fulfilled') return;
+    if (result.reason instanceof ApiError && result.reason.code === 'JOB_FINISHED') ended.push(jobIds[i]!);
+    else refused.set(jobIds[i]!, result.reason);
+  });
+  return { ended, refused };
 }
 
 /** Waits until every job has ended; returns their last views, in the order of `jobIds`. */
@@ -206,7 +213,8 @@ async function handleInterrupt(
         `cancel them with \`ferry job cancel ${running.join(' ')}\``,
     );
   }
-  await cancelJobs(client, running);
+  const { refused } = await cancelJobs(client, running);
+  if (refused.size > 0) throw refused.values().next().value;
   const final = await Promise.all(jobs.map((job) => (isFinished(job) ? job : getJob(client, job.job_id))));
   printJobSummary(out, final);
   throw new InterruptedError(`interrupted; cancelled ${running.length} job(s)`);

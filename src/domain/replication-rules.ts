@@ -130,7 +130,13 @@ export function checkRunningJobs(running: number, limits: ReplicationLimits): vo
   }
 }
 
-/** The destination image's name when the caller gives none: copy_<source-region>_<source-name>. */
+/** Longest name a copy or replica may be given (IMS: 1 to 128 characters). */
+export const MAX_COPY_NAME_LENGTH = 128;
+
+/**
+ * The destination image's name when the caller gives none: copy_<source-region>_<source-name>, cut to the
+ * 128 characters a name given in the request may have.
+ */
 export function defaultCopyName(sourceRegion: string, sourceName: string | null): string {
-  return `copy_${sourceRegion}_${sourceName ?? ''}`.slice(0, 255);
+  return `copy_${sourceRegion}_${sourceName ?? ''}`.slice(0, MAX_COPY_NAME_LENGTH);
 }

@@ -12,6 +12,12 @@ export interface ReplicationSettings {
   pollMs: number;
   /** Jobs one region process runs at once (default: 2). */
   concurrentJobs: number;
+  /**
+   * How long a run keeps its slot while other jobs wait for one (default: 60 s): it then gives the job back,
+   * which runs again after those, from what it has stored. So a slow job (a low bandwidth cap, a huge image)
+   * cannot hold the region's slots for hours while other accounts' jobs wait.
+   */
+  timeSliceMs: number;
   /** Chunk batch requests in flight per job (default: 8). */
   parallelFetches: number;
   /** Chunks asked for in one batch request, at most 64 (default: 16). */
@@ -20,7 +26,10 @@ export interface ReplicationSettings {
   retryBaseMs: number;
   /** Tries per chunk batch within one run, counted since its last stored chunk, before the run fails (default: 4). */
   chunkAttempts: number;
-  /** Runs per job before it ends FAIL (default: 5). */
+  /**
+   * Runs per job before it ends FAIL (default: 10). With the backoff (retryBaseMs doubling, at most 5 minutes)
+   * a job outlasts ~13 minutes of its source being unreachable: a restart or a network cut does not fail it.
+   */
   maxAttempts: number;
   /** Default cap in bytes per second per job; null = none (default: null). */
   bandwidthLimit: number | null;
@@ -35,11 +44,12 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   leaseMs: 30_000,
   pollMs: 500,
   concurrentJobs: 2,
+  timeSliceMs: 60_000,
   parallelFetches: 8,
   chunksPerRequest: 16,
   retryBaseMs: 2_000,
   chunkAttempts: 4,
-  maxAttempts: 5,
+  maxAttempts: 10,
   bandwidthLimit: null,
   transferPricePerGiB: 0,
   runWorker: true,

@@ -60,7 +60,12 @@ export async function runTransfer(
   const job = { ...claimed };
   const worker = ctx.workerId;
   const abort = new AbortController();
-  const onStop = () => abort.abort(new Stopped('the worker is stopping'));
+  /** The worker took the run back (it stops, or another job's turn has come): no failure of the job's. */
+  let interrupted = false;
+  const onStop = () => {
+    interrupted = true;
+    abort.abort(new Stopped('the worker interrupted the run'));
+  };
   stopSignal?.addEventListener('abort', onStop, { once: true });
   const leaseUntil = () => new Date(ctx.clock.now().getTime() + ctx.replication.leaseMs).toISOString();
   const save = async (update: Parameters<typeof updateLeasedJob>[3]) => {
@@ -224,7 +229,11 @@ export async function runTransfer(
     abort.abort(error);
     if (stopped) {
       // Someone else decides this job's outcome (cancel, lease takeover) or it resumes at the next start.
-      await releaseJob(ctx.db, job.id, worker, { ...progress(), run_at: timestamp(ctx.clock) });
+      await releaseJob(ctx.db, job.id, worker, {
+        ...progress(),
+        run_at: timestamp(ctx.clock),
+        ...(interrupted ? { attempts: claimed.attempts, current_task: 'ReplicateImageTask:Queued' } : {}),
+      });
       return;
     }
     await failRun(ctx, job, error, progress(), log);

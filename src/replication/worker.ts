@@ -2,13 +2,17 @@
  * The job worker of a region process: claims runnable destination jobs (unleased, or with an expired lease
  * whose worker is presumed dead), runs them, and gives them back. Several processes of one region may run
  * workers against one database; the lease compare-and-set keeps each job with one worker at a time.
+ *
+ * Fair share: a run that has held its slot for `timeSliceMs` while other jobs wait is interrupted and its job
+ * given back (not counted as a failed run); it resumes after them from the chunks it has stored, so the
+ * slots go round all jobs instead of to whoever came first.
  * @module
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RegionContext } from '../api/context.js';
 import { coerceError } from '../domain/errors.js';
 import { timestamp } from '../store/clock.js';
-import { claimJob } from '../store/jobs.js';
+import { claimJob, isJobWaiting } from '../store/jobs.js';
 import { runTransfer } from './transfer.js';
 
 export interface JobWorker {
@@ -31,11 +35,24 @@ export function startJobWorker(ctx: RegionContext, log: FastifyBaseLogger): JobW
         const job = await claimJob(ctx.db, ctx.workerId, timestamp(ctx.clock), leaseUntil);
         if (!job) break;
         log.info({ job: job.id, attempt: job.attempts + 1, of: job.max_attempts }, 'replication run starts');
-        const run = runTransfer(ctx, job, log, stopping.signal)
+        const turn = new AbortController();
+        const slice = setInterval(() => {
+          if (running.size < ctx.replication.concurrentJobs) return; // a free slot takes the waiting job
+          isJobWaiting(ctx.db, timestamp(ctx.clock))
+            .then((waiting) => {
+              if (!waiting || turn.signal.aborted) return;
+              log.info({ job: job.id }, 'replication run gives its slot to a waiting job');
+              turn.abort();
+            })
+            .catch((error: unknown) => log.error({ err: coerceError(error) }, 'job queue check failed'));
+        }, ctx.replication.timeSliceMs);
+        slice.unref();
+        const run = runTransfer(ctx, job, log, AbortSignal.any([stopping.signal, turn.signal]))
           .catch((error: unknown) =>
             log.error({ job: job.id, err: coerceError(error) }, 'replication run crashed'),
           )
           .finally(() => {
+            clearInterval(slice);
             running.delete(run);
             schedule(0);
           });

@@ -167,19 +167,29 @@ export async function updateLeasedJob(
  * Claims the next runnable destination job: unfinished, due, and either unleased or with an expired lease
  * (its worker is presumed dead). Compare-and-set on the lease, so two workers never hold one job.
  */
+/** Destination jobs due to run that no live worker holds. */
+function claimable(db: Db, now: string) {
+  return db
+    .selectFrom('jobs')
+    .where('role', '=', 'destination')
+    .where('status', 'in', ACTIVE)
+    .where('run_at', '<=', now)
+    .where((eb) => eb.or([eb('locked_by', 'is', null), eb('lease_until', '<', now)]));
+}
+
+/** Whether some job waits for a worker (see claimJob). */
+export async function isJobWaiting(db: Db, now: string): Promise<boolean> {
+  return (await claimable(db, now).select('id').limit(1).executeTakeFirst()) !== undefined;
+}
+
 export async function claimJob(
   db: Db,
   workerId: string,
   now: string,
   leaseUntil: string,
 ): Promise<JobRow | undefined> {
-  const candidates = await db
-    .selectFrom('jobs')
+  const candidates = await claimable(db, now)
     .select(['id', 'locked_by', 'lease_until'])
-    .where('role', '=', 'destination')
-    .where('status', 'in', ACTIVE)
-    .where('run_at', '<=', now)
-    .where((eb) => eb.or([eb('locked_by', 'is', null), eb('lease_until', '<', now)]))
     .orderBy('run_at')
     .limit(5)
     .execute();

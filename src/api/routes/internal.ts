@@ -109,7 +109,7 @@ function parseBatchRequest(body: unknown): { digests: Digest[]; bytesPerSecond: 
 }
 
 export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext): void {
-  const granted = new Map<string, GrantedImage>();
+  const granted = new Map<string, Promise<GrantedImage>>();
   const internal = { config: { public: true } };
 
   async function grantFor(request: FastifyRequest, jobId: string): Promise<GrantRow> {
@@ -132,25 +132,32 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
    * The granted manifest's chunks with their lengths (the last chunk may be short), and the job's pace: one
    * token bucket shared by all of the job's batch requests, remade when the destination asks for a new cap.
    */
-  async function grantedImage(grant: GrantRow): Promise<GrantedImage> {
+  function grantedImage(grant: GrantRow): Promise<GrantedImage> {
+    // The promise is cached, not its result: a job's lanes ask for their first batches together, and each
+    // must get the one pace (token bucket) of the job, or the cap is multiplied by the lanes.
     let image = granted.get(grant.job_id);
     if (!image) {
-      const manifest = await ctx.chunks.getManifest(grant.manifest_digest as Digest);
-      const lengths = new Map<string, number>();
-      for (const [index, digest] of manifest.chunks.entries()) {
-        if (digest !== null && !lengths.has(digest)) lengths.set(digest, chunkLength(manifest, index));
-      }
-      let cap: { bytesPerSecond: number | null; bucket: TokenBucket } | undefined;
-      const pace = (bytesPerSecond: number | null) => {
-        if (cap?.bytesPerSecond !== bytesPerSecond)
-          cap = { bytesPerSecond, bucket: createTokenBucket(bytesPerSecond) };
-        return cap.bucket;
-      };
-      image = { lengths, pace };
+      image = loadGrantedImage(grant);
+      image.catch(() => granted.delete(grant.job_id));
       if (granted.size >= MANIFEST_CACHE_SIZE) granted.delete(granted.keys().next().value!);
       granted.set(grant.job_id, image);
     }
     return image;
+  }
+
+  async function loadGrantedImage(grant: GrantRow): Promise<GrantedImage> {
+    const manifest = await ctx.chunks.getManifest(grant.manifest_digest as Digest);
+    const lengths = new Map<string, number>();
+    for (const [index, digest] of manifest.chunks.entries()) {
+      if (digest !== null && !lengths.has(digest)) lengths.set(digest, chunkLength(manifest, index));
+    }
+    let cap: { bytesPerSecond: number | null; bucket: TokenBucket } | undefined;
+    const pace = (bytesPerSecond: number | null) => {
+      if (cap?.bytesPerSecond !== bytesPerSecond)
+        cap = { bytesPerSecond, bucket: createTokenBucket(bytesPerSecond) };
+      return cap.bucket;
+    };
+    return { lengths, pace };
   }
 
   app.get<{ Params: { job: string } }>(

@@ -14,6 +14,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FerryError, type ErrorCode } from '../../domain/errors.js';
 import { JOB_STATUSES, JOB_TYPES } from '../../domain/job.js';
+import { MAX_COPY_NAME_LENGTH } from '../../domain/replication-rules.js';
 import { copyInRegion } from '../../replication/in-region-copy.js';
 import { cancelReplica } from '../../replication/replicas.js';
 import {
@@ -48,6 +49,12 @@ function optionalString(b: Body, name: string, max: number): string | undefined 
   return value;
 }
 
+/** A field that may be left out, but not given empty. */
+function nonEmpty(name: string, value: string | undefined): string | undefined {
+  if (value === '') throw new FerryError('VALIDATION_FAILED', `${name} may be left out, but not empty.`);
+  return value;
+}
+
 function requiredString(b: Body, name: string, max: number): string {
   const value = optionalString(b, name, max);
   if (value === undefined || value.length === 0)
@@ -60,7 +67,9 @@ function requiredString(b: Body, name: string, max: number): string {
  * control characters (IMS's rule; the console shows these names).
  */
 function imageName(b: Body, required: boolean): string | undefined {
-  const value = required ? requiredString(b, 'name', 128) : optionalString(b, 'name', 128);
+  const value = required
+    ? requiredString(b, 'name', MAX_COPY_NAME_LENGTH)
+    : optionalString(b, 'name', MAX_COPY_NAME_LENGTH);
   if (value === undefined) return undefined;
   if (value.trim().length === 0 || /[<>\p{Cc}]/u.test(value)) {
     throw new FerryError(
@@ -109,7 +118,7 @@ function copyRequest(b: Body): CrossRegionRequest {
   return {
     name: imageName(b, false),
     description,
-    projectName: optionalString(b, 'project_name', 255),
+    projectName: nonEmpty('project_name', optionalString(b, 'project_name', 255)),
     agencyName: requiredString(b, 'agency_name', 255),
     vaultId: optionalString(b, 'vault_id', 255),
     ...(typeof bandwidth === 'number' ? { bandwidthLimit: bandwidth } : {}),

@@ -83,8 +83,11 @@ export function registerJobCommands(program: Command): void {
     withContext<[string[]]>(async (ctx, _o, ids) => {
       const client = await ctx.client();
       if (ids.length === 0) throw new UsageError('name at least one job');
-      await cancelJobs(client, ids);
-      const jobs = await Promise.all(ids.map((id) => getJob(client, id)));
+      const { ended, refused } = await cancelJobs(client, ids);
+      const jobs = await Promise.all(ids.filter((id) => !refused.has(id)).map((id) => getJob(client, id)));
+      for (const job of jobs.filter((j) => ended.includes(j.job_id))) {
+        ctx.out.warn(`job ${job.job_id} had already ended (${job.status}): nothing to cancel`);
+      }
       ctx.out.list(jobs, {
         id: (j) => j.job_id,
         columns: [
@@ -93,6 +96,8 @@ export function registerJobCommands(program: Command): void {
           { header: 'To', value: (j) => j.dest_region ?? j.source_region },
         ],
       });
+      // The jobs that could be cancelled were; the first refusal is the command's error (exit 3).
+      if (refused.size > 0) throw refused.values().next().value;
     }),
   );
 

@@ -197,6 +197,13 @@ test('Ctrl-C while waiting asks, and cancels the jobs on yes; with --on-interrup
   assert.equal(cancelled.code, 0, cancelled.stderr);
   assert.equal(parseJson(cancelled)[0].status, 'CANCELLED');
   assert.equal((await waitForJob(d.url('north-1'), d.demo.token, jobId)).status, 'CANCELLED');
+  // Again, with a job that does not exist: the ended one is shown with a warning, the unknown one fails.
+  const unknown = 'f'.repeat(32);
+  const again = await cli.run(['job', 'cancel', jobId, unknown]);
+  assert.equal(again.code, 3, again.stderr);
+  assert.match(again.stderr, new RegExp(`job ${jobId} had already ended \\(CANCELLED\\)`));
+  assert.match(again.stderr, /JOB_NOT_FOUND/);
+  assert.match(again.stdout, new RegExp(jobId));
 });
 
 test('each refused replication prints its code and message and exits 3', async (t) => {
