@@ -4,7 +4,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import { FerryError } from '../../domain/errors.js';
+import { FerryError, isFerryError } from '../../domain/errors.js';
 import { isUuid, newUuid } from '../../domain/ids.js';
 import { canTransition, defaultImageType, MAX_NAME_LENGTH, type ImageStatus } from '../../domain/image.js';
 import { timestamp } from '../../store/clock.js';
@@ -32,8 +32,8 @@ import { applyImagePatch } from '../image-patch.js';
 import { assertImageFieldsAgree, assertPropertyValue, isWritableCore } from '../validate.js';
 import { listImages } from '../../store/images.js';
 import type { Principal } from '../../identity/tokens.js';
-import { assertNotBeingReplicated } from '../../replication/source-jobs.js';
-import { findJobsByIds } from '../../store/jobs.js';
+import { assertNotBeingReplicated, cancelSourceJob } from '../../replication/source-jobs.js';
+import { findJobsByIds, listActiveSourceJobsOfImage } from '../../store/jobs.js';
 import { JSON_PATCH_MEDIA_TYPES, mediaTypeOf } from '../media-type.js';
 
 /** Glance's default image tag limit (image_tag_quota). */
@@ -243,6 +243,14 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
       const image = await findImage(ctx.db, request.params.id);
       if (!image) throw notFound(request.params.id);
       await updateImage(ctx.db, image.id, { columns: { frozen } }, timestamp(ctx.clock));
+      if (frozen === 1) {
+        // A frozen image is not replicated: copies already under way stop, their replicas leave.
+        for (const job of await listActiveSourceJobsOfImage(ctx.db, image.id)) {
+          await cancelSourceJob(ctx, job).catch((error: unknown) => {
+            if (!(isFerryError(error) && error.code === 'JOB_FINISHED')) throw error;
+          });
+        }
+      }
       request.log.info(
         { audit: `image.${path}`, image: image.id, by: principal.userId },
         `image ${path} done`,

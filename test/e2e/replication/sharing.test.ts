@@ -1,5 +1,6 @@
 // How replication shares what a region has: a job's bandwidth cap holds for the job as a whole, whatever
-// its parallel lanes do, and a slow job does not keep the destination's job slots from the jobs behind it.
+// its parallel lanes do; a slow job does not keep the destination's job slots from the jobs behind it; a
+// frozen image's copies stop.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, startTestDeployment } from '../../helpers/deployment.js';
@@ -70,4 +71,19 @@ test('a slow job gives its slot to a waiting job after its time slice, and resum
   assert.ok(resumed.bytes_transferred > 0, 'it resumed once the quick job was done');
   assert.equal(resumed.attempts, 1, JSON.stringify(resumed));
   assert.equal((await api(north, token, 'POST', `/v1/cloudimages/job/${slowJob}/cancel`)).status, 200);
+});
+
+test('freezing an image stops its copies under way: the jobs end CANCELLED and their replicas leave', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const id = await uploadImage(d, token, 'north-1', pseudoRandom(8 * MiB, 31), { name: 'held' });
+  const jobId = await replicate(north, token, id, { bandwidth_limit: 128 * 1024 });
+  for (let i = 0; i < 100 && (await jobOf(north, token, jobId)).status !== 'RUNNING'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal((await api(north, d.admin.token, 'POST', `/v2/images/${id}/actions/freeze`)).status, 204);
+  assert.equal((await jobOf(north, token, jobId)).status, 'CANCELLED');
+  assert.deepEqual((await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images, []);
+  assert.equal((await api(north, d.admin.token, 'POST', `/v2/images/${id}/actions/unfreeze`)).status, 204);
 });
