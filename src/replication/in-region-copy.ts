@@ -41,10 +41,17 @@ export async function copyInRegion(
     throw new FerryError('FORBIDDEN', 'Full-server images cannot be copied within a region.');
   }
   if (image.disk_format === 'iso' || image.image_type === 'iso') {
-    throw new FerryError('FORBIDDEN', 'ISO images cannot be copied within a region.');
+    // The same codes as a cross-region copy gives for the same refusals.
+    throw new FerryError(
+      'REPLICATION_ISO',
+      `Image ${image.id} is an ISO image: ISO images cannot be copied.`,
+    );
   }
   if (image.frozen === 1) {
-    throw new FerryError('IMAGE_FROZEN', `Image ${image.id} is frozen: ask an administrator to unfreeze it.`);
+    throw new FerryError(
+      'REPLICATION_FROZEN',
+      `Image ${image.id} is frozen: ask an administrator to unfreeze it.`,
+    );
   }
   if (image.status !== 'active' || image.manifest_digest === null) {
     throw new FerryError(

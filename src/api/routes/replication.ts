@@ -22,6 +22,7 @@ import {
   refreshSourceJob,
   startCrossRegionCopies,
   type CrossRegionRequest,
+  type Refusal,
 } from '../../replication/source-jobs.js';
 import { listTransferUsage } from '../../store/grants.js';
 import { findJob, findJobByDestImage, listActiveSourceJobs, listJobs } from '../../store/jobs.js';
@@ -33,11 +34,55 @@ import { nextLink } from '../page-links.js';
 
 type Body = Record<string, unknown>;
 
-function body(value: unknown): Body {
+/**
+ * The request body as an object of known fields. An unknown field is refused rather than ignored: a
+ * misspelt `bandwidth_limit` or `regions` would otherwise start an uncapped copy, or one to fewer regions.
+ */
+function body(value: unknown, fields: readonly string[]): Body {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new FerryError('VALIDATION_FAILED', 'The request body must be a JSON object.');
   }
+  const unknown = Object.keys(value).filter((name) => !fields.includes(name));
+  if (unknown.length > 0) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      `Unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; this call takes ${fields.join(', ')}.`,
+    );
+  }
   return value as Body;
+}
+
+/** Fields of both cross-region calls, besides what names the images. */
+const COPY_FIELDS = [
+  'name',
+  'description',
+  'region',
+  'regions',
+  'project_name',
+  'agency_name',
+  'vault_id',
+  'bandwidth_limit',
+] as const;
+
+/** IMS's in-region copy body; `enterprise_project_id` is accepted as IMS clients send it, and not used. */
+const IN_REGION_COPY_FIELDS = ['name', 'description', 'cmk_id', 'enterprise_project_id'] as const;
+
+/**
+ * The error for a call that started nothing: one refusal is answered as itself (as IMS does); several
+ * share a code if they share a reason, else REPLICATION_REFUSED; `details.refused` lists each.
+ */
+function refusalError(refused: readonly Refusal[]): FerryError {
+  const first = refused[0]!;
+  if (refused.length === 1) return new FerryError(first.error.code as ErrorCode, first.error.message);
+  if (refused.every((r) => r.error.code === first.error.code))
+    return new FerryError(first.error.code as ErrorCode, first.error.message, { refused });
+  return new FerryError(
+    'REPLICATION_REFUSED',
+    'Nothing can be replicated; details.refused gives each reason.',
+    {
+      refused,
+    },
+  );
 }
 
 function optionalString(b: Body, name: string, max: number): string | undefined {
@@ -138,7 +183,7 @@ function destinations(b: Body): string[] {
 export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionContext): void {
   app.post<{ Params: { id: string } }>('/v1/cloudimages/:id/cross_region_copy', async (request) => {
     const principal = principalOf(request);
-    const b = body(request.body);
+    const b = body(request.body, COPY_FIELDS);
     const regions = destinations(b);
     const { started, refused } = await startCrossRegionCopies(
       ctx,
@@ -147,18 +192,13 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
       regions,
       copyRequest(b),
     );
-    const first = refused[0];
-    if (started.length === 0 && first) {
-      // One destination refused: answer as IMS does, with the refusal itself.
-      const { code, message } = first.error;
-      throw new FerryError(code as never, message, refused.length > 1 ? { refused } : undefined);
-    }
+    if (started.length === 0) throw refusalError(refused);
     return { job_id: started[0]!.job_id, jobs: started, refused };
   });
 
   app.post('/v1/cloudimages/cross_region_copy', async (request) => {
     const principal = principalOf(request);
-    const b = body(request.body);
+    const b = body(request.body, ['image_ids', ...COPY_FIELDS]);
     const imageIds = stringList(b, 'image_ids');
     if (!imageIds)
       throw new FerryError('VALIDATION_FAILED', 'image_ids is required: the images to replicate.');
@@ -169,22 +209,13 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
       destinations(b),
       copyRequest(b),
     );
-    if (started.length === 0) {
-      // All refused for one reason: that reason's code, as for one image; else each says its own.
-      const codes = new Set(refused.map((r) => r.error.code));
-      const [code] = codes.size === 1 ? [...codes] : ['REPLICATION_REFUSED'];
-      throw new FerryError(
-        code as ErrorCode,
-        'None of the images can be replicated; details.refused gives each reason.',
-        { refused },
-      );
-    }
+    if (started.length === 0) throw refusalError(refused);
     return { jobs: started, refused };
   });
 
   app.post<{ Params: { id: string } }>('/v1/cloudimages/:id/copy', async (request) => {
     const principal = principalOf(request);
-    const b = body(request.body);
+    const b = body(request.body, IN_REGION_COPY_FIELDS);
     const { jobId, imageId } = await copyInRegion(ctx, principal, request.params.id, {
       name: imageName(b, true)!,
       description: optionalString(b, 'description', 1024),

@@ -99,6 +99,62 @@ test('each replication rule refuses with its code, and nothing is created', asyn
       `nothing in ${region}`,
     );
   }
+
+  // One image to several regions, refused for different reasons: REPLICATION_REFUSED, each reason listed.
+  const mixed = await api(north, token, 'POST', `/v1/cloudimages/${ok}/cross_region_copy`, {
+    ...base,
+    regions: ['north-1', 'mars-1'],
+    region: undefined,
+  });
+  assert.equal(mixed.status, 400, JSON.stringify(mixed.body));
+  assert.equal(mixed.body.error.code, 'REPLICATION_REFUSED');
+  assert.deepEqual(
+    mixed.body.error.details.refused.map((r: { region: string; error: { code: string } }) => [
+      r.region,
+      r.error.code,
+    ]),
+    [
+      ['north-1', 'REPLICATION_SAME_REGION'],
+      ['mars-1', 'REPLICATION_REGION_NOT_ALLOWED'],
+    ],
+  );
+  // A misspelt field is refused, not ignored (here it would have meant an uncapped copy).
+  const typo = await api(north, token, 'POST', `/v1/cloudimages/${ok}/cross_region_copy`, {
+    ...base,
+    bandwith_limit: 1024 * 1024,
+  });
+  assert.equal(typo.status, 400);
+  assert.equal(typo.body.error.code, 'VALIDATION_FAILED');
+  assert.match(typo.body.error.message, /bandwith_limit/);
+  const typoMany = await api(north, token, 'POST', '/v1/cloudimages/cross_region_copy', {
+    ...base,
+    image_ids: [ok],
+    image_id: ok,
+  });
+  assert.equal(typoMany.body.error.code, 'VALIDATION_FAILED');
+  assert.match(typoMany.body.error.message, /image_id\b/);
+  assert.deepEqual((await api(north, token, 'GET', '/v1/cloudimages/jobs')).body.jobs, [], 'still no job');
+
+  // An in-region copy refuses the same images with the same codes, and creates nothing.
+  const inRegion: Array<[string, string, Record<string, unknown>, string]> = [
+    ['ISO image', iso, { name: 'c' }, 'REPLICATION_ISO'],
+    ['frozen image', frozen, { name: 'c' }, 'REPLICATION_FROZEN'],
+    ['queued image', queued, { name: 'c' }, 'REPLICATION_IMAGE_UNAVAILABLE'],
+    ['too large', big, { name: 'c' }, 'REPLICATION_TOO_LARGE'],
+    ['unknown field', ok, { name: 'c', kms_key: 'k' }, 'VALIDATION_FAILED'],
+  ];
+  const before = (await api(north, token, 'GET', '/v2/images')).body.images.length;
+  for (const [what, imageId, body, code] of inRegion) {
+    const response = await api(north, token, 'POST', `/v1/cloudimages/${imageId}/copy`, body);
+    assert.equal(response.status, 400, `in-region ${what}: ${JSON.stringify(response.body)}`);
+    assert.equal(response.body.error.code, code, `in-region ${what}`);
+  }
+  const accepted = await api(north, token, 'POST', `/v1/cloudimages/${ok}/copy`, {
+    name: 'c',
+    enterprise_project_id: '0',
+  });
+  assert.equal(accepted.status, 200, 'IMS clients send enterprise_project_id');
+  assert.equal((await api(north, token, 'GET', '/v2/images')).body.images.length, before + 1);
 });
 
 test('a sixth concurrent replication is refused (IMG.0149); the source is locked while a job reads it', async (t) => {
