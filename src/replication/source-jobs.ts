@@ -302,6 +302,9 @@ export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise
         error_code: 'REPLICA_LOST',
         fail_reason: `region ${job.dest_region} has no record of this job`,
       });
+    } else {
+      // The destination cannot say how the job goes: its last rate (and the ETA made from it) no longer holds.
+      await updateActiveJob(ctx.db, job.id, 'source', { bytes_per_second: 0 });
     }
   }
   return (await findJob(ctx.db, job.id))!;

@@ -79,6 +79,10 @@ test('a destination killed with SIGKILL mid-transfer resumes after restart witho
   await p.kill('south-1', 'SIGKILL');
   const sentBeforeRestart = await sentBytes(p);
   assert.ok(sentBeforeRestart < data.length, 'killed before the end');
+  const meanwhile = (await api(p.url('north-1'), p.demo.token, 'GET', `/v1/cloudimages/job/${jobId}`)).body;
+  assert.equal(meanwhile.status, 'RUNNING', 'the job waits for its destination');
+  assert.equal(meanwhile.bytes_per_second, 0, 'no rate while the destination is down');
+  assert.equal(meanwhile.eta_seconds, null, 'no ETA while the destination is down');
 
   await p.start('south-1');
   const job = await waitUntil(p, jobId, (j) => ['SUCCESS', 'FAIL', 'CANCELLED'].includes(j.status));
