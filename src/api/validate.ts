@@ -17,6 +17,17 @@ const validateAdditional = ajv.compile(ADDITIONAL_PROPERTY);
 /** Glance reserves the os_glance_ prefix for itself; Ferry reserves ferry_ likewise. */
 const RESERVED_PREFIXES = ['os_glance_', 'ferry_'];
 
+/**
+ * Ferry's own image fields that the view shows inside `replication` (or not at all): a free-form property of
+ * the same name would sit at the top of the view as if Ferry had set it, and be copied into copies.
+ */
+const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  'manifest_digest',
+  'source_region',
+  'source_image_id',
+  'replication_job_id',
+]);
+
 export function isWritableCore(name: string): name is keyof typeof WRITABLE_PROPERTIES {
   return validators.has(name);
 }
@@ -26,7 +37,7 @@ export function assertPropertyName(name: string): void {
   if (READ_ONLY_NAMES.has(name)) {
     throw new FerryError('FORBIDDEN', `Attribute '${name}' is read-only.`);
   }
-  if (RESERVED_PREFIXES.some((prefix) => name.startsWith(prefix))) {
+  if (RESERVED_NAMES.has(name) || RESERVED_PREFIXES.some((prefix) => name.startsWith(prefix))) {
     throw new FerryError('FORBIDDEN', `Attribute '${name}' is reserved.`);
   }
   if (name.length === 0 || name.length > 255) {

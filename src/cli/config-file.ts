@@ -4,12 +4,12 @@
  *
  * ```ini
  * [default]
- * catalog = /home/me/ferry/data/catalog.json
+ * catalog = /home/me/ferry/data/regions.json
  * region = north-1
  * token = 4f0c…
  *
  * [profile prod]
- * catalog = https://ferry.example.com/catalog.json
+ * catalog = https://ferry.example.com/regions.json
  * region = eu-west-1
  * token = …
  * output = json

@@ -2,12 +2,12 @@
  * Which profile, region, endpoint and token a command uses. Each setting is taken from the first place that
  * has it, as in the AWS CLI: the command-line flag, then the environment variable, then the profile in the
  * configuration file. The region's endpoint comes from `--endpoint` / `FERRY_ENDPOINT` / the profile's
- * `endpoint`, else from the profile's region catalog (a file or an http(s) URL, e.g. the `catalog.json` that
+ * `endpoint`, else from the profile's region catalog (a file or an http(s) URL, e.g. the `regions.json` that
  * `ferry local` writes).
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { parseCatalog } from '../config/catalog.js';
+import { holdsSecrets, parseCatalog } from '../config/catalog.js';
 import { getText } from './client.js';
 import { configFilePath, DEFAULT_PROFILE, readConfig, type Profile } from './config-file.js';
 import { CliError, UsageError } from './errors.js';
@@ -94,6 +94,13 @@ export async function resolveSettings(
 
 /** Reads a region catalog from a file or an http(s) URL; keeps only names and endpoints (never secrets). */
 export async function loadRegionCatalog(ref: string): Promise<RegionEndpoint[]> {
+  return (await readRegionCatalog(ref)).regions;
+}
+
+/** As loadRegionCatalog, and whether the catalog carries region secrets (a servers' catalog, not a client's). */
+export async function readRegionCatalog(
+  ref: string,
+): Promise<{ regions: RegionEndpoint[]; holdsSecrets: boolean }> {
   let text: string;
   try {
     if (/^https?:\/\//.test(ref)) {
@@ -105,11 +112,15 @@ export async function loadRegionCatalog(ref: string): Promise<RegionEndpoint[]> 
     throw new CliError(`cannot read the region catalog ${ref}: ${(error as Error).message}`);
   }
   try {
-    return parseCatalog(JSON.parse(text)).regions.map((r) => ({
-      name: r.name,
-      display_name: r.display_name,
-      endpoint: r.endpoint,
-    }));
+    const catalog = parseCatalog(JSON.parse(text));
+    return {
+      regions: catalog.regions.map((r) => ({
+        name: r.name,
+        display_name: r.display_name,
+        endpoint: r.endpoint,
+      })),
+      holdsSecrets: holdsSecrets(catalog),
+    };
   } catch (error) {
     throw new CliError(`the region catalog ${ref} is not valid: ${(error as Error).message}`);
   }
@@ -120,6 +131,6 @@ export function notConfiguredMessage(settings: ResolvedSettings): string {
   return (
     `no region is configured (profile ${settings.profileName} in ${settings.configFile}).\n` +
     `Run \`ferry configure\` (or \`ferry configure --catalog FILE|URL --region REGION --token TOKEN\`), ` +
-    `or pass --region with --endpoint. Tip: \`ferry local\` writes <data>/catalog.json.`
+    `or pass --region with --endpoint. Tip: \`ferry local\` writes <data>/regions.json.`
   );
 }

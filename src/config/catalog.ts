@@ -92,6 +92,23 @@ export function findRegion(catalog: RegionCatalog, name: string): CatalogRegion 
   return catalog.regions.find((r) => r.name === name);
 }
 
+/**
+ * The catalog as clients may have it: the same regions, endpoints and pairs without the regions' secrets.
+ * A region's `internal_secret` lets its holder act as that region towards every other (issue tokens for
+ * any user, read any image under a forged grant), so only the servers' copy may carry it.
+ */
+export function clientCatalog(catalog: RegionCatalog): RegionCatalog {
+  return {
+    regions: catalog.regions.map(({ name, display_name, endpoint }) => ({ name, display_name, endpoint })),
+    replication_pairs: catalog.replication_pairs,
+  };
+}
+
+/** Whether any region of a catalog carries its secret (a catalog for servers, not to hand to clients). */
+export function holdsSecrets(catalog: RegionCatalog): boolean {
+  return catalog.regions.some((r) => r.internal_secret !== undefined);
+}
+
 /** A catalog where every region may replicate into every other (the local demo's). */
 export function fullMeshPairs(names: string[]): Array<[string, string]> {
   return names.flatMap((from) => names.filter((to) => to !== from).map((to): [string, string] => [from, to]));

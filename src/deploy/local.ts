@@ -7,7 +7,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loopbackCatalog, parseCatalog, type RegionCatalog } from '../config/catalog.js';
+import { clientCatalog, loopbackCatalog, parseCatalog, type RegionCatalog } from '../config/catalog.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../identity/provision.js';
 import { SYSTEM_CLOCK } from '../store/clock.js';
 import { startRegion, type RunningRegion } from '../region/start-region.js';
@@ -32,7 +32,10 @@ export interface LocalOptions {
 
 export interface LocalDeployment {
   catalog: RegionCatalog;
+  /** The servers' catalog, with the regions' secrets (mode 0600). */
   catalogFile: string;
+  /** The same catalog without secrets, for the CLI and other clients (`regions.json`). */
+  clientCatalogFile: string;
   regions: RunningRegion[];
   demo: ProvisionedIdentity;
   close(): Promise<void>;
@@ -85,10 +88,15 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
       { account: DEMO_ACCOUNT, user: DEMO_ACCOUNT, isAdmin: false, agency: DEMO_AGENCY },
       7 * 24 * 3600,
     );
+    const clientCatalogFile = path.join(options.dataDir, 'regions.json');
+    await writeFile(clientCatalogFile, JSON.stringify(clientCatalog(catalog), null, 2) + '\n', {
+      mode: 0o644,
+    });
     let closed: Promise<void> | undefined;
     return {
       catalog,
       catalogFile,
+      clientCatalogFile,
       regions,
       demo,
       close() {

@@ -110,7 +110,7 @@ export function checkAgency(
   if (!agency) {
     throw new FerryError(
       'REPLICATION_AGENCY_INVALID',
-      `Your account has no agency named ${agencyName}: create one that holds ${CROSS_COPY_POLICY} in ${destRegion}.`,
+      `Your account has no agency named ${agencyName} in ${destRegion}, where the copy is made: create it there (or in every region) holding ${CROSS_COPY_POLICY} in ${destRegion}.`,
     );
   }
   if (!agency.policies.some((p) => p.region === destRegion && p.policy === CROSS_COPY_POLICY)) {

@@ -646,6 +646,20 @@ test('another account gets 404 on every route for a private image, and sees it o
   assert.equal((await api(d.url(), other, 'GET', `/v2/images/${id}`)).status, 404, 'unshared again');
 });
 
+test("a member is a project of the image's region, not one of the same account elsewhere", async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const id = await createImage(d, d.demo.token, { name: 'shared', disk_format: 'raw', visibility: 'shared' });
+  const elsewhere = await api(d.url(), d.demo.token, 'POST', `/v2/images/${id}/members`, {
+    member: d.other.projects['south-1'],
+  });
+  assert.equal(elsewhere.status, 400, JSON.stringify(elsewhere.body));
+  assert.match(elsewhere.body.error.message, /in region north-1/);
+  const here = await api(d.url(), d.demo.token, 'POST', `/v2/images/${id}/members`, {
+    member: d.other.projects['north-1'],
+  });
+  assert.equal(here.status, 200);
+});
+
 test('members learn nothing of each other; a frozen image keeps its members; admins read deactivated data', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const dir = await makeTempDir(t);

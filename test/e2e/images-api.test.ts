@@ -171,6 +171,7 @@ test('bad input gets a clear JSON error and changes nothing', async (t) => {
     [{ tags: 'one' }, 400, 'VALIDATION_FAILED', /tags/],
     [{ status: 'active' }, 403, 'FORBIDDEN', /read-only/],
     [{ os_glance_x: 'y' }, 403, 'FORBIDDEN', /reserved/],
+    [{ source_region: 'mars' }, 403, 'FORBIDDEN', /reserved/],
     [{ visibility: 'public' }, 403, 'FORBIDDEN', /administrator/],
     [{ id: 'not-a-uuid' }, 400, 'VALIDATION_FAILED', /UUID/],
     [[1, 2], 400, 'VALIDATION_FAILED', /object/],

@@ -30,6 +30,23 @@ test('a restarted local deployment keeps its catalog, account, token and images'
   const data = Buffer.alloc(3 * 1024 * 1024 + 5, 9);
   assert.equal((await api(url, token, 'PUT', `/v2/images/${image.id}/file`, data, OCTET)).status, 204);
   const catalog = await readFile(join(dataDir, 'catalog.json'), 'utf8');
+  // The clients' catalog: the same regions and endpoints, none of the regions' secrets.
+  const servers = JSON.parse(catalog);
+  const clients = JSON.parse(await readFile(first.clientCatalogFile, 'utf8'));
+  assert.equal(first.clientCatalogFile, join(dataDir, 'regions.json'));
+  assert.ok(servers.regions.every((r: { internal_secret?: string }) => r.internal_secret));
+  assert.deepEqual(
+    clients,
+    {
+      regions: servers.regions.map((r: Record<string, string>, i: number) => ({
+        name: r.name,
+        display_name: r.display_name,
+        endpoint: first.regions[i]!.url, // the ports the system chose (port 0 in catalog.json)
+      })),
+      replication_pairs: servers.replication_pairs,
+    },
+    'regions.json has no secret',
+  );
   await first.close();
 
   const second = await startLocal({ dataDir, basePort: 0 });

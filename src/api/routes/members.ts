@@ -77,7 +77,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
     assertShared(image);
     if (image.cmk_id !== null) throw new FerryError('FORBIDDEN', 'Encrypted images cannot be shared.');
     if (memberId === image.owner) throw new FerryError('VALIDATION_FAILED', 'The owner cannot be a member.');
-    if (!(await findProject(ctx.db, memberId))) {
+    if ((await findProject(ctx.db, memberId))?.region !== ctx.region) {
       throw new FerryError('VALIDATION_FAILED', `No project ${memberId} exists in region ${ctx.region}.`);
     }
     if (await findMember(ctx.db, image.id, memberId)) {

@@ -15,6 +15,7 @@ import { coerceCliError, describeError, UsageError } from '../errors.js';
 import { createPrinter } from '../output.js';
 import {
   loadRegionCatalog,
+  readRegionCatalog,
   parseOutputFormat,
   type GlobalOptions,
   type RegionEndpoint,
@@ -59,7 +60,7 @@ async function askForProfile(current: Profile): Promise<Profile> {
       muted = false;
       return answer.trim() || value;
     };
-    const catalog = await ask('Region catalog (file or URL, e.g. ./data/catalog.json)', current.catalog);
+    const catalog = await ask('Region catalog (file or URL, e.g. ./data/regions.json)', current.catalog);
     let regions: RegionEndpoint[] = [];
     if (catalog) {
       regions = await loadRegionCatalog(catalogRef(catalog));
@@ -90,7 +91,7 @@ export function registerConfigureCommand(program: Command): void {
       .description(
         'Write a profile (region catalog, region, token) to the configuration file: from the flags, or by asking.',
       )
-      .option('--catalog <file|url>', 'the region catalog (e.g. the catalog.json `ferry local` writes)')
+      .option('--catalog <file|url>', 'the region catalog (e.g. the regions.json `ferry local` writes)')
       .option('--agency <name>', 'the agency `image replicate` uses by default')
       .option('--default-output <format>', 'the profile’s output format: table or json')
       .option('--no-verify', 'do not try the token')
@@ -99,8 +100,8 @@ export function registerConfigureCommand(program: Command): void {
         '\nThe global --profile, --region, --token and --endpoint flags say which profile to write and what to put in it.',
       ),
     'ferry configure                      # asks, showing the current values',
-    'ferry configure --catalog ./data/catalog.json --region north-1 --token $TOKEN',
-    'ferry configure --profile prod --catalog https://ferry.example.com/catalog.json --region eu-1 --token $T',
+    'ferry configure --catalog ./data/regions.json --region north-1 --token $TOKEN',
+    'ferry configure --profile prod --catalog https://ferry.example.com/regions.json --region eu-1 --token $T',
   ).action(async (o: ConfigureOptions, command: Command) => {
     const globals = command.optsWithGlobals<GlobalOptions>();
     const out = createPrinter({ format: parseOutputFormat(globals.output), quiet: globals.quiet === true });
@@ -129,7 +130,13 @@ export function registerConfigureCommand(program: Command): void {
       throw new UsageError('a profile needs --catalog FILE|URL (or --endpoint URL for a single region)');
     }
     if (merged.catalog) {
-      const regions = await loadRegionCatalog(merged.catalog);
+      const { regions, holdsSecrets } = await readRegionCatalog(merged.catalog);
+      if (holdsSecrets) {
+        out.warn(
+          `the catalog ${merged.catalog} holds the regions' secrets (internal_secret): whoever can read it can act as a region. ` +
+            'Give clients a copy without them (`ferry local` writes <data>/regions.json); see docs/cli.md.',
+        );
+      }
       if (merged.region && !regions.some((r) => r.name === merged.region)) {
         throw new UsageError(
           `region ${merged.region} is not in the catalog (${regions.map((r) => r.name).join(', ')})`,

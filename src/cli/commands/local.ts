@@ -61,11 +61,12 @@ export function registerLocalCommand(program: Command): void {
       `Token (valid 7 days, every region): ${deployment.demo.token}`,
       '',
       'Try:',
-      `  ferry configure --catalog ${deployment.catalogFile} --region ${first.name} --token ${deployment.demo.token}`,
+      `  ferry configure --catalog ${deployment.clientCatalogFile} --region ${first.name} --token ${deployment.demo.token}`,
       `  curl -s -H "X-Auth-Token: ${deployment.demo.token}" ${first.url}/v2/images`,
       `  openstack --os-auth-type admin_token --os-endpoint ${first.url}/v2 --os-token ${deployment.demo.token} image list`,
       '',
-      `Catalog: ${deployment.catalogFile}. Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
+      `Region catalog for clients: ${deployment.clientCatalogFile}. The servers' catalog, with the regions' secrets:`,
+      `${deployment.catalogFile} (keep it to the servers). Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
     ];
     console.log(lines.join('\n'));
     stopOnSignals(() => deployment.close());

@@ -2,7 +2,7 @@
 // example on every command, and shell completion.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -51,6 +51,20 @@ test('profiles: configure writes them, FERRY_* and flags override them, nothing 
   ]);
   assert.equal(prod.code, 0, prod.stderr);
   assert.match(prod.stdout, /Signed in as olga \(account other, project south-1\) in south-1\./);
+  assert.doesNotMatch(prod.stderr, /secrets/, 'a catalog without secrets is what clients should have');
+  // The servers' catalog, secrets included, is taken with a warning.
+  const serversCatalog = join(cli.dir, 'servers.json');
+  await writeFile(serversCatalog, JSON.stringify(d.catalog));
+  const withSecrets = await cli.run([
+    'configure',
+    '--profile',
+    'ops',
+    '--catalog',
+    serversCatalog,
+    '--no-verify',
+  ]);
+  assert.equal(withSecrets.code, 0, withSecrets.stderr);
+  assert.match(withSecrets.stderr, /holds the regions' secrets \(internal_secret\).*regions\.json/);
   assert.match(
     await readFile(configFile, 'utf8'),
     /\[default\][^[]*\n\[profile prod\]\ncatalog = .*\nregion = south-1\n/,
