@@ -125,6 +125,7 @@ export async function storeTokenCopy(ctx: RegionContext, copy: TokenCopy): Promi
     created_at: timestamp(ctx.clock),
     expires_at: expiresAt,
     revoked_at: null,
+    parent_hash: copy.parent_secret_hash ?? null,
   });
   return true;
 }

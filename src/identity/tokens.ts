@@ -55,6 +55,8 @@ export function prepareToken(
     ttlSeconds?: number;
     /** Expire no later than this (ISO 8601): a token issued with a token lives no longer than its parent. */
     notAfter?: string;
+    /** The secret hash of the token it is issued with: revoking that one revokes this one too. */
+    parentHash?: string;
     secret?: string;
   },
 ): IssuedToken {
@@ -74,6 +76,7 @@ export function prepareToken(
       created_at: timestamp(clock),
       expires_at: expires.toISOString(),
       revoked_at: null,
+      parent_hash: options.parentHash ?? null,
     },
   };
 }

@@ -149,7 +149,33 @@ export async function revokeToken(
       .where('id', '=', tokenId)
       .execute();
   }
+  await revokeDescendants(db, clock, userId, token.secret_hash);
   return token.secret_hash;
+}
+
+/**
+ * Revokes the tokens made with the token of `secretHash`, the tokens made with those, and so on. Every
+ * region keeps the parent of its copies, so revoking the first token in each region reaches them all there.
+ */
+async function revokeDescendants(db: Db, clock: Clock, userId: string, secretHash: string): Promise<void> {
+  let parents = [secretHash];
+  while (parents.length > 0) {
+    const children = await db
+      .selectFrom('tokens')
+      .select('secret_hash')
+      .where('user_id', '=', userId)
+      .where('parent_hash', 'in', parents)
+      .where('revoked_at', 'is', null)
+      .execute();
+    parents = children.map((child) => child.secret_hash);
+    if (parents.length === 0) return;
+    await db
+      .updateTable('tokens')
+      .set({ revoked_at: timestamp(clock) })
+      .where('user_id', '=', userId)
+      .where('secret_hash', 'in', parents)
+      .execute();
+  }
 }
 
 /** Revokes the user's tokens with this secret (one multi-region token's row here); resolves how many. */
@@ -166,6 +192,7 @@ export async function revokeTokensByHash(
     .where('secret_hash', '=', secretHash)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
+  await revokeDescendants(db, clock, userId, secretHash);
   return Number(result.numUpdatedRows);
 }
 

@@ -41,6 +41,8 @@ export interface TokensTable {
   created_at: string;
   expires_at: string;
   revoked_at: string | null;
+  /** The secret hash of the token that made this one (null if an administrator or provisioning issued it). */
+  parent_hash: string | null;
 }
 
 /** A delegation an account grants to the image service (used by cross-region replication). */

@@ -34,9 +34,15 @@ test('a user issues, lists and revokes tokens; a revoked token is refused', asyn
     404,
     'not yours',
   );
+  const grandchild = await api(d.url(), child.body.secret, 'POST', '/v1/tokens', { description: 'gc' });
+  assert.equal(grandchild.status, 201);
   assert.equal((await api(d.url(), d.demo.token, 'DELETE', `/v1/tokens/${issued.body.id}`)).status, 204);
   const refused = await api(d.url(), issued.body.secret, 'GET', '/v1/auth/whoami');
   assert.equal(refused.status, 401);
+  // A leaked token's holder keeps nothing through the tokens it made, nor through theirs.
+  for (const made of [child, grandchild])
+    assert.equal((await api(d.url(), made.body.secret, 'GET', '/v1/auth/whoami')).status, 401);
+  assert.equal((await api(d.url(), d.demo.token, 'GET', '/v1/auth/whoami')).status, 200, 'the parent stays');
   assert.equal((await api(d.url(), d.demo.token, 'POST', '/v1/tokens', { ttl_seconds: 5 })).status, 400);
 });
 
@@ -138,12 +144,22 @@ test('a token made with a token works in every region its parent works in, in th
   const listed = await api(d.url('south-1'), made.body.secret, 'GET', '/v1/tokens');
   const copy = listed.body.tokens.find((tk: { description: string }) => tk.description === 'ci');
   assert.equal(copy.expires_at, made.body.expires_at);
+  // A token made in south-1 with it: revoking `made` in north-1 revokes it in both regions.
+  const child = await api(d.url('south-1'), made.body.secret, 'POST', '/v1/tokens', { description: 'child' });
+  assert.equal(child.status, 201);
+  assert.deepEqual(child.body.regions, ['south-1', 'north-1']);
   // Revoked where it was made, it stops everywhere.
   assert.equal(
     (await api(d.url('north-1'), made.body.secret, 'DELETE', `/v1/tokens/${made.body.id}`)).status,
     204,
   );
   assert.equal((await api(d.url('south-1'), made.body.secret, 'GET', '/v1/auth/whoami')).status, 401);
+  for (const region of ['north-1', 'south-1'])
+    assert.equal(
+      (await api(d.url(region), child.body.secret, 'GET', '/v1/auth/whoami')).status,
+      401,
+      `the token made with it, in ${region}`,
+    );
   assert.equal(
     (await api(d.url('south-1'), d.other.token, 'GET', '/v1/auth/whoami')).status,
     200,

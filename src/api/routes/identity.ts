@@ -143,6 +143,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
       description,
       ttlSeconds: ttlField(request.body),
       notAfter: principal.expiresAt, // as Keystone: a token cannot outlive the one that made it
+      parentHash: principal.secretHash, // nor survive its revocation
     });
     // It works wherever the token that made it works, in the same projects (token-regions.ts).
     const spread = await copyTokenToPeers(ctx, token, { parent_secret_hash: principal.secretHash });
