@@ -17,6 +17,7 @@
  * never an active image with missing data. Transfers store their manifest first, so they need no hold.
  * @module
  */
+import { forgetChunks } from '../store/account-chunks.js';
 import type { Db } from '../store/db.js';
 import { listReferencedManifests } from '../store/images.js';
 import { listActiveJobManifests } from '../store/jobs.js';
@@ -55,6 +56,8 @@ export async function collectGarbage(
     }
   }
   const report: GcReport = { chunksKept: 0, chunksDeleted: 0, bytesDeleted: 0, manifestsDeleted: 0 };
+  /** Deleted chunks, whose account_chunks rows go too (store/account-chunks.ts). */
+  const deleted: string[] = [];
   const old = async (key: string) => {
     const stat = await driver.stat(key);
     return stat !== undefined && stat.modifiedAt.getTime() < cutoff ? stat : undefined;
@@ -72,9 +75,11 @@ export async function collectGarbage(
       continue;
     }
     await driver.delete(key);
+    deleted.push(digest);
     report.chunksDeleted++;
     report.bytesDeleted += stat.size;
   }
+  await forgetChunks(db, deleted);
   for await (const key of driver.list(MANIFESTS_PREFIX)) {
     const digest = parseManifestKey(key);
     if (digest === undefined || roots.has(digest) || !(await old(key))) continue;

@@ -7,11 +7,13 @@
 import type { RegionContext } from '../api/context.js';
 import { isOwner, loadVisibleImage } from '../api/image-access.js';
 import { FerryError } from '../domain/errors.js';
-import { newHexId, newUuid } from '../domain/ids.js';
+import { newHexId, newUuid, type Digest } from '../domain/ids.js';
+import { distinctDigests } from '../domain/manifest.js';
 import { JOB_TYPES } from '../domain/job.js';
 import type { Principal } from '../identity/tokens.js';
 import { copyProperties } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
+import { recordAccountChunks } from '../store/account-chunks.js';
 import { insertImage } from '../store/images.js';
 import { insertJob, newJobRow } from '../store/jobs.js';
 import { findMember } from '../store/members.js';
@@ -65,6 +67,9 @@ export async function copyInRegion(
       `Image ${image.id} is larger than ${ctx.replication.limits.maxImageBytes} bytes.`,
     );
   }
+  // The copy's account now holds the source's chunks (see store/account-chunks.ts).
+  const manifest = await ctx.chunks.getManifest(image.manifest_digest as Digest);
+  await recordAccountChunks(ctx.db, principal.accountId, distinctDigests(manifest));
   const now = timestamp(ctx.clock);
   const jobId = newHexId<string>();
   const copyId = newUuid<string>();

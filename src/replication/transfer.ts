@@ -22,6 +22,7 @@ import { coerceError } from '../domain/errors.js';
 import type { Digest } from '../domain/ids.js';
 import { retryDelayMs } from '../domain/job.js';
 import { chunkLength, parseManifest, type Manifest } from '../domain/manifest.js';
+import { chunksHeldByAccount, createChunkRecorder } from '../store/account-chunks.js';
 import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
 import { findJob, releaseJob, updateLeasedJob, type JobRow } from '../store/jobs.js';
@@ -115,8 +116,13 @@ export async function runTransfer(
         if (!sizes.has(digest)) sizes.set(digest, length);
       }
     });
-    const missing = await ctx.chunks.missingChunks(lengths.keys());
+    // Only chunks this account holds here are skipped (store/account-chunks.ts says why), among them those
+    // earlier runs of this job stored; any other chunk is fetched, even if another account's image has it.
+    const absent = new Set(await ctx.chunks.missingChunks(lengths.keys()));
+    const held = await chunksHeldByAccount(ctx.db, job.account_id, [...lengths.keys()]);
+    const missing = [...lengths.keys()].filter((digest) => absent.has(digest) || !held.has(digest));
     const missingSet = new Set(missing);
+    const recorder = createChunkRecorder(ctx.db, job.account_id);
     let presentBytes = 0;
     for (const [digest, length] of lengths) if (!missingSet.has(digest)) presentBytes += length;
     // Chunks this job sent in earlier runs are present now; count them as transferred, not as skipped.
@@ -151,6 +157,7 @@ export async function runTransfer(
               buffers,
               onStored: ({ digest, length }) => {
                 stored.add(digest);
+                recorder.add(digest);
                 counters.transferred += length;
               },
             },
@@ -201,9 +208,11 @@ export async function runTransfer(
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       abort.abort(failed.reason);
+      await recorder.flush().catch(() => undefined); // what was stored is kept for the next run
       throw failed.reason;
     }
     await saving;
+    await recorder.flush();
 
     await save({ ...progress(), current_task: 'ReplicateImageTask:Verify' });
     const stillMissing = await ctx.chunks.missingChunks(lengths.keys());

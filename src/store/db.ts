@@ -13,6 +13,7 @@ import * as replication from './migrations/0002-replication.js';
 import * as deletedImages from './migrations/0003-deleted-images.js';
 import * as uploadHeartbeats from './migrations/0004-upload-heartbeats.js';
 import * as tokenParents from './migrations/0005-token-parents.js';
+import * as accountChunks from './migrations/0006-account-chunks.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-deleted-images': deletedImages,
   '0004-upload-heartbeats': uploadHeartbeats,
   '0005-token-parents': tokenParents,
+  '0006-account-chunks': accountChunks,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

@@ -216,6 +216,12 @@ export interface UploadHeartbeatsTable {
   alive_at: string;
 }
 
+/** A chunk of this region an account holds (migrations/0006-account-chunks.ts; store/account-chunks.ts). */
+export interface AccountChunksTable {
+  account_id: string;
+  digest: string;
+}
+
 export interface FerryDatabase {
   jobs: JobsTable;
   grants: GrantsTable;
@@ -232,6 +238,7 @@ export interface FerryDatabase {
   image_members: ImageMembersTable;
   deleted_images: DeletedImagesTable;
   upload_heartbeats: UploadHeartbeatsTable;
+  account_chunks: AccountChunksTable;
 }
 
 export type { Generated };

@@ -18,7 +18,9 @@ import { FerryError, isFerryError } from '../../domain/errors.js';
 import type { Digest } from '../../domain/ids.js';
 import { OS_HASH_ALGO } from '../../domain/image.js';
 import { assertImageAcceptable, createFormatInspector } from '../../formats/inspector.js';
+import { recordAccountChunks } from '../../store/account-chunks.js';
 import { timestamp } from '../../store/clock.js';
+import { findProject } from '../../store/identity.js';
 import { transitionImage } from '../../store/images.js';
 import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
@@ -201,6 +203,10 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
           // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
           const missing = await ctx.chunks.missingChunks(distinctDigests(ingested.manifest));
           if (missing.length > 0) throw new Error(`${missing.length} chunks vanished during the upload`);
+          // The owner's account now holds these chunks (see store/account-chunks.ts); an administrator may
+          // upload into another account's image.
+          const ownerAccount = (await findProject(ctx.db, image.owner))?.account_id ?? principal.accountId;
+          await recordAccountChunks(ctx.db, ownerAccount, distinctDigests(ingested.manifest));
           ingested = { ...ingested, virtualSize: inspection.virtualSize };
         } catch (error) {
           return abandon(error);

@@ -47,6 +47,35 @@ test('an image sharing 95% of its chunks with one already in the destination sen
   const sparseJob = await copy(sparseId);
   assert.equal(sparseJob.bytes_skipped_zero, 15 * MiB, 'zero chunks are never sent');
   assert.equal(sparseJob.bytes_transferred, MiB);
+
+  // Another account replicating the same bytes is sent all of them: what a job sends (and meters) must not
+  // tell it that some other account holds that data in the destination.
+  const olga = d.other.token;
+  for (const region of ['north-1', 'south-1']) {
+    const agency = await api(d.url(region), olga, 'POST', '/v1/agencies', {
+      name: 'ferry_copy',
+      policies: [{ region: 'south-1', policy: 'CrossCopyAgencyPolicy' }],
+    });
+    assert.equal(agency.status, 201, JSON.stringify(agency.body));
+  }
+  const copyAs = async (who: string, id: string) => {
+    const started = await api(north, who, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+    });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    return waitForJob(north, who, started.body.job_id);
+  };
+  const theirs = await copyAs(olga, await uploadImage(d, olga, 'north-1', first, { name: 'same bytes' }));
+  assert.equal(theirs.status, 'SUCCESS');
+  assert.equal(theirs.bytes_transferred, first.length, "demo's chunks are not skipped for another account");
+  assert.equal(theirs.bytes_skipped_present, 0);
+  const theirUsage = await api(north, olga, 'GET', '/v1/usage/transfer');
+  assert.equal(theirUsage.body.usage[0].bytes, 40 * MiB);
+  // Its own chunks are: a second image of the same bytes sends nothing.
+  const again = await copyAs(olga, await uploadImage(d, olga, 'north-1', first, { name: 'again' }));
+  assert.equal(again.bytes_transferred, 0);
+  assert.equal(again.bytes_skipped_present, first.length);
 });
 
 test('a cancel from the source ends the job CANCELLED and removes the replica from the destination list', async (t) => {

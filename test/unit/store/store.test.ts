@@ -31,6 +31,12 @@ import {
   listAbandonedUploads,
   markUploadAlive,
 } from '../../../src/store/upload-heartbeats.js';
+import {
+  chunksHeldByAccount,
+  createChunkRecorder,
+  forgetChunks,
+  recordAccountChunks,
+} from '../../../src/store/account-chunks.js';
 import { dialects, openTestDb } from '../../helpers/db.js';
 
 function fixedClock(start = Date.parse('2026-01-01T00:00:00Z')): Clock & { advance(ms: number): void } {
@@ -108,6 +114,24 @@ function listing(overrides: Partial<ListOptions>): ListOptions {
 
 for (const { name, skip } of dialects()) {
   describe(`metadata store on ${name}`, { skip }, () => {
+    test('the chunks an account holds: recorded once however often, per account, forgotten with the chunk', async (t) => {
+      const db = await openTestDb(t, name);
+      const digests = Array.from({ length: 1203 }, (_, i) => i.toString(16).padStart(64, '0'));
+      await recordAccountChunks(db, 'a'.repeat(32), digests.slice(0, 1000));
+      await recordAccountChunks(db, 'a'.repeat(32), digests.slice(500)); // overlaps: no duplicate-key error
+      const recorder = createChunkRecorder(db, 'b'.repeat(32));
+      for (const digest of digests.slice(0, 3)) recorder.add(digest);
+      await recorder.flush();
+      assert.equal((await chunksHeldByAccount(db, 'a'.repeat(32), digests)).size, 1203);
+      assert.deepEqual(
+        [...(await chunksHeldByAccount(db, 'b'.repeat(32), digests))].sort(),
+        digests.slice(0, 3),
+      );
+      await forgetChunks(db, digests.slice(1, 700));
+      assert.equal((await chunksHeldByAccount(db, 'a'.repeat(32), digests)).size, 1203 - 699);
+      assert.deepEqual([...(await chunksHeldByAccount(db, 'b'.repeat(32), digests))], [digests[0]]);
+    });
+
     test('tokens authenticate until revoked or expired', async (t) => {
       const db = await openTestDb(t, name);
       const clock = fixedClock();

@@ -1,0 +1,96 @@
+/**
+ * The chunks each account holds in this region: those of images it uploaded, of replicas it received and
+ * of copies it made. The chunk store itself is shared by every account (one copy of each chunk per region),
+ * but a replication may skip sending only the chunks its own account holds. Were it to skip any chunk the
+ * region has, its job's `bytes_skipped_present` and its metered bytes would tell an account whether another
+ * account stored the same data (a file, a guessable 1 MiB region of one) in the destination region.
+ *
+ * A row outlives the account's images (a stale row only says the account once held that data); garbage
+ * collection removes the rows of the chunks it deletes. Images stored before this table existed (migration
+ * 0006) have no rows: the first replication of their chunks sends them again.
+ * @module
+ */
+import type { Db } from './db.js';
+
+/** Rows written or looked up per statement (well under SQLite's and PostgreSQL's bound-parameter limits). */
+const BATCH = 500;
+
+function* batches<T>(items: readonly T[]): Generator<T[]> {
+  for (let at = 0; at < items.length; at += BATCH) yield items.slice(at, at + BATCH);
+}
+
+/** Records that `accountId` holds these chunks (already recorded ones are left as they are). */
+export async function recordAccountChunks(
+  db: Db,
+  accountId: string,
+  digests: Iterable<string>,
+): Promise<void> {
+  for (const batch of batches([...new Set(digests)])) {
+    await db
+      .insertInto('account_chunks')
+      .values(batch.map((digest) => ({ account_id: accountId, digest })))
+      .onConflict((conflict) => conflict.columns(['account_id', 'digest']).doNothing())
+      .execute();
+  }
+}
+
+/** Those of `digests` that `accountId` holds. */
+export async function chunksHeldByAccount(
+  db: Db,
+  accountId: string,
+  digests: readonly string[],
+): Promise<Set<string>> {
+  const held = new Set<string>();
+  for (const batch of batches(digests)) {
+    const rows = await db
+      .selectFrom('account_chunks')
+      .select('digest')
+      .where('account_id', '=', accountId)
+      .where('digest', 'in', batch)
+      .execute();
+    for (const row of rows) held.add(row.digest);
+  }
+  return held;
+}
+
+/** Forgets chunks the store no longer has (garbage collection deleted them). */
+export async function forgetChunks(db: Db, digests: readonly string[]): Promise<void> {
+  for (const batch of batches(digests)) {
+    await db.deleteFrom('account_chunks').where('digest', 'in', batch).execute();
+  }
+}
+
+/**
+ * Records, as a replication stores them one by one, the chunks an account now holds: each is written as
+ * soon as no other write is under way, so a run killed mid-transfer has recorded (nearly) all it stored and
+ * its resumption does not fetch them again, and the writes batch themselves when chunks arrive faster.
+ */
+export function createChunkRecorder(
+  db: Db,
+  accountId: string,
+): { add(digest: string): void; flush(): Promise<void> } {
+  let pending: string[] = [];
+  let writing: Promise<void> = Promise.resolve();
+  let failure: { error: unknown } | undefined;
+  const drain = async (): Promise<void> => {
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      await recordAccountChunks(db, accountId, batch);
+    }
+  };
+  return {
+    add(digest) {
+      pending.push(digest);
+      if (pending.length === 1)
+        writing = writing.then(drain).catch((error: unknown) => {
+          failure ??= { error };
+        });
+    },
+    async flush() {
+      await writing;
+      await drain();
+      if (failure) throw failure.error;
+    },
+  };
+}
