@@ -60,36 +60,42 @@ export async function forgetChunks(db: Db, digests: readonly string[]): Promise<
   }
 }
 
+/** How long a stored chunk may wait to be recorded: what a run killed -9 fetches again when resumed. */
+export const RECORD_INTERVAL_MS = 250;
+
 /**
- * Records, as a replication stores them one by one, the chunks an account now holds: each is written as
- * soon as no other write is under way, so a run killed mid-transfer has recorded (nearly) all it stored and
- * its resumption does not fetch them again, and the writes batch themselves when chunks arrive faster.
+ * Records, as a replication stores them one by one, the chunks an account now holds: every
+ * RECORD_INTERVAL_MS, in one statement, so a run killed mid-transfer has recorded all but the last moment's
+ * chunks and its resumption does not fetch the rest again. The cost is per statement, not per row (on
+ * SQLite, recording the 2048 chunks of 2 GiB took 188 ms of the main thread in 55 statements, 52 ms in 11, 43 ms in 5).
  */
 export function createChunkRecorder(
   db: Db,
   accountId: string,
 ): { add(digest: string): void; flush(): Promise<void> } {
   let pending: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
   let failure: { error: unknown } | undefined;
-  const drain = async (): Promise<void> => {
-    while (pending.length > 0) {
-      const batch = pending;
-      pending = [];
-      await recordAccountChunks(db, accountId, batch);
-    }
+  const write = (): Promise<void> => {
+    timer = undefined;
+    const batch = pending;
+    pending = [];
+    writing = writing
+      .then(() => recordAccountChunks(db, accountId, batch))
+      .catch((error: unknown) => {
+        failure ??= { error };
+      });
+    return writing;
   };
   return {
     add(digest) {
       pending.push(digest);
-      if (pending.length === 1)
-        writing = writing.then(drain).catch((error: unknown) => {
-          failure ??= { error };
-        });
+      timer ??= setTimeout(write, RECORD_INTERVAL_MS).unref(); // never what keeps a process alive
     },
     async flush() {
-      await writing;
-      await drain();
+      clearTimeout(timer);
+      await write();
       if (failure) throw failure.error;
     },
   };

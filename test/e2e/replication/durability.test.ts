@@ -77,7 +77,15 @@ test('a destination killed with SIGKILL mid-transfer resumes after restart witho
   const before = await waitUntil(p, jobId, (job) => job.bytes_transferred >= 16 * MiB);
   assert.equal(before.status, 'RUNNING');
   await p.kill('south-1', 'SIGKILL');
-  const sentBeforeRestart = await sentBytes(p);
+  // The source meters what it sends every 500 ms: wait until its count stops moving, or bytes sent before
+  // the kill would be counted as sent after the restart.
+  let sentBeforeRestart = await sentBytes(p);
+  for (let settled = false; !settled;) {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const now = await sentBytes(p);
+    settled = now === sentBeforeRestart;
+    sentBeforeRestart = now;
+  }
   assert.ok(sentBeforeRestart < data.length, 'killed before the end');
   const meanwhile = (await api(p.url('north-1'), p.demo.token, 'GET', `/v1/cloudimages/job/${jobId}`)).body;
   assert.equal(meanwhile.status, 'RUNNING', 'the job waits for its destination');
