@@ -66,6 +66,14 @@ test('agencies hold per-region policies and stay inside their account', async (t
     404,
     'other accounts do not see it',
   );
+  // Another account choosing the same id: refused, without claiming it has an agency of that name.
+  const sameId = await api(d.url(), d.demo.token, 'POST', '/v1/agencies', {
+    name: 'mine',
+    id: created.body.id,
+  });
+  assert.equal(sameId.status, 409);
+  assert.match(sameId.body.error.message, /or the id is taken/);
+  assert.doesNotMatch(JSON.stringify(sameId.body), /copier/);
   assert.equal((await api(d.url(), d.other.token, 'DELETE', '/v1/agencies/copier')).status, 204);
   assert.equal((await api(d.url(), d.other.token, 'GET', '/v1/agencies/copier')).status, 404);
 });

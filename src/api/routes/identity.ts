@@ -209,7 +209,9 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
           name,
           policies: unique_,
         }),
-      `Your account already has an agency named ${name}.`,
+      request.body !== null && typeof request.body === 'object' && 'id' in request.body
+        ? `Your account already has an agency named ${name}, or the id is taken: leave id out to get a new one.`
+        : `Your account already has an agency named ${name}.`,
     );
     return reply.code(201).send(agencyView(agency));
   });
