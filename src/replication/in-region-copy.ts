@@ -104,6 +104,7 @@ export async function copyInRegion(
         role: 'local',
         status: 'SUCCESS',
         account_id: principal.accountId,
+        project_id: principal.projectId,
         user_id: principal.userId,
         source_region: ctx.region,
         source_image_id: image.id,

@@ -117,6 +117,7 @@ export async function createReplica(
       source_image_name: req.source_image_name,
       dest_region: ctx.region,
       dest_project_id: project.id,
+      project_id: project.id,
       dest_image_id: imageId,
       image_name: req.name,
       description: req.description,

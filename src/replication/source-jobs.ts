@@ -180,6 +180,7 @@ async function createSourceJob(
       job_type: JOB_TYPES.crossRegion,
       role: 'source',
       account_id: principal.accountId,
+      project_id: principal.projectId,
       user_id: principal.userId,
       source_region: ctx.region,
       source_image_id: image.id,

@@ -14,6 +14,7 @@ import * as deletedImages from './migrations/0003-deleted-images.js';
 import * as uploadHeartbeats from './migrations/0004-upload-heartbeats.js';
 import * as tokenParents from './migrations/0005-token-parents.js';
 import * as accountChunks from './migrations/0006-account-chunks.js';
+import * as jobProjects from './migrations/0007-job-projects.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-upload-heartbeats': uploadHeartbeats,
   '0005-token-parents': tokenParents,
   '0006-account-chunks': accountChunks,
+  '0007-job-projects': jobProjects,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

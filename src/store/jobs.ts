@@ -34,6 +34,8 @@ export async function findJobByDestImage(db: Db, imageId: string): Promise<JobRo
 
 export interface JobFilters {
   accountId: string;
+  /** The caller's project: jobs of the account's other projects are not listed. */
+  projectId: string;
   status?: string;
   jobType?: string;
   imageId?: string;
@@ -48,6 +50,7 @@ export async function listJobs(db: Db, filters: JobFilters): Promise<JobRow[]> {
     .selectFrom('jobs')
     .selectAll()
     .where('account_id', '=', filters.accountId)
+    .where((eb) => eb.or([eb('project_id', '=', filters.projectId), eb('project_id', 'is', null)]))
     .where('role', 'in', ['source', 'local']);
   if (filters.status !== undefined) query = query.where('status', '=', filters.status);
   if (filters.jobType !== undefined) query = query.where('job_type', '=', filters.jobType);
@@ -248,6 +251,7 @@ export function newJobRow(job: NewJob, now: string, maxAttempts: number): JobRow
   return {
     status: 'INIT',
     dest_project_id: null,
+    project_id: null,
     dest_image_id: null,
     description: '',
     agency_name: null,

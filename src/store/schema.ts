@@ -144,6 +144,8 @@ export interface JobsTable {
   source_image_name: string | null;
   dest_region: string;
   dest_project_id: string | null;
+  /** The caller's project: jobs are seen within it (null: from before migration 0007, seen account-wide). */
+  project_id: string | null;
   /** The new image, once the destination created it. */
   dest_image_id: string | null;
   /** Name of the new image. */

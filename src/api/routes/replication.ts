@@ -25,7 +25,14 @@ import {
   type Refusal,
 } from '../../replication/source-jobs.js';
 import { listTransferUsage } from '../../store/grants.js';
-import { findJob, findJobByDestImage, listActiveSourceJobs, listJobs } from '../../store/jobs.js';
+import {
+  findJob,
+  findJobByDestImage,
+  listActiveSourceJobs,
+  listJobs,
+  type JobRow,
+} from '../../store/jobs.js';
+import type { Principal } from '../../identity/tokens.js';
 import { principalOf } from '../auth.js';
 import type { RegionContext } from '../context.js';
 import { loadOwnedImage } from '../image-access.js';
@@ -224,17 +231,25 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     return { job_id: jobId, image_id: imageId };
   });
 
-  async function ownJob(accountId: string, jobId: string) {
+  /** Whether the caller may see this job: its account's, in its project (as images), a source or local row. */
+  function isOwnJob(principal: Principal, job: JobRow | undefined): job is JobRow {
+    return (
+      job !== undefined &&
+      job.account_id === principal.accountId &&
+      (job.project_id === null || job.project_id === principal.projectId) &&
+      job.role !== 'destination'
+    );
+  }
+
+  async function ownJob(principal: Principal, jobId: string) {
     const job = await findJob(ctx.db, jobId);
-    if (!job || job.account_id !== accountId || job.role === 'destination') {
-      throw new FerryError('JOB_NOT_FOUND', `No job ${jobId} was found.`);
-    }
+    if (!isOwnJob(principal, job)) throw new FerryError('JOB_NOT_FOUND', `No job ${jobId} was found.`);
     return job;
   }
 
   app.get<{ Params: { job: string } }>('/v1/cloudimages/job/:job', async (request) => {
     const principal = principalOf(request);
-    return jobView(await refreshSourceJob(ctx, await ownJob(principal.accountId, request.params.job)));
+    return jobView(await refreshSourceJob(ctx, await ownJob(principal, request.params.job)));
   });
 
   app.get('/v1/cloudimages/jobs', async (request) => {
@@ -256,7 +271,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     let after;
     if (query.marker !== undefined) {
       const marker = await findJob(ctx.db, query.marker);
-      if (!marker || marker.account_id !== principal.accountId || marker.role === 'destination') {
+      if (!isOwnJob(principal, marker)) {
         throw new FerryError('VALIDATION_FAILED', `marker ${query.marker} is not one of your jobs.`);
       }
       after = marker;
@@ -266,6 +281,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     await Promise.all(active.map((job) => refreshSourceJob(ctx, job)));
     const jobs = await listJobs(ctx.db, {
       accountId: principal.accountId,
+      projectId: principal.projectId,
       limit,
       ...(query.status !== undefined ? { status: query.status } : {}),
       ...(query.job_type !== undefined ? { jobType: query.job_type } : {}),
@@ -280,7 +296,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
 
   app.post<{ Params: { job: string } }>('/v1/cloudimages/job/:job/cancel', async (request) => {
     const principal = principalOf(request);
-    const job = await ownJob(principal.accountId, request.params.job);
+    const job = await ownJob(principal, request.params.job);
     if (job.role !== 'source')
       throw new FerryError('JOB_FINISHED', `Job ${job.id} has already ended (${job.status}).`);
     request.log.info({ audit: 'job.cancel', job: job.id, by: principal.userId }, 'job cancelled');

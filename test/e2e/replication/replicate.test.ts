@@ -206,4 +206,26 @@ test('an in-region copy shares the chunks: a new image, no data copied', async (
     headers: { 'x-auth-token': d.demo.token },
   });
   assert.ok(Buffer.from(await download.arrayBuffer()).equals(data));
+
+  // A token of another project of the same account sees neither the images nor the jobs of this one.
+  const dev = await api(d.url(), d.admin.token, 'POST', `/v1/admin/accounts/${d.demo.accountId}/projects`, {
+    name: 'dev',
+  });
+  assert.equal(dev.status, 201, JSON.stringify(dev.body));
+  const devToken = (
+    await api(d.url(), d.admin.token, 'POST', `/v1/admin/users/${d.demo.userId}/tokens`, {
+      project_id: dev.body.id,
+    })
+  ).body.secret;
+  assert.deepEqual((await api(d.url(), devToken, 'GET', '/v1/cloudimages/jobs')).body.jobs, []);
+  for (const [method, path] of [
+    ['GET', `/v1/cloudimages/job/${job.job_id}`],
+    ['POST', `/v1/cloudimages/job/${job.job_id}/cancel`],
+  ] as const)
+    assert.equal((await api(d.url(), devToken, method, path)).status, 404, `${method} ${path}`);
+  assert.equal(
+    (await api(d.url(), devToken, 'GET', `/v1/cloudimages/jobs?marker=${job.job_id}`)).status,
+    400,
+  );
+  assert.equal((await api(d.url(), d.demo.token, 'GET', '/v1/cloudimages/jobs')).body.jobs.length, 1);
 });

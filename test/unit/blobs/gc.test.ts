@@ -78,6 +78,7 @@ test('collects only old objects that no image or unfinished job references', asy
     source_image_name: null,
     dest_region: 'r',
     dest_project_id: null,
+    project_id: null,
     dest_image_id: null,
     image_name: 'n',
     description: '',
