@@ -56,13 +56,17 @@ export interface PutChunkOptions {
 
 /**
  * Chunks kept from garbage collection while a writer that has no referenced manifest yet uses them: an
- * upload in progress, which may last longer than the collector's grace period (gc.ts). Kept in memory, so
- * only from the collector of the same process.
+ * upload in progress, which may last longer than the collector's grace period (gc.ts), or a transfer that
+ * counts on chunks already stored. Kept in memory, so only from the collector of the same process.
  */
 export interface ChunkHold {
   /** Keeps `digest` until release (adding it again changes nothing). */
   add(digest: Digest): void;
-  /** Lets go of every chunk this hold keeps. Idempotent. */
+  /**
+   * Lets go of every chunk this hold keeps, once every collection running now has ended: such a collection
+   * listed its roots before the caller's manifest was referenced, so only the hold keeps the chunks from its
+   * sweep. Idempotent.
+   */
   release(): void;
 }
 
@@ -103,6 +107,12 @@ export interface ChunkStore {
 
   /** Whether some hold of this store keeps `digest` (garbage collection spares it). */
   isHeld(digest: Digest): boolean;
+
+  /**
+   * Marks a garbage collection as running, before it lists its roots: holds released meanwhile keep their
+   * chunks until it (and every other one then running) ends. Call `end` when it ends, however it ends.
+   */
+  beginCollection(): { end(): void };
 
   /**
    * `count` buffers of `size` bytes that putChunk stores fastest (see BlobWriter.allocate): for callers
@@ -172,6 +182,18 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
   /** Digests some hold keeps, with the number of holds keeping each. */
   const held = new Map<Digest, number>();
 
+  /** Collections running now, and holds released while they ran, each with the collections it waits for. */
+  const collections = new Set<symbol>();
+  const deferred: Array<{ digests: Set<Digest>; waitsFor: Set<symbol> }> = [];
+
+  function unhold(digests: Iterable<Digest>): void {
+    for (const digest of digests) {
+      const count = (held.get(digest) ?? 1) - 1;
+      if (count === 0) held.delete(digest);
+      else held.set(digest, count);
+    }
+  }
+
   /** Puts in progress by digest, so two callers storing the same chunk at once write it once. */
   const storing = new Map<Digest, Promise<boolean>>();
 
@@ -234,11 +256,9 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
           held.set(digest, (held.get(digest) ?? 0) + 1);
         },
         release() {
-          for (const digest of mine ?? []) {
-            const count = (held.get(digest) ?? 1) - 1;
-            if (count === 0) held.delete(digest);
-            else held.set(digest, count);
-          }
+          if (mine === undefined) return;
+          if (collections.size === 0) unhold(mine);
+          else deferred.push({ digests: mine, waitsFor: new Set(collections) });
           mine = undefined;
         },
       };
@@ -246,6 +266,23 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
 
     isHeld(digest) {
       return held.has(digest);
+    },
+
+    beginCollection() {
+      const collection = Symbol('collection');
+      collections.add(collection);
+      return {
+        end() {
+          if (!collections.delete(collection)) return;
+          for (let i = deferred.length - 1; i >= 0; i--) {
+            const release = deferred[i]!;
+            release.waitsFor.delete(collection);
+            if (release.waitsFor.size > 0) continue;
+            deferred.splice(i, 1);
+            unhold(release.digests);
+          }
+        },
+      };
     },
 
     flush() {

@@ -8,13 +8,16 @@
  * Why it is safe against concurrent uploads and jobs: an upload has no manifest until it ends, so it holds
  * every chunk it stores or finds already stored (ChunkHold) until its image row references its manifest,
  * and the sweep spares held chunks whatever their age: an upload may last longer than the grace period, and
- * an administrator may collect with no grace at all. A collector in another process sharing the blob folder
+ * an administrator may collect with no grace at all. A transfer holds every chunk of its manifest, those
+ * it fetches and those it finds stored, until its image is active. A hold released while a collection runs
+ * lasts until that collection ends: the collection listed its roots before the new image row existed, and
+ * its sweep would otherwise take the chunks on that old list. A collector in another process sharing the blob folder
  * cannot see those holds; there the grace period protects an upload's chunks, which it writes or re-puts
  * (refreshing their age) as it goes, for as long as the upload is younger than the grace period. A chunk
  * deleted in the instant between the sweep's check and an upload's re-put would be missing at the end:
  * uploads and transfers verify that every chunk of their manifest is stored before an image becomes active
  * (docs/design.md), so the worst case is a failed upload or a transfer run that fetches the chunk again —
- * never an active image with missing data. Transfers store their manifest first, so they need no hold.
+ * never an active image with missing data.
  * @module
  */
 import { forgetChunks } from '../store/account-chunks.js';
@@ -45,6 +48,17 @@ export async function collectGarbage(
   options: { graceMs?: number; now?: Date } = {},
 ): Promise<GcReport> {
   const cutoff = (options.now ?? new Date()).getTime() - (options.graceMs ?? DEFAULT_GC_GRACE_MS);
+  // Before the roots are listed: a writer whose manifest becomes referenced after that keeps its hold until
+  // this collection ends (ChunkHold.release), so the sweep cannot take its chunks on the old list of roots.
+  const collection = chunks.beginCollection();
+  try {
+    return await sweep(db, chunks, driver, cutoff);
+  } finally {
+    collection.end();
+  }
+}
+
+async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: number): Promise<GcReport> {
   const roots = new Set([...(await listReferencedManifests(db)), ...(await listActiveJobManifests(db))]);
   const live = new Set<string>();
   for (const root of roots) {

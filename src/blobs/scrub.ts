@@ -38,6 +38,11 @@ export interface ScrubReport {
   damagedImages: string[];
 }
 
+/** Whether a scrub found anything damaged: logged as an error, for the operator to act on. */
+export function foundDamage(report: ScrubReport): boolean {
+  return report.corruptChunks.length + report.missingChunks.length + report.badManifests.length > 0;
+}
+
 export interface ScrubOptions {
   /** Read at most this many bytes of chunks per second (null or absent: as fast as the disk goes). */
   readonly bytesPerSecond?: number | null;

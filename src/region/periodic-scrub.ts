@@ -5,7 +5,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RegionContext } from '../api/context.js';
-import { scrubChunkStore } from '../blobs/scrub.js';
+import { foundDamage, scrubChunkStore } from '../blobs/scrub.js';
 import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
 
 export function startPeriodicScrub(ctx: RegionContext, log: FastifyBaseLogger): PeriodicTask {
@@ -18,9 +18,7 @@ export function startPeriodicScrub(ctx: RegionContext, log: FastifyBaseLogger): 
         bytesPerSecond: ctx.limits.scrubBytesPerSecond,
         signal,
       });
-      const damaged =
-        report.corruptChunks.length + report.missingChunks.length + report.badManifests.length > 0;
-      if (damaged) log.error({ scrub: report }, 'scrub found damaged data');
+      if (foundDamage(report)) log.error({ scrub: report }, 'scrub found damaged data');
       else log.info({ scrub: report }, 'scrub done');
     },
   });

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RegionContext } from '../api/context.js';
-import { DigestMismatchError } from '../blobs/chunk-store.js';
+import { DigestMismatchError, type ChunkHold } from '../blobs/chunk-store.js';
 import { coerceError } from '../domain/errors.js';
 import type { Digest } from '../domain/ids.js';
 import { retryDelayMs } from '../domain/job.js';
@@ -82,6 +82,7 @@ export async function runTransfer(
   };
 
   const counters: Counters = { transferred: job.bytes_transferred, skippedPresent: 0, skippedZero: 0 };
+  let hold: ChunkHold | undefined;
   const runStartTransferred = job.bytes_transferred;
   const runStarted = performance.now();
   const progress = () => ({
@@ -116,6 +117,10 @@ export async function runTransfer(
         if (!sizes.has(digest)) sizes.set(digest, length);
       }
     });
+    // Every chunk of the manifest is held from garbage collection until the image is active: the manifest,
+    // stored above, is a root only for collections that list their roots after this.
+    hold = ctx.chunks.hold();
+    for (const digest of lengths.keys()) hold.add(digest);
     // Only chunks this account holds here are skipped (store/account-chunks.ts says why), among them those
     // earlier runs of this job stored; any other chunk is fetched, even if another account's image has it.
     const absent = new Set(await ctx.chunks.missingChunks(lengths.keys()));
@@ -247,6 +252,7 @@ export async function runTransfer(
     }
     await failRun(ctx, job, error, progress(), log);
   } finally {
+    hold?.release();
     stopSignal?.removeEventListener('abort', onStop);
   }
   await notifySource(ctx, job.id).catch(() => undefined);

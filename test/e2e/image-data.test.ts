@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { api, JSON_PATCH, OCTET, startTestDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { makeImage, qemuImgInfo } from '../helpers/qemu.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { collectGarbage } from '../../src/blobs/gc.js';
 import { transitionImage } from '../../src/store/images.js';
 import { markUploadAlive } from '../../src/store/upload-heartbeats.js';
 
@@ -707,4 +708,45 @@ test('members learn nothing of each other; a frozen image keeps its members; adm
   const { response, data } = await download(d, d.admin.token, id);
   assert.equal(response.status, 200, 'an administrator still reads it (to inspect it)');
   assert.ok(data.equals(await readFile(file)));
+});
+
+test('a download under way keeps its data when the image is deleted and garbage is collected', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const data = Buffer.alloc(32 * MiB);
+  for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i); // no zero chunk
+  const id = await createImage(d, d.demo.token, { name: 'going', disk_format: 'raw' });
+  assert.equal((await api(d.url(), d.demo.token, 'PUT', `/v2/images/${id}/file`, data, OCTET)).status, 204);
+
+  const received: Buffer[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    const req = httpRequest(`${d.url()}/v2/images/${id}/file`, { headers: { 'x-auth-token': d.demo.token } });
+    req.on('response', (res) => {
+      res.once('data', (first: Buffer) => {
+        received.push(first);
+        res.pause(); // the server stops at the socket's buffers, far from the end of the image
+        void (async () => {
+          assert.equal((await api(d.url(), d.demo.token, 'DELETE', `/v2/images/${id}`)).status, 204);
+          const { ctx } = d.regions[0]!;
+          await collectGarbage(ctx.db, ctx.chunks, ctx.blobs, {
+            graceMs: 0,
+            now: new Date(Date.now() + 1000),
+          });
+          res.on('data', (part: Buffer) => received.push(part));
+          res.on('end', resolve);
+          res.on('error', reject);
+          res.resume();
+        })().catch(reject);
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  await done;
+  assert.ok(Buffer.concat(received).equals(data), 'the whole image, as it was');
+  const { ctx } = d.regions[0]!;
+  const report = await collectGarbage(ctx.db, ctx.chunks, ctx.blobs, {
+    graceMs: 0,
+    now: new Date(Date.now() + 1000),
+  });
+  assert.equal(report.chunksDeleted, 32, 'collected once the download ended');
 });

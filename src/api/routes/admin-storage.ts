@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectGarbage } from '../../blobs/gc.js';
-import { scrubChunkStore } from '../../blobs/scrub.js';
+import { foundDamage, scrubChunkStore } from '../../blobs/scrub.js';
 import { FerryError } from '../../domain/errors.js';
 import { requireAdmin } from '../auth.js';
 import type { RegionContext } from '../context.js';
@@ -40,7 +40,9 @@ export function registerAdminStorageRoutes(app: FastifyInstance, ctx: RegionCont
     }
     // No cap unless asked: an administrator who asks for a scrub wants its answer.
     const report = await scrubChunkStore(ctx.db, ctx.chunks, ctx.blobs, { bytesPerSecond: rate ?? null });
-    request.log.info({ audit: 'storage.scrub', by: principal.userId, report }, 'scrub');
+    const entry = { audit: 'storage.scrub', by: principal.userId, report };
+    if (foundDamage(report)) request.log.error(entry, 'scrub found damaged data');
+    else request.log.info(entry, 'scrub');
     return report;
   });
 }

@@ -11,6 +11,8 @@
  */
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DigestMismatchError } from '../../blobs/chunk-store.js';
+import { BlobNotFoundError } from '../../blobs/driver.js';
 import { ingestImage } from '../../blobs/ingest.js';
 import { imagePieces, writePieces } from '../../blobs/read.js';
 import { distinctDigests } from '../../domain/manifest.js';
@@ -267,6 +269,9 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       );
     }
     const { pieces, bytes } = imagePieces(manifest, range);
+    // Held while they are sent: an image deleted meanwhile keeps its data until the download ends.
+    const hold = ctx.chunks.hold();
+    for (const digest of distinctDigests(manifest)) hold.add(digest);
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       'accept-ranges': 'bytes',
@@ -277,15 +282,19 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
     // Written to the socket by hand (see blobs/read.ts): each chunk is sent from the buffer the store lends.
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(range ? 206 : 200, headers);
-    if (request.method === 'HEAD') return res.end();
     try {
+      res.writeHead(range ? 206 : 200, headers);
+      if (request.method === 'HEAD') return res.end();
       await writePieces(res, ctx.chunks, pieces);
       res.end();
     } catch (error) {
-      // The status line is sent: a download cut short is all the client can be told.
-      request.log.warn({ err: error, image: image.id }, 'download cut short');
+      // The status line is sent: a download cut short is all the client can be told. A chunk missing or
+      // damaged in the store is the operator's business (an error); a client that went away is not.
+      const storeDamage = error instanceof BlobNotFoundError || error instanceof DigestMismatchError;
+      request.log[storeDamage ? 'error' : 'warn']({ err: error, image: image.id }, 'download cut short');
       res.destroy();
+    } finally {
+      hold.release();
     }
   });
 }

@@ -1,6 +1,7 @@
 // Deduplicated transfer and cancellation: an image that shares 95% of its chunks with one already in the
 // destination sends only what differs; a cancel from either side stops the job and removes the replica.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -162,4 +163,38 @@ test('a cancel from the destination (by the new image id) ends the job at the so
   assert.deepEqual((await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images, []);
   const job = (await api(north, token, 'GET', `/v1/cloudimages/job/${started.body.job_id}`)).body;
   assert.equal(job.status, 'CANCELLED');
+});
+
+test('a replication holds the chunks it counts on from a collection that listed its roots before it', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const token = d.demo.token;
+  const data = pseudoRandom(8 * MiB, 21);
+  const digests = Array.from({ length: 8 }, (_, i) =>
+    createHash('sha256')
+      .update(data.subarray(i * MiB, (i + 1) * MiB))
+      .digest('hex'),
+  );
+  // The chunks stay in south-1, unreferenced, after their image there is deleted.
+  const old = await uploadImage(d, token, 'south-1', data, { name: 'old' });
+  assert.equal((await api(d.url('south-1'), token, 'DELETE', `/v2/images/${old}`)).status, 204);
+  const source = await uploadImage(d, token, 'north-1', data, { name: 'again' });
+
+  // A collection starts in south-1 and lists its roots: the replica does not exist yet.
+  const south = d.regions.find((r) => r.name === 'south-1')!.ctx.chunks;
+  const collection = south.beginCollection();
+  const started = await api(d.url('north-1'), token, 'POST', `/v1/cloudimages/${source}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+  });
+  const job = await waitForJob(d.url('north-1'), token, started.body.job_id);
+  assert.equal(job.status, 'SUCCESS');
+  assert.equal(job.bytes_skipped_present, data.length, 'every chunk was already there');
+  for (const digest of digests)
+    assert.ok(south.isHeld(digest as never), 'held until the collection that predates the replica ends');
+  collection.end();
+  for (const digest of digests) assert.equal(south.isHeld(digest as never), false);
+  const download = await fetch(`${d.url('south-1')}/v2/images/${job.entities.image_id}/file`, {
+    headers: { 'x-auth-token': token },
+  });
+  assert.ok(Buffer.from(await download.arrayBuffer()).equals(data));
 });

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { createChunkStore } from '../../../src/blobs/chunk-store.js';
 import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
 import { collectGarbage } from '../../../src/blobs/gc.js';
-import { chunkKey } from '../../../src/blobs/layout.js';
+import type { BlobDriver } from '../../../src/blobs/driver.js';
+import { chunkKey, CHUNKS_PREFIX } from '../../../src/blobs/layout.js';
 import { CHUNK_SIZE, type Manifest } from '../../../src/domain/manifest.js';
 import { insertAccount, insertProject } from '../../../src/store/identity.js';
 import { insertImage } from '../../../src/store/images.js';
@@ -143,4 +144,46 @@ test('spares the chunks a hold keeps, whatever their age, until it is released',
   const second = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
   assert.equal(second.chunksDeleted, 1);
   assert.equal(await chunks.hasChunk(kept), false);
+});
+
+test('a hold released while a collection runs keeps its chunks until that collection ends', async (t) => {
+  const db = await openTestDb(t, 'sqlite');
+  const memory = createMemoryBlobDriver();
+  // The collection stops at its sweep until the test lets it go on: it has listed its roots by then.
+  let reached!: () => void;
+  const atSweep = new Promise<void>((resolve) => (reached = resolve));
+  let goOn!: () => void;
+  const gate = new Promise<void>((resolve) => (goOn = resolve));
+  const driver: BlobDriver = {
+    ...memory,
+    async *list(prefix) {
+      if (prefix === CHUNKS_PREFIX) {
+        reached();
+        await gate;
+      }
+      yield* memory.list(prefix);
+    },
+  };
+  const chunks = createChunkStore({ driver });
+  const upload = chunks.hold();
+  const { digest } = await chunks.addChunk(pseudoRandom(CHUNK_SIZE, 9), { hold: upload });
+
+  const collecting = collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  await atSweep;
+  // The upload ends now: its image row would reference the chunk, but this collection's roots predate it.
+  upload.release();
+  assert.ok(chunks.isHeld(digest), 'kept until the running collection ends');
+  goOn();
+  const report = await collecting;
+  assert.equal(report.chunksDeleted, 0);
+  assert.ok(await chunks.hasChunk(digest));
+  assert.equal(chunks.isHeld(digest), false, 'let go once it ended');
+
+  // A collection that starts after the release is not waited for.
+  const later = chunks.hold();
+  later.add(digest);
+  const collection = chunks.beginCollection();
+  collection.end();
+  later.release();
+  assert.equal(chunks.isHeld(digest), false);
 });
