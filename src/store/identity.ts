@@ -158,8 +158,7 @@ export async function revokeToken(
  * region keeps the parent of its copies, so revoking the first token in each region reaches them all there.
  */
 async function revokeDescendants(db: Db, clock: Clock, userId: string, secretHash: string): Promise<void> {
-  let parents = [secretHash];
-  while (parents.length > 0) {
+  for (let parents = [secretHash]; ;) {
     const children = await db
       .selectFrom('tokens')
       .select('secret_hash')

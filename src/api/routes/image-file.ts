@@ -203,12 +203,13 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
           const inspection = inspector.finish();
           assertImageAcceptable(diskFormat, inspection);
           // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
-          const missing = await ctx.chunks.missingChunks(distinctDigests(ingested.manifest));
+          const digests = distinctDigests(ingested.manifest);
+          const missing = await ctx.chunks.missingChunks(digests);
           if (missing.length > 0) throw new Error(`${missing.length} chunks vanished during the upload`);
           // The owner's account now holds these chunks (see store/account-chunks.ts); an administrator may
           // upload into another account's image.
           const ownerAccount = (await findProject(ctx.db, image.owner))?.account_id ?? principal.accountId;
-          await recordAccountChunks(ctx.db, ownerAccount, distinctDigests(ingested.manifest));
+          await recordAccountChunks(ctx.db, ownerAccount, digests);
           ingested = { ...ingested, virtualSize: inspection.virtualSize };
         } catch (error) {
           return abandon(error);
