@@ -3,6 +3,7 @@
  * @module
  */
 import type { ChunkStore } from '../blobs/chunk-store.js';
+import type { ManifestCache } from '../blobs/manifest-cache.js';
 import { DEFAULT_SCRUB_BYTES_PER_SECOND } from '../blobs/scrub.js';
 import type { BlobDriver } from '../blobs/driver.js';
 import type { RegionCatalog } from '../config/catalog.js';
@@ -54,6 +55,8 @@ export interface RegionContext {
   region: string;
   db: Db;
   chunks: ChunkStore;
+  /** Indexed manifests of the images being read (downloads), loaded through `chunks`. */
+  manifests: ManifestCache;
   /** The blob driver under the chunk store (garbage collection walks it). */
   blobs: BlobDriver;
   catalog: RegionCatalog;

@@ -6,7 +6,14 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { CHUNK_SIZE, parseManifest, serializeManifest, type Manifest } from '../domain/manifest.js';
+import {
+  CHUNK_SIZE,
+  indexManifest,
+  parseManifest,
+  serializeManifest,
+  type Manifest,
+  type ManifestIndex,
+} from '../domain/manifest.js';
 import { isDigest, type Digest } from '../domain/ids.js';
 import type { AllocateOptions, BlobDriver } from './driver.js';
 import { chunkKey, manifestKey } from './layout.js';
@@ -153,6 +160,13 @@ export interface ChunkStore {
    * @throws BlobNotFoundError if absent; DigestMismatchError or InvalidManifestError if corrupt
    */
   getManifest(digest: Digest): Promise<Manifest>;
+
+  /**
+   * The manifest stored under `digest`, verified as by getManifest but indexed in place rather than parsed
+   * (domain/manifest.ts ManifestIndex): what a reader of a few of its chunks needs, see blobs/manifest-cache.ts.
+   * @throws BlobNotFoundError if absent; DigestMismatchError or InvalidManifestError if corrupt
+   */
+  getManifestIndex(digest: Digest): Promise<ManifestIndex>;
 
   /**
    * The digests among `digests` that are not stored, deduplicated, in input order. Asks the driver at most
@@ -320,6 +334,13 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
       const actual = sha256Digest(bytes);
       if (actual !== digest) throw new DigestMismatchError(digest, actual, 'manifest');
       return parseManifest(bytes);
+    },
+
+    async getManifestIndex(digest) {
+      const bytes = await driver.get(manifestKey(digest));
+      const actual = sha256Digest(bytes);
+      if (actual !== digest) throw new DigestMismatchError(digest, actual, 'manifest');
+      return indexManifest(bytes);
     },
 
     async missingChunks(digests) {

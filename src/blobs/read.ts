@@ -11,7 +11,7 @@
  */
 import { FerryError } from '../domain/errors.js';
 import type { Digest } from '../domain/ids.js';
-import { chunkIndexRange, chunkLength, type Manifest } from '../domain/manifest.js';
+import { chunkIndexRange, chunkLength, type Manifest, type ManifestIndex } from '../domain/manifest.js';
 import { ZERO_CHUNK, type ChunkStore } from './chunk-store.js';
 
 /**
@@ -86,16 +86,22 @@ export interface ImageRange {
   readonly end: number;
 }
 
+/** The pieces of one image range, how many bytes they hold, and the stored chunks they read. */
+export interface ImageRangePieces {
+  readonly pieces: Iterable<ChunkPiece>;
+  readonly bytes: number;
+  /** The distinct non-zero chunks the pieces read, in order: what a reader holds from GC while it sends. */
+  readonly digests: Iterable<Digest>;
+}
+
 /**
  * The pieces of the image described by `manifest`, bytes `range.start..range.end` (default: all of it),
- * and how many bytes they hold.
+ * how many bytes they hold and which chunks they read. Only the chunks of the range are looked at, so a
+ * range of a ManifestIndex costs its own chunks whatever the image's size.
  * @throws FerryError RANGE_NOT_SATISFIABLE (before anything is read) unless `0 <= start <= end < size`
  */
-export function imagePieces(
-  manifest: Manifest,
-  range?: ImageRange,
-): { pieces: Iterable<ChunkPiece>; bytes: number } {
-  if (range === undefined && manifest.size === 0) return { pieces: [], bytes: 0 };
+export function imagePieces(manifest: Manifest | ManifestIndex, range?: ImageRange): ImageRangePieces {
+  if (range === undefined && manifest.size === 0) return { pieces: [], bytes: 0, digests: [] };
   const start = range?.start ?? 0;
   const end = range?.end ?? manifest.size - 1;
   let first: number;
@@ -107,19 +113,32 @@ export function imagePieces(
       size: manifest.size,
     });
   }
+  const digestAt =
+    'digestAt' in manifest
+      ? (index: number) => manifest.digestAt(index)
+      : (index: number) => manifest.chunks[index] ?? null;
   function* pieces(): Generator<ChunkPiece> {
     for (let index = first; index <= last; index++) {
       const chunkStart = index * manifest.chunkSize;
       const length = chunkLength(manifest, index);
       yield {
-        digest: manifest.chunks[index] ?? null,
+        digest: digestAt(index),
         length,
         from: Math.max(start - chunkStart, 0),
         to: Math.min(end - chunkStart + 1, length),
       };
     }
   }
-  return { pieces: pieces(), bytes: end - start + 1 };
+  function* digests(): Generator<Digest> {
+    const seen = new Set<Digest>();
+    for (let index = first; index <= last; index++) {
+      const digest = digestAt(index);
+      if (digest === null || seen.has(digest)) continue;
+      seen.add(digest);
+      yield digest;
+    }
+  }
+  return { pieces: pieces(), bytes: end - start + 1, digests: { [Symbol.iterator]: digests } };
 }
 
 /**

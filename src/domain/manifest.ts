@@ -44,7 +44,7 @@ export function chunkCount(size: number, chunkSize: number): number {
 }
 
 /** Bytes in chunk `index` (chunkSize, except for a short last chunk). */
-export function chunkLength(manifest: Manifest, index: number): number {
+export function chunkLength(manifest: Pick<Manifest, 'chunkSize' | 'size'>, index: number): number {
   return Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
 }
 
@@ -140,13 +140,25 @@ export function serializeManifest(manifest: Manifest): Buffer {
   return out;
 }
 
+/** One run of a serialised manifest, located: its kind, its first chunk index and where its digests start. */
+interface LocatedRun {
+  readonly kind: typeof ZERO_RUN | typeof DIGEST_RUN;
+  readonly firstChunk: number;
+  readonly count: number;
+  /** Byte offset of the run's first digest in the serialised form (digest runs only). */
+  readonly digestOffset: number;
+}
+
 /**
- * Parses and validates a serialised manifest, refusing anything `serializeManifest` would not produce
- * (bad magic or version, non-canonical runs, wrong chunk count, trailing bytes).
+ * Walks and validates a serialised manifest's header and runs without decoding a digest, refusing anything
+ * `serializeManifest` would not produce (bad magic or version, non-canonical runs, wrong chunk count,
+ * trailing bytes). `onRun` is told each run in order.
  * @throws InvalidManifestError
  */
-export function parseManifest(bytes: Uint8Array): Manifest {
-  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function readRuns(
+  data: Buffer,
+  onRun: (run: LocatedRun) => void,
+): { chunkSize: number; size: number; chunkCount: number } {
   if (data.length < HEADER_BYTES || !data.subarray(0, 4).equals(MAGIC)) {
     throw new InvalidManifestError('not a Ferry manifest');
   }
@@ -160,7 +172,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
   if (chunkSize === 0) throw new InvalidManifestError('chunkSize is 0');
   const runCount = data.readUInt32BE(20);
   const total = chunkCount(size, chunkSize);
-  const chunks: Array<Digest | null> = [];
+  let chunks = 0;
   let offset = HEADER_BYTES;
   let previousKind = -1;
   for (let r = 0; r < runCount; r++) {
@@ -171,20 +183,114 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     if (kind !== ZERO_RUN && kind !== DIGEST_RUN) throw new InvalidManifestError(`unknown run kind ${kind}`);
     if (count === 0) throw new InvalidManifestError('empty run');
     if (kind === previousKind) throw new InvalidManifestError('two neighbouring runs of the same kind');
-    if (chunks.length + count > total) throw new InvalidManifestError(`more than ${total} chunks`);
+    if (chunks + count > total) throw new InvalidManifestError(`more than ${total} chunks`);
     previousKind = kind;
-    if (kind === ZERO_RUN) {
-      for (let i = 0; i < count; i++) chunks.push(null);
-    } else {
-      if (offset + count * DIGEST_BYTES > data.length) throw new InvalidManifestError('truncated digest run');
-      for (let i = 0; i < count; i++, offset += DIGEST_BYTES) {
-        chunks.push(data.toString('hex', offset, offset + DIGEST_BYTES) as Digest);
+    if (kind === DIGEST_RUN && offset + count * DIGEST_BYTES > data.length) {
+      throw new InvalidManifestError('truncated digest run');
+    }
+    onRun({ kind, firstChunk: chunks, count, digestOffset: offset });
+    chunks += count;
+    if (kind === DIGEST_RUN) offset += count * DIGEST_BYTES;
+  }
+  if (chunks !== total) throw new InvalidManifestError(`${chunks} chunks, expected ${total}`);
+  if (offset !== data.length) throw new InvalidManifestError('trailing bytes');
+  return { chunkSize, size, chunkCount: total };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Parses and validates a serialised manifest, refusing anything `serializeManifest` would not produce
+ * (bad magic or version, non-canonical runs, wrong chunk count, trailing bytes).
+ * @throws InvalidManifestError
+ */
+export function parseManifest(bytes: Uint8Array): Manifest {
+  const data = asBuffer(bytes);
+  const chunks: Array<Digest | null> = [];
+  const { chunkSize, size } = readRuns(data, (run) => {
+    for (let i = 0; i < run.count; i++) {
+      if (run.kind === ZERO_RUN) chunks.push(null);
+      else {
+        const at = run.digestOffset + i * DIGEST_BYTES;
+        chunks.push(data.toString('hex', at, at + DIGEST_BYTES) as Digest);
       }
     }
-  }
-  if (chunks.length !== total) throw new InvalidManifestError(`${chunks.length} chunks, expected ${total}`);
-  if (offset !== data.length) throw new InvalidManifestError('trailing bytes');
+  });
   return { chunkSize, size, chunks };
+}
+
+/**
+ * A manifest read in place from its serialised form: chunk `i`'s digest is found by a binary search over
+ * the runs' first chunk indexes and decoded on demand. A range read of a 100 GiB image thus decodes only
+ * the chunks it sends, where a parsed Manifest is ~100 bytes of JavaScript strings per chunk built before
+ * the first byte goes out; the index keeps 32 bytes per chunk (the serialised form itself, off the V8 heap)
+ * plus 16 per run.
+ */
+export interface ManifestIndex {
+  /** Bytes per chunk; every chunk but the last has exactly this many. */
+  readonly chunkSize: number;
+  /** The image's size in bytes. */
+  readonly size: number;
+  /** `ceil(size / chunkSize)`. */
+  readonly chunkCount: number;
+  /** Memory the index keeps (its serialised form and run table): what a cache of indexes counts. */
+  readonly retainedBytes: number;
+  /**
+   * Chunk `index`'s digest, or null for a zero chunk.
+   * @throws RangeError unless `0 <= index < chunkCount`
+   */
+  digestAt(index: number): Digest | null;
+}
+
+/** Run table bytes per run: a Float64 first chunk index and a Float64 digest offset. */
+const RUN_TABLE_BYTES_PER_RUN = 16;
+
+/**
+ * Validates a serialised manifest as `parseManifest` does (the same refusals) and indexes its runs, without
+ * decoding any digest. The index keeps `bytes`: the caller must not change them.
+ * @throws InvalidManifestError
+ * @example indexManifest(serializeManifest(m)).digestAt(3) === m.chunks[3]
+ */
+export function indexManifest(bytes: Uint8Array): ManifestIndex {
+  const data = asBuffer(bytes);
+  const firstChunks: number[] = [];
+  /** Where each run's digests start; -1 for a zero run. */
+  const digestOffsets: number[] = [];
+  const {
+    chunkSize,
+    size,
+    chunkCount: count,
+  } = readRuns(data, (run) => {
+    firstChunks.push(run.firstChunk);
+    digestOffsets.push(run.kind === DIGEST_RUN ? run.digestOffset : -1);
+  });
+  const runFirstChunk = Float64Array.from(firstChunks);
+  const runDigestOffset = Float64Array.from(digestOffsets);
+  return {
+    chunkSize,
+    size,
+    chunkCount: count,
+    retainedBytes: data.length + RUN_TABLE_BYTES_PER_RUN * runFirstChunk.length,
+    digestAt(index) {
+      if (!Number.isInteger(index) || index < 0 || index >= count) {
+        throw new RangeError(`chunk ${index} is outside a manifest of ${count} chunks`);
+      }
+      // The last run whose first chunk is at or before `index`.
+      let low = 0;
+      let high = runFirstChunk.length - 1;
+      while (low < high) {
+        const middle = (low + high + 1) >>> 1;
+        if (runFirstChunk[middle]! <= index) low = middle;
+        else high = middle - 1;
+      }
+      const offset = runDigestOffset[low]!;
+      if (offset < 0) return null;
+      const at = offset + (index - runFirstChunk[low]!) * DIGEST_BYTES;
+      return data.toString('hex', at, at + DIGEST_BYTES) as Digest;
+    },
+  };
 }
 
 /** The manifest's content address: SHA-256 (lower-case hex) of its canonical serialised form. */
@@ -198,7 +304,7 @@ export function manifestDigest(manifest: Manifest): Digest {
  * @example chunkIndexRange(m, 0, m.size - 1) // { first: 0, last: m.chunks.length - 1 }
  */
 export function chunkIndexRange(
-  manifest: Manifest,
+  manifest: Pick<Manifest, 'chunkSize' | 'size'>,
   start: number,
   end: number,
 ): { first: number; last: number } {

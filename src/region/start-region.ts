@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createChunkStore } from '../blobs/chunk-store.js';
 import { createFsBlobDriver } from '../blobs/drivers/fs.js';
+import { createManifestCache } from '../blobs/manifest-cache.js';
 import { DEFAULT_LIMITS, type RegionContext, type RegionLimits } from '../api/context.js';
 import { createRegionServer } from '../api/server.js';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
@@ -57,10 +58,12 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     options.database ?? { kind: 'sqlite', file: path.join(regionDir, 'ferry.sqlite') },
   );
   const driver = await createFsBlobDriver({ root: path.join(regionDir, 'blobs') });
+  const chunks = createChunkStore({ driver });
   return {
     region: options.name,
     db,
-    chunks: createChunkStore({ driver }),
+    chunks,
+    manifests: createManifestCache((digest) => chunks.getManifestIndex(digest)),
     blobs: driver,
     catalog: options.catalog,
     clock: options.clock ?? SYSTEM_CLOCK,

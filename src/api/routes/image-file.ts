@@ -260,7 +260,8 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       // Glance answers 204 No Content for an image without data.
       return reply.code(204).send();
     }
-    const manifest = await ctx.chunks.getManifest(image.manifest_digest as Digest);
+    // Cached and indexed, not parsed: a client reading the image in ranges costs one manifest read in all.
+    const manifest = await ctx.manifests.get(image.manifest_digest as Digest);
     const range = parseRange(request.headers.range, image.size);
     if (range === 'unsatisfiable') {
       reply.header('content-range', `bytes */${image.size}`);
@@ -269,10 +270,11 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         `The image has ${image.size} bytes; the range is outside it.`,
       );
     }
-    const { pieces, bytes } = imagePieces(manifest, range);
-    // Held while they are sent: an image deleted meanwhile keeps its data until the download ends.
+    const { pieces, bytes, digests } = imagePieces(manifest, range);
+    // The chunks of the range are held while they are sent: an image deleted meanwhile keeps its data until
+    // the download ends. Only those: a range read costs its own chunks, not the whole image's.
     const hold = ctx.chunks.hold();
-    for (const digest of distinctDigests(manifest)) hold.add(digest);
+    for (const digest of digests) hold.add(digest);
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       'accept-ranges': 'bytes',

@@ -10,6 +10,7 @@ import {
   chunkIndexRange,
   chunkLength,
   distinctDigests,
+  indexManifest,
   manifestDigest,
   parseManifest,
   serializeManifest,
@@ -110,7 +111,48 @@ test('parse refuses corrupt and non-canonical bytes', () => {
   emptyRun.writeUInt32BE(1, 20);
   emptyRun.writeUInt32BE(0, 25);
   cases.push(['empty run', emptyRun]);
-  for (const [name, bytes] of cases) assert.throws(() => parseManifest(bytes), InvalidManifestError, name);
+  for (const [name, bytes] of cases) {
+    assert.throws(() => parseManifest(bytes), InvalidManifestError, name);
+    assert.throws(() => indexManifest(bytes), InvalidManifestError, `index: ${name}`);
+  }
+});
+
+test('indexManifest finds every chunk as parseManifest lists it, without parsing', () => {
+  const runs: Manifest = {
+    chunkSize: CHUNK_SIZE,
+    size: 1000 * CHUNK_SIZE - 3,
+    // Runs of every length from 1 up, alternating digests and zeros, so the search crosses many runs.
+    chunks: Array.from({ length: 1000 }, (_, i) =>
+      Math.floor(Math.sqrt(2 * i)) % 2 === 0 ? digestOf(i) : null,
+    ),
+  };
+  for (const manifest of [MIXED, runs, { chunkSize: 4, size: 9, chunks: [A, A, B] }] satisfies Manifest[]) {
+    const index = indexManifest(serializeManifest(manifest));
+    assert.equal(index.chunkSize, manifest.chunkSize);
+    assert.equal(index.size, manifest.size);
+    assert.equal(index.chunkCount, manifest.chunks.length);
+    assert.deepEqual(
+      Array.from({ length: index.chunkCount }, (_, i) => index.digestAt(i)),
+      manifest.chunks,
+    );
+    for (const outside of [-1, manifest.chunks.length, 0.5]) {
+      assert.throws(() => index.digestAt(outside), RangeError);
+    }
+  }
+  const empty = indexManifest(serializeManifest({ chunkSize: CHUNK_SIZE, size: 0, chunks: [] }));
+  assert.equal(empty.chunkCount, 0);
+  assert.throws(() => empty.digestAt(0), RangeError);
+});
+
+test('an index keeps the serialised bytes and a small run table, not a string per chunk', () => {
+  const n = 131072;
+  const full: Manifest = {
+    chunkSize: CHUNK_SIZE,
+    size: n * CHUNK_SIZE,
+    chunks: Array.from({ length: n }, (_, i) => digestOf(i)),
+  };
+  const bytes = serializeManifest(full);
+  assert.equal(indexManifest(bytes).retainedBytes, bytes.length + 16);
 });
 
 test('chunkIndexRange maps an inclusive byte range to inclusive chunk indexes', () => {
