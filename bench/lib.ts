@@ -23,8 +23,11 @@ export const GiB = 1024 * MiB;
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Timed runs of the durable cp baseline before the first step; each repeated step adds one more. */
 export const BASELINE_RUNS = 3;
-/** Default runs of each repeatable acceptance step (`--runs`); its median is reported. */
-export const STEP_RUNS = 3;
+/**
+ * Default runs of each repeatable step (`--runs`; rounds of the targets bench); the median is reported.
+ * Five: on this VM's drifting disk, three runs gave medians that moved by a factor of two between runs.
+ */
+export const STEP_RUNS = 5;
 /** Aborted on Ctrl-C / SIGTERM: cuts the HTTP transfer or cp in progress so cleanup doesn't wait for it. */
 export const interrupted = new AbortController();
 

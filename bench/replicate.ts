@@ -19,17 +19,12 @@
  * Both processes and the regions' data go away on every path.
  * @module
  */
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-// Types only: the bench process must not load Ferry's modules. With them (SQLite, Kysely, ...) its heap is
-// big enough that V8 runs a full mark-compact every few tens of MiB received over HTTP, which more than
-// tripled the client's CPU in the download rows. Identity is provisioned by a child process instead.
-import { loopbackCatalog } from '../src/config/catalog.js';
 import type { DeploymentSettings } from '../src/config/settings.js';
+import { CHANGED_BYTES, CHANGED_FRACTION, CHUNK_SIZE, writeChangedCopy } from './images.js';
 import {
-  apiJson,
   benchCpuSeconds,
   checkFreeSpace,
   checkImage,
@@ -37,9 +32,7 @@ import {
   flushDirtyPages,
   fmt,
   formatRss,
-  freePort,
   GiB,
-  interrupted,
   cpuSnapshot,
   otherCpu,
   machineLine,
@@ -49,52 +42,35 @@ import {
   procCpuSeconds,
   procStatusKiB,
   removeOnCleanup,
-  RssMonitor,
   seconds,
-  startFerryProcess,
   ThreadCpuMonitor,
-  REPO_ROOT,
-  run,
   uploadFile,
-  writeFileHashed,
   type BenchContext,
-  type Endpoint,
-  type FerryProcess,
   type PeakRss,
   BASELINE_RUNS,
   formatRuns,
   medianRun,
   runLines,
 } from './lib.js';
+import {
+  collectGarbage,
+  deleteImage,
+  DEST,
+  replicateAndWait,
+  SOURCE,
+  startRegions,
+  stopRegions,
+  type Region,
+} from './regions.js';
 import { warmFreeMemory } from './warm-memory.js';
 
-const SOURCE = 'north-1';
-const DEST = 'south-1';
-const AGENCY = 'ferry_copy';
 /** Acceptance targets: throughput as a fraction of the durable cp's, and peak RSS of each process. */
 const REPLICATION_TARGET = 0.5;
 const RSS_TARGET_MIB = 250;
-/** Share of the 1 MiB blocks the second image changes. */
-const CHANGED_FRACTION = 0.05;
-/** Bytes changed in each chosen block. */
-const CHANGED_BYTES = 16;
-/** Ferry's chunk size (CHUNK_SIZE in src/domain/manifest.ts): the unit that is deduplicated and sent. */
-const CHUNK_SIZE = MiB;
-const JOB_POLL_MS = 100;
-const JOB_TIMEOUT_MS = 60 * 60 * 1000;
 
 /** Disk space the replication bench needs at its peak: source + second image + both regions' chunks. */
 export function replicationSpaceNeeded(size: number): number {
   return (4 + 2 * CHANGED_FRACTION) * size + 256 * MiB;
-}
-
-interface Region {
-  readonly name: string;
-  readonly process: FerryProcess<true>;
-  readonly endpoint: Endpoint;
-  /** The same region with an administrator's token. */
-  readonly admin: Endpoint;
-  readonly rss: RssMonitor;
 }
 
 interface Usage {
@@ -124,57 +100,11 @@ interface Row {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Two region processes
+// Two region processes (bench/regions.ts), with the default deployment settings
 
-async function startRegions(ctx: BenchContext, dataDir: string): Promise<Region[]> {
-  const names = [SOURCE, DEST];
-  const ports: number[] = [];
-  while (ports.length < names.length) ports.push(await freePort());
-  const catalog = loopbackCatalog(names, ports); // both directions allowed
-  const catalogFile = join(dataDir, 'catalog.json');
-  const settingsFile = join(dataDir, 'settings.json');
+function startDefaultRegions(ctx: BenchContext, dataDir: string): Promise<Region[]> {
   const settings: DeploymentSettings = {}; // the defaults a deployment runs with
-  await writeFile(catalogFile, JSON.stringify(catalog));
-  await writeFile(settingsFile, JSON.stringify(settings));
-
-  const { stdout } = await run(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), PROVISION_COMMAND, dataDir, ...names],
-    { cwd: REPO_ROOT, signal: interrupted.signal },
-  );
-  const { token, adminToken } = JSON.parse(stdout) as { token: string; adminToken: string };
-
-  const regions: Region[] = [];
-  for (const name of names) {
-    const profile =
-      ctx.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profileDir, name)}`];
-    const server = await startFerryProcess({
-      args: [
-        'serve',
-        '--region',
-        name,
-        '--catalog',
-        catalogFile,
-        '--data',
-        dataDir,
-        '--settings',
-        settingsFile,
-      ],
-      nodeFlags: profile,
-      cleanup: ctx.cleanup,
-      log: join(dataDir, `${name}.log`),
-      ready: (_stdout, stderr) => (stderr.includes('listening on') ? true : undefined),
-    });
-    const url = catalog.regions.find((region) => region.name === name)!.endpoint;
-    regions.push({
-      name,
-      process: server,
-      endpoint: { url, token },
-      admin: { url, token: adminToken },
-      rss: new RssMonitor(server.pid),
-    });
-  }
-  return regions;
+  return startRegions({ dataDir, settings, cleanup: ctx.cleanup, profileDir: ctx.profileDir });
 }
 
 /** Runs `body` and measures the peak RSS and CPU of every region process, of the bench, and of the rest. */
@@ -224,83 +154,28 @@ async function upload(regions: Region[], file: string, size: number, md5: string
   return { id, seconds, usage };
 }
 
-/** POST cross_region_copy, then poll the job in the source until it ends. */
+/** POST cross_region_copy, then poll the job in the source until it ends (timed). */
 async function replicate(regions: Region[], imageId: string, size: number) {
-  const north = regions[0]!;
-  let job: Record<string, unknown> = {};
+  let result = { job: {} as Record<string, unknown>, replicaId: '' };
   const { seconds, usage } = await measured(
     regions,
     async () => {
-      const started = await apiJson(north.endpoint, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, {
-        region: DEST,
-        agency_name: AGENCY,
-      });
-      if (started.status !== 200 || typeof started.body.job_id !== 'string') {
-        throw new Error(`cross_region_copy answered ${started.status}: ${JSON.stringify(started.body)}`);
-      }
-      const jobId = started.body.job_id;
-      const deadline = performance.now() + JOB_TIMEOUT_MS;
-      for (;;) {
-        const answer = await apiJson(north.endpoint, 'GET', `/v1/cloudimages/job/${jobId}`);
-        if (answer.status !== 200) throw new Error(`job ${jobId} answered ${answer.status}`);
-        job = answer.body;
-        if (['SUCCESS', 'FAIL', 'CANCELLED'].includes(String(job.status))) break;
-        if (performance.now() > deadline) throw new Error(`job ${jobId} still ${String(job.status)}`);
-        await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
-        if (interrupted.signal.aborted) throw new Error('interrupted');
-      }
+      result = await replicateAndWait(regions, imageId);
     },
     size,
   );
-  if (job.status !== 'SUCCESS') {
-    throw new Error(
-      `replication ended ${String(job.status)}: ${String(job.error_code)} ${String(job.fail_reason)}`,
-    );
-  }
-  const replicaId = String((job.entities as Record<string, unknown> | undefined)?.image_id);
-  return { seconds, usage, job, replicaId };
+  return { seconds, usage, ...result };
 }
 
 /** Deletes the replica and collects its chunks at once, so the next run sends every chunk again. */
 async function emptyDestination(dest: Region, replicaId: string, size: number): Promise<void> {
-  const deleted = await apiJson(dest.endpoint, 'DELETE', `/v2/images/${replicaId}`);
-  if (deleted.status !== 204) throw new Error(`deleting the replica answered ${deleted.status}`);
-  const gc = await apiJson(dest.admin, 'POST', '/v1/admin/gc', { grace_seconds: 0 });
-  const collected = Number(gc.body.chunksDeleted);
-  if (gc.status !== 200 || collected < size / CHUNK_SIZE) {
-    throw new Error(`garbage collection in ${dest.name} answered ${gc.status}: ${JSON.stringify(gc.body)}`);
+  await deleteImage(dest, replicaId);
+  const gc = await collectGarbage(dest);
+  const collected = Number(gc.chunksDeleted);
+  if (collected < size / CHUNK_SIZE) {
+    throw new Error(`garbage collection in ${dest.name} collected too little: ${JSON.stringify(gc)}`);
   }
   console.log(`  replica deleted, ${collected} chunks collected in ${dest.name}`);
-}
-
-/**
- * Writes `target`: `source` with CHANGED_BYTES bytes inverted in the middle of `count` evenly spread 1 MiB
- * blocks. Returns its MD5 and the indexes of the changed blocks.
- */
-async function writeChangedCopy(
-  source: string,
-  target: string,
-  size: number,
-): Promise<{ md5: string; changed: number[] }> {
-  const blocks = Math.ceil(size / CHUNK_SIZE);
-  const count = Math.max(1, Math.round(blocks * CHANGED_FRACTION));
-  const changed = Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * blocks) / count));
-  const changedSet = new Set(changed);
-  const input = await open(source, 'r');
-  try {
-    const md5 = await writeFileHashed(target, size, async (block, offset) => {
-      const { bytesRead } = await input.read(block, 0, block.length, offset);
-      if (bytesRead !== block.length) throw new Error('short read');
-      for (let at = 0; at < block.length; at += CHUNK_SIZE) {
-        if (!changedSet.has((offset + at) / CHUNK_SIZE)) continue;
-        const middle = at + Math.floor(Math.min(CHUNK_SIZE, block.length - at) / 2);
-        for (let i = middle; i < middle + CHANGED_BYTES; i++) block[i] = block[i]! ^ 0xff;
-      }
-    });
-    return { md5, changed };
-  } finally {
-    await input.close();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -312,7 +187,7 @@ export async function benchReplication(ctx: BenchContext): Promise<void> {
   const dataDir = join(ctx.scratch, 'regions');
   await mkdir(dataDir);
   const removeData = removeOnCleanup(ctx.cleanup, dataDir);
-  const regions = await startRegions(ctx, dataDir);
+  const regions = await startDefaultRegions(ctx, dataDir);
   const rows: Row[] = [];
   try {
     const idle = await Promise.all(
@@ -393,8 +268,7 @@ export async function benchReplication(ctx: BenchContext): Promise<void> {
 
     printReplicationReport(ctx, rows, await machineLine(ctx.scratch), idle, expectedDelta);
   } finally {
-    for (const region of regions) region.rss.stop();
-    for (const region of regions) await region.process.stop();
+    await stopRegions(regions);
     await removeData();
   }
 }
@@ -502,54 +376,4 @@ function printReplicationReport(
 
 function regions(idleMiB: number[]): string {
   return `${SOURCE} ${fmt(idleMiB[0] ?? 0, 0)} MiB, ${DEST} ${fmt(idleMiB[1] ?? 0, 0)} MiB`;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Provisioning, in a child process: `node --import tsx bench/replicate.ts provision <data> <region>...`
-
-const PROVISION_COMMAND = 'provision';
-
-/**
- * Creates the bench's account, user and agency (allowed to replicate into every region) in each region's
- * SQLite file under `dataDir`, as an administrator's tooling does before the regions start; prints
- * `{"token": ..., "adminToken": ...}`, tokens valid in every region (the second an administrator's).
- */
-async function provisionRegions(dataDir: string, names: string[]): Promise<void> {
-  const [{ provisionIdentity }, { SYSTEM_CLOCK }, { openDatabase }] = await Promise.all([
-    import('../src/identity/provision.js'),
-    import('../src/store/clock.js'),
-    import('../src/store/db.js'),
-  ]);
-  const dbs = [];
-  try {
-    for (const name of names) {
-      await mkdir(join(dataDir, name), { recursive: true });
-      dbs.push({
-        region: name,
-        db: await openDatabase({ kind: 'sqlite', file: join(dataDir, name, 'ferry.sqlite') }),
-      });
-    }
-    const { token } = await provisionIdentity(dbs, SYSTEM_CLOCK, {
-      account: 'bench',
-      user: 'bench',
-      isAdmin: false,
-      agency: AGENCY,
-    });
-    // For garbage collection between runs (POST /v1/admin/gc).
-    const admin = await provisionIdentity(dbs, SYSTEM_CLOCK, {
-      account: 'bench-operator',
-      user: 'operator',
-      isAdmin: true,
-    });
-    process.stdout.write(JSON.stringify({ token, adminToken: admin.token }));
-  } finally {
-    await Promise.all(dbs.map(({ db }) => db.destroy()));
-  }
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === PROVISION_COMMAND) {
-  provisionRegions(process.argv[3]!, process.argv.slice(4)).catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
 }

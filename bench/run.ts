@@ -1,13 +1,19 @@
 /**
- * End-to-end throughput benchmarks of Ferry against a durable `cp` on the same disk: upload/download through
- * one region, cross-region replication between two region processes (`bench/replicate.ts`), and what the
- * disk allows the fs blob driver with no HTTP, hashing or database around it (`bench/disk.ts`).
+ * `npm run bench`. By default the bench of issue 16's targets (bench/targets.ts): Ferry's upload and
+ * replication beside Glance's and beside durable copies of the same bytes, in interleaved rounds, at 0 and
+ * 10 ms of injected flush latency, with a verdict per target. Three older diagnostic parts stay available
+ * with `--only`: upload/download through one region (below), replication in detail (`bench/replicate.ts`),
+ * and what the disk allows the fs blob driver alone (`bench/disk.ts`).
  *
- *   npm run bench -- [--size-gib N (default 2)] [--only upload|replicate|disk (default: all three)]
+ *   npm run bench -- [--size-gib N (default 2)] [--runs N (rounds, default 5)] [--no-glance]
+ *                    [--json FILE (rows and verdicts)] [--report docs/performance.md (regenerate its
+ *                    "Latest full run" section from the results)]
+ *                    [--only targets|upload|replicate|disk (default: targets)]
  *                    [--dir PATH (scratch folder; default: a temp dir under os.tmpdir(), which must be on
- *                    the same disk as the data)] [--cpu-prof-dir PATH (profile the region processes of the
- *                    replication bench; diagnostics only, it slows them down)] [--runs N (runs of
- *                    the download and of the full replication, default 3; the median is reported)]
+ *                    the same disk as the data)] [--cpu-prof-dir PATH (profile the region processes;
+ *                    diagnostics only, it slows them down)]
+ *
+ * The diagnostic parts (`--only upload|replicate|disk`):
  *
  * Shared steps: generate N GiB of random (non-dedupable) data and its MD5 (untimed) → `cp file copy && sync`
  * (timed, the baseline; the copy is dropped) 3 times, and once more before every run of a repeated step and
@@ -29,12 +35,14 @@
  * Scratch files and servers go away on every path, Ctrl-C included.
  * @module
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchDisk } from './disk.js';
 import { benchReplication, replicationSpaceNeeded } from './replicate.js';
+import { renderReport, updateReport } from './report.js';
+import { benchTargets, targetsSpaceNeeded } from './targets.js';
 import { warmFreeMemory } from './warm-memory.js';
 import {
   BASELINE_RUNS,
@@ -87,7 +95,8 @@ const DOWNLOAD_TARGET = 0.6;
 // ---------------------------------------------------------------------------------------------------------
 // Arguments
 
-type Part = 'upload' | 'replicate' | 'disk';
+type Part = 'targets' | 'upload' | 'replicate' | 'disk';
+const PARTS: readonly Part[] = ['targets', 'upload', 'replicate', 'disk'];
 
 interface Options {
   readonly sizeBytes: number;
@@ -95,6 +104,9 @@ interface Options {
   readonly parts: readonly Part[];
   readonly profileDir: string | undefined;
   readonly runs: number;
+  readonly glance: boolean;
+  readonly json: string | undefined;
+  readonly report: string | undefined;
 }
 
 function parseOptions(): Options {
@@ -105,6 +117,9 @@ function parseOptions(): Options {
       only: { type: 'string' },
       'cpu-prof-dir': { type: 'string' },
       runs: { type: 'string', default: String(STEP_RUNS) },
+      'no-glance': { type: 'boolean', default: false },
+      json: { type: 'string' },
+      report: { type: 'string' },
     },
     strict: true,
   });
@@ -114,16 +129,20 @@ function parseOptions(): Options {
   const sizeBytes = Math.max(1, Math.round(sizeGiB * 1024)) * MiB;
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
-  const only = values.only;
-  if (only !== undefined && only !== 'upload' && only !== 'replicate' && only !== 'disk') {
-    throw new Error(`--only must be upload, replicate or disk`);
+  const only = values.only ?? 'targets';
+  if (!PARTS.includes(only as Part)) throw new Error(`--only must be one of ${PARTS.join(', ')}`);
+  if ((values.json !== undefined || values.report !== undefined) && only !== 'targets') {
+    throw new Error('--json and --report are results of the targets bench (no --only, or --only targets)');
   }
   return {
     sizeBytes,
     dir: values.dir ?? os.tmpdir(),
-    parts: only === undefined ? ['upload', 'replicate', 'disk'] : [only],
+    parts: [only as Part],
     profileDir: values['cpu-prof-dir'],
     runs,
+    glance: !values['no-glance'],
+    json: values.json,
+    report: values.report,
   };
 }
 
@@ -403,6 +422,7 @@ async function main(): Promise<void> {
     const scratch = await mkdtemp(join(options.dir, 'ferry-bench-'));
     removeOnCleanup(cleanup, scratch);
     const needed = Math.max(
+      options.parts.includes('targets') ? targetsSpaceNeeded(size) : 0,
       options.parts.includes('upload') ? 3.3 * size : 0,
       options.parts.includes('replicate') ? replicationSpaceNeeded(size) : 0,
       options.parts.includes('disk') ? 2.2 * size : 0,
@@ -421,8 +441,6 @@ async function main(): Promise<void> {
     const uncachedBaseline = new DurableCopyBaseline(source, join(scratch, 'copy.raw'), {
       uncachedSource: true,
     });
-    for (let i = 0; i < BASELINE_RUNS; i++) await baseline.measure();
-    console.log(`Durable cp + sync: ${baseline.describe()}`);
     const ctx: BenchContext = {
       scratch,
       size,
@@ -434,6 +452,22 @@ async function main(): Promise<void> {
       cleanup,
       profileDir: options.profileDir,
     };
+    if (options.parts.includes('targets')) {
+      const result = await benchTargets(ctx, { glance: options.glance });
+      console.log(['', ...renderReport(result)].join('\n'));
+      if (options.json !== undefined) {
+        await writeFile(options.json, `${JSON.stringify(result, null, 2)}\n`);
+        console.log(`\nResults: ${options.json}`);
+      }
+      if (options.report !== undefined) {
+        await updateReport(options.report, result);
+        console.log(`${options.report}: "Latest full run" regenerated`);
+      }
+      return;
+    }
+    // The diagnostic parts compare with the median of every baseline run, the first ones made here.
+    for (let i = 0; i < BASELINE_RUNS; i++) await baseline.measure();
+    console.log(`Durable cp + sync: ${baseline.describe()}`);
     if (options.parts.includes('upload')) await benchUploadDownload(ctx);
     if (options.parts.includes('replicate')) await benchReplication(ctx);
     if (options.parts.includes('disk')) await benchDisk(ctx);
