@@ -21,8 +21,8 @@
  * every baseline run of the bench (see DurableCopyBaseline).
  *
  * Upload/download: start `ferry local --regions north-1` as a child process (spawned from the build as
- * `node dist/cli/main.js`; `npm run bench` builds first; so the child pid is the server and its RSS is
- * measured alone) → upload
+ * `node dist/cli/main.js`; `npm run bench` builds first; the region runs in a process of its own under it,
+ * whose pid the start banner prints, so the region's RSS and CPU are measured alone) → upload
  * through the API (timed, once: a second upload of the same bytes would find every chunk stored; the image's
  * size and checksum must match) → Ferry's ingest of the same file alone, nothing stored, in a child process
  * (diagnostic: the upload's CPU floor, bench/ingest-floor.ts) → `--runs` downloads through the API by curl
@@ -169,17 +169,23 @@ interface Row {
   readonly rest?: string;
 }
 
-/** Starts `ferry local --regions north-1` on a free port; resolves its URL and demo token. */
+/**
+ * Starts `ferry local --regions north-1` on a free port; resolves its URL, demo token and the pid of the
+ * region's process (a child of `ferry local`, which only supervises it: the one to measure).
+ */
 async function startLocalFerry(ctx: BenchContext, dataDir: string) {
   return startFerryProcess({
     args: ['local', '--data', dataDir, '--port', String(await freePort()), '--regions', 'north-1'],
     nodeFlags:
       ctx.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profileDir, 'local')}`],
     cleanup: ctx.cleanup,
-    ready: (stdout): Endpoint | undefined => {
+    ready: (stdout): (Endpoint & { regionPid: number }) | undefined => {
       const token = /^Token \(valid 7 days, every region\): (\S+)$/m.exec(stdout)?.[1];
       const url = /^\s+north-1\s+(http:\/\/\S+)$/m.exec(stdout)?.[1];
-      return token !== undefined && url !== undefined ? { url, token } : undefined;
+      const pid = /\bnorth-1 pid (\d+)/.exec(stdout)?.[1];
+      return token !== undefined && url !== undefined && pid !== undefined
+        ? { url, token, regionPid: Number(pid) }
+        : undefined;
     },
   });
 }
@@ -191,12 +197,14 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
   const removeData = removeOnCleanup(ctx.cleanup, dataDir);
   const server = await startLocalFerry(ctx, dataDir);
   const endpoint = server.info;
-  const rss = new RssMonitor(server.pid);
-  const threads = new ThreadCpuMonitor(server.pid);
+  // What is measured is the region's process; `ferry local` (server.pid) only supervises it.
+  const regionPid = server.info.regionPid;
+  const rss = new RssMonitor(regionPid);
+  const threads = new ThreadCpuMonitor(regionPid);
   const rows: Row[] = [];
   try {
-    const idleMiB = (await procStatusKiB(server.pid, 'VmRSS')) / 1024;
-    console.log(`Ferry pid ${server.pid} at ${endpoint.url}, idle VmRSS ${fmt(idleMiB, 0)} MiB`);
+    const idleMiB = (await procStatusKiB(regionPid, 'VmRSS')) / 1024;
+    console.log(`Ferry region pid ${regionPid} at ${endpoint.url}, idle VmRSS ${fmt(idleMiB, 0)} MiB`);
     const id = await createImage(endpoint, 'bench');
 
     const measure = async (step: string, body: () => Promise<void>): Promise<Row> => {
@@ -204,7 +212,7 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
       // (see warm-memory.ts): the server's chunks go past the page cache, but the client's download does not.
       await warmFreeMemory(size);
       await rss.reset();
-      const serverCpu = await procCpuSeconds(server.pid);
+      const serverCpu = await procCpuSeconds(regionPid);
       const benchCpu = benchCpuSeconds();
       const machine = await cpuSnapshot();
       await threads.begin();
@@ -212,12 +220,12 @@ async function benchUploadDownload(ctx: BenchContext): Promise<void> {
       await body();
       const elapsed = seconds(started);
       const threadCpu = await threads.end();
-      const rest = otherCpu(machine, await cpuSnapshot(), new Set([process.pid, server.pid]));
+      const rest = otherCpu(machine, await cpuSnapshot(), new Set([process.pid, server.pid, regionPid]));
       return {
         step,
         seconds: elapsed,
         rss: await rss.peak(),
-        serverCpu: (await procCpuSeconds(server.pid)) - serverCpu,
+        serverCpu: (await procCpuSeconds(regionPid)) - serverCpu,
         benchCpu: benchCpuSeconds() - benchCpu,
         rest,
         threads: threadCpu,

@@ -1,18 +1,24 @@
 /**
- * Ferry's main job on one machine: several demo regions in one process, each on its own loopback port with
- * its own SQLite file and blob folder under `<data>/<region>/`, a demo account with a project in every region
- * and an agency allowed to replicate into every region, and a fresh token printed at start. Data survives a
- * restart: the catalog, account and images are reused.
+ * The local demo deployment in one process: every region of the catalog on its own loopback port with its
+ * own SQLite file and blob folder under `<data>/<region>/`, the demo account and a fresh token. `ferry local`
+ * runs each region in a process of its own instead (supervisor.ts); this in-process form is for tests and
+ * embedding, which reach each region's context (its database) directly. Both leave the same data folder
+ * (local-data.ts), so either reuses what the other made.
  * @module
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { clientCatalog, loopbackCatalog, parseCatalog, type RegionCatalog } from '../config/catalog.js';
-import { provisionIdentity, type ProvisionedIdentity } from '../identity/provision.js';
-import { SYSTEM_CLOCK } from '../store/clock.js';
+import { mkdir } from 'node:fs/promises';
+import type { RegionCatalog } from '../config/catalog.js';
+import type { ProvisionedIdentity } from '../identity/provision.js';
 import { startRegion, type RunningRegion } from '../region/start-region.js';
 import type { ReplicationSettings } from '../replication/settings.js';
 import type { RegionLimits } from '../api/context.js';
+import {
+  clientCatalogFile as clientCatalogPath,
+  loadOrWriteCatalog,
+  provisionDemo,
+  serverCatalogFile,
+  writeClientCatalog,
+} from './local-data.js';
 
 import { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS } from './demo.js';
 
@@ -41,24 +47,9 @@ export interface LocalDeployment {
   close(): Promise<void>;
 }
 
-async function loadOrWriteCatalog(file: string, names: string[], basePort: number): Promise<RegionCatalog> {
-  try {
-    return parseCatalog(JSON.parse(await readFile(file, 'utf8')));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const catalog = loopbackCatalog(
-    names,
-    names.map((_, i) => (basePort === 0 ? 0 : basePort + i)),
-  );
-  // The catalog holds the regions' secrets: readable by its owner only.
-  await writeFile(file, JSON.stringify(catalog, null, 2) + '\n', { mode: 0o600 });
-  return catalog;
-}
-
 export async function startLocal(options: LocalOptions): Promise<LocalDeployment> {
   await mkdir(options.dataDir, { recursive: true });
-  const catalogFile = path.join(options.dataDir, 'catalog.json');
+  const catalogFile = serverCatalogFile(options.dataDir);
   const basePort = options.basePort ?? DEMO_BASE_PORT;
   const catalog = await loadOrWriteCatalog(catalogFile, options.regions ?? DEMO_REGIONS, basePort);
   const regions: RunningRegion[] = [];
@@ -82,16 +73,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
       for (const region of catalog.regions)
         region.endpoint = regions.find((r) => r.name === region.name)!.url;
     }
-    const demo = await provisionIdentity(
-      regions.map((r) => ({ region: r.name, db: r.ctx.db })),
-      SYSTEM_CLOCK,
-      { account: DEMO_ACCOUNT, user: DEMO_ACCOUNT, isAdmin: false, agency: DEMO_AGENCY },
-      7 * 24 * 3600,
-    );
-    const clientCatalogFile = path.join(options.dataDir, 'regions.json');
-    await writeFile(clientCatalogFile, JSON.stringify(clientCatalog(catalog), null, 2) + '\n', {
-      mode: 0o644,
-    });
+    const demo = await provisionDemo(regions.map((r) => ({ region: r.name, db: r.ctx.db })));
+    const clientCatalogFile = clientCatalogPath(options.dataDir);
+    await writeClientCatalog(clientCatalogFile, catalog);
     let closed: Promise<void> | undefined;
     return {
       catalog,

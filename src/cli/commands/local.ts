@@ -1,6 +1,7 @@
 /**
- * `ferry local`: the embedded multi-region deployment with a demo account, until Ctrl-C. The server modules
- * are loaded only when the command runs, so the client commands start quickly.
+ * `ferry local`: the embedded multi-region deployment with a demo account, each region in a process of its
+ * own under this one (deploy/supervisor.ts), until Ctrl-C. The server modules are loaded only when the command
+ * runs, so the client commands start quickly.
  * @module
  */
 import { DEMO_BASE_PORT, DEMO_REGIONS } from '../../deploy/demo.js';
@@ -37,12 +38,12 @@ export function registerLocalCommand(program: Command): void {
       .option('--log', 'print JSON request logs (without it, only errors are printed)', false),
     'ferry local --data ./data --port 9301',
   ).action(async (options: LocalOptions) => {
-    const [{ loadSettings }, { startLocal }] = await Promise.all([
+    const [{ loadSettings }, { superviseLocal }] = await Promise.all([
       import('../../config/settings.js'),
-      import('../../deploy/local.js'),
+      import('../../deploy/supervisor.js'),
     ]);
     const settings = await loadSettings(options.settings);
-    const deployment = await startLocal({
+    const deployment = await superviseLocal({
       ...settings,
       dataDir: path.resolve(options.data),
       basePort: Number(options.port),
@@ -57,6 +58,9 @@ export function registerLocalCommand(program: Command): void {
       'Regions:',
       ...deployment.regions.map((r) => `  ${r.name.padEnd(10)} ${r.url}`),
       '',
+      `Each region runs in a process of its own (${deployment.regions.map((r) => `${r.name} pid ${r.pid}`).join(', ')}),`,
+      `supervised by this one (pid ${process.pid}): a region process that ends is started again.`,
+      '',
       `Demo account: ${'demo'} (a project named after each region; agency ferry_copy may replicate into every region)`,
       `Token (valid 7 days, every region): ${deployment.demo.token}`,
       '',
@@ -70,5 +74,9 @@ export function registerLocalCommand(program: Command): void {
     ];
     console.log(lines.join('\n'));
     stopOnSignals(() => deployment.close());
+    void deployment.allGaveUp.then(() => {
+      console.error('ferry: no region is running any more; stopping');
+      process.exit(1);
+    });
   });
 }
