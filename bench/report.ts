@@ -34,10 +34,31 @@ function rssCell(row: BenchRow): string {
     .join(', ');
 }
 
+/** A table cell: a `|` in it would end the cell. */
+const cell = (text: string) => text.replaceAll('|', '\\|');
+
 /** The section's lines (heading included). */
 export function renderReport(result: BenchResult): string[] {
   const cp = findRow(result, 'cp-cached')?.seconds;
   const uncached = findRow(result, 'cp-uncached')?.seconds;
+  const rowCells = (row: BenchRow): string[] => {
+    const delay = row.flushDelayMs === undefined ? '' : String(row.flushDelayMs);
+    if (row.unavailable !== undefined || row.seconds === undefined) {
+      return [row.label, delay, 'unavailable', '', '', '', '', '', row.unavailable ?? '', ''];
+    }
+    return [
+      row.label,
+      delay,
+      secs(row.seconds),
+      fmt(row.seconds.min, 2),
+      fmt(row.seconds.max, 2),
+      fmt(row.imageBytes / MiB / row.seconds.median, 0),
+      uncached === undefined ? '' : fmt(row.seconds.median / uncached.median, 2),
+      row.bytesSent === undefined ? '' : mib(row.bytesSent.median),
+      cpuCell(row),
+      rssCell(row),
+    ];
+  };
   const table = markdownTable(
     [
       'row',
@@ -52,29 +73,14 @@ export function renderReport(result: BenchResult): string[] {
       'peak RSS (MiB)',
     ],
     ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
-    result.rows.map((row) => {
-      const delay = row.flushDelayMs === undefined ? '' : String(row.flushDelayMs);
-      if (row.unavailable !== undefined || row.seconds === undefined) {
-        return [row.label, delay, 'unavailable', '', '', '', '', '', row.unavailable ?? '', ''];
-      }
-      return [
-        row.label,
-        delay,
-        secs(row.seconds),
-        fmt(row.seconds.min, 2),
-        fmt(row.seconds.max, 2),
-        fmt(row.imageBytes / MiB / row.seconds.median, 0),
-        uncached === undefined ? '' : fmt(row.seconds.median / uncached.median, 2),
-        row.bytesSent === undefined ? '' : mib(row.bytesSent.median),
-        cpuCell(row),
-        rssCell(row),
-      ];
-    }),
+    result.rows.map((row) => rowCells(row).map(cell)),
   );
   const verdicts = markdownTable(
     ['target', 'verdict', 'figures (this run’s medians)'],
     ['l', 'l', 'l'],
-    result.verdicts.map((v) => [v.target, v.verdict === 'FAIL' ? '**FAIL**' : v.verdict, v.figures]),
+    result.verdicts.map((v) =>
+      [v.target, v.verdict === 'FAIL' ? '**FAIL**' : v.verdict, v.figures].map(cell),
+    ),
   );
   const runs = result.rows
     .filter((row) => row.seconds !== undefined)
@@ -98,7 +104,7 @@ export function renderReport(result: BenchResult): string[] {
       `with the source evicted from the page cache (${uncached === undefined ? '' : `${fmt(uncached.min, 2)}–${fmt(uncached.max, 2)} s`}). ` +
       `Glance: ${result.glance}.`,
     '',
-    `${result.machine}.`,
+    `${result.machine}.${result.build === undefined ? '' : ` Build measured: ${result.build}.`}`,
     '',
     ...verdicts,
     '',

@@ -62,6 +62,8 @@ export interface BenchResult {
   readonly started: string;
   readonly finished: string;
   readonly machine: string;
+  /** What was measured: the commit, and whether the working tree had changes not committed. */
+  readonly build?: string;
   readonly sizeBytes: number;
   readonly sparseBytes: number;
   readonly sparseDataBytes: number;

@@ -49,7 +49,9 @@ import {
   MiB,
   procCpuSeconds,
   removeOnCleanup,
+  REPO_ROOT,
   RssMonitor,
+  run,
   seconds,
   uploadFile,
   type BenchContext,
@@ -78,6 +80,19 @@ export const FLUSH_DELAYS_MS = [0, 10] as const;
 /** The sparse image: this many times the image size, and this share of the size in random chunks. */
 const SPARSE_SIZE_FACTOR = 4;
 const SPARSE_DATA_SHARE = 1 / 32;
+
+/** "commit 1aebcfb, 3 files changed and not committed", or why it is not known. */
+async function buildLine(): Promise<string> {
+  try {
+    const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT })).stdout.trim();
+    const changed = (await run('git', ['status', '--porcelain'], { cwd: REPO_ROOT })).stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '').length;
+    return `commit ${commit}${changed === 0 ? '' : `, ${changed} files changed and not committed`}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
 
 export interface TargetsOptions {
   readonly glance: boolean;
@@ -465,6 +480,7 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
     started: startedAt.toISOString(),
     finished: new Date().toISOString(),
     machine: await machineLine(ctx.scratch),
+    build: await buildLine(),
     sizeBytes: size,
     sparseBytes,
     sparseDataBytes,
