@@ -150,7 +150,25 @@ export interface BlobLister {
   list(prefix: string): AsyncIterable<string>;
 }
 
+/** What a driver's `compact` gave back. */
+export interface CompactReport {
+  /** Files (fs: packs) removed or rewritten. */
+  packsRemoved: number;
+  /** Bytes of storage freed. */
+  bytesReclaimed: number;
+  /** Bytes of live objects copied to free the rest. */
+  bytesCopied: number;
+}
+
 export interface BlobDriver extends BlobReader, BlobWriter, BlobDeleter, BlobLister {
   readonly name: string;
   readonly capabilities: BlobDriverCapabilities;
+  /**
+   * For drivers that keep deleted objects' space until they rewrite what holds them (fs: packs): frees the
+   * space of deleted objects where at least `threshold` (0..1) of a unit is garbage. Never loses an object
+   * that is not deleted, whatever runs meanwhile. Garbage collection calls it after its sweep.
+   */
+  compact?(threshold?: number): Promise<CompactReport>;
+  /** Makes every write durable and lets go of files, locks and connections. */
+  close?(): Promise<void>;
 }

@@ -39,6 +39,10 @@ export interface GcReport {
   chunksDeleted: number;
   bytesDeleted: number;
   manifestsDeleted: number;
+  /** Pack files removed or rewritten to free the space of what was deleted (drivers that pack). */
+  packsCompacted: number;
+  /** Bytes of storage freed by that. */
+  bytesReclaimed: number;
 }
 
 export async function collectGarbage(
@@ -51,11 +55,18 @@ export async function collectGarbage(
   // Before the roots are listed: a writer whose manifest becomes referenced after that keeps its hold until
   // this collection ends (ChunkHold.release), so the sweep cannot take its chunks on the old list of roots.
   const collection = chunks.beginCollection();
+  let report: GcReport;
   try {
-    return await sweep(db, chunks, driver, cutoff);
+    report = await sweep(db, chunks, driver, cutoff);
   } finally {
     collection.end();
   }
+  // After the sweep, outside the collection: compaction only moves objects that are not deleted, so what
+  // runs meanwhile (uploads, transfers, a next collection) sees every live chunk throughout.
+  const compacted = await driver.compact?.();
+  report.packsCompacted = compacted?.packsRemoved ?? 0;
+  report.bytesReclaimed = compacted?.bytesReclaimed ?? 0;
+  return report;
 }
 
 async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: number): Promise<GcReport> {
@@ -69,7 +80,14 @@ async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: num
       // A job that has not stored its manifest yet has stored no chunk either.
     }
   }
-  const report: GcReport = { chunksKept: 0, chunksDeleted: 0, bytesDeleted: 0, manifestsDeleted: 0 };
+  const report: GcReport = {
+    chunksKept: 0,
+    chunksDeleted: 0,
+    bytesDeleted: 0,
+    manifestsDeleted: 0,
+    packsCompacted: 0,
+    bytesReclaimed: 0,
+  };
   /** Deleted chunks, whose account_chunks rows go too (store/account-chunks.ts). */
   const deleted: string[] = [];
   const old = async (key: string) => {

@@ -4,6 +4,7 @@
  *
  * ```json
  * { "limits": { "maxImageBytes": 1099511627776 },
+ *   "storage": { "flushDelayMs": 0, "packBytes": 134217728, "compactThreshold": 0.5 },
  *   "replication": { "limits": { "maxImageBytes": 137438953472, "maxRunningJobsPerUser": 5 },
  *                    "bandwidthLimit": null, "transferPricePerGiB": 0.02 } }
  * ```
@@ -12,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import type { RegionLimits } from '../api/context.js';
 import { DEFAULT_LIMITS } from '../api/context.js';
+import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../blobs/settings.js';
 import { FerryError } from '../domain/errors.js';
 import { MAX_CHUNKS_PER_REQUEST } from '../replication/chunk-batch.js';
 import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
@@ -19,6 +21,7 @@ import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../repli
 export interface DeploymentSettings {
   limits?: Partial<RegionLimits>;
   replication?: Partial<ReplicationSettings>;
+  storage?: Partial<StorageSettings>;
 }
 
 function checkKeys(where: string, value: unknown, defaults: object): Record<string, unknown> {
@@ -41,9 +44,22 @@ function checkKeys(where: string, value: unknown, defaults: object): Record<stri
 }
 
 export function parseSettings(value: unknown): DeploymentSettings {
-  const root = checkKeys('(root)', value, { limits: {}, replication: {} });
+  const root = checkKeys('(root)', value, { limits: {}, replication: {}, storage: {} });
   const settings: DeploymentSettings = {};
   if (root.limits !== undefined) settings.limits = checkKeys('limits', root.limits, DEFAULT_LIMITS);
+  if (root.storage !== undefined) {
+    const storage = checkKeys('storage', root.storage, DEFAULT_STORAGE_SETTINGS);
+    for (const [key, min, max] of [
+      ['flushDelayMs', 0, 60_000],
+      ['packBytes', 1024 * 1024, 4 * 1024 * 1024 * 1024],
+      ['compactThreshold', 0, 1],
+    ] as const) {
+      const value = storage[key];
+      if (value !== undefined && !((value as number) >= min && (value as number) <= max))
+        throw new FerryError('VALIDATION_FAILED', `settings: storage.${key} must be from ${min} to ${max}`);
+    }
+    settings.storage = storage;
+  }
   if (root.replication !== undefined) {
     const replication = checkKeys('replication', root.replication, DEFAULT_REPLICATION_SETTINGS);
     if (replication.limits !== undefined) {

@@ -9,6 +9,8 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createChunkStore } from '../blobs/chunk-store.js';
 import { createFsBlobDriver } from '../blobs/drivers/fs.js';
+import { withFlushDelay } from '../blobs/drivers/flush-delay.js';
+import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../blobs/settings.js';
 import { createManifestCache } from '../blobs/manifest-cache.js';
 import { DEFAULT_LIMITS, type RegionContext, type RegionLimits } from '../api/context.js';
 import { createRegionServer } from '../api/server.js';
@@ -36,6 +38,7 @@ export interface RegionOptions {
   port?: number;
   limits?: Partial<RegionLimits>;
   replication?: Partial<ReplicationSettings>;
+  storage?: Partial<StorageSettings>;
   clock?: Clock;
   logger?: boolean | Record<string, unknown>;
 }
@@ -57,7 +60,15 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
   const db = await openDatabase(
     options.database ?? { kind: 'sqlite', file: path.join(regionDir, 'ferry.sqlite') },
   );
-  const driver = await createFsBlobDriver({ root: path.join(regionDir, 'blobs') });
+  const storage = { ...DEFAULT_STORAGE_SETTINGS, ...options.storage };
+  const driver = withFlushDelay(
+    await createFsBlobDriver({
+      root: path.join(regionDir, 'blobs'),
+      packBytes: storage.packBytes,
+      compactThreshold: storage.compactThreshold,
+    }),
+    storage.flushDelayMs,
+  );
   const chunks = createChunkStore({ driver });
   return {
     region: options.name,
@@ -105,6 +116,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
       await uploadSweep.stop();
       await app.close();
       ctx.regions.close();
+      await ctx.blobs.close?.();
       await ctx.db.destroy();
     },
   };

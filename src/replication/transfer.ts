@@ -127,7 +127,7 @@ export async function runTransfer(
     const held = await chunksHeldByAccount(ctx.db, job.account_id, [...lengths.keys()]);
     const missing = [...lengths.keys()].filter((digest) => absent.has(digest) || !held.has(digest));
     const missingSet = new Set(missing);
-    const recorder = createChunkRecorder(ctx.db, job.account_id);
+    const recorder = createChunkRecorder(ctx.db, job.account_id, () => ctx.chunks.flush());
     let presentBytes = 0;
     for (const [digest, length] of lengths) if (!missingSet.has(digest)) presentBytes += length;
     // Chunks this job sent in earlier runs are present now; count them as transferred, not as skipped.

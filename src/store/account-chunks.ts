@@ -72,6 +72,8 @@ export const RECORD_INTERVAL_MS = 250;
 export function createChunkRecorder(
   db: Db,
   accountId: string,
+  /** The chunk store's barrier: a recorded chunk must survive a crash, since a resumed run skips it. */
+  barrier: () => Promise<void>,
 ): { add(digest: string): void; flush(): Promise<void> } {
   let pending: string[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -82,7 +84,10 @@ export function createChunkRecorder(
     const batch = pending;
     pending = [];
     writing = writing
-      .then(() => recordAccountChunks(db, accountId, batch))
+      .then(async () => {
+        await barrier();
+        await recordAccountChunks(db, accountId, batch);
+      })
       .catch((error: unknown) => {
         failure ??= { error };
       });

@@ -14,6 +14,8 @@ interface GcReport {
   chunksDeleted: number;
   bytesDeleted: number;
   manifestsDeleted: number;
+  packsCompacted: number;
+  bytesReclaimed: number;
 }
 
 interface ScrubReport {
@@ -55,7 +57,8 @@ export function registerAdminStorageCommands(admin: Command): void {
         ids: [],
         human: () =>
           `Deleted ${report.chunksDeleted} chunks (${formatBytes(report.bytesDeleted)}) and ` +
-          `${report.manifestsDeleted} manifests; kept ${report.chunksKept} chunks.`,
+          `${report.manifestsDeleted} manifests; kept ${report.chunksKept} chunks; ` +
+          `freed ${formatBytes(report.bytesReclaimed)} by compacting ${report.packsCompacted} packs.`,
       });
     }),
   );

@@ -119,13 +119,22 @@ for (const { name, skip } of dialects()) {
       const digests = Array.from({ length: 1203 }, (_, i) => i.toString(16).padStart(64, '0'));
       await recordAccountChunks(db, 'a'.repeat(32), digests.slice(0, 1000));
       await recordAccountChunks(db, 'a'.repeat(32), digests.slice(500)); // overlaps: no duplicate-key error
-      const recorder = createChunkRecorder(db, 'b'.repeat(32));
+      // Each write is preceded by the chunk store's barrier, and fails if the barrier fails.
+      let barriers = 0;
+      const recorder = createChunkRecorder(db, 'b'.repeat(32), async () => {
+        barriers++;
+      });
       for (const digest of digests.slice(0, 3)) recorder.add(digest);
       await recorder.flush();
+      assert.equal(barriers, 1);
+      const failing = createChunkRecorder(db, 'b'.repeat(32), () => Promise.reject(new Error('disk gone')));
+      failing.add(digests[1000]!);
+      await assert.rejects(failing.flush(), /disk gone/);
       assert.equal((await chunksHeldByAccount(db, 'a'.repeat(32), digests)).size, 1203);
       assert.deepEqual(
         [...(await chunksHeldByAccount(db, 'b'.repeat(32), digests))].sort(),
         digests.slice(0, 3),
+        'nothing recorded after a failed barrier',
       );
       await forgetChunks(db, digests.slice(1, 700));
       assert.equal((await chunksHeldByAccount(db, 'a'.repeat(32), digests)).size, 1203 - 699);
