@@ -7,6 +7,7 @@ import type { ManifestCache } from '../blobs/manifest-cache.js';
 import { DEFAULT_SCRUB_BYTES_PER_SECOND } from '../blobs/scrub.js';
 import type { BlobDriver } from '../blobs/driver.js';
 import type { RegionCatalog } from '../config/catalog.js';
+import { DEFAULT_OS_HASH_ALGO, type OsHashAlgorithm } from '../domain/image.js';
 import type { Clock } from '../store/clock.js';
 import type { Db } from '../store/db.js';
 import type { RegionClient } from '../replication/region-client.js';
@@ -51,6 +52,20 @@ export const DEFAULT_LIMITS: RegionLimits = {
   maxConcurrentUploadsPerAccount: 8,
 };
 
+/** How the region treats image data it is given (`images` in the settings file). */
+export interface ImageSettings {
+  /**
+   * The whole-image hash an upload computes for `os_hash_value`, besides the MD5 `checksum` (default:
+   * sha512; Glance's `hashing_algorithm`). Stored with each image as `os_hash_algo`: a replica keeps its
+   * source's, whatever its own region is set to.
+   */
+  hashingAlgorithm: OsHashAlgorithm;
+}
+
+export const DEFAULT_IMAGE_SETTINGS: ImageSettings = {
+  hashingAlgorithm: DEFAULT_OS_HASH_ALGO,
+};
+
 export interface RegionContext {
   region: string;
   db: Db;
@@ -62,6 +77,7 @@ export interface RegionContext {
   catalog: RegionCatalog;
   clock: Clock;
   limits: RegionLimits;
+  images: ImageSettings;
   replication: ReplicationSettings;
   /** Calls to the other regions of the catalog. */
   regions: RegionClient;

@@ -3,7 +3,6 @@
  * Ferry's own (`image_type`, `encrypted`, `cmk_id`, `frozen`).
  * @module
  */
-import { OS_HASH_ALGO } from '../domain/image.js';
 import type { ImageRecord } from '../store/images.js';
 import type { MemberRow } from '../store/members.js';
 import type { JobRow } from '../store/jobs.js';
@@ -53,7 +52,8 @@ export function imageView(image: ImageRecord, job?: JobRow): Record<string, unkn
     protected: image.protected === 1,
     os_hidden: image.os_hidden === 1,
     checksum: image.checksum,
-    os_hash_algo: image.os_hash_value === null ? null : OS_HASH_ALGO,
+    // Stored per image: the region's setting when it was uploaded, or its source's for a replica.
+    os_hash_algo: image.os_hash_algo,
     os_hash_value: image.os_hash_value,
     owner: image.owner,
     size: image.size,

@@ -1,7 +1,8 @@
 /**
- * A whole-stream hash (MD5 or SHA-512) computed on its own worker thread over chunks in a SharedArrayBuffer,
- * so ingest can hash three ways at once without copying: the main thread does SHA-256 per chunk and the
- * writes while one worker runs MD5 and another SHA-512 over the same memory.
+ * A whole-stream hash (MD5, or the `os_hash_value` algorithm) computed on its own worker thread over chunks
+ * in a SharedArrayBuffer, so ingest can hash three ways at once without copying: while one worker runs MD5
+ * and another SHA-512 (or SHA-256) over the same memory, each chunk's own SHA-256 is computed on the hash
+ * pool (hash-pool.ts) and the main thread only moves bytes and starts the writes.
  *
  * The main thread and the worker talk through a few shared integers, not messages: the main thread appends
  * `[offset, length]` ranges to a shared queue and bumps a counter; the worker hashes them in order and
@@ -14,9 +15,10 @@
  * @module
  */
 import { Worker } from 'node:worker_threads';
+import type { OsHashAlgorithm } from '../domain/image.js';
 
-/** The whole-stream hashes Glance reports: `checksum` (MD5) and `os_hash_value` (SHA-512). */
-export type StreamHashAlgorithm = 'md5' | 'sha512';
+/** The whole-stream hashes Glance reports: `checksum` (MD5) and `os_hash_value` (the deployment's choice). */
+export type StreamHashAlgorithm = 'md5' | OsHashAlgorithm;
 
 /** Layout of the shared control block (Int32 indexes); the queue of ranges follows the header. */
 const PUSHED = 0; // ranges appended by the main thread

@@ -1,13 +1,15 @@
 /**
  * Streaming ingest: turns an upload into stored chunks and a stored manifest in constant memory, computing
- * the whole-image MD5 and SHA-512 Glance reports on the way.
+ * the whole-image MD5 and `os_hash_value` (SHA-512, or SHA-256 where the deployment chose it) Glance reports
+ * on the way.
  *
  * Pipeline, per 1 MiB chunk (at most INGEST_WINDOW chunks in flight, in a SharedArrayBuffer ring):
  *   source piece → observe(piece) → copy into a free ring slot → when the slot is full:
  *     ├─ MD5 worker thread      reads the slot in place (stream order)
- *     ├─ SHA-512 worker thread  reads the slot in place (stream order)
+ *     ├─ SHA-512 worker thread  reads the slot in place (stream order; SHA-256 if so configured)
  *     └─ main thread: all-zero? → `null` in the manifest, nothing stored
- *                     else SHA-256 + has/put through the chunk store (verified, deduplicated)
+ *                     else has/put through the chunk store (verified, deduplicated), whose hash pool
+ *                     computes the chunk's SHA-256 in the slot on another thread (hash-pool.ts)
  *   the slot is free again once all three are done. When no slot is free, ingest stops pulling from the
  *   source, which is the backpressure.
  * Then: wait for every chunk, put the manifest (chunks before the manifest), return.
@@ -34,6 +36,7 @@ import type { Readable } from 'node:stream';
 import { FerryError, coerceError, isFerryError } from '../domain/errors.js';
 import type { Digest } from '../domain/ids.js';
 import { CHUNK_SIZE, type Manifest } from '../domain/manifest.js';
+import { DEFAULT_OS_HASH_ALGO, type OsHashAlgorithm } from '../domain/image.js';
 import { isZeroChunk, type ChunkHold, type ChunkStore } from './chunk-store.js';
 import { startWorkerHasher, type WorkerHasher } from './hash-worker.js';
 
@@ -59,6 +62,8 @@ export interface IngestOptions {
    * spares them until the caller has made something reference the manifest, then releases it.
    */
   readonly hold?: ChunkHold;
+  /** The whole-image hash computed for `os_hash_value`, besides MD5 (default: sha512, Glance's). */
+  readonly osHashAlgorithm?: OsHashAlgorithm;
 }
 
 export interface IngestResult {
@@ -69,8 +74,10 @@ export interface IngestResult {
   readonly size: number;
   /** MD5 of the whole image, lower-case hex (Glance `checksum`). */
   readonly md5: string;
-  /** SHA-512 of the whole image, lower-case hex (Glance `os_hash_value`). */
-  readonly sha512: string;
+  /** The algorithm of `osHashValue` (Glance `os_hash_algo`): the one the options asked for. */
+  readonly osHashAlgorithm: OsHashAlgorithm;
+  /** That hash of the whole image, lower-case hex (Glance `os_hash_value`). */
+  readonly osHashValue: string;
   /** Bytes of chunks this ingest stored. */
   readonly bytesWritten: number;
   /** Bytes of non-zero chunks that were already stored (or stored earlier in this same ingest). */
@@ -94,7 +101,7 @@ function abortError(signal: AbortSignal): FerryError {
 
 /**
  * Reads `source` to its end, stores its non-zero chunks (verified, deduplicated) and then its manifest, and
- * resolves with the manifest, its digest, the whole-image MD5 and SHA-512 and byte counts. Memory stays
+ * resolves with the manifest, its digest, the whole-image MD5 and `os_hash_value` and byte counts. Memory stays
  * at about INGEST_WINDOW MiB whatever the size; the source is read only as fast as chunks are stored.
  *
  * On failure (source error or abort → UPLOAD_INCOMPLETE, too many bytes → PAYLOAD_TOO_LARGE, `observe`'s
@@ -110,6 +117,7 @@ export async function ingestImage(
   options: IngestOptions = {},
 ): Promise<IngestResult> {
   const { observe, signal } = options;
+  const osHashAlgorithm = options.osHashAlgorithm ?? DEFAULT_OS_HASH_ALGO;
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   if (signal?.aborted === true) throw abortError(signal);
 
@@ -195,7 +203,7 @@ export async function ingestImage(
     }
   }
 
-  function dispatch(md5: WorkerHasher, sha512: WorkerHasher, slot: number, length: number): void {
+  function dispatch(md5: WorkerHasher, osHash: WorkerHasher, slot: number, length: number): void {
     const index = chunks.length;
     chunks.push(null);
     const view = slotViews[slot] as Buffer;
@@ -203,7 +211,7 @@ export async function ingestImage(
     const data = length === CHUNK_SIZE ? view : view.subarray(0, length);
     // Queue for the workers first so they hash while this thread does SHA-256.
     md5.update(offset, length);
-    sha512.update(offset, length);
+    osHash.update(offset, length);
     const chunk: Pending = { sequence: index, slot, stored: false };
     pending.push(chunk);
     if (isZeroChunk(data)) {
@@ -237,8 +245,8 @@ export async function ingestImage(
   try {
     const md5 = startWorkerHasher('md5', memory, INGEST_WINDOW);
     hashers.push(md5);
-    const sha512 = startWorkerHasher('sha512', memory, INGEST_WINDOW);
-    hashers.push(sha512);
+    const osHash = startWorkerHasher(osHashAlgorithm, memory, INGEST_WINDOW);
+    hashers.push(osHash);
 
     let slot = await acquireSlot();
     let filled = 0;
@@ -277,18 +285,18 @@ export async function ingestImage(
         filled += n;
         piece = piece.subarray(n);
         if (filled === CHUNK_SIZE) {
-          dispatch(md5, sha512, slot, filled);
+          dispatch(md5, osHash, slot, filled);
           slot = await acquireSlot();
           filled = 0;
         }
       }
     }
-    if (filled > 0) dispatch(md5, sha512, slot, filled);
+    if (filled > 0) dispatch(md5, osHash, slot, filled);
     while (inFlight.size > 0 && failure === undefined) await waitForProgress();
     if (failure !== undefined) throw failure;
     // The digests come after the workers have hashed everything queued.
 
-    const [md5Hex, sha512Hex] = await Promise.race([Promise.all([md5.digest(), sha512.digest()]), failed]);
+    const [md5Hex, osHashHex] = await Promise.race([Promise.all([md5.digest(), osHash.digest()]), failed]);
     const manifest: Manifest = { chunkSize: CHUNK_SIZE, size, chunks };
     const manifestDigest = await store.putManifest(manifest);
     return {
@@ -296,7 +304,8 @@ export async function ingestImage(
       manifestDigest,
       size,
       md5: md5Hex,
-      sha512: sha512Hex,
+      osHashAlgorithm,
+      osHashValue: osHashHex,
       bytesWritten,
       bytesDeduplicated,
       bytesZero,

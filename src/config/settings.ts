@@ -4,6 +4,7 @@
  *
  * ```json
  * { "limits": { "maxImageBytes": 1099511627776 },
+ *   "images": { "hashingAlgorithm": "sha256" },
  *   "storage": { "flushDelayMs": 0, "packBytes": 134217728, "compactThreshold": 0.5 },
  *   "replication": { "limits": { "maxImageBytes": 137438953472, "maxRunningJobsPerUser": 5 },
  *                    "bandwidthLimit": null, "transferPricePerGiB": 0.02 } }
@@ -11,15 +12,17 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import type { RegionLimits } from '../api/context.js';
-import { DEFAULT_LIMITS } from '../api/context.js';
+import type { ImageSettings, RegionLimits } from '../api/context.js';
+import { DEFAULT_IMAGE_SETTINGS, DEFAULT_LIMITS } from '../api/context.js';
 import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../blobs/settings.js';
 import { FerryError } from '../domain/errors.js';
+import { OS_HASH_ALGORITHMS, isOsHashAlgorithm } from '../domain/image.js';
 import { MAX_CHUNKS_PER_REQUEST } from '../replication/chunk-batch.js';
 import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
 
 export interface DeploymentSettings {
   limits?: Partial<RegionLimits>;
+  images?: Partial<ImageSettings>;
   replication?: Partial<ReplicationSettings>;
   storage?: Partial<StorageSettings>;
 }
@@ -44,9 +47,19 @@ function checkKeys(where: string, value: unknown, defaults: object): Record<stri
 }
 
 export function parseSettings(value: unknown): DeploymentSettings {
-  const root = checkKeys('(root)', value, { limits: {}, replication: {}, storage: {} });
+  const root = checkKeys('(root)', value, { limits: {}, images: {}, replication: {}, storage: {} });
   const settings: DeploymentSettings = {};
   if (root.limits !== undefined) settings.limits = checkKeys('limits', root.limits, DEFAULT_LIMITS);
+  if (root.images !== undefined) {
+    const images = checkKeys('images', root.images, DEFAULT_IMAGE_SETTINGS);
+    if (images.hashingAlgorithm !== undefined && !isOsHashAlgorithm(images.hashingAlgorithm)) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        `settings: images.hashingAlgorithm must be ${OS_HASH_ALGORITHMS.join(' or ')}, not ${JSON.stringify(images.hashingAlgorithm)}`,
+      );
+    }
+    settings.images = images;
+  }
   if (root.storage !== undefined) {
     const storage = checkKeys('storage', root.storage, DEFAULT_STORAGE_SETTINGS);
     for (const [key, min, max] of [

@@ -11,7 +11,7 @@ import type { RegionCatalog } from '../config/catalog.js';
 import type { ProvisionedIdentity } from '../identity/provision.js';
 import { startRegion, type RunningRegion } from '../region/start-region.js';
 import type { ReplicationSettings } from '../replication/settings.js';
-import type { RegionLimits } from '../api/context.js';
+import type { ImageSettings, RegionLimits } from '../api/context.js';
 import {
   clientCatalogFile as clientCatalogPath,
   loadOrWriteCatalog,
@@ -34,6 +34,8 @@ export interface LocalOptions {
   replication?: Partial<ReplicationSettings>;
   /** Region limits for every region. */
   limits?: Partial<RegionLimits>;
+  /** Image settings (the upload's hashing algorithm) for every region. */
+  images?: Partial<ImageSettings>;
 }
 
 export interface LocalDeployment {
@@ -65,6 +67,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
           logger: options.logger,
           ...(options.replication ? { replication: options.replication } : {}),
           ...(options.limits ? { limits: options.limits } : {}),
+          ...(options.images ? { images: options.images } : {}),
         }),
       );
     }

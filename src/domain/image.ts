@@ -26,8 +26,20 @@ export type ImageType = (typeof IMAGE_TYPES)[number];
 export const MEMBER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
-/** The hash Ferry reports as os_hash_algo (Glance's default). */
-export const OS_HASH_ALGO = 'sha512';
+/**
+ * The whole-image hashes a deployment may choose for `os_hash_value` (Glance's `hashing_algorithm` option,
+ * which takes any hashlib name; Ferry offers the two the stock clients verify with and that deployments use).
+ * The choice is recorded per image in `os_hash_algo`, so changing it leaves earlier images as they were.
+ */
+export const OS_HASH_ALGORITHMS = ['sha512', 'sha256'] as const;
+export type OsHashAlgorithm = (typeof OS_HASH_ALGORITHMS)[number];
+
+/** Glance's default `hashing_algorithm`; every image stored before the option existed used it. */
+export const DEFAULT_OS_HASH_ALGO: OsHashAlgorithm = 'sha512';
+
+export function isOsHashAlgorithm(value: unknown): value is OsHashAlgorithm {
+  return (OS_HASH_ALGORITHMS as readonly unknown[]).includes(value);
+}
 
 /** Longest name, tag and property value Glance accepts (its schema's maxLength). */
 export const MAX_NAME_LENGTH = 255;

@@ -12,7 +12,13 @@ import { createFsBlobDriver } from '../blobs/drivers/fs.js';
 import { withFlushDelay } from '../blobs/drivers/flush-delay.js';
 import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../blobs/settings.js';
 import { createManifestCache } from '../blobs/manifest-cache.js';
-import { DEFAULT_LIMITS, type RegionContext, type RegionLimits } from '../api/context.js';
+import {
+  DEFAULT_IMAGE_SETTINGS,
+  DEFAULT_LIMITS,
+  type ImageSettings,
+  type RegionContext,
+  type RegionLimits,
+} from '../api/context.js';
 import { createRegionServer } from '../api/server.js';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
 import { SYSTEM_CLOCK, type Clock } from '../store/clock.js';
@@ -37,6 +43,7 @@ export interface RegionOptions {
   /** Port to listen on; default: the port of the region's catalog endpoint. 0 = any free port. */
   port?: number;
   limits?: Partial<RegionLimits>;
+  images?: Partial<ImageSettings>;
   replication?: Partial<ReplicationSettings>;
   storage?: Partial<StorageSettings>;
   clock?: Clock;
@@ -79,6 +86,7 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     catalog: options.catalog,
     clock: options.clock ?? SYSTEM_CLOCK,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
+    images: { ...DEFAULT_IMAGE_SETTINGS, ...options.images },
     replication: { ...DEFAULT_REPLICATION_SETTINGS, ...options.replication },
     regions: createRegionClient(options.catalog, options.name),
     workerId: `${hostname()}:${process.pid}:${options.name}:${randomBytes(4).toString('hex')}`,

@@ -3,7 +3,8 @@
  * and a ChunkReceiver cuts those bytes into chunks by the lengths the manifest gives, and stores each chunk
  * through the chunk store (which checks its SHA-256 before anything is stored) while the next one arrives.
  *
- * Two buffers per batch: one fills while the chunk in the other is hashed and written. The connection
+ * Two buffers per batch: one fills while the chunk in the other is hashed (on the chunk store's hash pool,
+ * in place: the buffers are shared memory) and written. The connection
  * (batch-connection.ts) reads the socket straight into the free part of the buffer being filled
  * (`freeRegion`), or hands over bytes it already holds (`take`); when both buffers are busy the receiver is
  * `blocked` and the connection stops reading, so TCP backpressure slows the source down to the pace of this

@@ -9,7 +9,7 @@ import { FerryError } from '../domain/errors.js';
 import { newUuid } from '../domain/ids.js';
 import { isTerminal, JOB_TYPES } from '../domain/job.js';
 import { checkAgency } from '../domain/replication-rules.js';
-import { copyProperties } from '../domain/image.js';
+import { copyProperties, DEFAULT_OS_HASH_ALGO } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
 import { findAccount, findAgencyByName, findProjectByName } from '../store/identity.js';
 import { deleteImage, insertImage } from '../store/images.js';
@@ -35,6 +35,12 @@ export interface ReplicaRequest {
     size: number;
     virtual_size: number | null;
     checksum: string | null;
+    /**
+     * The algorithm of `os_hash_value`, kept by the replica as it is: the destination does not hash the
+     * image again (see transfer.ts), so its own setting does not apply. Absent from sources older than the
+     * setting, which always used sha512.
+     */
+    os_hash_algo?: string | null;
     os_hash_value: string | null;
     manifest_digest: string;
     min_disk: number;
@@ -147,7 +153,7 @@ export async function createReplica(
         size: req.image.size,
         virtual_size: req.image.virtual_size,
         checksum: req.image.checksum,
-        os_hash_algo: req.image.os_hash_value ? 'sha512' : null,
+        os_hash_algo: req.image.os_hash_value ? (req.image.os_hash_algo ?? DEFAULT_OS_HASH_ALGO) : null,
         os_hash_value: req.image.os_hash_value,
         manifest_digest: req.image.manifest_digest,
         min_disk: req.image.min_disk,

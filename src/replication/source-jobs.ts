@@ -235,6 +235,7 @@ async function createSourceJob(
       size: image.size ?? 0,
       virtual_size: image.virtual_size,
       checksum: image.checksum,
+      os_hash_algo: image.os_hash_algo,
       os_hash_value: image.os_hash_value,
       manifest_digest: image.manifest_digest!,
       min_disk: image.min_disk,

@@ -6,8 +6,8 @@
  *
  * Why the end check is enough: the manifest's own SHA-256 equals the digest the source gave when the job was
  * created, its size equals the source image's size, and every chunk it lists is stored under its verified
- * SHA-256. So the image's bytes are the source's bytes, and the source's MD5 `checksum` and SHA-512
- * `os_hash_value` hold without hashing the whole image again.
+ * SHA-256. So the image's bytes are the source's bytes, and the source's MD5 `checksum` and `os_hash_value`
+ * (with its `os_hash_algo`, whatever this region's setting) hold without hashing the whole image again.
  *
  * A run ends one of three ways: success; a transient failure (source unreachable, timeout, corrupt chunk):
  * the job is released to run again after a backoff, keeping every chunk stored so far; or a permanent one
@@ -195,8 +195,9 @@ export async function runTransfer(
     };
     let next = 0;
     const lane = async () => {
-      // From the store: the fs driver's are aligned, so each chunk is written from where it was received.
-      const [first, second] = await ctx.chunks.allocateChunkBuffers(2, manifest.chunkSize);
+      // From the store: the fs driver's are aligned, so each chunk is written from where it was received;
+      // shared, so the store's hash pool verifies each chunk there too, on another core (blobs/hash-pool.ts).
+      const [first, second] = await ctx.chunks.allocateChunkBuffers(2, manifest.chunkSize, { shared: true });
       const buffers: [Buffer, Buffer] = [first!, second!];
       const connection = ctx.regions.batchConnection(job.source_region, {
         [GRANT_HEADER]: job.grant_secret ?? '',

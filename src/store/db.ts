@@ -15,6 +15,7 @@ import * as uploadHeartbeats from './migrations/0004-upload-heartbeats.js';
 import * as tokenParents from './migrations/0005-token-parents.js';
 import * as accountChunks from './migrations/0006-account-chunks.js';
 import * as jobProjects from './migrations/0007-job-projects.js';
+import * as imageHashAlgorithm from './migrations/0008-image-hash-algorithm.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-token-parents': tokenParents,
   '0006-account-chunks': accountChunks,
   '0007-job-projects': jobProjects,
+  '0008-image-hash-algorithm': imageHashAlgorithm,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

@@ -3,7 +3,7 @@
 // with sharing.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -115,6 +115,31 @@ test('a qcow2 made by qemu-img uploads and downloads byte-identical, and qemu-im
   const again = await upload(d, d.demo.token, id, source);
   assert.equal(again.status, 409, 'data goes only into a queued image');
   assert.equal(again.body.error.code, 'INVALID_IMAGE_STATUS');
+});
+
+test('with images.hashingAlgorithm sha256, an upload reports os_hash_algo sha256 and the SHA-256 of its bytes', async (t) => {
+  const d = await startTestDeployment(t, ['north-1'], {}, {}, { hashingAlgorithm: 'sha256' });
+  const dir = await makeTempDir(t);
+  // A zero chunk (never stored, still hashed) between data chunks, and a short tail.
+  const original = Buffer.concat([randomBytes(MiB), Buffer.alloc(MiB), randomBytes(MiB + 999)]);
+  const file = join(dir, 'disk.raw');
+  await writeFile(file, original);
+  const id = await createImage(d, d.demo.token, { name: 'raw', disk_format: 'raw' });
+
+  const uploaded = await upload(d, d.demo.token, id, file);
+  assert.equal(uploaded.status, 204, JSON.stringify(uploaded.body));
+  const image = (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body;
+  assert.equal(image.status, 'active');
+  assert.equal(image.checksum, digest('md5', original));
+  assert.equal(image.os_hash_algo, 'sha256');
+  assert.equal(image.os_hash_value, digest('sha256', original));
+  const listed = await api(d.url(), d.demo.token, 'GET', `/v2/images?os_hash_algo=sha256`);
+  assert.deepEqual(
+    listed.body.images.map((i: { id: string }) => i.id),
+    [id],
+  );
+  const { data } = await download(d, d.demo.token, id);
+  assert.ok(data.equals(original), 'the download is byte-identical');
 });
 
 test('Range requests return the asked bytes; an impossible range is 416; HEAD gives the headers alone', async (t) => {

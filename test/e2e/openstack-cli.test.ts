@@ -338,3 +338,56 @@ test(
     assert.equal((await api(d.url(), token, 'GET', `/v2/images/${queued.body.id}`)).body.min_disk, 3);
   },
 );
+
+test(
+  'images.hashingAlgorithm sha256: both clients report it, and glanceclient verifies downloads with it',
+  { timeout: TEST_TIMEOUT_MS },
+  async (t) => {
+    const d = await startTestDeployment(t, ['north-1'], {}, {}, { hashingAlgorithm: 'sha256' });
+    const dir = await makeTempDir(t);
+    const source = await makeImage(dir, 'qcow2', 64 * MiB, { randomData: 2 * MiB + 99, name: 'disk.qcow2' });
+    const original = await readFile(source);
+    const cli = new Clients(d, dir);
+    const token = d.demo.token;
+
+    const createArgs = ['--disk-format', 'qcow2', '--container-format', 'bare', '--file', source];
+    const id: string = (await cli.openstackJson(token, 'image', 'create', ...createArgs, 'sha256-image')).id;
+    const shown = await cli.openstackJson(token, 'image', 'show', id);
+    assert.equal(shown.properties.os_hash_algo, 'sha256');
+    assert.equal(shown.properties.os_hash_value, digest('sha256', original));
+    assert.equal(shown.checksum, digest('md5', original));
+    const glanceShown = await cli.glanceShow(token, 'image-show', id);
+    assert.equal(glanceShown.os_hash_algo, 'sha256');
+    assert.equal(glanceShown.os_hash_value, digest('sha256', original));
+
+    // OSC (openstacksdk) checks the MD5 checksum; glanceclient checks os_hash_value with os_hash_algo.
+    const saved = join(dir, 'saved.qcow2');
+    await cli.openstack(token, 'image', 'save', '--file', saved, id);
+    assert.ok((await readFile(saved)).equals(original), 'image save writes the uploaded bytes');
+    const downloaded = join(dir, 'downloaded.qcow2');
+    await cli.glance(token, 'image-download', '--file', downloaded, id);
+    assert.ok((await readFile(downloaded)).equals(original), 'image-download writes the uploaded bytes');
+
+    // The check is real: with a wrong SHA-256 recorded, glanceclient refuses the download.
+    await d.regions[0]!.ctx.db.updateTable('images')
+      .set({ os_hash_value: digest('sha256', Buffer.from('other bytes')) })
+      .where('id', '=', id)
+      .execute();
+    const refused = await runCli(dir, 'glance', [
+      '--os-image-url',
+      d.url(),
+      '--os-auth-token',
+      token,
+      'image-download',
+      '--file',
+      join(dir, 'refused.qcow2'),
+      id,
+    ]);
+    assert.notEqual(refused.code, 0, explain(['glance', 'image-download', id], refused));
+    // What it computed is the SHA-256 of the bytes sent: it hashed with the algorithm Ferry reported.
+    assert.match(
+      refused.stderr,
+      new RegExp(`Corrupt image download\\. Hash was ${digest('sha256', original)}`),
+    );
+  },
+);

@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { startLocal, type LocalDeployment } from '../../src/deploy/local.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
-import type { RegionLimits } from '../../src/api/context.js';
+import type { ImageSettings, RegionLimits } from '../../src/api/context.js';
 import type { ReplicationSettings } from '../../src/replication/settings.js';
 import { makeTempDir } from './tmp.js';
 
@@ -30,6 +30,7 @@ export async function startTestDeployment(
   regions = ['north-1', 'south-1'],
   replication: Partial<ReplicationSettings> = {},
   limits: Partial<RegionLimits> = {},
+  images: Partial<ImageSettings> = {},
 ): Promise<TestDeployment> {
   // Hooks run in the order they are added: the deployment must stop before its folder is removed.
   const stop: Array<() => Promise<void>> = [];
@@ -41,6 +42,7 @@ export async function startTestDeployment(
     regions,
     replication: { ...FAST_REPLICATION, ...replication },
     limits,
+    images,
   });
   stop.push(() => deployment.close());
   const dbs = deployment.regions.map((r) => ({ region: r.name, db: r.ctx.db }));

@@ -18,7 +18,6 @@ import { imagePieces, writePieces } from '../../blobs/read.js';
 import { distinctDigests } from '../../domain/manifest.js';
 import { FerryError, isFerryError } from '../../domain/errors.js';
 import type { Digest } from '../../domain/ids.js';
-import { OS_HASH_ALGO } from '../../domain/image.js';
 import { assertImageAcceptable, createFormatInspector } from '../../formats/inspector.js';
 import { recordAccountChunks } from '../../store/account-chunks.js';
 import { timestamp } from '../../store/clock.js';
@@ -198,6 +197,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
             maxBytes: ctx.limits.maxImageBytes,
             hold,
             signal: stalled.signal,
+            osHashAlgorithm: ctx.images.hashingAlgorithm,
           });
           request.raw.socket.setTimeout(0); // all the data is in: what is left is Ferry's work
           const inspection = inspector.finish();
@@ -221,8 +221,8 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
           size: ingested.size,
           virtual_size: ingested.virtualSize,
           checksum: ingested.md5,
-          os_hash_algo: OS_HASH_ALGO,
-          os_hash_value: ingested.sha512,
+          os_hash_algo: ingested.osHashAlgorithm,
+          os_hash_value: ingested.osHashValue,
           manifest_digest: ingested.manifestDigest,
         });
         if (!activated) {

@@ -2,6 +2,7 @@
 // fans out to several regions; several images go in one call; the job API shows progress and detail.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -78,6 +79,60 @@ test('a qcow2 made by qemu-img is replicated between two region processes: new i
   const row = usage.body.usage.find((u: { dest_region: string }) => u.dest_region === 'south-1');
   assert.ok(row.bytes > 0 && row.bytes <= sourceImage.size, 'the traffic is metered');
   assert.equal(row.cost, 0, 'at the default price of 0');
+});
+
+/** Starts a job from north-1 to south-1 for `imageId` and waits for it to succeed; the replica's image. */
+async function replicateToSouth(
+  d: { url(region: string): string; demo: { token: string } },
+  imageId: string,
+): Promise<Record<string, unknown>> {
+  const started = await api(
+    d.url('north-1'),
+    d.demo.token,
+    'POST',
+    `/v1/cloudimages/${imageId}/cross_region_copy`,
+    { region: 'south-1', agency_name: 'ferry_copy' },
+  );
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const job = await waitForJob(d.url('north-1'), d.demo.token, started.body.job_id);
+  assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
+  return (await api(d.url('south-1'), d.demo.token, 'GET', `/v2/images/${job.entities.image_id}`)).body;
+}
+
+test("a replica keeps its source's os_hash_algo and value, whatever its own region's hashing algorithm", async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  // Only north-1 hashes uploads with SHA-256; south-1 keeps the default (sha512), so a replica that took its
+  // region's setting, or hashed the image again, would show.
+  d.regions.find((region) => region.name === 'north-1')!.ctx.images.hashingAlgorithm = 'sha256';
+  const data = pseudoRandom(3 * MiB + 5, 7);
+  const sourceId = await uploadImage(d, d.demo.token, 'north-1', data, { name: 'hashed' });
+  const source = (await api(d.url('north-1'), d.demo.token, 'GET', `/v2/images/${sourceId}`)).body;
+  assert.equal(source.os_hash_algo, 'sha256');
+  assert.equal(source.os_hash_value, createHash('sha256').update(data).digest('hex'));
+
+  const replica = await replicateToSouth(d, sourceId);
+  assert.equal(replica.status, 'active');
+  assert.equal(replica.os_hash_algo, 'sha256');
+  assert.equal(replica.os_hash_value, source.os_hash_value);
+  assert.equal(replica.checksum, source.checksum);
+
+  // An upload into south-1 itself still uses south-1's setting.
+  const localId = await uploadImage(d, d.demo.token, 'south-1', data, { name: 'local' });
+  const local = (await api(d.url('south-1'), d.demo.token, 'GET', `/v2/images/${localId}`)).body;
+  assert.equal(local.os_hash_algo, 'sha512');
+  assert.equal(local.os_hash_value, createHash('sha512').update(data).digest('hex'));
+});
+
+test('ferry serve --settings: images.hashingAlgorithm sha256 holds for uploads and the replicas made of them', async (t) => {
+  const d = await startRegionProcesses(t, ['north-1', 'south-1'], { images: { hashingAlgorithm: 'sha256' } });
+  const data = pseudoRandom(2 * MiB + 3, 8);
+  const sourceId = await uploadImage(d, d.demo.token, 'north-1', data, { name: 'served' });
+  const source = (await api(d.url('north-1'), d.demo.token, 'GET', `/v2/images/${sourceId}`)).body;
+  assert.equal(source.os_hash_algo, 'sha256');
+  assert.equal(source.os_hash_value, createHash('sha256').update(data).digest('hex'));
+  const replica = await replicateToSouth(d, sourceId);
+  assert.equal(replica.os_hash_algo, 'sha256');
+  assert.equal(replica.os_hash_value, source.os_hash_value);
 });
 
 test('one call to three regions makes three jobs; five images in one call make five jobs; refusals come with reasons', async (t) => {

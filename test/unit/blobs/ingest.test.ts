@@ -99,7 +99,8 @@ describe('ingestImage', () => {
     assert.deepEqual(Buffer.concat(observed), image);
     assert.equal(result.size, image.length);
     assert.equal(result.md5, hashOf('md5', image));
-    assert.equal(result.sha512, hashOf('sha512', image));
+    assert.equal(result.osHashAlgorithm, 'sha512');
+    assert.equal(result.osHashValue, hashOf('sha512', image));
     const sha = (from: number, to: number) => hashOf('sha256', image.subarray(from, to)) as Digest;
     assert.deepEqual(result.manifest, {
       chunkSize: CHUNK_SIZE,
@@ -143,7 +144,19 @@ describe('ingestImage', () => {
     const result = await ingestImage(store, Readable.from([]));
     assert.deepEqual(result.manifest, { chunkSize: CHUNK_SIZE, size: 0, chunks: [] });
     assert.equal(result.md5, hashOf('md5', Buffer.alloc(0)));
-    assert.equal(result.sha512, hashOf('sha512', Buffer.alloc(0)));
+    assert.equal(result.osHashValue, hashOf('sha512', Buffer.alloc(0)));
+  });
+
+  test('os_hash_value is SHA-256 of the whole stream when asked for (Glance hashing_algorithm)', async () => {
+    const store = createChunkStore({ driver: createMemoryBlobDriver() });
+    const image = sampleImage();
+    const result = await ingestImage(store, piecesOf(image), { osHashAlgorithm: 'sha256' });
+    assert.equal(result.osHashAlgorithm, 'sha256');
+    assert.equal(result.osHashValue, hashOf('sha256', image));
+    assert.equal(result.md5, hashOf('md5', image));
+    // The chunks are still named by their own SHA-256, whatever the whole-image hash.
+    assert.equal(result.manifest.chunks[0], hashOf('sha256', image.subarray(0, MiB)));
+    await assertThreadsBackTo(baselineThreads);
   });
 
   test('a short all-zero tail is a zero chunk', async () => {

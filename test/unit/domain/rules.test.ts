@@ -97,6 +97,21 @@ test('the catalog and the settings file are validated, with messages naming the 
   assert.deepEqual(settings.replication?.limits, { maxImageBytes: 5, maxRunningJobsPerUser: 5 });
   assert.throws(() => parseSettings({ replication: { pollMS: 10 } }), /unknown key replication.pollMS/);
   assert.throws(() => parseSettings({ limits: { maxImageBytes: '1' } }), /wrong type/);
+
+  // Glance's hashing_algorithm: sha512 (the default) or sha256, and nothing else.
+  assert.deepEqual(parseSettings({ images: { hashingAlgorithm: 'sha256' } }).images, {
+    hashingAlgorithm: 'sha256',
+  });
+  assert.deepEqual(parseSettings({ images: {} }).images, {});
+  assert.throws(
+    () => parseSettings({ images: { hashingAlgorithm: 'md5' } }),
+    /images\.hashingAlgorithm must be sha512 or sha256, not "md5"/,
+  );
+  assert.throws(() => parseSettings({ images: { hashingAlgorithm: 256 } }), /wrong type/);
+  assert.throws(
+    () => parseSettings({ images: { hashAlgorithm: 'sha256' } }),
+    /unknown key images.hashAlgorithm/,
+  );
 });
 
 test('HTTP ranges: the three forms, clamping, and unsatisfiable ones', () => {

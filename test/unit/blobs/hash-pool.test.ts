@@ -1,0 +1,85 @@
+// The hash pool: SHA-256 of shared memory on other threads, read in place; and the chunk store sends it the
+// chunks in shared memory while still refusing bytes that do not hash to their digest.
+import assert from 'node:assert/strict';
+import { createHash, randomFillSync } from 'node:crypto';
+import { test } from 'node:test';
+import { DigestMismatchError, createChunkStore } from '../../../src/blobs/chunk-store.js';
+import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
+import { createHashPool, isSharedMemory, type HashPool } from '../../../src/blobs/hash-pool.js';
+import type { Digest } from '../../../src/domain/ids.js';
+
+const MiB = 1024 * 1024;
+
+function sha256(data: Uint8Array): Digest {
+  return createHash('sha256').update(data).digest('hex') as Digest;
+}
+
+/** `count` random chunks of `size` bytes, views of one SharedArrayBuffer (as allocateChunkBuffers gives). */
+function sharedChunks(count: number, size: number): Buffer[] {
+  const memory = randomFillSync(Buffer.from(new SharedArrayBuffer(count * size)));
+  return Array.from({ length: count }, (_, i) => memory.subarray(i * size, (i + 1) * size));
+}
+
+/** A pool that counts the hashes it is asked for. */
+function countingPool(pool: HashPool): HashPool & { calls: number } {
+  const counting = {
+    threads: pool.threads,
+    calls: 0,
+    sha256(data: Uint8Array) {
+      counting.calls += 1;
+      return pool.sha256(data);
+    },
+    close: () => pool.close(),
+  };
+  return counting;
+}
+
+test('hashes views of shared memory in place, at any offset, many at once', async (t) => {
+  const pool = createHashPool(2);
+  t.after(() => pool.close());
+  const chunks = sharedChunks(12, MiB);
+  // Odd offsets and lengths too: the thread must read exactly the view, not its whole buffer.
+  const views = [...chunks, chunks[3]!.subarray(17, 70_001), chunks[5]!.subarray(0, 1)];
+  const digests = await Promise.all(views.map((view) => pool.sha256(view)));
+  assert.deepEqual(
+    digests,
+    views.map((view) => sha256(view)),
+  );
+});
+
+test('refuses memory that is not shared, and every hash once closed', async () => {
+  const pool = createHashPool(1);
+  await assert.rejects(pool.sha256(Buffer.alloc(MiB)), TypeError);
+  await pool.close();
+  await assert.rejects(pool.sha256(sharedChunks(1, 1024)[0]!), /closed/);
+});
+
+test('the chunk store hashes shared chunks on its pool, and still refuses a wrong digest', async (t) => {
+  const pool = countingPool(createHashPool(2));
+  t.after(() => pool.close());
+  const driver = createMemoryBlobDriver();
+  const store = createChunkStore({ driver, hashPool: pool });
+  const [first, second] = sharedChunks(2, MiB);
+  assert.ok(isSharedMemory(first!));
+
+  assert.equal(await store.putChunk(sha256(first!), first!), true);
+  assert.deepEqual(await store.addChunk(second!), { digest: sha256(second!), written: true });
+  assert.equal(pool.calls, 2);
+
+  const wrong = sha256(Buffer.from('something else'));
+  const third = sharedChunks(1, MiB)[0]!;
+  await assert.rejects(store.putChunk(wrong, third), (error: unknown) => {
+    assert.ok(error instanceof DigestMismatchError);
+    assert.equal(error.actual, sha256(third));
+    return true;
+  });
+  assert.equal(pool.calls, 3);
+  assert.equal(await store.hasChunk(sha256(third)), false);
+  assert.equal(driver.objects.size, 2, 'nothing stored for the refused chunk');
+
+  // Memory that is not shared is hashed on the calling thread, with the same check.
+  const plain = Buffer.from(third);
+  await assert.rejects(store.putChunk(wrong, plain), DigestMismatchError);
+  assert.equal(await store.putChunk(sha256(plain), plain), true);
+  assert.equal(pool.calls, 3);
+});
