@@ -3,10 +3,10 @@
 // the same data heals it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { api, OCTET, startTestDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { corruptStoredChunk, storedChunk } from '../helpers/stored-chunks.js';
 
 const MiB = 1024 * 1024;
 
@@ -62,12 +62,9 @@ test('a scrub removes a chunk damaged on disk, reports its image, and the next u
     damagedImages: [],
   });
 
-  // Flip one byte of the second chunk's file, keeping its length: the download would not notice.
+  // Flip one byte of the second chunk in its pack, keeping its length: the download would not notice.
   const second = sha256(data.subarray(MiB, 2 * MiB));
-  const file = join(d.dataDir, 'north-1', 'blobs', 'v1', 'chunks', second.slice(0, 2), second);
-  const handle = await open(file, 'r+');
-  await handle.write(Buffer.from([data[MiB + 100]! ^ 0xff]), 0, 1, 100);
-  await handle.close();
+  await corruptStoredChunk(join(d.dataDir, 'north-1', 'blobs'), second, 100);
   const before = await download(d, id);
   assert.equal(before.data?.equals(data), false, 'the damage is served unnoticed before the scrub');
 
@@ -81,7 +78,11 @@ test('a scrub removes a chunk damaged on disk, reports its image, and the next u
     badManifests: [],
     damagedImages: [id],
   });
-  assert.deepEqual(await readdir(join(file, '..')), [], 'the damaged chunk is gone from the disk');
+  assert.equal(
+    await storedChunk(join(d.dataDir, 'north-1', 'blobs'), second),
+    undefined,
+    'the damaged chunk is gone',
+  );
   const after = await download(d, id);
   assert.ok(after.data === undefined || !after.data.equals(data), 'no longer served whole');
   assert.ok(after.error !== undefined || (after.data?.length ?? 0) < data.length, 'the download stops short');
@@ -112,14 +113,12 @@ test('each region scrubs on its own timer, and stopping the region cuts a slow s
   const data = imageData();
   await uploadImage(d, 'scrubbed-by-timer', data);
   const first = sha256(data.subarray(0, MiB));
-  const file = join(d.dataDir, 'north-1', 'blobs', 'v1', 'chunks', first.slice(0, 2), first);
-  const handle = await open(file, 'r+');
-  await handle.write(Buffer.from([data[7]! ^ 0xff]), 0, 1, 7);
-  await handle.close();
-  for (let i = 0; i < 100 && (await readdir(join(file, '..'))).length > 0; i++) {
+  const blobs = join(d.dataDir, 'north-1', 'blobs');
+  await corruptStoredChunk(blobs, first, 7);
+  for (let i = 0; i < 100 && (await storedChunk(blobs, first)) !== undefined; i++) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  assert.deepEqual(await readdir(join(file, '..')), [], 'the periodic scrub removed the damaged chunk');
+  assert.equal(await storedChunk(blobs, first), undefined, 'the periodic scrub removed the damaged chunk');
 
   // At 1 KiB/s a scrub of these chunks would take about an hour; stopping must not wait for it.
   const slow = await startTestDeployment(

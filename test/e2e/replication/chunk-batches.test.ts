@@ -3,15 +3,14 @@
 // and a chunk that arrives corrupt is never stored, the run is retried, and the job completes once the
 // source serves good bytes again.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chunkKey } from '../../../src/blobs/layout.js';
 import { sha256Digest } from '../../../src/blobs/chunk-store.js';
 import type { Digest } from '../../../src/domain/ids.js';
 import { findJob } from '../../../src/store/jobs.js';
 import { api, startTestDeployment, type TestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+import { corruptStoredChunk } from '../../helpers/stored-chunks.js';
 
 const MiB = 1024 * 1024;
 
@@ -122,11 +121,7 @@ test('a chunk that arrives corrupt is not stored; the run is retried and the job
   const imageId = await uploadImage(d, token, 'north-1', data, { name: 'bitrot' });
   // Rot one chunk on the source's disk: the source serves stored chunks without re-hashing them.
   const digest = sha256Digest(data.subarray(3 * MiB, 4 * MiB)) as Digest;
-  const file = join(d.dataDir, 'north-1', 'blobs', ...chunkKey(digest).split('/'));
-  const good = await readFile(file);
-  const rotten = Buffer.from(good);
-  rotten.writeUInt8(rotten.readUInt8(12345) ^ 0x01, 12345);
-  await writeFile(file, rotten);
+  await corruptStoredChunk(join(d.dataDir, 'north-1', 'blobs'), digest, 12345, 0x01);
 
   const started = await api(d.url('north-1'), token, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, {
     region: 'south-1',
@@ -143,7 +138,7 @@ test('a chunk that arrives corrupt is not stored; the run is retried and the job
   assert.match(failed, /attempt 1 of 5 failed: chunk digest mismatch/, 'the run failed on the corrupt chunk');
   assert.equal(await south.ctx.chunks.hasChunk(digest), false, 'the corrupt bytes were not stored');
 
-  await writeFile(file, good); // the source is repaired
+  await corruptStoredChunk(join(d.dataDir, 'north-1', 'blobs'), digest, 12345, 0x01); // the source is repaired
   const job = await waitForJob(d.url('north-1'), token, jobId);
   assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
   assert.ok(job.attempts >= 2);

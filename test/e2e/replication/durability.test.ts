@@ -6,6 +6,9 @@ import { api } from '../../helpers/deployment.js';
 import { startRegionProcesses, type RegionProcesses } from '../../helpers/region-processes.js';
 import { pseudoRandom } from '../../helpers/replication.js';
 import { OCTET } from '../../helpers/deployment.js';
+import { packFiles, storedChunkDigests } from '../../helpers/stored-chunks.js';
+import { openDatabase } from '../../../src/store/db.js';
+import { join } from 'node:path';
 
 const MiB = 1024 * 1024;
 const SETTINGS = {
@@ -104,6 +107,68 @@ test('a destination killed with SIGKILL mid-transfer resumes after restart witho
     'the restart resumed, it did not start over',
   );
   assert.ok(job.attempts >= 2, 'a second run finished the job');
+  assert.ok(
+    (await download(p, 'south-1', job.entities.image_id)).equals(data),
+    'the replica is byte-identical',
+  );
+});
+
+test('a destination killed between pack writes and their barrier loses only the unsynced tail, fetches it again, and finishes byte-identical', async (t) => {
+  // Barriers take half a second longer than the disk's flush: at 12 MiB/s, several MiB are always written
+  // but not yet durable, so the kill lands between pack writes and the barrier that would cover them.
+  const p = await startRegionProcesses(t, ['north-1', 'south-1'], {
+    ...SETTINGS,
+    storage: { flushDelayMs: 500 },
+  });
+  const data = pseudoRandom(48 * MiB, 98);
+  const imageId = await upload(p, data);
+  const started = await api(
+    p.url('north-1'),
+    p.demo.token,
+    'POST',
+    `/v1/cloudimages/${imageId}/cross_region_copy`,
+    {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+    },
+  );
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const jobId = started.body.job_id;
+  await waitUntil(p, jobId, (job) => job.bytes_transferred >= 20 * MiB);
+  await p.kill('south-1', 'SIGKILL');
+  let sentBeforeRestart = await sentBytes(p);
+  for (let settled = false; !settled;) {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const now = await sentBytes(p);
+    settled = now === sentBeforeRestart;
+    sentBeforeRestart = now;
+  }
+
+  // What the dead destination left: pack bytes written, of which the index covers only the durable part.
+  const blobs = join(p.dataDir, 'south-1', 'blobs');
+  const packs = await packFiles(blobs);
+  const written = packs.reduce((sum, pack) => sum + pack.size, 0);
+  const durable = (await storedChunkDigests(blobs)).length * MiB;
+  const db = await openDatabase({ kind: 'sqlite', file: join(p.dataDir, 'south-1', 'ferry.sqlite') });
+  const recorded = (await db.selectFrom('account_chunks').select('digest').execute()).length * MiB;
+  await db.destroy();
+  t.diagnostic(
+    `at the kill: ${written / MiB} MiB written, ${durable / MiB} MiB durable, ${recorded / MiB} MiB recorded`,
+  );
+  assert.ok(written > durable + MiB, 'some chunks were written and not yet covered by a barrier');
+  assert.ok(recorded > 0 && recorded <= durable, 'only chunks made durable were recorded as held');
+
+  await p.start('south-1');
+  for (const pack of packs) {
+    const now = (await packFiles(blobs)).find((candidate) => candidate.file === pack.file);
+    assert.equal(now?.size ?? 0, pack.indexedEnd, 'the unsynced tail was cut off at start');
+  }
+  const job = await waitUntil(p, jobId, (j) => ['SUCCESS', 'FAIL', 'CANCELLED'].includes(j.status));
+  assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
+  const sentAfterRestart = (await sentBytes(p)) - sentBeforeRestart;
+  t.diagnostic(`sent after the restart: ${sentAfterRestart / MiB} MiB of ${data.length / MiB} MiB`);
+  assert.ok(sentAfterRestart >= data.length - durable, 'everything not durable was fetched again');
+  assert.ok(sentAfterRestart <= data.length - recorded, 'nothing recorded as held was fetched again');
   assert.ok(
     (await download(p, 'south-1', job.entities.image_id)).equals(data),
     'the replica is byte-identical',
