@@ -164,10 +164,11 @@ export interface ChunkStore {
   /**
    * Stores the serialised manifest under its digest and returns the digest. Every chunk it lists must be
    * stored first (chunks before the manifest), so a stored manifest is always complete; chunks stored
-   * with deferSync are flushed first, so it is also complete after a crash.
+   * with deferSync are flushed first, so it is also complete after a crash. With `hold`, the manifest is
+   * held from garbage collection as its chunks are, until the writer's image row references it.
    * @throws InvalidManifestError for a manifest breaking the type's invariants
    */
-  putManifest(manifest: Manifest): Promise<Digest>;
+  putManifest(manifest: Manifest, options?: { hold?: ChunkHold }): Promise<Digest>;
 
   /**
    * The manifest stored under `digest`, verified (its bytes hash to `digest`) and parsed.
@@ -341,9 +342,10 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
       return driver.read(chunkKey(digest), use);
     },
 
-    async putManifest(manifest) {
+    async putManifest(manifest, putOptions) {
       const bytes = serializeManifest(manifest);
       const digest = sha256Digest(bytes);
+      putOptions?.hold?.add(digest);
       // Chunks stored with deferSync (this manifest's, among others) become durable before the manifest.
       await driver.flush();
       await driver.put(manifestKey(digest), bytes);

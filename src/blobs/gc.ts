@@ -114,7 +114,8 @@ async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: num
   await forgetChunks(db, deleted);
   for await (const key of driver.list(MANIFESTS_PREFIX)) {
     const digest = parseManifestKey(key);
-    if (digest === undefined || roots.has(digest) || !(await old(key))) continue;
+    // Held: an upload's, stored before this collection listed its roots and referenced only after.
+    if (digest === undefined || roots.has(digest) || chunks.isHeld(digest) || !(await old(key))) continue;
     await driver.delete(key);
     report.manifestsDeleted++;
   }

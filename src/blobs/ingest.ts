@@ -298,7 +298,7 @@ export async function ingestImage(
 
     const [md5Hex, osHashHex] = await Promise.race([Promise.all([md5.digest(), osHash.digest()]), failed]);
     const manifest: Manifest = { chunkSize: CHUNK_SIZE, size, chunks };
-    const manifestDigest = await store.putManifest(manifest);
+    const manifestDigest = await store.putManifest(manifest, { hold: options.hold });
     return {
       manifest,
       manifestDigest,

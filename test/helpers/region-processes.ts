@@ -21,6 +21,8 @@ import { ferryArgs } from './ferry-command.js';
 export interface RegionProcesses {
   dataDir: string;
   demo: ProvisionedIdentity;
+  /** An administrator of every region (storage operations). */
+  admin: ProvisionedIdentity;
   url(region: string): string;
   pid(region: string): number;
   /** Sends the signal and waits for the process to end. */
@@ -70,6 +72,11 @@ export async function startRegionProcesses(
     isAdmin: false,
     agency: 'ferry_copy',
   });
+  const admin = await provisionIdentity(dbs, SYSTEM_CLOCK, {
+    account: 'admin',
+    user: 'admin',
+    isAdmin: true,
+  });
   await Promise.all(dbs.map(({ db }) => db.destroy()));
 
   const start = async (name: string) => {
@@ -113,6 +120,7 @@ export async function startRegionProcesses(
   return {
     dataDir,
     demo,
+    admin,
     url: (name) => catalog.regions.find((r) => r.name === name)!.endpoint,
     pid: (name) => children.get(name)!.pid!,
     kill,

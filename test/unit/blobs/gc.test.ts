@@ -187,3 +187,26 @@ test('a hold released while a collection runs keeps its chunks until that collec
   later.release();
   assert.equal(chunks.isHeld(digest), false);
 });
+
+test("an upload's manifest, stored before a collection and referenced after it listed its roots, is spared", async (t) => {
+  const db = await openTestDb(t, 'sqlite');
+  const driver = createMemoryBlobDriver();
+  const chunks = createChunkStore({ driver });
+  const upload = chunks.hold();
+  const { digest } = await chunks.addChunk(pseudoRandom(CHUNK_SIZE, 11), { hold: upload });
+  const manifest = await chunks.putManifest(
+    { chunkSize: CHUNK_SIZE, size: CHUNK_SIZE, chunks: [digest] as unknown as Manifest['chunks'] },
+    { hold: upload },
+  );
+  // No image row references it yet (the upload has not committed): only its hold keeps it.
+  const report = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  assert.equal(report.manifestsDeleted, 0);
+  assert.deepEqual(await chunks.getManifest(manifest), {
+    chunkSize: CHUNK_SIZE,
+    size: CHUNK_SIZE,
+    chunks: [digest],
+  });
+  upload.release();
+  const after = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  assert.equal(after.manifestsDeleted, 1, 'collected once nothing holds or references it');
+});
