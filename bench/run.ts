@@ -40,6 +40,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchDisk } from './disk.js';
+import { benchListing, isListingBench } from './listing.js';
 import { benchReplication, replicationSpaceNeeded } from './replicate.js';
 import { renderReport, updateReport } from './report.js';
 import { benchTargets, targetsSpaceNeeded } from './targets.js';
@@ -423,6 +424,8 @@ function printUploadReport(size: number, rows: Row[], machine: string, idleMiB: 
 // Main
 
 async function main(): Promise<void> {
+  // `--only listing` measures metadata, not data: a bench of its own, with its own options (bench/listing.ts).
+  if (isListingBench(process.argv.slice(2))) return benchListing(process.argv.slice(2));
   const options = parseOptions();
   const size = options.sizeBytes;
   const cleanup = new Cleanup();

@@ -19,7 +19,7 @@ import {
   type SortKey,
   type SortSpec,
   type TimeFilter,
-} from '../store/images.js';
+} from '../store/image-list.js';
 import type { RegionContext } from './context.js';
 import { loadVisibleImage } from './image-access.js';
 

@@ -1,7 +1,7 @@
 /**
  * The storage layout: the one module that turns digests into blob keys and keys back into digests. A key
- * built anywhere else is a bug. Every driver stores these keys as they are (the fs driver as paths under its
- * root, S3 as object names), so the tree below is what an operator sees on disk or in a bucket:
+ * built anywhere else is a bug. Every driver stores these keys as they are (the fs driver in its packs'
+ * index files, `drivers/packs.ts`; S3 as object names), so the tree below is the keys an operator sees:
  *
  * ```
  * <root>/
@@ -13,7 +13,7 @@
  * │   └── manifests/
  * │       ├── 00/ … ff/
  * │       │   └── 00b7…(64 hex)         content = a serialised manifest (domain/manifest.ts); name = its SHA-256
- * └── tmp/                              fs driver only: staged writes, never a key (see blobs/driver.ts)
+ * └── tmp/                              reserved for drivers, never a key (see blobs/driver.ts)
  * ```
  *
  * Every object is immutable and content-addressed: its key is the SHA-256 of its bytes, so a key says both

@@ -1,12 +1,11 @@
 /**
- * Image rows with their tags and properties, one function per query. Access rules (who may see what) are
- * applied in `listImages` for lists; the caller checks single images with `domain/access.ts`.
+ * Image rows with their tags and properties, one function per query. Lists (and the access rules they apply)
+ * are in `image-list.ts`; the caller checks single images with `api/image-access.ts`.
  * @module
  */
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { Digest } from '../domain/ids.js';
 import type { Db } from './db.js';
-import type { FerryDatabase, ImagesTable } from './schema.js';
+import type { ImagesTable } from './schema.js';
 
 export type ImageRow = ImagesTable;
 
@@ -48,7 +47,8 @@ export async function findImage(db: Db, id: string): Promise<ImageRecord | undef
   return withExtras;
 }
 
-async function attachExtras(db: Db, rows: ImageRow[]): Promise<ImageRecord[]> {
+/** The rows with their tags and properties (two queries whatever the number of rows). */
+export async function attachExtras(db: Db, rows: ImageRow[]): Promise<ImageRecord[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const [tags, properties] = await Promise.all([
@@ -62,230 +62,6 @@ async function attachExtras(db: Db, rows: ImageRow[]): Promise<ImageRecord[]> {
       properties.filter((p) => p.image_id === row.id).map((p) => [p.name, p.value]),
     ),
   }));
-}
-
-/** Columns a list may sort by (Glance's sort keys). */
-export const SORT_KEYS = [
-  'name',
-  'status',
-  'container_format',
-  'disk_format',
-  'size',
-  'virtual_size',
-  'id',
-  'created_at',
-  'updated_at',
-  'visibility',
-  'owner',
-  'min_disk',
-  'min_ram',
-] as const;
-export type SortKey = (typeof SORT_KEYS)[number];
-
-export interface SortSpec {
-  key: SortKey;
-  dir: 'asc' | 'desc';
-}
-
-/** Who is asking: lists show what this project may see. */
-export interface Viewer {
-  projectId: string;
-  isAdmin: boolean;
-}
-
-/** A comparison of a timestamp column with an instant (Glance's `created_at=gt:...`), to the second. */
-export interface TimeFilter {
-  op: '<' | '<=' | '>' | '>=' | '=' | '<>';
-  /** `YYYY-MM-DDTHH:MM:SS`, UTC. */
-  at: string;
-}
-
-export interface ImageFilters {
-  /** Each of these filters matches any of its values (Glance's `in:` operator; a plain value is a list of one). */
-  ids?: string[];
-  names?: string[];
-  statuses?: string[];
-  diskFormats?: string[];
-  containerFormats?: string[];
-  /** Glance's visibility filter; undefined = the default list (own, public, shared-with-me accepted). */
-  visibility?: string;
-  owner?: string;
-  tags?: string[];
-  /** For images shared with the viewer: pending, accepted (default), rejected or all. */
-  memberStatus?: string;
-  sizeMin?: number;
-  sizeMax?: number;
-  protected?: boolean;
-  osHidden?: boolean;
-  imageType?: string;
-  createdAt?: TimeFilter;
-  updatedAt?: TimeFilter;
-  /** Exact matches on core columns (Glance filters every image column this way). */
-  columns?: ExactColumnFilters;
-  properties?: Record<string, string>;
-}
-
-/** The core columns a list filters on by exact value, besides those with filters of their own. */
-export const EXACT_TEXT_COLUMNS = ['checksum', 'os_hash_algo', 'os_hash_value'] as const;
-export const EXACT_INTEGER_COLUMNS = ['size', 'virtual_size', 'min_disk', 'min_ram'] as const;
-export type ExactColumnFilters = Partial<
-  Record<(typeof EXACT_TEXT_COLUMNS)[number], string> & Record<(typeof EXACT_INTEGER_COLUMNS)[number], number>
->;
-
-export interface ListOptions {
-  viewer: Viewer;
-  filters: ImageFilters;
-  sort: SortSpec[];
-  limit: number;
-  /** Image id after which the page starts (it must be visible to the viewer). */
-  marker?: ImageRow;
-}
-
-type Eb = ExpressionBuilder<FerryDatabase, 'images'>;
-
-/**
- * The sort expression of a key. Nullable columns sort as if null were the smallest value, the same on both
- * dialects, which also keeps keyset pagination (marker) exact.
- */
-function sortExpression(eb: Eb, key: SortKey): Expression<unknown> {
-  switch (key) {
-    case 'name':
-    case 'disk_format':
-    case 'container_format':
-      return eb.fn.coalesce(eb.ref(key), sql.lit(''));
-    case 'size':
-    case 'virtual_size':
-      return eb.fn.coalesce(eb.ref(key), sql.lit(-1));
-    default:
-      return eb.ref(key);
-  }
-}
-
-function sortValue(row: ImageRow, key: SortKey): string | number {
-  const value = row[key];
-  if (value === null) return key === 'size' || key === 'virtual_size' ? -1 : '';
-  return value;
-}
-
-function memberCondition(eb: Eb, projectId: string, status: string): Expression<SqlBool> {
-  let members = eb
-    .selectFrom('image_members')
-    .select('image_members.image_id')
-    .whereRef('image_members.image_id', '=', 'images.id')
-    .where('image_members.member_id', '=', projectId);
-  if (status !== 'all') members = members.where('image_members.status', '=', status);
-  return eb.exists(members);
-}
-
-function visibilityCondition(eb: Eb, viewer: Viewer, filters: ImageFilters): Expression<SqlBool> {
-  const own = eb('images.owner', '=', viewer.projectId);
-  const memberStatus = filters.memberStatus ?? 'accepted';
-  const sharedWithMe = eb.and([
-    eb('images.visibility', '=', 'shared'),
-    memberCondition(eb, viewer.projectId, memberStatus),
-  ]);
-  switch (filters.visibility) {
-    case 'public':
-      return eb('images.visibility', '=', 'public');
-    case 'community':
-      return eb('images.visibility', '=', 'community');
-    case 'private':
-      return viewer.isAdmin
-        ? eb('images.visibility', '=', 'private')
-        : eb.and([own, eb('images.visibility', '=', 'private')]);
-    case 'shared':
-      return viewer.isAdmin
-        ? eb('images.visibility', '=', 'shared')
-        : eb.or([eb.and([own, eb('images.visibility', '=', 'shared')]), sharedWithMe]);
-    case 'all':
-      return viewer.isAdmin
-        ? sql<SqlBool>`1 = 1`
-        : eb.or([own, eb('images.visibility', 'in', ['public', 'community']), sharedWithMe]);
-    default:
-      if (viewer.isAdmin) return eb('images.visibility', '!=', 'community');
-      return eb.or([own, eb('images.visibility', '=', 'public'), sharedWithMe]);
-  }
-}
-
-/** One page of the images the viewer may see, filtered and sorted (ties broken by id). */
-export async function listImages(db: Db, options: ListOptions): Promise<ImageRecord[]> {
-  const { viewer, filters } = options;
-  const sort: SortSpec[] = [...options.sort];
-  if (!sort.some((s) => s.key === 'id')) sort.push({ key: 'id', dir: sort.at(-1)?.dir ?? 'desc' });
-
-  let query = db
-    .selectFrom('images')
-    .selectAll()
-    .where((eb) => visibilityCondition(eb, viewer, filters));
-
-  if (filters.ids !== undefined) query = query.where('id', 'in', filters.ids);
-  if (filters.names !== undefined) query = query.where('name', 'in', filters.names);
-  if (filters.statuses !== undefined) query = query.where('status', 'in', filters.statuses);
-  if (filters.owner !== undefined) query = query.where('owner', '=', filters.owner);
-  if (filters.diskFormats !== undefined) query = query.where('disk_format', 'in', filters.diskFormats);
-  if (filters.containerFormats !== undefined)
-    query = query.where('container_format', 'in', filters.containerFormats);
-  for (const [column, filter] of [
-    ['created_at', filters.createdAt],
-    ['updated_at', filters.updatedAt],
-  ] as const) {
-    // To the second, as the API shows times (2026-11-24T14:12:11Z): stored ones carry milliseconds.
-    if (filter !== undefined)
-      query = query.where((eb) => eb(eb.fn('substr', [column, eb.lit(1), eb.lit(19)]), filter.op, filter.at));
-  }
-  if (filters.imageType !== undefined) query = query.where('image_type', '=', filters.imageType);
-  for (const [column, value] of Object.entries(filters.columns ?? {}) as Array<
-    [keyof ExactColumnFilters, string | number]
-  >) {
-    query = query.where(column, '=', value);
-  }
-  if (filters.sizeMin !== undefined) query = query.where('size', '>=', filters.sizeMin);
-  if (filters.sizeMax !== undefined) query = query.where('size', '<=', filters.sizeMax);
-  if (filters.protected !== undefined) query = query.where('protected', '=', filters.protected ? 1 : 0);
-  query = query.where('os_hidden', '=', filters.osHidden ? 1 : 0);
-  for (const tag of filters.tags ?? []) {
-    query = query.where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('image_tags')
-          .select('image_tags.image_id')
-          .whereRef('image_tags.image_id', '=', 'images.id')
-          .where('image_tags.tag', '=', tag),
-      ),
-    );
-  }
-  for (const [name, value] of Object.entries(filters.properties ?? {})) {
-    query = query.where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('image_properties')
-          .select('image_properties.image_id')
-          .whereRef('image_properties.image_id', '=', 'images.id')
-          .where('image_properties.name', '=', name)
-          .where('image_properties.value', '=', value),
-      ),
-    );
-  }
-
-  const marker = options.marker;
-  if (marker) {
-    // Keyset pagination: rows strictly after the marker in the sort order.
-    query = query.where((eb) =>
-      eb.or(
-        sort.map((spec, i) =>
-          eb.and([
-            ...sort
-              .slice(0, i)
-              .map((prev) => eb(sortExpression(eb, prev.key), '=', sortValue(marker, prev.key))),
-            eb(sortExpression(eb, spec.key), spec.dir === 'asc' ? '>' : '<', sortValue(marker, spec.key)),
-          ]),
-        ),
-      ),
-    );
-  }
-  for (const spec of sort) query = query.orderBy((eb) => sortExpression(eb, spec.key), spec.dir);
-  const rows = await query.limit(options.limit).execute();
-  return attachExtras(db, rows);
 }
 
 /** Column changes plus tag and property edits, applied in one transaction. */
@@ -418,25 +194,60 @@ export async function isImageIdTaken(db: Db, id: string): Promise<boolean> {
   return live !== undefined || deleted !== undefined;
 }
 
-/** Every manifest digest some image still references (the garbage collector's roots). */
+/**
+ * Rows a background walk (garbage collection, the scrub) reads per query. Then it yields to the event loop:
+ * better-sqlite3 runs a query on the main thread, and one read of 100,000 rows blocked it for ~70-230 ms
+ * (bench/listing.ts), stalling every request of the region meanwhile.
+ */
+export const BACKGROUND_PAGE_ROWS = 2000;
+
+/** Lets the event loop run what waits (requests, timers) between two pages of a background walk. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Every manifest digest some image still references (the garbage collector's roots), each once. */
 export async function listReferencedManifests(db: Db): Promise<string[]> {
-  const rows = await db
-    .selectFrom('images')
-    .select('manifest_digest')
-    .distinct()
-    .where('manifest_digest', 'is not', null)
-    .execute();
-  return rows.map((r) => r.manifest_digest).filter((d): d is string => d !== null);
+  const digests: string[] = [];
+  let after = '';
+  for (;;) {
+    // In index order (images_manifest), a page of rows at a time. Rows after the last digest seen: those
+    // that share it are duplicates, so however many images share one manifest, no page is spent on them.
+    const rows = await db
+      .selectFrom('images')
+      .select('manifest_digest')
+      .where('manifest_digest', '>', after)
+      .orderBy('manifest_digest')
+      .limit(BACKGROUND_PAGE_ROWS)
+      .execute();
+    for (const { manifest_digest: digest } of rows) {
+      if (digest !== null && digest !== digests.at(-1)) digests.push(digest);
+    }
+    if (rows.length < BACKGROUND_PAGE_ROWS) return digests;
+    after = digests.at(-1)!;
+    await yieldToEventLoop();
+  }
 }
 
 /** Every image that has stored data, with its manifest's digest (the scrub's list of what must be readable). */
 export async function listImageManifests(db: Db): Promise<Array<{ id: string; manifestDigest: Digest }>> {
-  const rows = await db
-    .selectFrom('images')
-    .select(['id', 'manifest_digest'])
-    .where('manifest_digest', 'is not', null)
-    .execute();
-  return rows.flatMap((r) =>
-    r.manifest_digest === null ? [] : [{ id: r.id, manifestDigest: r.manifest_digest as Digest }],
-  );
+  const images: Array<{ id: string; manifestDigest: Digest }> = [];
+  let after = '';
+  for (;;) {
+    const rows = await db
+      .selectFrom('images')
+      .select(['id', 'manifest_digest'])
+      .where('id', '>', after)
+      .where('manifest_digest', 'is not', null)
+      .orderBy('id')
+      .limit(BACKGROUND_PAGE_ROWS)
+      .execute();
+    for (const row of rows) {
+      if (row.manifest_digest !== null)
+        images.push({ id: row.id, manifestDigest: row.manifest_digest as Digest });
+    }
+    if (rows.length < BACKGROUND_PAGE_ROWS) return images;
+    after = rows.at(-1)!.id;
+    await yieldToEventLoop();
+  }
 }

@@ -30,7 +30,7 @@ import { firstLink, nextLink } from '../page-links.js';
 import { imageView } from '../image-view.js';
 import { applyImagePatch } from '../image-patch.js';
 import { assertImageFieldsAgree, assertPropertyValue, isWritableCore } from '../validate.js';
-import { listImages } from '../../store/images.js';
+import { listImages } from '../../store/image-list.js';
 import type { Principal } from '../../identity/tokens.js';
 import { assertNotBeingReplicated, cancelSourceJob } from '../../replication/source-jobs.js';
 import { findJobsByIds, listActiveSourceJobsOfImage } from '../../store/jobs.js';

@@ -19,12 +19,11 @@ import {
   findImage,
   insertImage,
   listImageManifests,
-  listImages,
   transitionImage,
   updateImage,
   type ImageRow,
-  type ListOptions,
 } from '../../../src/store/images.js';
+import { listImages, type ListOptions } from '../../../src/store/image-list.js';
 import { insertMember, listMembers, updateMemberStatus } from '../../../src/store/members.js';
 import {
   endUploadHeartbeat,
