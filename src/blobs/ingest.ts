@@ -20,7 +20,10 @@
  *     GiB/s, zero check (memcmp against ZERO_CHUNK) 34 GiB/s. MD5 + SHA-512 + SHA-256 need ~3.3 ms of CPU
  *     per MiB, the kernel's page-cache write + fsync ~0.8 ms more, so two cores cap ingest near 420 MiB/s
  *     whatever the design; what matters is keeping both cores busy.
- *   - SHA-256 synchronously on the main thread (chosen): 542-556 MiB/s with a no-op driver (1.94 cores
+ *   - SHA-256 on the process's hash pool, in the ring slot (chosen since issue 16; docs/performance.md): the
+ *     main thread's CPU per GiB uploaded fell from 2.1-2.6 s to 1.2-1.6 s, the upload's wall time and total
+ *     CPU stayed within the run-to-run noise (1 GiB through one region process, one run each, two rounds).
+ *   - SHA-256 synchronously on the main thread (chosen before): 542-556 MiB/s with a no-op driver (1.94 cores
  *     busy), 347-377 MiB/s into the fs driver with fsync (1.8 cores: main 1.2 s, MD5 worker 1.45 s, SHA-512
  *     worker 1.35 s, libuv pool 0.8-1.1 s of CPU per GiB). Later, with the VM's page cache handed back to
  *     the host, the kernel's write path cost 1.9 s per GiB and the same runs gave 217-264 MiB/s: ingest is
