@@ -242,9 +242,11 @@ test('admin storage: gc, and a scrub that exits 5 when it finds a damaged chunk'
   const gc = parseJson(await admin.run(['admin', 'storage', 'gc', '--grace', '0', '-o', 'json']));
   assert.deepEqual(Object.keys(gc).sort(), [
     'bytesDeleted',
+    'bytesReclaimed',
     'chunksDeleted',
     'chunksKept',
     'manifestsDeleted',
+    'packsCompacted',
   ]);
   assert.equal(gc.chunksKept, 1, 'the image still references its intact chunk');
   assert.equal((await admin.run(['admin', 'storage', 'gc', '--grace', 'soon'])).code, 2);
