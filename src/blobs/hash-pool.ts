@@ -6,32 +6,84 @@
  * main thread stays free for the sockets and the disk.
  *
  * One message each way per chunk (the view's buffer, offset and length out; the hex digest back). The
- * whole-stream hashes of an upload (MD5 and `os_hash_value`) are not here: they are one running state each,
- * fed in order, which hash-worker.ts runs on a thread of its own per upload.
+ * whole-stream hashes of an upload (MD5 and `os_hash_value`) run here too, as streams: one running state
+ * each on one thread, fed ranges of the upload's ring in order, one message each way per range. They used
+ * to run on two threads of each upload's own, with the ranges passed through shared integers (no message):
+ * a thread costs ~9 MiB, so 8 uploads at once took a region process from 114 MiB to 494 MiB, and 32 would
+ * have taken 1.5 GiB.
  * @module
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Digest } from '../domain/ids.js';
+import type { OsHashAlgorithm } from '../domain/image.js';
 
 /**
- * The thread's code, plain CommonJS run with `eval: true`, as in hash-worker.ts (a file-based TypeScript
+ * The thread's code, plain CommonJS run with `eval: true` (a file-based TypeScript
  * worker would need the tsx loader inside the worker, which Node 20 does not install from `execArgv`).
  */
 const WORKER_SOURCE = `'use strict';
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-parentPort.on('message', ({ id, memory, offset, length }) => {
-  let digest;
-  try {
-    digest = createHash('sha256').update(new Uint8Array(memory, offset, length)).digest('hex');
-  } catch (error) {
-    parentPort.postMessage({ id, error: String(error) });
+const streams = new Map();
+parentPort.on('message', (message) => {
+  const { id, stream } = message;
+  if (stream === undefined) {
+    let digest;
+    try {
+      digest = createHash('sha256').update(new Uint8Array(message.memory, message.offset, message.length)).digest('hex');
+    } catch (error) {
+      parentPort.postMessage({ id, error: String(error) });
+      return;
+    }
+    parentPort.postMessage({ id, digest });
     return;
   }
-  parentPort.postMessage({ id, digest });
+  try {
+    if (message.open !== undefined) {
+      streams.set(stream, { hash: createHash(message.open), memory: new Uint8Array(message.memory) });
+    } else if (message.drop) {
+      streams.delete(stream);
+    } else if (message.digest) {
+      const state = streams.get(stream);
+      streams.delete(stream);
+      parentPort.postMessage({ stream, digest: state.hash.digest('hex') });
+    } else {
+      const state = streams.get(stream);
+      state.hash.update(state.memory.subarray(message.offset, message.offset + message.length));
+      parentPort.postMessage({ stream, hashed: true });
+    }
+  } catch (error) {
+    streams.delete(stream);
+    parentPort.postMessage({ stream, error: String(error) });
+  }
 });
 `;
+
+/** The whole-stream hashes Glance reports: `checksum` (MD5) and `os_hash_value` (the deployment's choice). */
+export type StreamHashAlgorithm = 'md5' | OsHashAlgorithm;
+
+/**
+ * A whole-stream hash (MD5, or the `os_hash_value` algorithm) running on one of the pool's threads over
+ * ranges of a SharedArrayBuffer, in the order they were queued.
+ */
+export interface StreamHasher {
+  /**
+   * Queues `memory[offset, offset + length)` to be hashed after everything queued before. Returns at once;
+   * the bytes must stay unchanged until `hashed()` counts this range. Throws once the stream has failed.
+   */
+  update(offset: number, length: number): void;
+  /** How many of the queued ranges have been hashed (their bytes read) so far, in queue order. */
+  hashed(): number;
+  /** Resolves once `hashed() >= count`, or once the stream failed (check `failure`); never rejects. */
+  whenHashed(count: number): Promise<void>;
+  /** The stream's error once it failed or was dropped, else undefined. */
+  failure(): Error | undefined;
+  /** The lower-case hex digest of everything queued; call once, after the last `update`. */
+  digest(): Promise<string>;
+  /** Forgets the stream (its thread drops its state). Idempotent. */
+  drop(): void;
+}
 
 export interface HashPool {
   /** How many threads hash at once. */
@@ -42,6 +94,12 @@ export interface HashPool {
    * settles. Rejects if the thread fails or the pool is closed; a failed thread is replaced.
    */
   sha256(data: Uint8Array): Promise<Digest>;
+  /**
+   * A whole-stream hash over `memory` on one of the pool's threads (the next one in turn, so an upload's
+   * MD5 and `os_hash_value` run on two cores). One message each way per range: an upload holds no thread
+   * of its own, so uploads at once cost the process no threads (each used to start two, ~9 MiB each).
+   */
+  stream(algorithm: StreamHashAlgorithm, memory: SharedArrayBuffer): StreamHasher;
   /** Stops every thread; hashes not done reject. Idempotent. */
   close(): Promise<void>;
 }
@@ -56,12 +114,27 @@ interface Job {
   reject(error: Error): void;
 }
 
+interface StreamState {
+  hashed: number;
+  failure: Error | undefined;
+  waiters: Array<{ count: number; resolve(): void }>;
+  digest: { resolve(hex: string): void; reject(error: Error): void } | undefined;
+}
+
 interface PoolThread {
   readonly worker: Worker;
   readonly jobs: Map<number, Job>;
+  /** Streams on this thread, with the ranges queued and not yet hashed (what keeps the thread busy). */
+  readonly streams: Map<number, StreamState>;
+  queued: number;
 }
 
-type Reply = { id: number; digest: string } | { id: number; error: string };
+type Reply =
+  | { id: number; digest: string }
+  | { id: number; error: string }
+  | { stream: number; hashed: true }
+  | { stream: number; digest: string }
+  | { stream: number; error: string };
 
 /**
  * Starts `threads` hashing threads (default: one per core the process may use). They are started at once,
@@ -71,16 +144,61 @@ type Reply = { id: number; digest: string } | { id: number; error: string };
 export function createHashPool(threads = availableParallelism()): HashPool {
   let closed = false;
   let nextId = 0;
+  let nextStream = 0;
+
+  function busy(thread: PoolThread): number {
+    return thread.jobs.size + thread.queued;
+  }
+
+  /** An idle pool does not keep the process alive; a thread with work does. */
+  function settle(thread: PoolThread, before: number): void {
+    const after = busy(thread);
+    if (before === 0 && after > 0) thread.worker.ref();
+    else if (before > 0 && after === 0) thread.worker.unref();
+  }
+
+  function failStream(state: StreamState, error: Error): void {
+    if (state.failure !== undefined) return;
+    state.failure = error;
+    state.digest?.reject(error);
+    for (const waiter of state.waiters) waiter.resolve();
+    state.waiters = [];
+  }
+
+  function onStreamReply(thread: PoolThread, reply: Exclude<Reply, { id: number }>): void {
+    const state = thread.streams.get(reply.stream);
+    if (state === undefined) return; // dropped
+    if ('hashed' in reply) {
+      const before = busy(thread);
+      thread.queued--;
+      settle(thread, before);
+      state.hashed++;
+      const ready = state.waiters.filter((waiter) => waiter.count <= state.hashed);
+      state.waiters = state.waiters.filter((waiter) => waiter.count > state.hashed);
+      for (const waiter of ready) waiter.resolve();
+    } else {
+      thread.streams.delete(reply.stream);
+      if (state.digest !== undefined) {
+        const before = busy(thread);
+        thread.queued--; // the digest asked for
+        settle(thread, before);
+      }
+      if ('digest' in reply) state.digest?.resolve(reply.digest);
+      else failStream(state, new Error(`hash pool: ${reply.error}`));
+    }
+  }
 
   function startThread(): PoolThread {
     // execArgv: [] so the thread doesn't load tsx or inspector flags it has no use for.
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
-    const thread: PoolThread = { worker, jobs: new Map() };
+    const thread: PoolThread = { worker, jobs: new Map(), streams: new Map(), queued: 0 };
     worker.on('message', (reply: Reply) => {
+      if ('stream' in reply) return onStreamReply(thread, reply);
       const job = thread.jobs.get(reply.id);
       if (job === undefined) return;
+      const before = busy(thread);
       thread.jobs.delete(reply.id);
-      if (thread.jobs.size === 0) worker.unref();
+      settle(thread, before);
       if ('digest' in reply) job.resolve(reply.digest as Digest);
       else job.reject(new Error(`hash pool: ${reply.error}`));
     });
@@ -90,6 +208,8 @@ export function createHashPool(threads = availableParallelism()): HashPool {
       if (!closed) pool[index] = startThread();
       for (const job of thread.jobs.values()) job.reject(error);
       thread.jobs.clear();
+      for (const state of thread.streams.values()) failStream(state, error);
+      thread.streams.clear();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`hash pool thread exited with code ${code}`)));
@@ -115,8 +235,9 @@ export function createHashPool(threads = availableParallelism()): HashPool {
       for (const candidate of pool) if (candidate.jobs.size < thread.jobs.size) thread = candidate;
       const id = nextId++;
       return new Promise<Digest>((resolve, reject) => {
-        if (thread.jobs.size === 0) thread.worker.ref();
+        const before = busy(thread);
         thread.jobs.set(id, { resolve, reject });
+        settle(thread, before);
         thread.worker.postMessage({
           id,
           memory: data.buffer,
@@ -124,6 +245,52 @@ export function createHashPool(threads = availableParallelism()): HashPool {
           length: data.byteLength,
         });
       });
+    },
+
+    stream(algorithm, memory) {
+      const thread = pool[nextStream++ % pool.length]!;
+      const stream = nextId++;
+      const state: StreamState = { hashed: 0, failure: undefined, waiters: [], digest: undefined };
+      if (closed) state.failure = new Error('the hash pool is closed');
+      else {
+        thread.streams.set(stream, state);
+        thread.worker.postMessage({ stream, open: algorithm, memory });
+      }
+      let pushed = 0;
+      return {
+        update(offset, length) {
+          if (state.failure !== undefined) throw state.failure;
+          const before = busy(thread);
+          thread.queued++;
+          settle(thread, before);
+          pushed++;
+          thread.worker.postMessage({ stream, offset, length });
+        },
+        hashed: () => state.hashed,
+        whenHashed(count) {
+          if (state.failure !== undefined || state.hashed >= count) return Promise.resolve();
+          return new Promise<void>((resolve) => state.waiters.push({ count, resolve }));
+        },
+        failure: () => state.failure,
+        digest() {
+          if (state.failure !== undefined) return Promise.reject(state.failure);
+          return new Promise<string>((resolve, reject) => {
+            state.digest = { resolve, reject };
+            const before = busy(thread);
+            thread.queued++; // the thread keeps the process alive until it answers
+            settle(thread, before);
+            thread.worker.postMessage({ stream, digest: true });
+          });
+        },
+        drop() {
+          if (!thread.streams.delete(stream)) return;
+          const before = busy(thread);
+          thread.queued -= pushed - state.hashed + (state.digest === undefined ? 0 : 1);
+          settle(thread, before);
+          failStream(state, new Error(`the ${algorithm} stream was dropped`));
+          thread.worker.postMessage({ stream, drop: true });
+        },
+      };
     },
 
     async close() {

@@ -5,8 +5,8 @@
  *
  * Pipeline, per 1 MiB chunk (at most INGEST_WINDOW chunks in flight, in a SharedArrayBuffer ring):
  *   source piece → observe(piece) → copy into a free ring slot → when the slot is full:
- *     ├─ MD5 worker thread      reads the slot in place (stream order)
- *     ├─ SHA-512 worker thread  reads the slot in place (stream order; SHA-256 if so configured)
+ *     ├─ MD5 stream on a hash-pool thread      reads the slot in place (stream order)
+ *     ├─ SHA-512 stream on the other thread    reads the slot in place (stream order; SHA-256 if so configured)
  *     └─ main thread: all-zero? → `null` in the manifest, nothing stored
  *                     else has/put through the chunk store (verified, deduplicated), whose hash pool
  *                     computes the chunk's SHA-256 in the slot on another thread (hash-pool.ts)
@@ -41,14 +41,16 @@ import type { Digest } from '../domain/ids.js';
 import { CHUNK_SIZE, type Manifest } from '../domain/manifest.js';
 import { DEFAULT_OS_HASH_ALGO, type OsHashAlgorithm } from '../domain/image.js';
 import { isZeroChunk, type ChunkHold, type ChunkStore } from './chunk-store.js';
-import { startWorkerHasher, type WorkerHasher } from './hash-worker.js';
+import { processHashPool, type StreamHasher } from './hash-pool.js';
 
 /**
- * Chunks in flight per ingest: 24, i.e. 24 MiB of shared memory per upload, enough to keep both hash
- * workers and the writes busy while one slot fills. Measured into the fs driver with fsync (same setup as
- * above): 8 → 274-315 MiB/s, 16 → 312-323, 24 → 300-377, 48 → 312-351.
+ * Chunks in flight per ingest: 12, i.e. 12 MiB of shared memory per upload, which is most of what an upload
+ * costs a region process. Measured through a region process on the dev VM (1 GiB upload by curl; then 8
+ * uploads of 64 MiB at once, peak RSS), with the whole-stream hashes on the hash pool: 8 → 5.7-6.1 s, 240
+ * MiB; 12 → 4.5 s, 275 MiB; 24 → 4.5 s, 388 MiB. (Earlier, with a thread per hash per upload, into the fs
+ * driver directly: 8 → 274-315 MiB/s, 16 → 312-323, 24 → 300-377, 48 → 312-351.)
  */
-export const INGEST_WINDOW = 24;
+export const INGEST_WINDOW = 12;
 
 export interface IngestOptions {
   /**
@@ -161,7 +163,7 @@ export async function ingestImage(
   const onAbort = (): void => fail(abortError(signal as AbortSignal));
   signal?.addEventListener('abort', onAbort, { once: true });
 
-  const hashers: WorkerHasher[] = [];
+  const hashers: StreamHasher[] = [];
 
   /** Chunks whose slot is not free yet, in stream order: a slot is free once both workers hashed it and it is stored. */
   interface Pending {
@@ -206,7 +208,7 @@ export async function ingestImage(
     }
   }
 
-  function dispatch(md5: WorkerHasher, osHash: WorkerHasher, slot: number, length: number): void {
+  function dispatch(md5: StreamHasher, osHash: StreamHasher, slot: number, length: number): void {
     const index = chunks.length;
     chunks.push(null);
     const view = slotViews[slot] as Buffer;
@@ -246,9 +248,10 @@ export async function ingestImage(
   }
 
   try {
-    const md5 = startWorkerHasher('md5', memory, INGEST_WINDOW);
+    const pool = processHashPool();
+    const md5 = pool.stream('md5', memory);
     hashers.push(md5);
-    const osHash = startWorkerHasher(osHashAlgorithm, memory, INGEST_WINDOW);
+    const osHash = pool.stream(osHashAlgorithm, memory);
     hashers.push(osHash);
 
     let slot = await acquireSlot();
@@ -318,7 +321,7 @@ export async function ingestImage(
     throw failure;
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    await Promise.all(hashers.map((hasher) => hasher.terminate()));
+    for (const hasher of hashers) hasher.drop();
     // Writes in progress finish (their chunks are complete objects) before we report: no staged file stays.
     await Promise.allSettled(inFlight);
     if (!sourceDone) {

@@ -29,6 +29,7 @@ function countingPool(pool: HashPool): HashPool & { calls: number } {
       counting.calls += 1;
       return pool.sha256(data);
     },
+    stream: pool.stream.bind(pool),
     close: () => pool.close(),
   };
   return counting;
@@ -82,4 +83,35 @@ test('the chunk store hashes shared chunks on its pool, and still refuses a wron
   await assert.rejects(store.putChunk(wrong, plain), DigestMismatchError);
   assert.equal(await store.putChunk(sha256(plain), plain), true);
   assert.equal(pool.calls, 3);
+});
+
+test('whole-stream hashes run on the pool: ranges in order, two streams at once, nothing left once digested or dropped', async (t) => {
+  const pool = createHashPool(2);
+  t.after(() => pool.close());
+  const [memory] = sharedChunks(1, 4 * MiB);
+  const bytes = memory!;
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 251;
+  const md5 = pool.stream('md5', bytes.buffer as SharedArrayBuffer);
+  const sha512 = pool.stream('sha512', bytes.buffer as SharedArrayBuffer);
+  const ranges = [
+    [0, MiB],
+    [MiB, 3],
+    [MiB + 3, 3 * MiB - 3],
+  ] as const;
+  for (const [offset, length] of ranges) {
+    md5.update(bytes.byteOffset + offset, length);
+    sha512.update(bytes.byteOffset + offset, length);
+  }
+  await Promise.all([md5.whenHashed(3), sha512.whenHashed(3)]);
+  assert.equal(md5.hashed(), 3);
+  assert.equal(await md5.digest(), createHash('md5').update(bytes).digest('hex'));
+  assert.equal(await sha512.digest(), createHash('sha512').update(bytes).digest('hex'));
+
+  const dropped = pool.stream('sha256', bytes.buffer as SharedArrayBuffer);
+  dropped.update(bytes.byteOffset, MiB);
+  dropped.drop();
+  assert.match(String(dropped.failure()), /dropped/);
+  assert.throws(() => dropped.update(bytes.byteOffset, MiB), /dropped/);
+  await assert.rejects(dropped.digest(), /dropped/);
+  await dropped.whenHashed(5); // resolves: a waiter is never left hanging
 });
