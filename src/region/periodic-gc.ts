@@ -5,6 +5,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { RegionContext } from '../api/context.js';
 import { collectGarbage } from '../blobs/gc.js';
+import { optimizeDatabase } from '../store/db.js';
 import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
 
 export function startPeriodicGc(ctx: RegionContext, log: FastifyBaseLogger): PeriodicTask {
@@ -18,6 +19,7 @@ export function startPeriodicGc(ctx: RegionContext, log: FastifyBaseLogger): Per
         now: ctx.clock.now(),
       });
       log.info({ gc: report }, 'garbage collection done');
+      await optimizeDatabase(ctx.db); // the planner's statistics, refreshed as SQLite asks (store/db.ts)
     },
   });
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteAdapter, SqliteDialect, sql, type Migration } from 'kysely';
 import pg from 'pg';
 import type { FerryDatabase } from './schema.js';
 import * as init from './migrations/0001-init.js';
@@ -48,7 +48,20 @@ export async function openDatabase(config: DatabaseConfig): Promise<Db> {
     await db.destroy();
     throw error;
   }
+  await optimizeDatabase(db);
   return db;
+}
+
+/**
+ * Refreshes the query planner's statistics where they are stale. SQLite keeps none unless asked: without
+ * them, a list filtered by name at 100,000 images took 33-85 ms (p50) instead of 2-8 ms, and the planner
+ * chose the wrong index for shared images (bench/listing.ts). `PRAGMA optimize` with 0x10000 analyzes the
+ * tables that need it (cheap when nothing changed much); SQLite asks long-lived connections to run it at
+ * open and every few hours, which the region does with its periodic garbage collection. PostgreSQL's
+ * autovacuum keeps its statistics itself.
+ */
+export async function optimizeDatabase(db: Db): Promise<void> {
+  if (db.getExecutor().adapter instanceof SqliteAdapter) await sql`pragma optimize=0x10002`.execute(db);
 }
 
 function openSqlite(file: string): Db {
