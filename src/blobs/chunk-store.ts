@@ -107,10 +107,9 @@ export interface ChunkStore {
    * false if it was there. Concurrency-safe. `data` must not change until this settles (in shared memory it
    * is hashed in place on another thread); the store keeps no reference to it afterwards.
    *
-   * With `{ deferSync: true }` the chunk is visible and its bytes durable when this resolves, but it may be
-   * lost in a crash until a later `flush()` (or `putManifest`, which flushes first) resolves: for callers
-   * storing many chunks before one commit point, which then pay one fsync per shard directory instead of
-   * one per chunk. Such a caller must `flush()` before it records anything that relies on the chunks
+   * With `{ deferSync: true }` the chunk is visible when this resolves, but it may be lost in a crash until
+   * a later `flush()` (or `putManifest`, which flushes first) resolves: for callers storing many chunks
+   * before one commit point, which then pay one barrier for all of them instead of one per chunk. Such a caller must `flush()` before it records anything that relies on the chunks
    * (a manifest, saved progress, an activated image).
    * @throws DigestMismatchError (nothing stored) if the SHA-256 of `data` is not `digest`
    */

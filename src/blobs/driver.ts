@@ -92,9 +92,8 @@ export interface BlobStat {
 
 export interface PutOptions {
   /**
-   * Let `put` resolve once the object's bytes are durable and the object is visible, but before its name
-   * is: a crash may then lose the object (never leave a part of one) until a later `flush` covering it has
-   * resolved. For writers that store many objects before one commit point, e.g. ingest: its chunks, then
+   * Let `put` resolve once the object is written and visible, before it is durable: a crash may then lose
+   * the object (never leave a part of one) until a later `flush` (a barrier) covering it has resolved. For writers that store many objects before one commit point, e.g. ingest: its chunks, then
    * `flush`, then the manifest that lists them. Default false: durable when `put` resolves.
    */
   readonly deferSync?: boolean;

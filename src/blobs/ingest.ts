@@ -224,7 +224,7 @@ export async function ingestImage(
       chunk.stored = true;
       return;
     }
-    // deferSync: the shard directories are fsync'd once, by putManifest's flush, not after every chunk.
+    // deferSync: the chunks become durable at one barrier, putManifest's, not one fdatasync per chunk.
     const stored: Promise<void> = store.addChunk(data, { deferSync: true, hold: options.hold }).then(
       ({ digest, written }) => {
         chunks[index] = digest;

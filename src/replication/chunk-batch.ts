@@ -128,8 +128,8 @@ export class ChunkReceiver {
   private chunkArrived(): void {
     const chunk = this.chunks[this.index]!;
     const slot = this.slot;
-    // deferSync: the chunk's directory entry is made durable by the job's final putManifest (which flushes)
-    // instead of one directory fsync per chunk; a chunk lost in a crash before that is simply fetched again.
+    // deferSync: the chunk becomes durable at the next barrier (the transfer runs one before it records the
+    // chunks it holds, and the final putManifest is one); a chunk lost in a crash before that is fetched again.
     const write: Promise<void> = this.store
       .putChunk(chunk.digest, this.options.buffers[slot]!.subarray(0, chunk.length), { deferSync: true })
       .then(
