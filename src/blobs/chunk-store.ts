@@ -140,6 +140,9 @@ export interface ChunkStore {
    */
   allocateChunkBuffers(count: number, size: number, options?: AllocateOptions): Promise<Buffer[]>;
 
+  /** Says that buffers from `allocateChunkBuffers` are no longer used (the hash pool lets go of them). */
+  releaseChunkBuffers(buffers: readonly Buffer[]): void;
+
   /**
    * Makes durable every chunk stored with deferSync whose put resolved before this call (see putChunk).
    * Cheap when there is nothing to flush.
@@ -322,6 +325,11 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
 
     flush() {
       return driver.flush();
+    },
+
+    releaseChunkBuffers(buffers) {
+      for (const memory of new Set(buffers.map((buffer) => buffer.buffer)))
+        if (memory instanceof SharedArrayBuffer) hashPool.forget(memory);
     },
 
     allocateChunkBuffers(count, size, allocateOptions) {

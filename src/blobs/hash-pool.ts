@@ -110,6 +110,13 @@ export interface HashPool {
    * of its own, so uploads at once cost the process no threads (each used to start two, ~9 MiB each).
    */
   stream(algorithm: StreamHashAlgorithm, memory: SharedArrayBuffer): StreamHasher;
+  /**
+   * Lets the threads forget `memory`, which its owner no longer uses (a replication lane's buffers, an
+   * upload's ring, once they are done): a thread holds each memory it was sent until told, or until this
+   * process collects it, which with a large heap may be many jobs later (a region's memory grew by the
+   * lanes' buffers, job after job, until it did). Hashes of it already asked for still complete.
+   */
+  forget(memory: SharedArrayBuffer): void;
   /** Stops every thread; hashes not done reject. Idempotent. */
   close(): Promise<void>;
 }
@@ -217,7 +224,7 @@ export function createHashPool(threads = availableParallelism()): HashPool {
       number = nextMemory++;
       thread.worker.postMessage({ register: number, memory });
       thread.memories.set(memory, number);
-      collected.register(memory, { thread, number });
+      collected.register(memory, { thread, number }, memory);
     }
     return number;
   }
@@ -285,6 +292,16 @@ export function createHashPool(threads = availableParallelism()): HashPool {
           length: data.byteLength,
         });
       });
+    },
+
+    forget(memory) {
+      for (const thread of pool) {
+        const number = thread.memories.get(memory);
+        if (number === undefined) continue;
+        thread.memories.delete(memory);
+        collected.unregister(memory);
+        thread.worker.postMessage({ forget: number });
+      }
     },
 
     stream(algorithm, memory) {

@@ -324,6 +324,7 @@ export async function ingestImage(
     for (const hasher of hashers) hasher.drop();
     // Writes in progress finish (their chunks are complete objects) before we report: no staged file stays.
     await Promise.allSettled(inFlight);
+    store.releaseChunkBuffers(slotViews);
     if (!sourceDone) {
       // Closes a Readable (destroy) or an async generator. Not awaited: a generator stuck in its own await
       // would only answer after it, and we must not wait on a stalled client.

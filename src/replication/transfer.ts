@@ -206,6 +206,7 @@ export async function runTransfer(
         while (next < batches.length) await fetchBatch(batches[next++]!, connection, buffers);
       } finally {
         connection.close();
+        ctx.chunks.releaseChunkBuffers(buffers);
       }
     };
     const lanes = Array.from({ length: Math.min(ctx.replication.parallelFetches, batches.length) }, lane);

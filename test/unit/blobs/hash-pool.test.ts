@@ -30,6 +30,7 @@ function countingPool(pool: HashPool): HashPool & { calls: number } {
       return pool.sha256(data);
     },
     stream: pool.stream.bind(pool),
+    forget: pool.forget.bind(pool),
     close: () => pool.close(),
   };
   return counting;
@@ -114,4 +115,17 @@ test('whole-stream hashes run on the pool: ranges in order, two streams at once,
   assert.throws(() => dropped.update(bytes.byteOffset, MiB), /dropped/);
   await assert.rejects(dropped.digest(), /dropped/);
   await dropped.whenHashed(5); // resolves: a waiter is never left hanging
+});
+
+test('a memory the threads were told to forget is sent again when it is hashed again', async (t) => {
+  const pool = createHashPool(2);
+  t.after(() => pool.close());
+  const chunks = sharedChunks(4, MiB);
+  const first = await Promise.all(chunks.map((chunk) => pool.sha256(chunk)));
+  pool.forget(chunks[0]!.buffer as SharedArrayBuffer);
+  pool.forget(chunks[0]!.buffer as SharedArrayBuffer); // idempotent
+  chunks[2]![0] = chunks[2]![0]! ^ 1;
+  const again = await Promise.all(chunks.map((chunk) => pool.sha256(chunk)));
+  assert.deepEqual(first.slice(0, 2), again.slice(0, 2));
+  assert.equal(again[2], sha256(chunks[2]!));
 });
