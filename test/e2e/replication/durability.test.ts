@@ -35,6 +35,37 @@ async function sentBytes(p: RegionProcesses): Promise<number> {
   return usage.body.usage.reduce((sum: number, row: { bytes: number }) => sum + row.bytes, 0);
 }
 
+/** Starts a replication of `imageId` from north-1 to south-1; its job id. */
+async function replicateToSouth(p: RegionProcesses, imageId: string): Promise<string> {
+  const started = await api(
+    p.url('north-1'),
+    p.demo.token,
+    'POST',
+    `/v1/cloudimages/${imageId}/cross_region_copy`,
+    {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+    },
+  );
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  return started.body.job_id;
+}
+
+/**
+ * The bytes the source has metered as sent, once the count stops moving: it meters every 500 ms, so bytes
+ * sent before a kill would otherwise be counted as sent after the restart.
+ */
+async function settledSentBytes(p: RegionProcesses): Promise<number> {
+  let sent = await sentBytes(p);
+  for (let settled = false; !settled;) {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const now = await sentBytes(p);
+    settled = now === sent;
+    sent = now;
+  }
+  return sent;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- job views are checked field by field
 type JobView = any;
 
@@ -64,31 +95,12 @@ test('a destination killed with SIGKILL mid-transfer resumes after restart witho
   const p = await startRegionProcesses(t, ['north-1', 'south-1'], SETTINGS);
   const data = pseudoRandom(48 * MiB, 99);
   const imageId = await upload(p, data);
-  const started = await api(
-    p.url('north-1'),
-    p.demo.token,
-    'POST',
-    `/v1/cloudimages/${imageId}/cross_region_copy`,
-    {
-      region: 'south-1',
-      agency_name: 'ferry_copy',
-    },
-  );
-  assert.equal(started.status, 200, JSON.stringify(started.body));
-  const jobId = started.body.job_id;
+  const jobId = await replicateToSouth(p, imageId);
 
   const before = await waitUntil(p, jobId, (job) => job.bytes_transferred >= 16 * MiB);
   assert.equal(before.status, 'RUNNING');
   await p.kill('south-1', 'SIGKILL');
-  // The source meters what it sends every 500 ms: wait until its count stops moving, or bytes sent before
-  // the kill would be counted as sent after the restart.
-  let sentBeforeRestart = await sentBytes(p);
-  for (let settled = false; !settled;) {
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    const now = await sentBytes(p);
-    settled = now === sentBeforeRestart;
-    sentBeforeRestart = now;
-  }
+  const sentBeforeRestart = await settledSentBytes(p);
   assert.ok(sentBeforeRestart < data.length, 'killed before the end');
   const meanwhile = (await api(p.url('north-1'), p.demo.token, 'GET', `/v1/cloudimages/job/${jobId}`)).body;
   assert.equal(meanwhile.status, 'RUNNING', 'the job waits for its destination');
@@ -122,18 +134,7 @@ test('a destination killed between pack writes and their barrier loses only the 
   });
   const data = pseudoRandom(48 * MiB, 98);
   const imageId = await upload(p, data);
-  const started = await api(
-    p.url('north-1'),
-    p.demo.token,
-    'POST',
-    `/v1/cloudimages/${imageId}/cross_region_copy`,
-    {
-      region: 'south-1',
-      agency_name: 'ferry_copy',
-    },
-  );
-  assert.equal(started.status, 200, JSON.stringify(started.body));
-  const jobId = started.body.job_id;
+  const jobId = await replicateToSouth(p, imageId);
   // Killed at a moment the destination's packs hold at least 4 MiB that no barrier has covered yet.
   const blobs = join(p.dataDir, 'south-1', 'blobs');
   const unsynced = async () =>
@@ -144,13 +145,7 @@ test('a destination killed between pack writes and their barrier loses only the 
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   await p.kill('south-1', 'SIGKILL');
-  let sentBeforeRestart = await sentBytes(p);
-  for (let settled = false; !settled;) {
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    const now = await sentBytes(p);
-    settled = now === sentBeforeRestart;
-    sentBeforeRestart = now;
-  }
+  const sentBeforeRestart = await settledSentBytes(p);
 
   // What the dead destination left: pack bytes written, of which the index covers only the durable part.
   const packs = await packFiles(blobs);
