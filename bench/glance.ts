@@ -10,7 +10,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, interrupted, REPO_ROOT, run } from './lib.js';
+import { apiJson, freePort, interrupted, REPO_ROOT, run } from './lib.js';
 import type { Cleanup } from './lib.js';
 
 const SCRIPT = join(REPO_ROOT, 'scripts', 'glance-bench.sh');
@@ -77,27 +77,8 @@ export async function startGlances(dir: string, names: string[], cleanup: Cleanu
   return apis;
 }
 
-async function glanceJson(
-  api: GlanceApi,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(api.url + path, {
-    signal: interrupted.signal,
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: text.length > 0 ? (JSON.parse(text) as Record<string, unknown>) : {},
-  };
-}
-
 export async function createGlanceImage(api: GlanceApi, name: string): Promise<string> {
-  const created = await glanceJson(api, 'POST', '/v2/images', {
+  const created = await apiJson(api, 'POST', '/v2/images', {
     name,
     disk_format: 'raw',
     container_format: 'bare',
@@ -156,7 +137,7 @@ export async function glanceCopy(from: GlanceApi, id: string, to: GlanceApi, nam
 
 /** Throws unless the image is active with this size and MD5 `checksum`. */
 export async function checkGlanceImage(api: GlanceApi, id: string, size: number, md5: string): Promise<void> {
-  const { status, body } = await glanceJson(api, 'GET', `/v2/images/${id}`);
+  const { status, body } = await apiJson(api, 'GET', `/v2/images/${id}`);
   if (status !== 200 || body.status !== 'active' || body.size !== size || body.checksum !== md5) {
     throw new Error(
       `${api.name} image ${id} mismatch: HTTP ${status}, status ${String(body.status)}, size ` +
@@ -166,6 +147,6 @@ export async function checkGlanceImage(api: GlanceApi, id: string, size: number,
 }
 
 export async function deleteGlanceImage(api: GlanceApi, id: string): Promise<void> {
-  const { status } = await glanceJson(api, 'DELETE', `/v2/images/${id}`);
+  const { status } = await apiJson(api, 'DELETE', `/v2/images/${id}`);
   if (status !== 204) throw new Error(`${api.name}: deleting ${id} answered ${status}`);
 }

@@ -519,8 +519,9 @@ export interface Endpoint {
   readonly token: string;
 }
 
+/** A JSON request to `endpoint` (with its token, if it has one: Glance's standalone APIs take none). */
 export async function apiJson(
-  endpoint: Endpoint,
+  endpoint: { readonly url: string; readonly token?: string },
   method: string,
   path: string,
   body?: unknown,
@@ -529,7 +530,7 @@ export async function apiJson(
     signal: interrupted.signal,
     method,
     headers: {
-      'x-auth-token': endpoint.token,
+      ...(endpoint.token === undefined ? {} : { 'x-auth-token': endpoint.token }),
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -184,17 +184,7 @@ test('a source that disappears for a while is retried with backoff and the job s
   });
   const data = pseudoRandom(24 * MiB, 7);
   const imageId = await upload(p, data);
-  const started = await api(
-    p.url('north-1'),
-    p.demo.token,
-    'POST',
-    `/v1/cloudimages/${imageId}/cross_region_copy`,
-    {
-      region: 'south-1',
-      agency_name: 'ferry_copy',
-    },
-  );
-  const jobId = started.body.job_id;
+  const jobId = await replicateToSouth(p, imageId);
   await waitUntil(p, jobId, (job) => job.bytes_transferred >= 4 * MiB);
   await p.kill('north-1', 'SIGKILL');
   // The destination keeps the job and says it is waiting to retry.
@@ -225,17 +215,7 @@ test('a job that cannot finish ends FAIL with its reason, and its destination im
     replication: { ...SETTINGS.replication, maxAttempts: 2, chunkAttempts: 2, retryBaseMs: 100 },
   });
   const imageId = await upload(p, pseudoRandom(24 * MiB, 8));
-  const started = await api(
-    p.url('north-1'),
-    p.demo.token,
-    'POST',
-    `/v1/cloudimages/${imageId}/cross_region_copy`,
-    {
-      region: 'south-1',
-      agency_name: 'ferry_copy',
-    },
-  );
-  const jobId = started.body.job_id;
+  const jobId = await replicateToSouth(p, imageId);
   await waitUntil(p, jobId, (job) => job.bytes_transferred >= 2 * MiB);
   await p.kill('north-1', 'SIGKILL');
   const deadline = Date.now() + 30_000;
