@@ -49,8 +49,6 @@ export async function startRegions(options: {
   settings: object;
   cleanup: Cleanup;
   profileDir?: string;
-  /** More Node flags for both region processes (e.g. `--trace-gc` while looking into memory). */
-  nodeFlags?: string[];
 }): Promise<Region[]> {
   const { dataDir } = options;
   const names = [SOURCE, DEST];
@@ -89,7 +87,7 @@ export async function startRegions(options: {
           '--settings',
           settingsFile,
         ],
-        nodeFlags: [...profile, ...(options.nodeFlags ?? [])],
+        nodeFlags: profile,
         cleanup: options.cleanup,
         log: join(dataDir, `${name}.log`),
         ready: (_stdout, stderr) => (stderr.includes('listening on') ? true : undefined),
