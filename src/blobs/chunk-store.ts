@@ -18,6 +18,7 @@ import {
 } from '../domain/manifest.js';
 import { isDigest, type Digest } from '../domain/ids.js';
 import type { AllocateOptions, BlobDriver } from './driver.js';
+import { SharedBufferPool } from './buffer-pool.js';
 import { processHashPool, isSharedMemory, type HashPool } from './hash-pool.js';
 import { chunkKey, manifestKey } from './layout.js';
 
@@ -94,6 +95,12 @@ export interface ChunkStoreOptions {
  */
 const POOL_MIN_BYTES = 64 * 1024;
 
+/**
+ * Idle shared chunk buffers a store keeps for reuse (buffer-pool.ts): one replication's lanes (8 × 2 MiB by
+ * default) and an upload's ring (12 MiB), about; more at once is allocated and let go of after.
+ */
+const IDLE_SHARED_BUFFER_BYTES = 32 * 1024 * 1024;
+
 export interface ChunkStore {
   /** Bound on parallel driver requests (the driver's `capabilities.maxParallelism`). */
   readonly maxParallelism: number;
@@ -140,7 +147,10 @@ export interface ChunkStore {
    */
   allocateChunkBuffers(count: number, size: number, options?: AllocateOptions): Promise<Buffer[]>;
 
-  /** Says that buffers from `allocateChunkBuffers` are no longer used (the hash pool lets go of them). */
+  /**
+   * Says that buffers from `allocateChunkBuffers` are no longer used: every read and write of them has
+   * ended. Shared ones are kept for the next caller (buffer-pool.ts), or the hash pool lets go of them.
+   */
   releaseChunkBuffers(buffers: readonly Buffer[]): void;
 
   /**
@@ -210,6 +220,11 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
   const { driver } = options;
   const maxParallelism = Math.max(1, driver.capabilities.maxParallelism);
   const hashPool = options.hashPool ?? processHashPool();
+  const sharedBuffers = new SharedBufferPool({
+    allocate: (count, size) => driver.allocate(count, size, { shared: true }),
+    discard: (memory) => hashPool.forget(memory),
+    maxIdleBytes: IDLE_SHARED_BUFFER_BYTES,
+  });
 
   /** The chunk's SHA-256: on the pool, in place, if it is in shared memory, else on this thread. */
   function chunkDigest(data: Uint8Array): Promise<Digest> | Digest {
@@ -328,11 +343,11 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
     },
 
     releaseChunkBuffers(buffers) {
-      for (const memory of new Set(buffers.map((buffer) => buffer.buffer)))
-        if (memory instanceof SharedArrayBuffer) hashPool.forget(memory);
+      sharedBuffers.give(buffers);
     },
 
     allocateChunkBuffers(count, size, allocateOptions) {
+      if (allocateOptions?.shared === true) return sharedBuffers.take(count, size);
       return driver.allocate(count, size, allocateOptions);
     },
 
