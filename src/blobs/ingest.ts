@@ -4,7 +4,8 @@
  * on the way.
  *
  * Pipeline, per 1 MiB chunk (at most INGEST_WINDOW chunks in flight, in a SharedArrayBuffer ring):
- *   source piece → observe(piece) → copy into a free ring slot → when the slot is full:
+ *   source piece → observe(piece) → copy into a free ring slot (a DirectSource, an upload's socket, reads
+ *   into the slot itself: no copy) → when the slot is full:
  *     ├─ MD5 stream on a hash-pool thread      reads the slot in place (stream order)
  *     ├─ SHA-512 stream on the other thread    reads the slot in place (stream order; SHA-256 if so configured)
  *     └─ main thread: all-zero? → `null` in the manifest, nothing stored
@@ -91,6 +92,21 @@ export interface IngestResult {
   readonly bytesZero: number;
 }
 
+/**
+ * A source that reads into the buffer it is given, so its bytes land in the ring without a copy (an upload's
+ * socket: api/socket-body.ts).
+ */
+export interface DirectSource {
+  /** Fills `target` (or less, at the end); resolves with the bytes read, 0 at the end. */
+  readInto(target: Buffer): Promise<number>;
+  /** Stops reading; a read in progress rejects. */
+  cancel(reason: Error): void;
+}
+
+function isDirectSource(source: unknown): source is DirectSource {
+  return typeof (source as Partial<DirectSource>).readInto === 'function';
+}
+
 function asBuffer(piece: unknown): Buffer {
   if (Buffer.isBuffer(piece)) return piece;
   if (piece instanceof Uint8Array) return Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
@@ -118,7 +134,7 @@ function abortError(signal: AbortSignal): FerryError {
  */
 export async function ingestImage(
   store: ChunkStore,
-  source: AsyncIterable<Buffer> | Readable,
+  source: AsyncIterable<Buffer> | Readable | DirectSource,
   options: IngestOptions = {},
 ): Promise<IngestResult> {
   const { observe, signal } = options;
@@ -145,7 +161,21 @@ export async function ingestImage(
   let rejectFailed!: (error: Error) => void;
   const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
   failed.catch(() => undefined);
-  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  const direct = isDirectSource(source) ? source : undefined;
+  const iterator =
+    direct === undefined ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() : undefined;
+  /**
+   * The next bytes of the source, and whether they already lie where they belong: at the start of `target`
+   * (the free part of the current slot). Undefined at the end.
+   */
+  async function nextPiece(target: Buffer): Promise<{ piece: Buffer; inPlace: boolean } | undefined> {
+    if (direct !== undefined) {
+      const count = await direct.readInto(target);
+      return count === 0 ? undefined : { piece: target.subarray(0, count), inPlace: true };
+    }
+    const next = await (iterator as AsyncIterator<unknown>).next();
+    return next.done === true ? undefined : { piece: asBuffer(next.value), inPlace: false };
+  }
   let sourceDone = false;
   let interruptRead: ((error: Error) => void) | undefined;
   function fail(error: unknown): void {
@@ -257,14 +287,14 @@ export async function ingestImage(
     let slot = await acquireSlot();
     let filled = 0;
     for (;;) {
-      let next: IteratorResult<unknown>;
+      let next: Awaited<ReturnType<typeof nextPiece>>;
       try {
         // Not Promise.race with the long-lived `failed` promise: every race would leave a reaction on it that
         // keeps its piece alive until the ingest ends (8 GiB of pieces for an 8 GiB upload). A fresh promise per
         // read lets a failure interrupt a stalled source and is garbage once the read is done.
-        next = await new Promise<IteratorResult<unknown>>((resolve, reject) => {
+        next = await new Promise<Awaited<ReturnType<typeof nextPiece>>>((resolve, reject) => {
           interruptRead = reject;
-          iterator.next().then(resolve, reject);
+          nextPiece((slotViews[slot] as Buffer).subarray(filled)).then(resolve, reject);
         });
         interruptRead = undefined;
         if (failure !== undefined) throw failure;
@@ -274,11 +304,11 @@ export async function ingestImage(
           reason: coerceError(error).message,
         });
       }
-      if (next.done === true) {
+      if (next === undefined) {
         sourceDone = true;
         break;
       }
-      let piece = asBuffer(next.value);
+      let { piece } = next;
       size += piece.length;
       if (size > maxBytes) {
         throw new FerryError('PAYLOAD_TOO_LARGE', `the image is larger than the limit of ${maxBytes} bytes`, {
@@ -287,7 +317,8 @@ export async function ingestImage(
       }
       observe?.(piece);
       while (piece.length > 0) {
-        const n = piece.copy(slotViews[slot] as Buffer, filled);
+        // A direct source's piece lies in the slot already (it never outgrows it); another's is copied there.
+        const n = next.inPlace ? piece.length : piece.copy(slotViews[slot] as Buffer, filled);
         filled += n;
         piece = piece.subarray(n);
         if (filled === CHUNK_SIZE) {
@@ -320,6 +351,8 @@ export async function ingestImage(
     fail(error);
     throw failure;
   } finally {
+    // First: no read may land in the ring once it is given back (the next upload reuses it).
+    if (!sourceDone) direct?.cancel(failure ?? new Error('the ingest ended'));
     signal?.removeEventListener('abort', onAbort);
     for (const hasher of hashers) hasher.drop();
     // Writes in progress finish (their chunks are complete objects) before we report: no staged file stays.
@@ -328,7 +361,7 @@ export async function ingestImage(
     if (!sourceDone) {
       // Closes a Readable (destroy) or an async generator. Not awaited: a generator stuck in its own await
       // would only answer after it, and we must not wait on a stalled client.
-      iterator.return?.().catch(() => undefined);
+      iterator?.return?.().catch(() => undefined);
     }
   }
 }

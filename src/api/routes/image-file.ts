@@ -29,6 +29,7 @@ import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../image-acce
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { sendContinue } from '../expect-continue.js';
 import { parseRange } from '../range.js';
+import { takeBody } from '../socket-body.js';
 import { createUploadSlots } from '../upload-slots.js';
 import { markUploading } from '../upload-sockets.js';
 import { endUploadHeartbeat, markUploadAlive } from '../../store/upload-heartbeats.js';
@@ -191,8 +192,12 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         let ingested;
         const unmark = markUploading(request.raw.socket, image.id);
         sendContinue(request, reply); // every check passed: the client may send the data now
+        // A Content-Length body is read from the socket into the ingest's ring (socket-body.ts); the HTTP
+        // parser never sees it, so this connection ends with the answer.
+        const body = takeBody(request.raw);
+        if (body !== undefined) reply.header('connection', 'close');
         try {
-          ingested = await ingestImage(ctx.chunks, request.body as Readable, {
+          ingested = await ingestImage(ctx.chunks, body ?? (request.body as Readable), {
             observe,
             maxBytes: ctx.limits.maxImageBytes,
             hold,
