@@ -164,6 +164,35 @@ export async function collectGarbage(region: Region): Promise<Record<string, unk
   return gc.body;
 }
 
+/** Verifies every stored chunk now, at full speed (no rate cap): the most a scrub asks of the process. */
+export async function scrubStore(region: Region): Promise<void> {
+  const scrub = await apiJson(region.admin, 'POST', '/v1/admin/scrub', {});
+  if (scrub.status !== 200) {
+    throw new Error(`scrub in ${region.name} answered ${scrub.status}: ${JSON.stringify(scrub.body)}`);
+  }
+}
+
+/** Lists the bench account's replication jobs in `region` (each read refreshes the jobs' state). */
+export async function listJobs(region: Region): Promise<void> {
+  const jobs = await apiJson(region.endpoint, 'GET', '/v1/cloudimages/jobs');
+  if (jobs.status !== 200) throw new Error(`the job list of ${region.name} answered ${jobs.status}`);
+}
+
+/**
+ * Ends the region process's event-loop window (POST /v1/admin/runtime/reset) and answers its longest stall
+ * and p99, in ms; the next window starts there.
+ */
+export async function loopDelayWindow(region: Region): Promise<{ maxMs: number; p99Ms: number }> {
+  const answer = await apiJson(region.admin, 'POST', '/v1/admin/runtime/reset');
+  const loop = answer.body.event_loop_delay as { max_ms?: unknown; p99_ms?: unknown } | undefined;
+  if (answer.status !== 200 || typeof loop?.max_ms !== 'number' || typeof loop.p99_ms !== 'number') {
+    throw new Error(
+      `${region.name}'s runtime figures answered ${answer.status}: ${JSON.stringify(answer.body)}`,
+    );
+  }
+  return { maxMs: loop.max_ms, p99Ms: loop.p99_ms };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Provisioning, in a child process: `node --import tsx bench/regions.ts provision <data> <region>...`
 

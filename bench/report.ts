@@ -82,6 +82,31 @@ export function renderReport(result: BenchResult): string[] {
       [v.target, v.verdict === 'FAIL' ? '**FAIL**' : v.verdict, v.figures].map(cell),
     ),
   );
+  const loopTable =
+    result.loopDelay === undefined || result.loopDelay.length === 0
+      ? []
+      : [
+          'Event loop of each D = 0 region process (its own `monitorEventLoopDelay`, `GET /v1/admin/runtime`): ' +
+            'the longest stall, and the highest p99, over every window of the stretch.',
+          '',
+          ...markdownTable(
+            ['stretch', 'windows', 'longest stall (ms)', 'p99 (ms)'],
+            ['l', 'r', 'l', 'l'],
+            result.loopDelay.map((loop) =>
+              [
+                loop.label,
+                String(loop.windows),
+                Object.entries(loop.maxMs)
+                  .map(([name, ms]) => `${name} ${fmt(ms, 1)}`)
+                  .join(', '),
+                Object.entries(loop.p99Ms)
+                  .map(([name, ms]) => `${name} ${fmt(ms, 1)}`)
+                  .join(', '),
+              ].map(cell),
+            ),
+          ),
+          '',
+        ];
   const runs = result.rows
     .filter((row) => row.seconds !== undefined)
     .map(
@@ -115,6 +140,7 @@ export function renderReport(result: BenchResult): string[] {
       'process and the worker it forks). D is the flush latency injected per durability barrier ' +
       '(`storage.flushDelayMs`). Ferry stores durably; Glance writes without fsync.',
     '',
+    ...loopTable,
     'Every run, in round order:',
     '',
     ...runs,

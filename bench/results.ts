@@ -47,6 +47,19 @@ export interface BenchRow {
   readonly peakRssMiB?: Record<string, number>;
 }
 
+/**
+ * The event loop's stalls in each region process (D = 0) over a stretch of the run, from the process's own
+ * `monitorEventLoopDelay` (GET /v1/admin/runtime): the longest over every window of the stretch, and the
+ * highest p99.
+ */
+export interface LoopDelayRow {
+  readonly id: 'rounds' | 'gc-scrub';
+  readonly label: string;
+  readonly windows: number;
+  readonly maxMs: Record<string, number>;
+  readonly p99Ms: Record<string, number>;
+}
+
 export type VerdictValue = 'PASS' | 'FAIL' | 'UNMEASURED';
 
 export interface Verdict {
@@ -71,6 +84,8 @@ export interface BenchResult {
   /** "used", or why Glance's rows are missing. */
   readonly glance: string;
   readonly rows: BenchRow[];
+  /** Absent in results of runs before it was measured. */
+  readonly loopDelay?: LoopDelayRow[];
   readonly verdicts: Verdict[];
 }
 

@@ -59,7 +59,10 @@ import {
 import {
   collectGarbage,
   deleteImage,
+  listJobs,
+  loopDelayWindow,
   replicateAndWait,
+  scrubStore,
   startRegions,
   stopRegions,
   type Region,
@@ -70,6 +73,7 @@ import {
   spread,
   type BenchResult,
   type BenchRow,
+  type LoopDelayRow,
   type RowId,
 } from './results.js';
 import { computeVerdicts } from './verdicts.js';
@@ -294,10 +298,22 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
     await deleteGlanceImage(b!, copy);
   };
 
+  // The event loop of each D = 0 region process, one window per round (its upload, replications, deletes
+  // and collection), and one for a replication run with GC, scrub and job lists (below).
+  const loopWindows = new Map<LoopDelayRow['id'], Array<Map<string, { maxMs: number; p99Ms: number }>>>();
+  const readLoopWindows = async (id: LoopDelayRow['id'], regions: readonly Region[]) => {
+    const window = new Map<string, { maxMs: number; p99Ms: number }>();
+    for (const region of regions) window.set(region.name, await loopDelayWindow(region));
+    loopWindows.set(id, [...(loopWindows.get(id) ?? []), window]);
+    const text = [...window].map(([name, loop]) => `${name} ${fmt(loop.maxMs, 1)} ms`).join(', ');
+    console.log(`  longest event-loop stall: ${text}`);
+  };
+
   const ferryBlock = (pair: FerryPair) => async (round: number) => {
     const regions = pair.regions!;
     const [north, south] = regions as [Region, Region];
     const D = pair.flushDelayMs;
+    if (pair === base) for (const region of regions) await loopDelayWindow(region); // starts the window
     const measured = ferryMeasured(regions);
     const replicate = async (imageId: string, bytes: number, expectMd5: string) => {
       let replicaId = '';
@@ -356,6 +372,44 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
     for (const image of images) await deleteImage(north, image);
     await collectGarbage(north);
     await collectGarbage(south);
+    if (pair === base) await readLoopWindows('rounds', regions);
+  };
+
+  /**
+   * A replication of the changed copy (untimed) while each region runs, over and over until it ends, a
+   * collection with no grace, a full-speed scrub and a job list: what most competes with a transfer for a
+   * region process's event loop.
+   */
+  const loopUnderMaintenance = async () => {
+    const regions = base.regions!;
+    const [north, south] = regions as [Region, Region];
+    console.log('Replication with GC, scrub and job lists running in both regions, D = 0 (event loop)...');
+    const id = await createImage(north.endpoint, 'bench-maintenance');
+    await uploadFile(north.endpoint, id, changedFile);
+    for (const region of regions) await loopDelayWindow(region);
+    let replicating = true;
+    const maintenance = Promise.all(
+      regions.map(async (region) => {
+        while (replicating) {
+          await collectGarbage(region);
+          await scrubStore(region);
+          await listJobs(region);
+        }
+      }),
+    );
+    let replicaId: string;
+    try {
+      replicaId = (await replicateAndWait(regions, id)).replicaId;
+    } finally {
+      replicating = false;
+      await maintenance;
+    }
+    await readLoopWindows('gc-scrub', regions);
+    await checkImage(south.endpoint, replicaId, size, changed.md5);
+    await deleteImage(south, replicaId);
+    await deleteImage(north, id);
+    await collectGarbage(north);
+    await collectGarbage(south);
   };
 
   const blocks: Array<{ name: string; run: (round: number) => Promise<void> }> = [
@@ -377,6 +431,7 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
     console.log(`Round ${round + 1} of ${ctx.runs}: ${order.map((block) => block.name).join(' → ')}`);
     for (const block of order) await block.run(round);
   }
+  await loopUnderMaintenance();
 
   // Rows.
   const glanceGone =
@@ -475,6 +530,21 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
       undefined,
     ),
   );
+  const loopLabels: Record<LoopDelayRow['id'], string> = {
+    rounds: 'each round: upload, replications, deletes, garbage collection',
+    'gc-scrub': 'a replication while GC (no grace), a full-speed scrub and job lists run over and over',
+  };
+  const loopDelay: LoopDelayRow[] = [...loopWindows].map(([id, windows]) => {
+    const maxMs: Record<string, number> = {};
+    const p99Ms: Record<string, number> = {};
+    for (const window of windows) {
+      for (const [name, loop] of window) {
+        maxMs[name] = Math.max(maxMs[name] ?? 0, loop.maxMs);
+        p99Ms[name] = Math.max(p99Ms[name] ?? 0, loop.p99Ms);
+      }
+    }
+    return { id, label: loopLabels[id], windows: windows.length, maxMs, p99Ms };
+  });
   const result = {
     version: 1 as const,
     started: startedAt.toISOString(),
@@ -487,6 +557,7 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
     runs: ctx.runs,
     glance: glanceStatus,
     rows,
+    loopDelay,
   };
   return { ...result, verdicts: computeVerdicts(result) };
 }

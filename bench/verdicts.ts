@@ -5,7 +5,14 @@
  * @module
  */
 import { fmt, GiB, MiB } from './lib.js';
-import { BOTH_REGIONS, findRow, type BenchRow, type RowId, type Verdict } from './results.js';
+import {
+  BOTH_REGIONS,
+  findRow,
+  type BenchRow,
+  type LoopDelayRow,
+  type RowId,
+  type Verdict,
+} from './results.js';
 
 /** The thresholds, as the issue states them. */
 const REPLICATION_VS_UNCACHED_CP = 1.25;
@@ -20,6 +27,7 @@ const CHANGED_TIME_SHARE = 0.1;
 const SPARSE_SENT_PER_DATA = 80 / 64;
 const SPARSE_SECONDS = 2;
 const RSS_MIB = 200;
+const LOOP_STALL_MS = 50;
 
 const s = (seconds: number) => `${fmt(seconds, 2)} s`;
 const mib = (bytes: number) => `${fmt(bytes / MiB, 1)} MiB`;
@@ -46,6 +54,7 @@ function unmeasured(target: string, why: string): Verdict {
 
 export function computeVerdicts(result: {
   rows: readonly BenchRow[];
+  loopDelay?: readonly LoopDelayRow[];
   sizeBytes: number;
   sparseBytes: number;
   sparseDataBytes: number;
@@ -198,6 +207,31 @@ export function computeVerdicts(result: {
     else {
       const [where, highest] = peaks.reduce((a, b) => (b[1] > a[1] ? b : a));
       verdicts.push(verdict(target, highest <= RSS_MIB, `highest ${fmt(highest, 0)} MiB (${where})`));
+    }
+  }
+
+  // The event loop while GC, scrub and job lists compete with a replication.
+  {
+    const target = `GC, scrub and job-list refreshes during a replication hold the event loop ≤ ${LOOP_STALL_MS} ms`;
+    const loop = result.loopDelay?.find((entry) => entry.id === 'gc-scrub');
+    const stalls = Object.entries(loop?.maxMs ?? {});
+    if (stalls.length === 0) verdicts.push(unmeasured(target, 'not measured in this run'));
+    else {
+      const [where, longest] = stalls.reduce((a, b) => (b[1] > a[1] ? b : a));
+      const rounds = result.loopDelay?.find((entry) => entry.id === 'rounds');
+      const roundsText =
+        rounds === undefined
+          ? ''
+          : `; over the rounds: ${Object.entries(rounds.maxMs)
+              .map(([name, ms]) => `${name} ${fmt(ms, 1)} ms`)
+              .join(', ')}`;
+      verdicts.push(
+        verdict(
+          target,
+          longest <= LOOP_STALL_MS,
+          `longest stall ${fmt(longest, 1)} ms (${where})${roundsText}`,
+        ),
+      );
     }
   }
 

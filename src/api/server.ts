@@ -22,6 +22,7 @@ import { registerImageRoutes } from './routes/images.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { registerReplicationRoutes } from './routes/replication.js';
+import { registerAdminRuntimeRoutes } from './routes/admin-runtime.js';
 import { registerAdminStorageRoutes } from './routes/admin-storage.js';
 import { IMAGE_DATA_MEDIA_TYPE, JSON_PATCH_MEDIA_TYPES } from './media-type.js';
 import { imageUploadingOn } from './upload-sockets.js';
@@ -202,5 +203,6 @@ export async function createRegionServer(
   registerReplicationRoutes(app, ctx);
   registerInternalRoutes(app, ctx);
   registerAdminStorageRoutes(app, ctx);
+  registerAdminRuntimeRoutes(app);
   return app;
 }

@@ -15,5 +15,8 @@
  * mark-compacts, 48 gave 38, 32 gave 69). Dead pieces then wait longer to be freed, so peak RSS rises a
  * little: 181 instead of 175 MiB in the 8 GiB sparse upload test, 233-241 instead of 208-228 MiB for the
  * bench's second upload into a region that has served a replication. It is a starting size, not a cap.
+ * Since uploads read their body straight into the ingest ring (api/socket-body.ts), that churn is gone:
+ * a 2 GiB upload measured the same with and without the flag (7.3 vs 7.8 s, main thread 2.1 vs 2.2 CPU-s,
+ * peak RSS 129 vs 139 MiB, one run each, `npm run bench -- --only upload`), so it stays as a floor.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];

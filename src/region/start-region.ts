@@ -26,6 +26,7 @@ import { openDatabase, type DatabaseConfig } from '../store/db.js';
 import { createRegionClient } from '../replication/region-client.js';
 import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
 import { startJobWorker } from '../replication/worker.js';
+import { startRuntimeStats } from './runtime-stats.js';
 import { startPeriodicGc } from './periodic-gc.js';
 import { startPeriodicScrub } from './periodic-scrub.js';
 import { startAbandonedUploadSweep } from './abandoned-uploads.js';
@@ -106,6 +107,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
     await ctx.db.destroy();
     throw error;
   }
+  startRuntimeStats();
   const worker = ctx.replication.runWorker ? startJobWorker(ctx, app.log) : undefined;
   const gc = ctx.limits.gcIntervalMs > 0 ? startPeriodicGc(ctx, app.log) : undefined;
   const scrub = ctx.limits.scrubIntervalMs > 0 ? startPeriodicScrub(ctx, app.log) : undefined;
