@@ -76,6 +76,15 @@ test(
     assert.ok(full.cpuSecondsPerGiB?.['both regions'] !== undefined);
     assert.match(result.rows.find((r) => r.id === 'glance-upload')!.unavailable ?? '', /glance/);
 
+    // The event loop of both D = 0 regions, over the round and under GC, scrub and job lists.
+    for (const id of ['rounds', 'gc-scrub']) {
+      const loop = result.loopDelay?.find((entry) => entry.id === id);
+      assert.ok(loop !== undefined, `event-loop row ${id}`);
+      assert.deepEqual(Object.keys(loop.maxMs).sort(), ['north-1', 'south-1']);
+      for (const ms of Object.values(loop.maxMs)) assert.ok(ms >= 0 && ms < 60_000);
+    }
+    assert.ok(result.verdicts.some((v) => /event loop/.test(v.target) && v.verdict !== 'UNMEASURED'));
+
     assert.ok(result.verdicts.length >= 8, 'a verdict per target');
     for (const verdict of result.verdicts) {
       assert.match(verdict.verdict, /^(PASS|FAIL|UNMEASURED)$/);
