@@ -17,6 +17,7 @@ import {
   type AccountView,
 } from '../identity.js';
 import { registerAdminAgencyCommands } from './agency.js';
+import { registerAdminRuntimeCommand } from './runtime.js';
 import { registerAdminStorageCommands } from './storage.js';
 import { registerAdminTokenCommands } from './token.js';
 
@@ -240,4 +241,5 @@ export function registerAdminCommands(program: Command): void {
   registerAdminTokenCommands(admin);
   registerAdminAgencyCommands(admin);
   registerAdminStorageCommands(admin);
+  registerAdminRuntimeCommand(admin);
 }

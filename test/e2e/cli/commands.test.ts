@@ -208,6 +208,28 @@ test('admin commands: accounts and users in every region, projects, tokens that 
   assert.match(forbidden.stderr, /^ferry: FORBIDDEN: /);
 });
 
+test('admin runtime: memory and the event loop over a window that --reset restarts; admins only', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const admin = await createCliSession(t, d);
+  await admin.run(['configure', '--token', d.admin.token]);
+  const shown = await admin.run(['admin', 'runtime']);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^Process \d+, up \d+ s: RSS [\d.]+ MiB, JavaScript heap /m);
+  assert.match(shown.stdout, /^Event loop since \S+: longest stall [\d.]+ ms, p99 [\d.]+ ms/m);
+  const reset = await admin.run(['admin', 'runtime', '--reset', '-o', 'json']);
+  assert.equal(reset.code, 0, reset.stderr);
+  const ended = JSON.parse(reset.stdout);
+  assert.equal(ended.pid, process.pid); // the test deployment's regions run in this process
+  const after = JSON.parse((await admin.run(['admin', 'runtime', '-o', 'json'])).stdout);
+  assert.ok(Date.parse(after.event_loop_delay.since) >= Date.parse(ended.event_loop_delay.since));
+
+  const user = await createCliSession(t, d);
+  await user.run(['configure', '--token', d.demo.token]);
+  const forbidden = await user.run(['admin', 'runtime']);
+  assert.notEqual(forbidden.code, 0);
+  assert.match(forbidden.stderr, /^ferry: FORBIDDEN: /);
+});
+
 test('admin storage: gc, and a scrub that exits 5 when it finds a damaged chunk', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const admin = await createCliSession(t, d);
