@@ -87,7 +87,8 @@ export function renderReport(result: BenchResult): string[] {
       ? []
       : [
           'Event loop of each D = 0 region process (its own `monitorEventLoopDelay`, `GET /v1/admin/runtime`): ' +
-            'the longest stall, and the highest p99, over every window of the stretch.',
+            'the longest stall, and the highest p99, over every window of the stretch; beside them, an idle ' +
+            'Node process measured the same way over the same windows (what the machine did to every process).',
           '',
           ...markdownTable(
             ['stretch', 'windows', 'longest stall (ms)', 'p99 (ms)'],

@@ -56,6 +56,7 @@ export interface LoopDelayRow {
   readonly id: 'rounds' | 'gc-scrub';
   readonly label: string;
   readonly windows: number;
+  /** Per region process, and IDLE_PROCESS for the baseline. */
   readonly maxMs: Record<string, number>;
   readonly p99Ms: Record<string, number>;
 }
@@ -92,6 +93,8 @@ export interface BenchResult {
 /** Processes summed as one, for the replication CPU target. */
 export const BOTH_REGIONS = 'both regions';
 export const BOTH_GLANCES = 'both Glances';
+/** The event-loop baseline: an idle Node process's own stalls over the same windows (bench/loop-baseline.ts). */
+export const IDLE_PROCESS = 'idle process';
 
 export function findRow(result: { rows: readonly BenchRow[] }, id: RowId, flushDelayMs?: number) {
   return result.rows.find((row) => row.id === id && row.flushDelayMs === flushDelayMs);

@@ -70,12 +70,14 @@ import {
 import {
   BOTH_GLANCES,
   BOTH_REGIONS,
+  IDLE_PROCESS,
   spread,
   type BenchResult,
   type BenchRow,
   type LoopDelayRow,
   type RowId,
 } from './results.js';
+import { startLoopBaseline } from './loop-baseline.js';
 import { computeVerdicts } from './verdicts.js';
 import { warmFreeMemory } from './warm-memory.js';
 
@@ -300,10 +302,17 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
 
   // The event loop of each D = 0 region process, one window per round (its upload, replications, deletes
   // and collection), and one for a replication run with GC, scrub and job lists (below).
+  // Beside them, an idle process's: what the machine itself did to every process's loop meanwhile.
   const loopWindows = new Map<LoopDelayRow['id'], Array<Map<string, { maxMs: number; p99Ms: number }>>>();
+  const idleProcess = await startLoopBaseline(ctx.cleanup);
+  const startLoopWindows = async (regions: readonly Region[]) => {
+    for (const region of regions) await loopDelayWindow(region);
+    await idleProcess.window();
+  };
   const readLoopWindows = async (id: LoopDelayRow['id'], regions: readonly Region[]) => {
     const window = new Map<string, { maxMs: number; p99Ms: number }>();
     for (const region of regions) window.set(region.name, await loopDelayWindow(region));
+    window.set(IDLE_PROCESS, await idleProcess.window());
     loopWindows.set(id, [...(loopWindows.get(id) ?? []), window]);
     const text = [...window].map(([name, loop]) => `${name} ${fmt(loop.maxMs, 1)} ms`).join(', ');
     console.log(`  longest event-loop stall: ${text}`);
@@ -313,7 +322,7 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
     const regions = pair.regions!;
     const [north, south] = regions as [Region, Region];
     const D = pair.flushDelayMs;
-    if (pair === base) for (const region of regions) await loopDelayWindow(region); // starts the window
+    if (pair === base) await startLoopWindows(regions);
     const measured = ferryMeasured(regions);
     const replicate = async (imageId: string, bytes: number, expectMd5: string) => {
       let replicaId = '';
@@ -386,7 +395,7 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
     console.log('Replication with GC, scrub and job lists running in both regions, D = 0 (event loop)...');
     const id = await createImage(north.endpoint, 'bench-maintenance');
     await uploadFile(north.endpoint, id, changedFile);
-    for (const region of regions) await loopDelayWindow(region);
+    await startLoopWindows(regions);
     let replicating = true;
     const maintenance = Promise.all(
       regions.map(async (region) => {

@@ -8,6 +8,7 @@ import { fmt, GiB, MiB } from './lib.js';
 import {
   BOTH_REGIONS,
   findRow,
+  IDLE_PROCESS,
   type BenchRow,
   type LoopDelayRow,
   type RowId,
@@ -214,7 +215,8 @@ export function computeVerdicts(result: {
   {
     const target = `GC, scrub and job-list refreshes during a replication hold the event loop ≤ ${LOOP_STALL_MS} ms`;
     const loop = result.loopDelay?.find((entry) => entry.id === 'gc-scrub');
-    const stalls = Object.entries(loop?.maxMs ?? {});
+    const stalls = Object.entries(loop?.maxMs ?? {}).filter(([name]) => name !== IDLE_PROCESS);
+    const idle = loop?.maxMs[IDLE_PROCESS];
     if (stalls.length === 0) verdicts.push(unmeasured(target, 'not measured in this run'));
     else {
       const [where, longest] = stalls.reduce((a, b) => (b[1] > a[1] ? b : a));
@@ -229,7 +231,8 @@ export function computeVerdicts(result: {
         verdict(
           target,
           longest <= LOOP_STALL_MS,
-          `longest stall ${fmt(longest, 1)} ms (${where})${roundsText}`,
+          `longest stall ${fmt(longest, 1)} ms (${where}; an idle process meanwhile: ` +
+            `${idle === undefined ? 'not measured' : `${fmt(idle, 1)} ms`})${roundsText}`,
         ),
       );
     }
