@@ -20,6 +20,7 @@
  * never an active image with missing data.
  * @module
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { forgetChunks } from '../store/account-chunks.js';
 import type { Db } from '../store/db.js';
 import { listReferencedManifests } from '../store/images.js';
@@ -69,6 +70,9 @@ export async function collectGarbage(
   return report;
 }
 
+/** Chunks looked at between two turns of the event loop. */
+const YIELD_EVERY = 256;
+
 async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: number): Promise<GcReport> {
   const roots = new Set([...(await listReferencedManifests(db)), ...(await listActiveJobManifests(db))]);
   const live = new Set<string>();
@@ -94,7 +98,11 @@ async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: num
     const stat = await driver.stat(key);
     return stat !== undefined && stat.modifiedAt.getTime() < cutoff ? stat : undefined;
   };
+  let seen = 0;
   for await (const key of driver.list(CHUNKS_PREFIX)) {
+    // The fs driver lists and deletes packed chunks from memory, so without this the loop would run to its
+    // end in one turn of the event loop (2,000 chunks held it ~50 ms).
+    if (++seen % YIELD_EVERY === 0) await yieldToEventLoop();
     const digest = parseChunkKey(key);
     if (digest === undefined || live.has(digest)) {
       report.chunksKept++;
