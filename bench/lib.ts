@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.js';
 
 export const run = promisify(execFile);
 export const MiB = 1024 * 1024;
@@ -443,7 +442,7 @@ export interface FerryProcess<T> {
 }
 
 /**
- * Runs `ferry <args>` from the build as `node <SERVER_NODE_FLAGS> [nodeFlags] dist/cli/main.js <args>`, as
+ * Runs `ferry <args>` from the build as `node [nodeFlags] dist/cli/main.js <args>`, as
  * `bin/ferry.js` and `npm start` run it, with no `npx` or TypeScript loader between us and the server (`npm
  * run bench` builds first), so the child's pid is the server's and its memory
  * and CPU are measured alone. Resolves once `ready(stdout, stderr)` returns something (within 60 s). The
@@ -459,14 +458,10 @@ export async function startFerryProcess<T>(options: {
   if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'))) {
     throw new Error('dist/cli/main.js is missing: run npm run build first (npm run bench does)');
   }
-  const child = spawn(
-    process.execPath,
-    [...SERVER_NODE_FLAGS, ...(options.nodeFlags ?? []), 'dist/cli/main.js', ...options.args],
-    {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), 'dist/cli/main.js', ...options.args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const stop = options.cleanup.add(() => stopChild(child));
   let log: WriteStream | undefined;
   if (options.log !== undefined) {

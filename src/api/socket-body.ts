@@ -6,7 +6,7 @@
  * Why: Node's HTTP server hands every piece of a body (up to 64 KiB, one per socket read) to JavaScript as
  * a freshly allocated copy. A 2 GiB upload made ~32,000 of them: malloc churn that a region process kept as
  * RSS (its glibc heap grew to 38-97 MiB and stayed), and ArrayBuffer garbage that made V8 collect the old
- * generation back to back unless its heap was started large (cli/node-flags.ts).
+ * generation back to back unless its heap was started large (`--initial-old-space-size=128`, then).
  *
  * How: once the route has accepted the request, the socket is taken from Node's HTTP parser, and reads go
  * into the caller's buffer through the socket's user-buffer mode, the mechanism behind `net.connect`'s

@@ -13,7 +13,6 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The flags every Ferry region runs with; the supervisor passes them to its regions whatever it runs with.
-import { SERVER_NODE_FLAGS } from '../cli/node-flags.js';
 import type { RegionCatalog } from '../config/catalog.js';
 import type { ProvisionedIdentity, RegionDb } from '../identity/provision.js';
 import { openDatabase } from '../store/db.js';
@@ -84,9 +83,9 @@ interface RegionState {
   gaveUp: boolean;
 }
 
-/** The node flags of a region process: the supervisor's own (a profiler, a loader) plus the server's. */
+/** The node flags of a region process: the supervisor's own (a profiler, a loader). */
 function regionExecArgv(): string[] {
-  return [...process.execArgv, ...SERVER_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag))];
+  return [...process.execArgv];
 }
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

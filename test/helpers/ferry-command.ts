@@ -5,12 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SERVER_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 export const FERRY_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-/** Arguments for `process.execPath` that run `ferry <args>`, with the flags a deployed Ferry runs with. */
+/** Arguments for `process.execPath` that run `ferry <args>`, as a deployed Ferry runs. */
 export function ferryArgs(...args: string[]): string[] {
   if (!existsSync(FERRY_MAIN)) throw new Error(`${FERRY_MAIN} is missing: run npm run build first`);
-  return [...SERVER_NODE_FLAGS, FERRY_MAIN, ...args];
+  return [FERRY_MAIN, ...args];
 }
