@@ -77,19 +77,35 @@ export function createChunkRecorder(
 ): { add(digest: string): void; flush(): Promise<void> } {
   let pending: string[] = [];
   let timer: NodeJS.Timeout | undefined;
-  let writing: Promise<void> = Promise.resolve();
+  let writing: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
   let failure: { error: unknown } | undefined;
   const write = (): Promise<void> => {
     timer = undefined;
+    if (writing !== undefined) {
+      // One barrier at a time, and at most one waiting, which takes everything added until it starts: a
+      // barrier can take longer than the interval on a slow disk, and a chain of one per interval grew
+      // without bound, all of it waited for by the transfer's last flush.
+      queued ??= writing.then(() => {
+        queued = undefined;
+        return write();
+      });
+      return queued;
+    }
+    if (pending.length === 0) return Promise.resolve(); // all taken by the write before
     const batch = pending;
     pending = [];
-    writing = writing
-      .then(async () => {
-        await barrier();
-        await recordAccountChunks(db, accountId, batch);
-      })
+    const record = async (): Promise<void> => {
+      await barrier();
+      await recordAccountChunks(db, accountId, batch);
+    };
+    // Settles after this assignment, even if the barrier throws at once.
+    writing = record()
       .catch((error: unknown) => {
         failure ??= { error };
+      })
+      .finally(() => {
+        writing = undefined;
       });
     return writing;
   };

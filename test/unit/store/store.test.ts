@@ -1,5 +1,6 @@
 // The metadata store on both dialects: identity, tokens, image listing (filters, sort, keyset pages,
 // visibility), compare-and-set status changes, members and cascades.
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { authenticate, issueToken } from '../../../src/identity/tokens.js';
@@ -126,6 +127,24 @@ for (const { name, skip } of dialects()) {
       for (const digest of digests.slice(0, 3)) recorder.add(digest);
       await recorder.flush();
       assert.equal(barriers, 1);
+      // A barrier slower than the recording interval: one at a time, and one waiting takes what came meanwhile.
+      let running = 0;
+      let most = 0;
+      let slowBarriers = 0;
+      const slow = createChunkRecorder(db, 'c'.repeat(32), async () => {
+        slowBarriers++;
+        most = Math.max(most, ++running);
+        await sleep(400);
+        running--;
+      });
+      for (const [i, digest] of digests.slice(0, 12).entries()) {
+        slow.add(digest);
+        if (i % 3 === 2) await sleep(300); // past the interval: a write is due
+      }
+      await slow.flush();
+      assert.equal(most, 1);
+      assert.ok(slowBarriers <= 3, `${slowBarriers} barriers for 4 intervals of a 400 ms barrier`);
+      assert.equal((await chunksHeldByAccount(db, 'c'.repeat(32), digests)).size, 12);
       const failing = createChunkRecorder(db, 'b'.repeat(32), () => Promise.reject(new Error('disk gone')));
       failing.add(digests[1000]!);
       await assert.rejects(failing.flush(), /disk gone/);
