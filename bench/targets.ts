@@ -232,11 +232,16 @@ export async function benchTargets(ctx: BenchContext, options: TargetsOptions): 
     // D = 0: the defaults a deployment runs with. D > 0: only the setting under test.
     const settings = delay === 0 ? {} : { storage: { flushDelayMs: delay } };
     try {
-      const regions = await startRegions({
-        dataDir,
-        settings,
-        cleanup: ctx.cleanup,
-        profileDir: ctx.profileDir,
+      const start = (dir: string) =>
+        startRegions({ dataDir: dir, settings, cleanup: ctx.cleanup, profileDir: ctx.profileDir });
+      // Once more on fresh ports and data if the first start fails: a port found free may be taken by
+      // another process before the region listens on it (seen once in a full run).
+      const regions = await start(dataDir).catch(async (error: unknown) => {
+        console.log(
+          `Ferry, D = ${delay} ms: the regions did not start (${String(error).split('\n').slice(0, 3).join(' ')}); once more`,
+        );
+        removeOnCleanup(ctx.cleanup, `${dataDir}-again`);
+        return start(`${dataDir}-again`);
       });
       ctx.cleanup.add(() => stopRegions(regions));
       pairs.push({ flushDelayMs: delay, regions });
