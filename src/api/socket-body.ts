@@ -28,8 +28,6 @@ const SCRATCH_BYTES = 16 * 1024;
 
 /** A request body read straight into buffers the caller gives. */
 export interface SocketBody {
-  /** Bytes of the body not read yet. */
-  readonly remaining: number;
   /**
    * Fills `target` from the body: resolves with the bytes read, `target.length` unless the body ends first;
    * 0 once the body has been read whole. Rejects if the connection ends, breaks or is cancelled first. One
@@ -41,7 +39,7 @@ export interface SocketBody {
 }
 
 interface UserBufferSocket {
-  readonly handle: { useUserBuffer(buffer: Uint8Array): void; reading?: boolean };
+  readonly handle: { useUserBuffer(buffer: Uint8Array): void };
   readonly kBuffer: symbol;
   readonly kBufferCb: symbol;
   readonly kBufferGen: symbol;
@@ -174,10 +172,6 @@ export function takeBody(request: IncomingMessage): SocketBody | undefined {
   fields.handle.useUserBuffer(scratch);
 
   return {
-    get remaining() {
-      return remaining + early.reduce((sum, piece) => sum + piece.length, 0);
-    },
-
     readInto(into) {
       if (pending !== undefined) return Promise.reject(new Error('one readInto at a time'));
       const first = early[0];

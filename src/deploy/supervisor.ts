@@ -12,7 +12,6 @@ import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-// The flags every Ferry region runs with; the supervisor passes them to its regions whatever it runs with.
 import type { RegionCatalog } from '../config/catalog.js';
 import type { ProvisionedIdentity, RegionDb } from '../identity/provision.js';
 import { openDatabase } from '../store/db.js';
@@ -81,11 +80,6 @@ interface RegionState {
   quickFailures: number;
   restartTimer: NodeJS.Timeout | undefined;
   gaveUp: boolean;
-}
-
-/** The node flags of a region process: the supervisor's own (a profiler, a loader). */
-function regionExecArgv(): string[] {
-  return [...process.execArgv];
 }
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
@@ -158,7 +152,7 @@ export async function superviseLocal(
     const child = fork(REGION_PROCESS_MODULE, [region.name], {
       // Its logs go where the supervisor's go; stdin stays with the supervisor (Ctrl-C is a signal anyway).
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: regionExecArgv(),
+      execArgv: process.execArgv, // the supervisor's own flags (a profiler, a loader)
     });
     region.child = child;
     region.pid = child.pid;
