@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
@@ -36,6 +36,21 @@ async function listAll(driver: { list(prefix: string): AsyncIterable<string> }):
 
 async function packFiles(root: string): Promise<string[]> {
   return (await readdir(join(root, PACKS_DIR))).filter((name) => name !== 'LOCK').sort();
+}
+
+/** Files under `root` this process still holds open although they were unlinked, once closes settle. */
+async function openDeletedFiles(root: string): Promise<string[]> {
+  let open: string[] = [];
+  for (let attempt = 0; attempt < 20; attempt++) {
+    open = [];
+    for (const fd of await readdir('/proc/self/fd')) {
+      const target = await readlink(join('/proc/self/fd', fd)).catch(() => '');
+      if (target.startsWith(root) && target.endsWith(' (deleted)')) open.push(target);
+    }
+    if (open.length === 0) break;
+    await setTimeout(50); // a read handle is closed on the thread pool once its last read ends
+  }
+  return open;
 }
 
 describe('fs driver', () => {
@@ -126,6 +141,9 @@ describe('fs driver', () => {
     assert.ok(report.bytesReclaimed > 20 << 20, `reclaimed ${report.bytesReclaimed}`);
     const after = driver.usage();
     assert.ok(after.bytes < before.bytes / 2, `${after.bytes} of ${before.bytes} bytes left`);
+    // The removed packs' files are closed by the driver, not left open for V8's garbage collector to close
+    // on the main thread (where the filesystem's freeing of an unlinked file's blocks stalls the region).
+    assert.deepEqual(await openDeletedFiles(root), []);
     for (const { key, data } of kept) assert.ok((await driver.get(key)).equals(data), key);
     assert.ok((await driver.get('v1/during')).equals(during));
     const onDisk = await packFiles(root);
