@@ -229,7 +229,10 @@ export async function listReferencedManifests(db: Db): Promise<string[]> {
   }
 }
 
-/** Every image that has stored data, with its manifest's digest (the scrub's list of what must be readable). */
+/**
+ * Every image whose data is complete, with its manifest's digest (the scrub's list of what must be readable).
+ * Not a `saving` one: a replica names its source's manifest from the start and holds it only at the end.
+ */
 export async function listImageManifests(db: Db): Promise<Array<{ id: string; manifestDigest: Digest }>> {
   const images: Array<{ id: string; manifestDigest: Digest }> = [];
   let after = '';
@@ -239,6 +242,7 @@ export async function listImageManifests(db: Db): Promise<Array<{ id: string; ma
       .select(['id', 'manifest_digest'])
       .where('id', '>', after)
       .where('manifest_digest', 'is not', null)
+      .where('status', 'in', ['active', 'deactivated'])
       .orderBy('id')
       .limit(BACKGROUND_PAGE_ROWS)
       .execute();

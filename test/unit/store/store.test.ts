@@ -316,7 +316,7 @@ for (const { name, skip } of dialects()) {
       assert.deepEqual(ids(await listImages(db, listing({ viewer: beta }))), [10, 9, 8, 1]);
     });
 
-    test('images with stored data are listed with their manifests, for the scrub', async (t) => {
+    test('images whose data is complete are listed with their manifests, for the scrub', async (t) => {
       const db = await openTestDb(t, name);
       const clock = fixedClock();
       await seed(db, clock);
@@ -333,6 +333,19 @@ for (const { name, skip } of dialects()) {
       await insertImage(db, imageRow(4, { status: 'queued' }), [], {});
       const gone = await insertImage(db, imageRow(5, { manifest_digest: m2 }), [], {});
       await deleteImage(db, gone.id, '2026-01-01T00:00:00.000Z');
+      // A replica names its source's manifest from the start, but holds it (and its chunks) only at the end.
+      await insertImage(
+        db,
+        imageRow(6, { status: 'saving', manifest_digest: m2, replication_job_id: 'j'.repeat(32) }),
+        [],
+        {},
+      );
+      const paused = await insertImage(
+        db,
+        imageRow(7, { status: 'deactivated', manifest_digest: m2 }),
+        [],
+        {},
+      );
       const listed = await listImageManifests(db);
       assert.deepEqual(
         listed.sort((a, b) => a.id.localeCompare(b.id)),
@@ -340,7 +353,8 @@ for (const { name, skip } of dialects()) {
           { id: first.id, manifestDigest: m1 },
           { id: copy.id, manifestDigest: m1 },
           { id: other.id, manifestDigest: m2 },
-        ],
+          { id: paused.id, manifestDigest: m2 },
+        ].sort((a, b) => a.id.localeCompare(b.id)),
       );
     });
 
