@@ -174,6 +174,13 @@ export interface ChunkStore {
   readChunk<T>(digest: Digest, use: (data: Buffer) => Promise<T>): Promise<T>;
 
   /**
+   * Re-reads the stored chunk and checks its bytes against its digest (the scrub's question), hashing them
+   * on the pool's threads when the driver lends them in shared memory.
+   * @throws BlobNotFoundError if absent
+   */
+  checkChunk(digest: Digest): Promise<{ length: number; intact: boolean }>;
+
+  /**
    * Stores the serialised manifest under its digest and returns the digest. Every chunk it lists must be
    * stored first (chunks before the manifest), so a stored manifest is always complete; chunks stored
    * with deferSync are flushed first, so it is also complete after a crash. With `hold`, the manifest is
@@ -362,6 +369,13 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
 
     readChunk(digest, use) {
       return driver.read(chunkKey(digest), use);
+    },
+
+    checkChunk(digest) {
+      return driver.read(chunkKey(digest), async (data) => ({
+        length: data.length,
+        intact: (await chunkDigest(data)) === digest,
+      }));
     },
 
     async putManifest(manifest, putOptions) {

@@ -27,8 +27,19 @@ const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { setFlagsFromString } = require('node:v8');
 const { runInNewContext } = require('node:vm');
+const { readlinkSync } = require('node:fs');
+const { constants, setPriority } = require('node:os');
 const streams = new Map();
 const memories = new Map();
+// Hashing yields the cores to the main thread: this thread's nice value is raised (Linux keeps it per
+// thread, and /proc/thread-self names this thread's id). Its work waits on nothing but a core; the main
+// thread's event loop serves every socket and disk completion, and behind hash threads at equal priority it
+// waited 20-70 ms for a core in a replication with a scrub running (bench event-loop rows).
+try {
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), constants.priority.PRIORITY_BELOW_NORMAL);
+} catch {
+  // Not Linux: equal priority.
+}
 // A shared memory this thread let go of stays alive until this thread's heap is collected, and a thread that
 // allocates this little seldom collects: without this, every upload's ring and every lane's buffers stayed
 // (+25-35 MiB of RSS per bench round, both regions, round after round). So the thread collects once after

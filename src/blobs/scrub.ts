@@ -19,7 +19,7 @@ import type { Digest } from '../domain/ids.js';
 import { distinctDigests, InvalidManifestError, type Manifest } from '../domain/manifest.js';
 import { createTokenBucket } from '../replication/token-bucket.js';
 import { BlobNotFoundError, type BlobDriver } from './driver.js';
-import { DigestMismatchError, sha256Digest, type ChunkStore } from './chunk-store.js';
+import { DigestMismatchError, type ChunkStore } from './chunk-store.js';
 import { CHUNKS_PREFIX, parseChunkKey } from './layout.js';
 
 /** How fast the periodic scrub reads the store by default: about 5.5 TiB a day. */
@@ -72,10 +72,7 @@ export async function scrubChunkStore(
     let length: number;
     let intact: boolean;
     try {
-      ({ length, intact } = await chunks.readChunk(digest, async (data) => ({
-        length: data.length,
-        intact: sha256Digest(data) === digest,
-      })));
+      ({ length, intact } = await chunks.checkChunk(digest));
     } catch (error) {
       if (error instanceof BlobNotFoundError) continue; // collected meanwhile
       throw error;

@@ -21,7 +21,13 @@ import {
   type CompactReport,
   type PutOptions,
 } from '../driver.js';
-import { alignedBuffers, DIRECT_IO_ALIGNMENT, isErrno, StagePool } from './direct-io.js';
+import {
+  alignedBuffers,
+  DIRECT_IO_ALIGNMENT,
+  DIRECT_IO_STAGE_BYTES,
+  isErrno,
+  StagePool,
+} from './direct-io.js';
 import { DEFAULT_COMPACT_THRESHOLD, PACKS_DIR, PackStore } from './packs.js';
 
 export { DIRECT_IO_ALIGNMENT };
@@ -112,7 +118,12 @@ export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<
   await mkdir(tempDir, { recursive: true });
 
   const maxParallelism = options.maxParallelism ?? FS_MAX_PARALLELISM;
-  const stageBuffers = options.directIo === false ? undefined : await alignedBuffers(tempDir, maxParallelism);
+  // Shared memory, so a chunk read through a stage can be hashed in place by the hash pool's threads (the
+  // scrub re-hashes every stored chunk: on the main thread that was ~0.6 ms per MiB, 1.2 s per 2 GiB pass).
+  const stageBuffers =
+    options.directIo === false
+      ? undefined
+      : await alignedBuffers(tempDir, maxParallelism, DIRECT_IO_STAGE_BYTES, true);
   const stages = stageBuffers === undefined ? undefined : new StagePool(stageBuffers);
   const packs = await PackStore.open({
     root,

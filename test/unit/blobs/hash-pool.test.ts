@@ -2,11 +2,16 @@
 // chunks in shared memory while still refusing bytes that do not hash to their digest.
 import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
+import { open, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { DigestMismatchError, createChunkStore } from '../../../src/blobs/chunk-store.js';
+import { createFsBlobDriver } from '../../../src/blobs/drivers/fs.js';
 import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
+import { PACKS_DIR } from '../../../src/blobs/drivers/packs.js';
 import { createHashPool, isSharedMemory, type HashPool } from '../../../src/blobs/hash-pool.js';
 import type { Digest } from '../../../src/domain/ids.js';
+import { makeTempDir } from '../../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 
@@ -128,4 +133,40 @@ test('a memory the threads were told to forget is sent again when it is hashed a
   const again = await Promise.all(chunks.map((chunk) => pool.sha256(chunk)));
   assert.deepEqual(first.slice(0, 2), again.slice(0, 2));
   assert.equal(again[2], sha256(chunks[2]!));
+});
+
+test("the scrub's check of a stored chunk hashes it on the pool, in the fs driver's shared stage", async (t) => {
+  const pool = countingPool(createHashPool(2));
+  t.after(() => pool.close());
+  const root = await makeTempDir(t);
+  const driver = await createFsBlobDriver({ root });
+  t.after(() => driver.close());
+  const store = createChunkStore({ driver, hashPool: pool });
+  const data = Buffer.from(sharedChunks(1, MiB)[0]!);
+  const digest = sha256(data);
+  await store.putChunk(digest, data); // not shared: hashed here
+  assert.equal(pool.calls, 0);
+  assert.deepEqual(await store.checkChunk(digest), { length: MiB, intact: true });
+  assert.equal(pool.calls, 1);
+  // Damaged on disk: the check says so.
+  const [pack] = (await readdir(join(root, PACKS_DIR))).filter((name) => name.endsWith('.pack'));
+  const file = await open(join(root, PACKS_DIR, pack!), 'r+');
+  await file.write(Buffer.from([data[100]! ^ 0xff]), 0, 1, 100);
+  await file.close();
+  assert.deepEqual(await store.checkChunk(digest), { length: MiB, intact: false });
+  assert.equal(pool.calls, 2);
+});
+
+test('the threads hash below normal priority, leaving the cores to the main thread first', async (t) => {
+  if (process.platform !== 'linux') return t.skip('thread priorities are read from /proc');
+  const niceOf = async (task: string) =>
+    Number((await readFile(`/proc/self/task/${task}/stat`, 'utf8')).split(') ')[1]!.split(' ')[16]);
+  const before = await readdir('/proc/self/task');
+  const pool = createHashPool(2);
+  t.after(() => pool.close());
+  await Promise.all(sharedChunks(4, 1024).map((chunk) => pool.sha256(chunk))); // both threads are running
+  const started = (await readdir('/proc/self/task')).filter((task) => !before.includes(task));
+  const nice = await Promise.all(started.map(niceOf));
+  assert.equal(nice.filter((value) => value === 10).length, 2, `nice values of new threads: ${nice}`);
+  assert.equal(await niceOf(String(process.pid)), 0, 'the main thread keeps its priority');
 });
