@@ -87,16 +87,20 @@ export function renderReport(result: BenchResult): string[] {
       ? []
       : [
           'Event loop of each D = 0 region process (its own `monitorEventLoopDelay`, `GET /v1/admin/runtime`): ' +
-            'the longest stall, and the highest p99, over every window of the stretch; beside them, an idle ' +
-            'Node process measured the same way over the same windows (what the machine did to every process).',
+            "the median of the windows' longest stalls, the longest stall and the highest p99 over every window " +
+            'of the stretch; beside them, an idle Node process measured the same way over the same windows ' +
+            '(what the machine did to every process).',
           '',
           ...markdownTable(
-            ['stretch', 'windows', 'longest stall (ms)', 'p99 (ms)'],
-            ['l', 'r', 'l', 'l'],
+            ['stretch', 'windows', 'median longest (ms)', 'longest stall (ms)', 'p99 (ms)'],
+            ['l', 'r', 'l', 'l', 'l'],
             result.loopDelay.map((loop) =>
               [
                 loop.label,
                 String(loop.windows),
+                Object.entries(loop.medianMaxMs ?? {})
+                  .map(([name, ms]) => `${name} ${fmt(ms, 1)}`)
+                  .join(', '),
                 Object.entries(loop.maxMs)
                   .map(([name, ms]) => `${name} ${fmt(ms, 1)}`)
                   .join(', '),

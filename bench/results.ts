@@ -49,8 +49,8 @@ export interface BenchRow {
 
 /**
  * The event loop's stalls in each region process (D = 0) over a stretch of the run, from the process's own
- * `monitorEventLoopDelay` (GET /v1/admin/runtime): the longest over every window of the stretch, and the
- * highest p99.
+ * `monitorEventLoopDelay` (GET /v1/admin/runtime): the longest over every window of the stretch, the
+ * highest p99, and the median of the windows' longest.
  */
 export interface LoopDelayRow {
   readonly id: 'rounds' | 'gc-scrub';
@@ -59,6 +59,10 @@ export interface LoopDelayRow {
   /** Per region process, and IDLE_PROCESS for the baseline. */
   readonly maxMs: Record<string, number>;
   readonly p99Ms: Record<string, number>;
+  /** Per process (as maxMs), the median over the windows of each window's longest stall. */
+  readonly medianMaxMs: Record<string, number>;
+  /** Per window, in order, the longer of the region processes' longest stalls. */
+  readonly regionsLongestMs: number[];
 }
 
 export type VerdictValue = 'PASS' | 'FAIL' | 'UNMEASURED';

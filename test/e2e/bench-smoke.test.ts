@@ -82,7 +82,18 @@ test(
       assert.ok(loop !== undefined, `event-loop row ${id}`);
       assert.deepEqual(Object.keys(loop.maxMs).sort(), ['idle process', 'north-1', 'south-1']);
       for (const ms of Object.values(loop.maxMs)) assert.ok(ms >= 0 && ms < 60_000);
+      assert.deepEqual(Object.keys(loop.medianMaxMs).sort(), ['idle process', 'north-1', 'south-1']);
+      assert.equal(loop.regionsLongestMs.length, loop.windows, 'one figure per window');
+      assert.equal(
+        Math.max(...loop.regionsLongestMs),
+        Math.max(loop.maxMs['north-1']!, loop.maxMs['south-1']!),
+      );
     }
+    assert.equal(
+      result.loopDelay?.find((entry) => entry.id === 'gc-scrub')?.windows,
+      result.runs,
+      'one replication under GC, scrub and job lists per run',
+    );
     assert.ok(result.verdicts.some((v) => /event loop/.test(v.target) && v.verdict !== 'UNMEASURED'));
 
     assert.ok(result.verdicts.length >= 8, 'a verdict per target');
