@@ -21,9 +21,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { pointNextRead, userBufferFields, type UserBufferFields } from '../lib/socket-user-buffer.js';
 
-/** Where the first read of each `readInto` lands before it is copied (the socket's next buffer is only
- * known after a read; see `nextBuffer`). Small: a 1 MiB target costs one 16 KiB copy. */
+/** Where reads land while no `readInto` waits (before the first, after the end or a cancel), kept for the
+ * next one. Small: only bytes that arrive before the reader asks land here. */
 const SCRATCH_BYTES = 16 * 1024;
 
 /** A request body read straight into buffers the caller gives. */
@@ -38,27 +39,17 @@ export interface SocketBody {
   cancel(reason: Error): void;
 }
 
-interface UserBufferSocket {
-  readonly handle: { useUserBuffer(buffer: Uint8Array): void };
-  readonly kBuffer: symbol;
-  readonly kBufferCb: symbol;
-  readonly kBufferGen: symbol;
-  readonly parser: { unconsume(): void; _consumed?: boolean };
-}
-
 /** The socket's user-buffer fields and its HTTP parser, if this Node has them as expected. */
-function userBufferFields(socket: Socket): UserBufferSocket | undefined {
-  const symbols = new Map(Object.getOwnPropertySymbols(socket).map((symbol) => [symbol.description, symbol]));
-  const kBuffer = symbols.get('kBuffer');
-  const kBufferCb = symbols.get('kBufferCb');
-  const kBufferGen = symbols.get('kBufferGen');
-  const fields = socket as unknown as Record<string | symbol, unknown>;
-  const handle = fields._handle as UserBufferSocket['handle'] | null | undefined;
-  const parser = fields.parser as UserBufferSocket['parser'] | null | undefined;
-  if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined) return undefined;
-  if (fields[kBuffer] !== null || typeof handle?.useUserBuffer !== 'function') return undefined;
-  if (typeof parser?.unconsume !== 'function') return undefined;
-  return { handle, kBuffer, kBufferCb, kBufferGen, parser };
+function takeableFields(
+  socket: Socket,
+): (UserBufferFields & { parser: { unconsume(): void; _consumed?: boolean } }) | undefined {
+  const fields = userBufferFields(socket);
+  const slots = socket as unknown as Record<string | symbol, unknown>;
+  const parser = slots.parser as { unconsume?: unknown; _consumed?: boolean } | null | undefined;
+  // Not already in user-buffer mode, and with the parser that can give back what it read.
+  if (fields === undefined || slots[fields.kBuffer] !== null) return undefined;
+  if (parser === null || parser === undefined || typeof parser.unconsume !== 'function') return undefined;
+  return { ...fields, parser: parser as { unconsume(): void; _consumed?: boolean } };
 }
 
 /**
@@ -73,7 +64,7 @@ export function takeBody(request: IncomingMessage): SocketBody | undefined {
     return undefined;
   }
   const socket = request.socket;
-  const fields = userBufferFields(socket);
+  const fields = takeableFields(socket);
   if (fields === undefined || request.complete || socket.destroyed) return undefined;
 
   // The bytes the parser read with the head, or after it while the route ran: at most one socket read or
@@ -109,7 +100,7 @@ export function takeBody(request: IncomingMessage): SocketBody | undefined {
     socket.pause();
     // Points the socket's next read at scratch, whatever its last buffer was: the caller's buffer may be
     // given to someone else as soon as this read ends.
-    fields!.handle.useUserBuffer(scratch);
+    pointNextRead(socket, fields!, scratch);
     if (reason === 'end') settle();
     else {
       const read = pending;
@@ -168,8 +159,7 @@ export function takeBody(request: IncomingMessage): SocketBody | undefined {
   const slots = socket as unknown as Record<symbol, unknown>;
   slots[fields.kBufferGen] = nextBuffer;
   slots[fields.kBufferCb] = onRead;
-  slots[fields.kBuffer] = scratch;
-  fields.handle.useUserBuffer(scratch);
+  pointNextRead(socket, fields, scratch);
 
   return {
     readInto(into) {
@@ -188,6 +178,7 @@ export function takeBody(request: IncomingMessage): SocketBody | undefined {
         pending = { resolve, reject };
         target = into;
         filled = 0;
+        pointNextRead(socket, fields, nextBuffer()); // not the scratch named after the last read
         socket.resume();
       });
     },

@@ -15,6 +15,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { BatchStreamError, type ChunkReceiver } from './chunk-batch.js';
+import { pointNextRead, userBufferFields, type UserBufferFields } from '../lib/socket-user-buffer.js';
 import { REGION_CALL_TIMEOUT_MS, RegionCallError, regionCallFailure } from './region-client.js';
 
 /** Longest response head accepted. */
@@ -39,6 +40,8 @@ export class BatchConnection {
   private socket: Socket | undefined;
   private exchange: Exchange | undefined;
   private readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  /** The socket's user-buffer fields (undefined on a Node without them: reads after a block then go to scratch). */
+  private userBuffer: UserBufferFields | undefined;
 
   /**
    * @param endpoint the source region's endpoint
@@ -114,6 +117,7 @@ export class BatchConnection {
         },
       },
     });
+    this.userBuffer = userBufferFields(socket);
     socket.setNoDelay(true);
     socket.setTimeout(REGION_CALL_TIMEOUT_MS, () => socket.destroy(new Error('timed out')));
     await new Promise<void>((resolve, reject) => {
@@ -243,7 +247,11 @@ export class BatchConnection {
       void receiver.whenUnblocked().then(() => {
         if (this.exchange !== exchange) return;
         if (receiver.failure) this.fail(receiver.failure.error);
-        else socket?.resume();
+        else if (socket !== undefined) {
+          // The next read was pointed at scratch when the receiver blocked: point it at the free region.
+          if (this.userBuffer !== undefined) pointNextRead(socket, this.userBuffer, this.nextBuffer());
+          socket.resume();
+        }
       });
     }
   }
