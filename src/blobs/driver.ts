@@ -30,6 +30,10 @@ export const MAX_BLOB_KEY_LENGTH = 1024;
 export const RESERVED_KEY_SEGMENT = 'tmp';
 
 const KEY_SEGMENT_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+/** Segments as KEY_SEGMENT_PATTERN, joined by `/`, the first not RESERVED_KEY_SEGMENT. */
+const VALID_KEY_PATTERN = new RegExp(
+  `^(?!${RESERVED_KEY_SEGMENT}(?:/|$))[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$`,
+);
 
 /**
  * The one key check every driver runs, so all backends accept the same keys: `/`-separated segments of
@@ -39,6 +43,9 @@ const KEY_SEGMENT_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
  * @throws InvalidBlobKeyError
  */
 export function assertValidKey(key: string): void {
+  // One test for the usual, valid key (every chunk read and write asks: splitting it cost a replication
+  // destination ~20 ms of its main thread per GiB); the checks below only to name what is wrong.
+  if (key.length <= MAX_BLOB_KEY_LENGTH && VALID_KEY_PATTERN.test(key)) return;
   if (key.length === 0 || key.length > MAX_BLOB_KEY_LENGTH) {
     throw new InvalidBlobKeyError(key, `length must be 1..${MAX_BLOB_KEY_LENGTH}`);
   }
@@ -51,6 +58,7 @@ export function assertValidKey(key: string): void {
       throw new InvalidBlobKeyError(key, `bad segment ${JSON.stringify(segment)}`);
     }
   }
+  throw new InvalidBlobKeyError(key, 'not a key'); // unreachable while the two checks agree
 }
 
 export interface BlobDriverCapabilities {
