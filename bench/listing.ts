@@ -26,6 +26,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { collectGarbage } from '../src/blobs/gc.js';
 import { scrubChunkStore } from '../src/blobs/scrub.js';
+import { completeImagesOf, gcRootsOf } from '../src/images/storage-maintenance.js';
 import { loopbackCatalog } from '../src/config/catalog.js';
 import type { Digest } from '../src/domain/ids.js';
 import { issueToken } from '../src/identity/tokens.js';
@@ -329,9 +330,12 @@ async function measureBackground(
   return [
     {
       task: 'garbage collection',
-      ...(await loopDelayDuring(() => collectGarbage(ctx.db, ctx.chunks, ctx.blobs))),
+      ...(await loopDelayDuring(() => collectGarbage(gcRootsOf(ctx.db), ctx.chunks, ctx.blobs))),
     },
-    { task: 'scrub', ...(await loopDelayDuring(() => scrubChunkStore(ctx.db, ctx.chunks, ctx.blobs))) },
+    {
+      task: 'scrub',
+      ...(await loopDelayDuring(() => scrubChunkStore(completeImagesOf(ctx.db), ctx.chunks, ctx.blobs))),
+    },
     {
       task: `job list x20 (100 of ${JOBS})`,
       ...(await loopDelayDuring(async () => {

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FerryError } from '../domain/errors.js';
 import { authenticate, type Principal } from '../identity/tokens.js';
-import type { RegionContext } from './context.js';
+import type { RegionContext } from '../region/context.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -20,8 +20,8 @@ import {
   type SortSpec,
   type TimeFilter,
 } from '../store/image-list.js';
-import type { RegionContext } from './context.js';
-import { loadVisibleImage } from './image-access.js';
+import { loadVisibleImage } from '../images/access.js';
+import type { RegionContext } from '../region/context.js';
 
 type Query = Record<string, string | string[] | undefined>;
 

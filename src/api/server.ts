@@ -14,7 +14,6 @@ import Fastify, {
 import { ERROR_CODES, FerryError, imsCodeOf, type ErrorCode } from '../domain/errors.js';
 import { registerAuth } from './auth.js';
 import { answerExpectContinue } from './expect-continue.js';
-import type { RegionContext } from './context.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
 import { registerIdentityRoutes } from './routes/identity.js';
 import { registerImageFileRoutes } from './routes/image-file.js';
@@ -26,6 +25,7 @@ import { registerAdminRuntimeRoutes } from './routes/admin-runtime.js';
 import { registerAdminStorageRoutes } from './routes/admin-storage.js';
 import { IMAGE_DATA_MEDIA_TYPE, JSON_PATCH_MEDIA_TYPES } from './media-type.js';
 import { imageUploadingOn } from './upload-sockets.js';
+import type { RegionContext } from '../region/context.js';
 
 export interface ServerOptions {
   /** Fastify's logger option: false (tests), true (JSON lines on stdout), or a pino config. */

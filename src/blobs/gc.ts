@@ -21,10 +21,6 @@
  * @module
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { forgetChunks } from '../store/account-chunks.js';
-import type { Db } from '../store/db.js';
-import { listReferencedManifests } from '../store/images.js';
-import { listActiveJobManifests } from '../store/jobs.js';
 import type { Digest } from '../domain/ids.js';
 import { distinctDigests } from '../domain/manifest.js';
 import type { BlobDriver } from './driver.js';
@@ -46,8 +42,19 @@ export interface GcReport {
   bytesReclaimed: number;
 }
 
+/**
+ * What the metadata says about the store, given by the caller (images/storage-maintenance.ts reads it from
+ * the region's rows), so that this module reads no rows itself.
+ */
+export interface GcRoots {
+  /** The manifests to keep, with every chunk they list: those of image rows and of unfinished jobs. */
+  listManifests(): Promise<Iterable<string>>;
+  /** Told, once the sweep ends, which chunks it deleted (an account can no longer be said to hold them). */
+  chunksDeleted(digests: string[]): Promise<void>;
+}
+
 export async function collectGarbage(
-  db: Db,
+  roots: GcRoots,
   chunks: ChunkStore,
   driver: BlobDriver,
   options: { graceMs?: number; now?: Date } = {},
@@ -58,7 +65,7 @@ export async function collectGarbage(
   const collection = chunks.beginCollection();
   let report: GcReport;
   try {
-    report = await sweep(db, chunks, driver, cutoff);
+    report = await sweep(roots, chunks, driver, cutoff);
   } finally {
     collection.end();
   }
@@ -73,8 +80,13 @@ export async function collectGarbage(
 /** Chunks looked at between two turns of the event loop. */
 const YIELD_EVERY = 256;
 
-async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: number): Promise<GcReport> {
-  const roots = new Set([...(await listReferencedManifests(db)), ...(await listActiveJobManifests(db))]);
+async function sweep(
+  gcRoots: GcRoots,
+  chunks: ChunkStore,
+  driver: BlobDriver,
+  cutoff: number,
+): Promise<GcReport> {
+  const roots = new Set(await gcRoots.listManifests());
   const live = new Set<string>();
   for (const root of roots) {
     try {
@@ -92,7 +104,7 @@ async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: num
     packsCompacted: 0,
     bytesReclaimed: 0,
   };
-  /** Deleted chunks, whose account_chunks rows go too (store/account-chunks.ts). */
+  /** Deleted chunks, told to the roots' owner at the end. */
   const deleted: string[] = [];
   const old = async (key: string) => {
     const stat = await driver.stat(key);
@@ -119,7 +131,7 @@ async function sweep(db: Db, chunks: ChunkStore, driver: BlobDriver, cutoff: num
     report.chunksDeleted++;
     report.bytesDeleted += stat.size;
   }
-  await forgetChunks(db, deleted);
+  await gcRoots.chunksDeleted(deleted);
   for await (const key of driver.list(MANIFESTS_PREFIX)) {
     const digest = parseManifestKey(key);
     // Held: an upload's, stored before this collection listed its roots and referenced only after.

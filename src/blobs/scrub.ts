@@ -13,17 +13,12 @@
  * chunk instead of serving wrong bytes under the image's checksum.
  * @module
  */
-import type { Db } from '../store/db.js';
-import { listImageManifests } from '../store/images.js';
 import type { Digest } from '../domain/ids.js';
 import { distinctDigests, InvalidManifestError, type Manifest } from '../domain/manifest.js';
-import { createTokenBucket } from '../replication/token-bucket.js';
+import { createTokenBucket } from '../lib/token-bucket.js';
 import { BlobNotFoundError, type BlobDriver } from './driver.js';
 import { DigestMismatchError, type ChunkStore } from './chunk-store.js';
 import { CHUNKS_PREFIX, parseChunkKey } from './layout.js';
-
-/** How fast the periodic scrub reads the store by default: about 5.5 TiB a day. */
-export const DEFAULT_SCRUB_BYTES_PER_SECOND = 64 * 1024 * 1024;
 
 export interface ScrubReport {
   chunksChecked: number;
@@ -50,8 +45,14 @@ export interface ScrubOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The images whose data must be whole, with their manifests: given by the caller (images/storage-maintenance.ts
+ * reads them from the region's rows), so that this module reads no rows itself. Asked after the walk.
+ */
+export type ListCompleteImages = () => Promise<Array<{ id: string; manifestDigest: Digest }>>;
+
 export async function scrubChunkStore(
-  db: Db,
+  listImages: ListCompleteImages,
   chunks: ChunkStore,
   driver: BlobDriver,
   options: ScrubOptions = {},
@@ -91,7 +92,7 @@ export async function scrubChunkStore(
   // Images whose data is now incomplete. Listed after the walk: an image that became active meanwhile has
   // all its chunks stored (an upload or transfer checks that last), whichever shard the walk was in.
   const imagesByManifest = new Map<Digest, string[]>();
-  for (const { id, manifestDigest } of await listImageManifests(db)) {
+  for (const { id, manifestDigest } of await listImages()) {
     const ids = imagesByManifest.get(manifestDigest);
     if (ids === undefined) imagesByManifest.set(manifestDigest, [id]);
     else ids.push(id);

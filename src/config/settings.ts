@@ -12,13 +12,15 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import type { ImageSettings, RegionLimits } from '../api/context.js';
-import { DEFAULT_IMAGE_SETTINGS, DEFAULT_LIMITS } from '../api/context.js';
-import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../blobs/settings.js';
 import { FerryError } from '../domain/errors.js';
 import { OS_HASH_ALGORITHMS, isOsHashAlgorithm } from '../domain/image.js';
-import { MAX_CHUNKS_PER_REQUEST } from '../replication/chunk-batch.js';
-import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
+import { ImageSettings, RegionLimits, DEFAULT_IMAGE_SETTINGS, DEFAULT_LIMITS } from './limits.js';
+import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from './storage.js';
+import {
+  MAX_CHUNKS_PER_REQUEST,
+  DEFAULT_REPLICATION_SETTINGS,
+  type ReplicationSettings,
+} from './replication.js';
 
 export interface DeploymentSettings {
   limits?: Partial<RegionLimits>;

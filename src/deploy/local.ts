@@ -10,8 +10,6 @@ import { mkdir } from 'node:fs/promises';
 import type { RegionCatalog } from '../config/catalog.js';
 import type { ProvisionedIdentity } from '../identity/provision.js';
 import { startRegion, type RunningRegion } from '../region/start-region.js';
-import type { ReplicationSettings } from '../replication/settings.js';
-import type { ImageSettings, RegionLimits } from '../api/context.js';
 import {
   clientCatalogFile as clientCatalogPath,
   loadOrWriteCatalog,
@@ -21,6 +19,8 @@ import {
 } from './local-data.js';
 
 import { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS } from './demo.js';
+import type { ReplicationSettings } from '../config/replication.js';
+import type { ImageSettings, RegionLimits } from '../config/limits.js';
 
 export { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS };
 

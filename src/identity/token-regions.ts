@@ -10,7 +10,6 @@
  * user has no such project gets no copy.
  * @module
  */
-import type { RegionContext } from '../api/context.js';
 import { newHexId } from '../domain/ids.js';
 import { timestamp } from '../store/clock.js';
 import {
@@ -21,6 +20,7 @@ import {
   revokeTokensByHash,
   type Token,
 } from '../store/identity.js';
+import type { RegionContext } from '../region/context.js';
 
 /** What another region needs to store its copy of a new token (never the secret, only its SHA-256). */
 export interface TokenCopy {

@@ -7,11 +7,11 @@
  * @module
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { RegionContext } from '../api/context.js';
 import { transitionImage } from '../store/images.js';
 import { endUploadHeartbeat, listAbandonedUploads } from '../store/upload-heartbeats.js';
 import { timestamp } from '../store/clock.js';
 import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
+import type { RegionContext } from './context.js';
 
 /** Kills the images of abandoned uploads (see the module); returns their IDs. */
 export async function killAbandonedUploads(ctx: RegionContext): Promise<string[]> {

@@ -3,10 +3,10 @@
  * @module
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { RegionContext } from '../api/context.js';
-import { collectGarbage } from '../blobs/gc.js';
+import { collectRegionGarbage } from '../images/storage-maintenance.js';
 import { optimizeDatabase } from '../store/db.js';
 import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
+import type { RegionContext } from './context.js';
 
 export function startPeriodicGc(ctx: RegionContext, log: FastifyBaseLogger): PeriodicTask {
   return startPeriodicTask({
@@ -14,10 +14,7 @@ export function startPeriodicGc(ctx: RegionContext, log: FastifyBaseLogger): Per
     intervalMs: ctx.limits.gcIntervalMs,
     log,
     run: async () => {
-      const report = await collectGarbage(ctx.db, ctx.chunks, ctx.blobs, {
-        graceMs: ctx.limits.gcGraceMs,
-        now: ctx.clock.now(),
-      });
+      const report = await collectRegionGarbage(ctx, ctx.limits.gcGraceMs);
       log.info({ gc: report }, 'garbage collection done');
       await optimizeDatabase(ctx.db); // the planner's statistics, refreshed as SQLite asks (store/db.ts)
     },

@@ -4,9 +4,10 @@
  * @module
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { RegionContext } from '../api/context.js';
-import { foundDamage, scrubChunkStore } from '../blobs/scrub.js';
+import { foundDamage } from '../blobs/scrub.js';
+import { scrubRegion } from '../images/storage-maintenance.js';
 import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
+import type { RegionContext } from './context.js';
 
 export function startPeriodicScrub(ctx: RegionContext, log: FastifyBaseLogger): PeriodicTask {
   return startPeriodicTask({
@@ -14,7 +15,7 @@ export function startPeriodicScrub(ctx: RegionContext, log: FastifyBaseLogger): 
     intervalMs: ctx.limits.scrubIntervalMs,
     log,
     run: async (signal) => {
-      const report = await scrubChunkStore(ctx.db, ctx.chunks, ctx.blobs, {
+      const report = await scrubRegion(ctx, {
         bytesPerSecond: ctx.limits.scrubBytesPerSecond,
         signal,
       });

@@ -10,21 +10,12 @@ import type { FastifyInstance } from 'fastify';
 import { createChunkStore } from '../blobs/chunk-store.js';
 import { createFsBlobDriver } from '../blobs/drivers/fs.js';
 import { withFlushDelay } from '../blobs/drivers/flush-delay.js';
-import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../blobs/settings.js';
 import { createManifestCache } from '../blobs/manifest-cache.js';
-import {
-  DEFAULT_IMAGE_SETTINGS,
-  DEFAULT_LIMITS,
-  type ImageSettings,
-  type RegionContext,
-  type RegionLimits,
-} from '../api/context.js';
 import { createRegionServer } from '../api/server.js';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
 import { SYSTEM_CLOCK, type Clock } from '../store/clock.js';
 import { openDatabase, type DatabaseConfig } from '../store/db.js';
 import { createRegionClient } from '../replication/region-client.js';
-import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../replication/settings.js';
 import { startJobWorker } from '../replication/worker.js';
 import { startRuntimeStats } from './runtime-stats.js';
 import { startPeriodicGc } from './periodic-gc.js';
@@ -32,6 +23,15 @@ import { startPeriodicScrub } from './periodic-scrub.js';
 import { startAbandonedUploadSweep } from './abandoned-uploads.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../config/storage.js';
+import {
+  DEFAULT_IMAGE_SETTINGS,
+  DEFAULT_LIMITS,
+  type ImageSettings,
+  type RegionLimits,
+} from '../config/limits.js';
+import type { RegionContext } from './context.js';
+import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../config/replication.js';
 
 export interface RegionOptions {
   name: string;

@@ -14,9 +14,6 @@
 import type { ChunkStore } from '../blobs/chunk-store.js';
 import type { Digest } from '../domain/ids.js';
 
-/** Most chunks one batch request may ask for: 64 MiB of 1 MiB chunks. */
-export const MAX_CHUNKS_PER_REQUEST = 64;
-
 export interface BatchChunk {
   readonly digest: Digest;
   readonly length: number;

@@ -4,8 +4,7 @@
  * image turns it into its own private image. Optionally encrypted with a key id (`cmk_id`).
  * @module
  */
-import type { RegionContext } from '../api/context.js';
-import { isOwner, loadVisibleImage } from '../api/image-access.js';
+import { isOwner, loadVisibleImage } from '../images/access.js';
 import { FerryError } from '../domain/errors.js';
 import { newHexId, newUuid, type Digest } from '../domain/ids.js';
 import { distinctDigests } from '../domain/manifest.js';
@@ -17,6 +16,7 @@ import { recordAccountChunks } from '../store/account-chunks.js';
 import { insertImage } from '../store/images.js';
 import { insertJob, newJobRow } from '../store/jobs.js';
 import { findMember } from '../store/members.js';
+import type { RegionContext } from '../region/context.js';
 
 export interface InRegionCopyRequest {
   name: string;

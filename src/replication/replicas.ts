@@ -4,7 +4,6 @@
  * is done by a worker (transfer.ts).
  * @module
  */
-import type { RegionContext } from '../api/context.js';
 import { FerryError } from '../domain/errors.js';
 import { newUuid } from '../domain/ids.js';
 import { isTerminal, JOB_TYPES } from '../domain/job.js';
@@ -14,6 +13,7 @@ import { timestamp } from '../store/clock.js';
 import { findAccount, findAgencyByName, findProjectByName } from '../store/identity.js';
 import { deleteImage, insertImage } from '../store/images.js';
 import { deleteJob, findJob, insertJob, newJobRow, updateActiveJob, type JobRow } from '../store/jobs.js';
+import type { RegionContext } from '../region/context.js';
 
 /** What a source region sends to create a replica. */
 export interface ReplicaRequest {

@@ -5,8 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import type { RegionContext } from '../api/context.js';
-import { loadVisibleImage, isOwner } from '../api/image-access.js';
+import { loadVisibleImage, isOwner } from '../images/access.js';
 import { ERROR_CODES, FerryError, isFerryError, type ErrorCode } from '../domain/errors.js';
 import { newHexId } from '../domain/ids.js';
 import { isTerminal, JOB_TYPES } from '../domain/job.js';
@@ -37,6 +36,7 @@ import {
 import type { ImageRecord } from '../store/images.js';
 import { RegionCallError } from './region-client.js';
 import { jobState, type JobState, type ReplicaRequest } from './replicas.js';
+import type { RegionContext } from '../region/context.js';
 
 /** How long a grant lets the destination read (default: 7 days; resumed jobs keep using it). */
 export const GRANT_TTL_MS = 7 * 24 * 3600 * 1000;

@@ -16,7 +16,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { RegionContext } from '../api/context.js';
 import { DigestMismatchError, type ChunkHold } from '../blobs/chunk-store.js';
 import { coerceError } from '../domain/errors.js';
 import type { Digest } from '../domain/ids.js';
@@ -30,6 +29,7 @@ import { GRANT_HEADER, RegionCallError } from './region-client.js';
 import type { BatchConnection } from './batch-connection.js';
 import { BatchStreamError, ChunkReceiver } from './chunk-batch.js';
 import { notifySource } from './source-jobs.js';
+import type { RegionContext } from '../region/context.js';
 
 /** How often a run saves its progress and renews its lease (default: 500 ms). */
 export const PROGRESS_INTERVAL_MS = 500;

@@ -9,11 +9,11 @@
  * @module
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { RegionContext } from '../api/context.js';
 import { coerceError } from '../domain/errors.js';
 import { timestamp } from '../store/clock.js';
 import { claimJob, isJobWaiting } from '../store/jobs.js';
 import { runTransfer } from './transfer.js';
+import type { RegionContext } from '../region/context.js';
 
 export interface JobWorker {
   /** Stops claiming and interrupts the jobs in hand, releasing them to resume at the next start. */

@@ -16,6 +16,7 @@ import { api, JSON_PATCH, OCTET, startTestDeployment, type TestDeployment } from
 import { makeImage, qemuImgInfo } from '../helpers/qemu.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { collectGarbage } from '../../src/blobs/gc.js';
+import { gcRootsOf } from '../../src/images/storage-maintenance.js';
 import { transitionImage } from '../../src/store/images.js';
 import { markUploadAlive } from '../../src/store/upload-heartbeats.js';
 
@@ -752,7 +753,7 @@ test('a download under way keeps its data when the image is deleted and garbage 
         void (async () => {
           assert.equal((await api(d.url(), d.demo.token, 'DELETE', `/v2/images/${id}`)).status, 204);
           const { ctx } = d.regions[0]!;
-          await collectGarbage(ctx.db, ctx.chunks, ctx.blobs, {
+          await collectGarbage(gcRootsOf(ctx.db), ctx.chunks, ctx.blobs, {
             graceMs: 0,
             now: new Date(Date.now() + 1000),
           });
@@ -769,7 +770,7 @@ test('a download under way keeps its data when the image is deleted and garbage 
   await done;
   assert.ok(Buffer.concat(received).equals(data), 'the whole image, as it was');
   const { ctx } = d.regions[0]!;
-  const report = await collectGarbage(ctx.db, ctx.chunks, ctx.blobs, {
+  const report = await collectGarbage(gcRootsOf(ctx.db), ctx.chunks, ctx.blobs, {
     graceMs: 0,
     now: new Date(Date.now() + 1000),
   });

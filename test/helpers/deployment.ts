@@ -7,9 +7,9 @@ import type { TestContext } from 'node:test';
 import { startLocal, type LocalDeployment } from '../../src/deploy/local.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
-import type { ImageSettings, RegionLimits } from '../../src/api/context.js';
-import type { ReplicationSettings } from '../../src/replication/settings.js';
 import { makeTempDir } from './tmp.js';
+import type { ImageSettings, RegionLimits } from '../../src/config/limits.js';
+import type { ReplicationSettings } from '../../src/config/replication.js';
 
 export interface TestDeployment extends LocalDeployment {
   dataDir: string;

@@ -4,11 +4,11 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import { collectGarbage } from '../../blobs/gc.js';
-import { foundDamage, scrubChunkStore } from '../../blobs/scrub.js';
+import { foundDamage } from '../../blobs/scrub.js';
+import { collectRegionGarbage, scrubRegion } from '../../images/storage-maintenance.js';
 import { FerryError } from '../../domain/errors.js';
 import { requireAdmin } from '../auth.js';
-import type { RegionContext } from '../context.js';
+import type { RegionContext } from '../../region/context.js';
 
 export function registerAdminStorageRoutes(app: FastifyInstance, ctx: RegionContext): void {
   app.post('/v1/admin/gc', async (request) => {
@@ -17,10 +17,7 @@ export function registerAdminStorageRoutes(app: FastifyInstance, ctx: RegionCont
     if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)) {
       throw new FerryError('VALIDATION_FAILED', 'grace_seconds must be a non-negative integer.');
     }
-    const report = await collectGarbage(ctx.db, ctx.chunks, ctx.blobs, {
-      graceMs: grace === undefined ? ctx.limits.gcGraceMs : grace * 1000,
-      now: ctx.clock.now(),
-    });
+    const report = await collectRegionGarbage(ctx, grace === undefined ? ctx.limits.gcGraceMs : grace * 1000);
     request.log.info({ audit: 'storage.gc', by: principal.userId, report }, 'garbage collection');
     return report;
   });
@@ -39,7 +36,7 @@ export function registerAdminStorageRoutes(app: FastifyInstance, ctx: RegionCont
       );
     }
     // No cap unless asked: an administrator who asks for a scrub wants its answer.
-    const report = await scrubChunkStore(ctx.db, ctx.chunks, ctx.blobs, { bytesPerSecond: rate ?? null });
+    const report = await scrubRegion(ctx, { bytesPerSecond: rate ?? null });
     const entry = { audit: 'storage.scrub', by: principal.userId, report };
     if (foundDamage(report)) request.log.error(entry, 'scrub found damaged data');
     else request.log.info(entry, 'scrub');

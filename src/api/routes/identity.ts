@@ -31,7 +31,7 @@ import {
   type Token,
 } from '../../store/identity.js';
 import { principalOf, requireAdmin } from '../auth.js';
-import type { RegionContext } from '../context.js';
+import type { RegionContext } from '../../region/context.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ID = /^[0-9a-f]{32}$/;

@@ -24,8 +24,7 @@ import { timestamp } from '../../store/clock.js';
 import { findProject } from '../../store/identity.js';
 import { transitionImage } from '../../store/images.js';
 import { principalOf } from '../auth.js';
-import type { RegionContext } from '../context.js';
-import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../image-access.js';
+import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../../images/access.js';
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { sendContinue } from '../expect-continue.js';
 import { parseRange } from '../range.js';
@@ -33,6 +32,7 @@ import { takeBody } from '../socket-body.js';
 import { createUploadSlots } from '../upload-slots.js';
 import { markUploading } from '../upload-sockets.js';
 import { endUploadHeartbeat, markUploadAlive } from '../../store/upload-heartbeats.js';
+import type { RegionContext } from '../../region/context.js';
 
 /** Bytes after which the inspector has seen every header it checks early (the first chunk). */
 const INSPECTION_HEAD_BYTES = 1024 * 1024;

@@ -23,8 +23,7 @@ import {
   type ImageRow,
 } from '../../store/images.js';
 import { principalOf, requireAdmin } from '../auth.js';
-import type { RegionContext } from '../context.js';
-import { assertNotFrozen, loadOwnedImage, loadVisibleImage, notFound } from '../image-access.js';
+import { assertNotFrozen, loadOwnedImage, loadVisibleImage, notFound } from '../../images/access.js';
 import { parseListQuery } from '../image-list-query.js';
 import { firstLink, nextLink } from '../page-links.js';
 import { imageView } from '../image-view.js';
@@ -35,6 +34,7 @@ import type { Principal } from '../../identity/tokens.js';
 import { assertNotBeingReplicated, cancelSourceJob } from '../../replication/source-jobs.js';
 import { findJobsByIds, listActiveSourceJobsOfImage } from '../../store/jobs.js';
 import { JSON_PATCH_MEDIA_TYPES, mediaTypeOf } from '../media-type.js';
+import type { RegionContext } from '../../region/context.js';
 
 /** Glance's default image tag limit (image_tag_quota). */
 export const MAX_TAGS = 128;

@@ -20,15 +20,15 @@ import {
   type JobState,
   type ReplicaRequest,
 } from '../../replication/replicas.js';
-import { MAX_CHUNKS_PER_REQUEST } from '../../replication/chunk-batch.js';
-import { createTokenBucket, type TokenBucket } from '../../replication/token-bucket.js';
+import { createTokenBucket, type TokenBucket } from '../../lib/token-bucket.js';
 import { GRANT_HEADER, REGION_HEADER, REGION_SECRET_HEADER } from '../../replication/region-client.js';
 import { applyDestinationState } from '../../replication/source-jobs.js';
 import { timestamp } from '../../store/clock.js';
 import { addTransferUsage, findGrant, type GrantRow } from '../../store/grants.js';
 import { revokeTokenCopy, storeTokenCopy, type TokenCopy } from '../../identity/token-regions.js';
 import { findJob } from '../../store/jobs.js';
-import type { RegionContext } from '../context.js';
+import { MAX_CHUNKS_PER_REQUEST } from '../../config/replication.js';
+import type { RegionContext } from '../../region/context.js';
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);

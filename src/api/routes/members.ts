@@ -20,11 +20,11 @@ import {
   updateMemberStatus,
 } from '../../store/members.js';
 import { principalOf } from '../auth.js';
-import type { RegionContext } from '../context.js';
-import { assertNotFrozen, isOwner, loadOwnedImage, loadVisibleImage } from '../image-access.js';
+import { assertNotFrozen, isOwner, loadOwnedImage, loadVisibleImage } from '../../images/access.js';
 import { memberView } from '../image-view.js';
 import type { ImageRecord } from '../../store/images.js';
 import type { Principal } from '../../identity/tokens.js';
+import type { RegionContext } from '../../region/context.js';
 
 /** Glance's default image_member_quota. */
 export const MAX_MEMBERS = 128;

@@ -34,10 +34,10 @@ import {
 } from '../../store/jobs.js';
 import type { Principal } from '../../identity/tokens.js';
 import { principalOf } from '../auth.js';
-import type { RegionContext } from '../context.js';
-import { loadOwnedImage } from '../image-access.js';
+import { loadOwnedImage } from '../../images/access.js';
 import { jobView } from '../job-view.js';
 import { nextLink } from '../page-links.js';
+import type { RegionContext } from '../../region/context.js';
 
 type Body = Record<string, unknown>;
 

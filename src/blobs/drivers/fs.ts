@@ -28,7 +28,8 @@ import {
   isErrno,
   StagePool,
 } from './direct-io.js';
-import { DEFAULT_COMPACT_THRESHOLD, PACKS_DIR, PackStore } from './packs.js';
+import { DEFAULT_COMPACT_THRESHOLD } from '../../config/storage.js';
+import { PACKS_DIR, PackStore } from './packs.js';
 
 export { DIRECT_IO_ALIGNMENT };
 
@@ -49,9 +50,9 @@ export interface FsBlobDriverOptions {
    * tmpfs): I/O is then buffered.
    */
   readonly directIo?: boolean;
-  /** A pack takes no more records past this size (default: packs.ts DEFAULT_PACK_BYTES). */
+  /** A pack takes no more records past this size (default: config/storage.ts DEFAULT_PACK_BYTES). */
   readonly packBytes?: number;
-  /** `compact`'s threshold when called without one (default: packs.ts DEFAULT_COMPACT_THRESHOLD). */
+  /** `compact`'s threshold when called without one (default: config/storage.ts DEFAULT_COMPACT_THRESHOLD). */
   readonly compactThreshold?: number;
 }
 

@@ -33,22 +33,17 @@ import { appendFile, mkdir, open, readdir, stat, truncate, unlink, type FileHand
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { CompactReport } from '../driver.js';
+import { DEFAULT_COMPACT_THRESHOLD, DEFAULT_PACK_BYTES } from '../../config/storage.js';
 import { alignUp, DIRECT_IO_ALIGNMENT, isAligned, isErrno, type StagePool } from './direct-io.js';
 
 /** Where the packs live, under the driver's root. */
 export const PACKS_DIR = '.packs';
-
-/** A pack takes no more records once it holds this many bytes (default of PackStoreOptions.packBytes). */
-export const DEFAULT_PACK_BYTES = 128 * 1024 * 1024;
 
 /**
  * Packs written at once (default of PackStoreOptions.stripes). ext4 serialises direct writes that extend a
  * file (the inode lock), so parallel writers need several files; 4 keeps two cores' disk queue full.
  */
 export const DEFAULT_PACK_STRIPES = 4;
-
-/** Default share of a sealed pack's bytes that must be garbage before `compact` rewrites it. */
-export const DEFAULT_COMPACT_THRESHOLD = 0.5;
 
 export interface PackStoreOptions {
   readonly root: string;

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { createChunkStore } from '../../../src/blobs/chunk-store.js';
 import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
 import { collectGarbage } from '../../../src/blobs/gc.js';
+import { gcRootsOf } from '../../../src/images/storage-maintenance.js';
 import type { BlobDriver } from '../../../src/blobs/driver.js';
 import { chunkKey, CHUNKS_PREFIX } from '../../../src/blobs/layout.js';
 import { CHUNK_SIZE, type Manifest } from '../../../src/domain/manifest.js';
@@ -107,11 +108,11 @@ test('collects only old objects that no image or unfinished job references', asy
     updated_at: now,
   });
 
-  const young = await collectGarbage(db, chunks, driver, { graceMs: 3_600_000 });
+  const young = await collectGarbage(gcRootsOf(db), chunks, driver, { graceMs: 3_600_000 });
   assert.equal(young.chunksDeleted, 0, 'everything is younger than the grace period');
 
   const later = new Date(Date.now() + 2 * 3_600_000);
-  const report = await collectGarbage(db, chunks, driver, { graceMs: 3_600_000, now: later });
+  const report = await collectGarbage(gcRootsOf(db), chunks, driver, { graceMs: 3_600_000, now: later });
   assert.equal(report.chunksDeleted, 1);
   assert.equal(report.manifestsDeleted, 1);
   assert.equal(report.bytesDeleted, CHUNK_SIZE);
@@ -131,7 +132,10 @@ test('spares the chunks a hold keeps, whatever their age, until it is released',
   await chunks.addChunk(pseudoRandom(CHUNK_SIZE, 7), { hold: other }); // found already stored: held too
   const { digest: loose } = await chunks.addChunk(pseudoRandom(CHUNK_SIZE, 8));
 
-  const first = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  const first = await collectGarbage(gcRootsOf(db), chunks, driver, {
+    graceMs: 0,
+    now: new Date(Date.now() + 1000),
+  });
   assert.equal(first.chunksDeleted, 1, 'only the chunk no hold keeps');
   assert.ok(await chunks.hasChunk(kept));
   assert.equal(await chunks.hasChunk(loose), false);
@@ -141,7 +145,10 @@ test('spares the chunks a hold keeps, whatever their age, until it is released',
   assert.ok(chunks.isHeld(kept), 'still kept by the other hold');
   other.release();
   assert.equal(chunks.isHeld(kept), false);
-  const second = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  const second = await collectGarbage(gcRootsOf(db), chunks, driver, {
+    graceMs: 0,
+    now: new Date(Date.now() + 1000),
+  });
   assert.equal(second.chunksDeleted, 1);
   assert.equal(await chunks.hasChunk(kept), false);
 });
@@ -168,7 +175,10 @@ test('a hold released while a collection runs keeps its chunks until that collec
   const upload = chunks.hold();
   const { digest } = await chunks.addChunk(pseudoRandom(CHUNK_SIZE, 9), { hold: upload });
 
-  const collecting = collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  const collecting = collectGarbage(gcRootsOf(db), chunks, driver, {
+    graceMs: 0,
+    now: new Date(Date.now() + 1000),
+  });
   await atSweep;
   // The upload ends now: its image row would reference the chunk, but this collection's roots predate it.
   upload.release();
@@ -199,7 +209,10 @@ test("an upload's manifest, stored before a collection and referenced after it l
     { hold: upload },
   );
   // No image row references it yet (the upload has not committed): only its hold keeps it.
-  const report = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  const report = await collectGarbage(gcRootsOf(db), chunks, driver, {
+    graceMs: 0,
+    now: new Date(Date.now() + 1000),
+  });
   assert.equal(report.manifestsDeleted, 0);
   assert.deepEqual(await chunks.getManifest(manifest), {
     chunkSize: CHUNK_SIZE,
@@ -207,6 +220,9 @@ test("an upload's manifest, stored before a collection and referenced after it l
     chunks: [digest],
   });
   upload.release();
-  const after = await collectGarbage(db, chunks, driver, { graceMs: 0, now: new Date(Date.now() + 1000) });
+  const after = await collectGarbage(gcRootsOf(db), chunks, driver, {
+    graceMs: 0,
+    now: new Date(Date.now() + 1000),
+  });
   assert.equal(after.manifestsDeleted, 1, 'collected once nothing holds or references it');
 });

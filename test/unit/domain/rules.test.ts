@@ -11,7 +11,7 @@ import {
   defaultCopyName,
   DEFAULT_REPLICATION_LIMITS,
 } from '../../../src/domain/replication-rules.js';
-import { createTokenBucket } from '../../../src/replication/token-bucket.js';
+import { createTokenBucket } from '../../../src/lib/token-bucket.js';
 
 test('job states: finished jobs never change; backoff doubles up to its cap; progress and ETA', () => {
   assert.ok(canTransitionJob('INIT', 'RUNNING'));

@@ -7,7 +7,7 @@ import { FerryError } from '../domain/errors.js';
 import type { Principal } from '../identity/tokens.js';
 import { findImage, type ImageRecord } from '../store/images.js';
 import { findMember } from '../store/members.js';
-import type { RegionContext } from './context.js';
+import type { RegionContext } from '../region/context.js';
 
 export function notFound(id: string): FerryError {
   return new FerryError('IMAGE_NOT_FOUND', `No image with ID ${id} was found.`);

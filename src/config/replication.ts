@@ -4,6 +4,9 @@
  */
 import { DEFAULT_REPLICATION_LIMITS, type ReplicationLimits } from '../domain/replication-rules.js';
 
+/** Most chunks one batch request may ask for: 64 MiB of 1 MiB chunks. */
+export const MAX_CHUNKS_PER_REQUEST = 64;
+
 export interface ReplicationSettings {
   limits: ReplicationLimits;
   /** How long a worker's claim on a job lasts without renewal (default: 30 s). */

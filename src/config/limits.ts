@@ -1,17 +1,12 @@
 /**
- * What every route of a region needs, built once at start and passed explicitly (no module singletons).
+ * A region's limits and its image settings (the settings file's `limits` and `images` sections), with their
+ * defaults.
  * @module
  */
-import type { ChunkStore } from '../blobs/chunk-store.js';
-import type { ManifestCache } from '../blobs/manifest-cache.js';
-import { DEFAULT_SCRUB_BYTES_PER_SECOND } from '../blobs/scrub.js';
-import type { BlobDriver } from '../blobs/driver.js';
-import type { RegionCatalog } from '../config/catalog.js';
 import { DEFAULT_OS_HASH_ALGO, type OsHashAlgorithm } from '../domain/image.js';
-import type { Clock } from '../store/clock.js';
-import type { Db } from '../store/db.js';
-import type { RegionClient } from '../replication/region-client.js';
-import type { ReplicationSettings } from '../replication/settings.js';
+
+/** How fast the periodic scrub reads the store by default: about 5.5 TiB a day. */
+export const DEFAULT_SCRUB_BYTES_PER_SECOND = 64 * 1024 * 1024;
 
 export interface RegionLimits {
   /** Largest image upload accepted, in bytes (default: 1 TiB, Glance's image_size_cap). */
@@ -65,27 +60,3 @@ export interface ImageSettings {
 export const DEFAULT_IMAGE_SETTINGS: ImageSettings = {
   hashingAlgorithm: DEFAULT_OS_HASH_ALGO,
 };
-
-export interface RegionContext {
-  region: string;
-  db: Db;
-  chunks: ChunkStore;
-  /** Indexed manifests of the images being read (downloads), loaded through `chunks`. */
-  manifests: ManifestCache;
-  /** The blob driver under the chunk store (garbage collection walks it). */
-  blobs: BlobDriver;
-  catalog: RegionCatalog;
-  clock: Clock;
-  limits: RegionLimits;
-  images: ImageSettings;
-  replication: ReplicationSettings;
-  /** Calls to the other regions of the catalog. */
-  regions: RegionClient;
-  /** This process's name in job leases: unique per process. */
-  workerId: string;
-  /**
-   * Fires `queued` when this process queues a job it can run, so the job worker claims it at once instead of
-   * at its next poll (other processes of the region still find it by polling).
-   */
-  jobEvents: EventTarget;
-}

@@ -2,7 +2,11 @@
  * Storage settings of a region (the settings file's `storage` section).
  * @module
  */
-import { DEFAULT_COMPACT_THRESHOLD, DEFAULT_PACK_BYTES } from './drivers/packs.js';
+/** A pack takes no more records once it holds this many bytes (blobs/drivers/packs.ts). */
+export const DEFAULT_PACK_BYTES = 128 * 1024 * 1024;
+
+/** Default share of a sealed pack's bytes that must be garbage before `compact` rewrites it. */
+export const DEFAULT_COMPACT_THRESHOLD = 0.5;
 
 export interface StorageSettings {
   /** Added to every durability barrier (drivers/flush-delay.ts): for measuring, 0 in production. */

@@ -1,0 +1,45 @@
+/**
+ * The region's storage maintenance as its callers ask for it (the administrator's routes and the periodic
+ * tasks): garbage collection and the scrub of the chunk store, given what the region's rows say. The blob
+ * layer walks the store; the rows are read here.
+ * @module
+ */
+import { collectGarbage, type GcReport, type GcRoots } from '../blobs/gc.js';
+import { scrubChunkStore, type ListCompleteImages, type ScrubReport } from '../blobs/scrub.js';
+import type { RegionContext } from '../region/context.js';
+import { forgetChunks } from '../store/account-chunks.js';
+import type { Db } from '../store/db.js';
+import { listImageManifests, listReferencedManifests } from '../store/images.js';
+import { listActiveJobManifests } from '../store/jobs.js';
+
+/** The collection's roots from the region's rows: image rows' and unfinished jobs' manifests. */
+export function gcRootsOf(db: Db): GcRoots {
+  return {
+    listManifests: async () => [
+      ...(await listReferencedManifests(db)),
+      ...(await listActiveJobManifests(db)),
+    ],
+    chunksDeleted: (digests) => forgetChunks(db, digests), // what an account holds (store/account-chunks.ts)
+  };
+}
+
+/** The images the scrub checks, from the region's rows (`active` and `deactivated` ones). */
+export function completeImagesOf(db: Db): ListCompleteImages {
+  return () => listImageManifests(db);
+}
+
+/** Collects what no image row and no unfinished job references, older than `graceMs`. */
+export function collectRegionGarbage(
+  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs' | 'clock'>,
+  graceMs: number,
+): Promise<GcReport> {
+  return collectGarbage(gcRootsOf(ctx.db), ctx.chunks, ctx.blobs, { graceMs, now: ctx.clock.now() });
+}
+
+/** Verifies every stored chunk at `bytesPerSecond` (null: as fast as the disk goes); see blobs/scrub.ts. */
+export function scrubRegion(
+  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs'>,
+  options: { bytesPerSecond: number | null; signal?: AbortSignal },
+): Promise<ScrubReport> {
+  return scrubChunkStore(completeImagesOf(ctx.db), ctx.chunks, ctx.blobs, options);
+}
