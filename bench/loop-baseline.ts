@@ -1,7 +1,7 @@
 /**
  * The machine's own event-loop stalls, as a baseline for the region processes' (bench/targets.ts): an idle
  * Node process that measures its loop with the same `monitorEventLoopDelay` settings as a region process
- * (src/region/runtime-stats.ts). A stall that the idle process shows too came from the machine (the VM
+ * (src/lib/runtime-stats.ts). A stall that the idle process shows too came from the machine (the VM
  * descheduled, the host's disk holding every process), not from Ferry's code.
  * @module
  */

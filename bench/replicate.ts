@@ -368,7 +368,7 @@ function printReplicationReport(
   lines.push(
     '',
     `Idle VmRSS before the first upload: ${regions(idleMiB)}. Default replication settings ` +
-      '(DEFAULT_REPLICATION_SETTINGS in src/replication/settings.ts); fs driver with fsync on, chunks written ' +
+      '(DEFAULT_REPLICATION_SETTINGS in src/config/replication.ts); fs driver with fsync on, chunks written ' +
       'and read with O_DIRECT (not through the page cache).',
   );
   console.log(lines.join('\n'));

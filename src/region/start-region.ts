@@ -17,7 +17,7 @@ import { SYSTEM_CLOCK, type Clock } from '../store/clock.js';
 import { openDatabase, type DatabaseConfig } from '../store/db.js';
 import { createRegionClient } from '../replication/region-client.js';
 import { startJobWorker } from '../replication/worker.js';
-import { startRuntimeStats } from './runtime-stats.js';
+import { startRuntimeStats } from '../lib/runtime-stats.js';
 import { startPeriodicGc } from './periodic-gc.js';
 import { startPeriodicScrub } from './periodic-scrub.js';
 import { startAbandonedUploadSweep } from './abandoned-uploads.js';

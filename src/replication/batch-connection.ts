@@ -16,7 +16,7 @@
 import { connect, type Socket } from 'node:net';
 import { BatchStreamError, type ChunkReceiver } from './chunk-batch.js';
 import { pointNextRead, userBufferFields, type UserBufferFields } from '../lib/socket-user-buffer.js';
-import { REGION_CALL_TIMEOUT_MS, RegionCallError, regionCallFailure } from './region-client.js';
+import { REGION_CALL_TIMEOUT_MS, RegionCallError, regionCallFailure } from './region-call.js';
 
 /** Longest response head accepted. */
 const MAX_HEAD_BYTES = 16 * 1024;

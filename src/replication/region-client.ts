@@ -8,24 +8,13 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
 import { BatchConnection } from './batch-connection.js';
-
-/** Header names of region-to-region calls. */
-export const REGION_HEADER = 'x-ferry-region';
-export const REGION_SECRET_HEADER = 'x-ferry-region-secret';
-export const GRANT_HEADER = 'x-ferry-grant';
-
-/** A failed call to another region. `transient` errors may succeed when retried. */
-export class RegionCallError extends Error {
-  constructor(
-    message: string,
-    readonly transient: boolean,
-    readonly status?: number,
-    readonly code?: string,
-  ) {
-    super(message);
-    this.name = 'RegionCallError';
-  }
-}
+import {
+  REGION_CALL_TIMEOUT_MS,
+  REGION_HEADER,
+  REGION_SECRET_HEADER,
+  RegionCallError,
+  regionCallFailure,
+} from './region-call.js';
 
 export interface RegionClient {
   /** JSON call to `region`; resolves the parsed body of a 2xx answer. */
@@ -49,23 +38,6 @@ export interface RegionClient {
     signal?: AbortSignal,
   ): Promise<Buffer>;
   close(): void;
-}
-
-/** Per-call time limit (default: 30 s): a stalled peer fails the call, which is then retried. */
-export const REGION_CALL_TIMEOUT_MS = 30_000;
-
-/** The error for a non-2xx answer of another region: its Ferry error code and message when it sent one. */
-export function regionCallFailure(region: string, status: number, data: Buffer): RegionCallError {
-  let code: string | undefined;
-  let message = `${region} answered ${status}`;
-  try {
-    const parsed = JSON.parse(data.toString('utf8')) as { error?: { code?: string; message?: string } };
-    code = parsed.error?.code;
-    if (parsed.error?.message) message = parsed.error.message;
-  } catch {
-    // Not a Ferry error body.
-  }
-  return new RegionCallError(message, status >= 500 || status === 429, status, code);
 }
 
 export function createRegionClient(catalog: RegionCatalog, self: string): RegionClient {

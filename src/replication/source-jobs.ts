@@ -34,9 +34,9 @@ import {
   type JobRow,
 } from '../store/jobs.js';
 import type { ImageRecord } from '../store/images.js';
-import { RegionCallError } from './region-client.js';
 import { jobState, type JobState, type ReplicaRequest } from './replicas.js';
 import type { RegionContext } from '../region/context.js';
+import { RegionCallError } from './region-call.js';
 
 /** How long a grant lets the destination read (default: 7 days; resumed jobs keep using it). */
 export const GRANT_TTL_MS = 7 * 24 * 3600 * 1000;

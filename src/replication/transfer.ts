@@ -25,11 +25,11 @@ import { chunksHeldByAccount, createChunkRecorder } from '../store/account-chunk
 import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
 import { findJob, releaseJob, updateLeasedJob, type JobRow } from '../store/jobs.js';
-import { GRANT_HEADER, RegionCallError } from './region-client.js';
 import type { BatchConnection } from './batch-connection.js';
 import { BatchStreamError, ChunkReceiver } from './chunk-batch.js';
 import { notifySource } from './source-jobs.js';
 import type { RegionContext } from '../region/context.js';
+import { GRANT_HEADER, RegionCallError } from './region-call.js';
 
 /** How often a run saves its progress and renews its lease (default: 500 ms). */
 export const PROGRESS_INTERVAL_MS = 500;

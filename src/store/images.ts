@@ -1,6 +1,6 @@
 /**
  * Image rows with their tags and properties, one function per query. Lists (and the access rules they apply)
- * are in `image-list.ts`; the caller checks single images with `api/image-access.ts`.
+ * are in `image-list.ts`; the caller checks single images with `images/access.ts`.
  * @module
  */
 import type { Digest } from '../domain/ids.js';

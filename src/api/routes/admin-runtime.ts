@@ -1,10 +1,10 @@
 /**
- * The region process's own figures for administrators (region/runtime-stats.ts): memory, and the event
+ * The region process's own figures for administrators (lib/runtime-stats.ts): memory, and the event
  * loop's delay over a window that `POST …/reset` ends and restarts.
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import { resetRuntimeStats, runtimeStats } from '../../region/runtime-stats.js';
+import { resetRuntimeStats, runtimeStats } from '../../lib/runtime-stats.js';
 import { requireAdmin } from '../auth.js';
 
 export function registerAdminRuntimeRoutes(app: FastifyInstance): void {

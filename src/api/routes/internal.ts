@@ -21,7 +21,6 @@ import {
   type ReplicaRequest,
 } from '../../replication/replicas.js';
 import { createTokenBucket, type TokenBucket } from '../../lib/token-bucket.js';
-import { GRANT_HEADER, REGION_HEADER, REGION_SECRET_HEADER } from '../../replication/region-client.js';
 import { applyDestinationState } from '../../replication/source-jobs.js';
 import { timestamp } from '../../store/clock.js';
 import { addTransferUsage, findGrant, type GrantRow } from '../../store/grants.js';
@@ -29,6 +28,7 @@ import { revokeTokenCopy, storeTokenCopy, type TokenCopy } from '../../identity/
 import { findJob } from '../../store/jobs.js';
 import { MAX_CHUNKS_PER_REQUEST } from '../../config/replication.js';
 import type { RegionContext } from '../../region/context.js';
+import { GRANT_HEADER, REGION_HEADER, REGION_SECRET_HEADER } from '../../replication/region-call.js';
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);

@@ -9,7 +9,7 @@ import { createChunkStore, DigestMismatchError, sha256Digest } from '../../../sr
 import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
 import { BatchConnection } from '../../../src/replication/batch-connection.js';
 import { BatchStreamError, ChunkReceiver, type BatchChunk } from '../../../src/replication/chunk-batch.js';
-import { RegionCallError } from '../../../src/replication/region-client.js';
+import { RegionCallError } from '../../../src/replication/region-call.js';
 
 const LENGTHS = [4096, 4096, 4096, 1000];
 const CHUNK_BYTES = 4096;
