@@ -13,6 +13,8 @@ import Fastify, {
 } from 'fastify';
 import { ERROR_CODES, FerryError, imsCodeOf, type ErrorCode } from '../domain/errors.js';
 import { registerAuth } from './auth.js';
+import { registerOpenApi } from './openapi.js';
+import { formatSchemaError } from './schema-errors.js';
 import { answerExpectContinue } from './expect-continue.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
 import { registerIdentityRoutes } from './routes/identity.js';
@@ -122,7 +124,9 @@ export async function createRegionServer(
     // A tag in PUT /v2/images/{id}/tags/{tag} may be 255 characters, up to 12 URL-encoded bytes each: longer
     // than Fastify's default of 100, past which the route would not match at all (a 404 "no route").
     routerOptions: { maxParamLength: 4096 },
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // verbose: an error carries the failing schema, whose description api/schema-errors.ts words it with.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, verbose: true } },
+    schemaErrorFormatter: formatSchemaError,
     clientErrorHandler: answerClientError,
     // Glance's request ids (`x-openstack-request-id`), also in every log line of the request.
     genReqId: () => `req-${randomUUID()}`,
@@ -194,6 +198,7 @@ export async function createRegionServer(
   });
 
   answerExpectContinue(app);
+  await registerOpenApi(app, ctx.region);
   registerAuth(app, ctx);
   registerDiscoveryRoutes(app, ctx);
   registerImageRoutes(app, ctx);

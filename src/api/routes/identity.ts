@@ -4,7 +4,7 @@
  * account in several regions pass the same ids (`id`) to each.
  * @module
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FerryError } from '../../domain/errors.js';
 import { newHexId } from '../../domain/ids.js';
 import { issueToken } from '../../identity/tokens.js';
@@ -32,39 +32,24 @@ import {
 } from '../../store/identity.js';
 import { principalOf, requireAdmin } from '../auth.js';
 import type { RegionContext } from '../../region/context.js';
+import { IdParams } from '../schemas/common.js';
+import {
+  AccountBody,
+  AdminTokenBody,
+  AgencyBody,
+  ProjectBody,
+  TokenBody,
+  UserBody,
+} from '../schemas/identity.js';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const ID = /^[0-9a-f]{32}$/;
-/** The policy an agency needs in the destination region to replicate into it. */
-export const KNOWN_POLICIES = ['CrossCopyAgencyPolicy', 'CrossCopyAgencyCBRPolicy'];
-
-function field(body: unknown, name: string): unknown {
-  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
+/** An empty body is an empty object to these calls (they take only optional fields, or refuse what is missing). */
+async function bodyOrEmpty(request: FastifyRequest): Promise<void> {
+  request.body ??= {};
 }
 
-function nameField(body: unknown, what: string): string {
-  const name = field(body, 'name');
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new FerryError('VALIDATION_FAILED', `${what} name must be 1-64 letters, digits, '.', '_' or '-'.`);
-  }
-  return name;
-}
-
-function idField(body: unknown): string {
-  const id = field(body, 'id');
-  if (id === undefined) return newHexId();
-  if (typeof id !== 'string' || !ID.test(id))
-    throw new FerryError('VALIDATION_FAILED', 'id must be 32 hex digits.');
-  return id;
-}
-
-function ttlField(body: unknown): number | undefined {
-  const ttl = field(body, 'ttl_seconds');
-  if (ttl === undefined) return undefined;
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 60 || ttl > 366 * 24 * 3600) {
-    throw new FerryError('VALIDATION_FAILED', 'ttl_seconds must be an integer from 60 to 31622400.');
-  }
-  return ttl;
+/** Checked before the body, so that anyone else learns only that the call is not theirs. */
+async function adminOnly(request: FastifyRequest): Promise<void> {
+  requireAdmin(request);
 }
 
 function tokenView(token: Token): Record<string, unknown> {
@@ -131,24 +116,24 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
     return { projects: projects.filter((p) => p.region === ctx.region) };
   });
 
-  app.post('/v1/tokens', async (request, reply) => {
-    const principal = principalOf(request);
-    const description = field(request.body, 'description') ?? '';
-    if (typeof description !== 'string' || description.length > 255) {
-      throw new FerryError('VALIDATION_FAILED', 'description must be a string of at most 255 characters.');
-    }
-    const { secret, token } = await issueToken(ctx.db, ctx.clock, {
-      userId: principal.userId,
-      projectId: principal.projectId,
-      description,
-      ttlSeconds: ttlField(request.body),
-      notAfter: principal.expiresAt, // as Keystone: a token cannot outlive the one that made it
-      parentHash: principal.secretHash, // nor survive its revocation
-    });
-    // It works wherever the token that made it works, in the same projects (token-regions.ts).
-    const spread = await copyTokenToPeers(ctx, token, { parent_secret_hash: principal.secretHash });
-    return reply.code(201).send(issuedView(token, secret, spread));
-  });
+  app.post<{ Body: TokenBody }>(
+    '/v1/tokens',
+    { preValidation: bodyOrEmpty, schema: { body: TokenBody } },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const { secret, token } = await issueToken(ctx.db, ctx.clock, {
+        userId: principal.userId,
+        projectId: principal.projectId,
+        description: request.body.description ?? '',
+        ttlSeconds: request.body.ttl_seconds,
+        notAfter: principal.expiresAt, // as Keystone: a token cannot outlive the one that made it
+        parentHash: principal.secretHash, // nor survive its revocation
+      });
+      // It works wherever the token that made it works, in the same projects (token-regions.ts).
+      const spread = await copyTokenToPeers(ctx, token, { parent_secret_hash: principal.secretHash });
+      return reply.code(201).send(issuedView(token, secret, spread));
+    },
+  );
 
   app.get('/v1/tokens', async (request) => {
     const principal = principalOf(request);
@@ -178,43 +163,35 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
     return { agencies: (await listAgencies(ctx.db, principal.accountId)).map(agencyView) };
   });
 
-  app.post('/v1/agencies', async (request, reply) => {
-    const principal = principalOf(request);
-    const name = nameField(request.body, 'Agency');
-    const policies = field(request.body, 'policies') ?? [];
-    if (!Array.isArray(policies)) {
-      throw new FerryError('VALIDATION_FAILED', 'policies must be a list of {region, policy}.');
-    }
-    const regions = new Set(ctx.catalog.regions.map((r) => r.name));
-    const parsed = policies.map((p: unknown, i) => {
-      const region = field(p, 'region');
-      const policy = field(p, 'policy');
-      if (typeof region !== 'string' || !regions.has(region)) {
-        throw new FerryError('VALIDATION_FAILED', `policies[${i}].region must be a region of the catalog.`);
-      }
-      if (typeof policy !== 'string' || !KNOWN_POLICIES.includes(policy)) {
-        throw new FerryError(
-          'VALIDATION_FAILED',
-          `policies[${i}].policy must be one of ${KNOWN_POLICIES.join(', ')}.`,
-        );
-      }
-      return { region, policy };
-    });
-    const unique_ = [...new Map(parsed.map((p) => [`${p.region}/${p.policy}`, p])).values()];
-    const agency = await unique(
-      () =>
-        insertAgency(ctx.db, ctx.clock, {
-          id: idField(request.body),
-          account_id: principal.accountId,
-          name,
-          policies: unique_,
-        }),
-      request.body !== null && typeof request.body === 'object' && 'id' in request.body
-        ? `Your account already has an agency named ${name}, or the id is taken: leave id out to get a new one.`
-        : `Your account already has an agency named ${name}.`,
-    );
-    return reply.code(201).send(agencyView(agency));
-  });
+  app.post<{ Body: AgencyBody }>(
+    '/v1/agencies',
+    { preValidation: bodyOrEmpty, schema: { body: AgencyBody } },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const { name } = request.body;
+      const regions = new Set(ctx.catalog.regions.map((r) => r.name));
+      const parsed = (request.body.policies ?? []).map(({ region, policy }, i) => {
+        if (!regions.has(region)) {
+          throw new FerryError('VALIDATION_FAILED', `policies[${i}].region must be a region of the catalog.`);
+        }
+        return { region, policy };
+      });
+      const unique_ = [...new Map(parsed.map((p) => [`${p.region}/${p.policy}`, p])).values()];
+      const agency = await unique(
+        () =>
+          insertAgency(ctx.db, ctx.clock, {
+            id: request.body.id ?? newHexId(),
+            account_id: principal.accountId,
+            name,
+            policies: unique_,
+          }),
+        request.body.id !== undefined
+          ? `Your account already has an agency named ${name}, or the id is taken: leave id out to get a new one.`
+          : `Your account already has an agency named ${name}.`,
+      );
+      return reply.code(201).send(agencyView(agency));
+    },
+  );
 
   app.get<{ Params: { name: string } }>('/v1/agencies/:name', async (request) => {
     const principal = principalOf(request);
@@ -238,16 +215,19 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
     return { accounts: await listAccounts(ctx.db) };
   });
 
-  app.post('/v1/admin/accounts', async (request, reply) => {
-    requireAdmin(request);
-    const name = nameField(request.body, 'Account');
-    if (await findAccountByName(ctx.db, name)) throw new FerryError('DUPLICATE', `Account ${name} exists.`);
-    const account = await unique(
-      () => insertAccount(ctx.db, ctx.clock, { id: idField(request.body), name }),
-      `Account ${name} exists.`,
-    );
-    return reply.code(201).send(account);
-  });
+  app.post<{ Body: AccountBody }>(
+    '/v1/admin/accounts',
+    { onRequest: adminOnly, preValidation: bodyOrEmpty, schema: { body: AccountBody } },
+    async (request, reply) => {
+      const { name } = request.body;
+      if (await findAccountByName(ctx.db, name)) throw new FerryError('DUPLICATE', `Account ${name} exists.`);
+      const account = await unique(
+        () => insertAccount(ctx.db, ctx.clock, { id: request.body.id ?? newHexId(), name }),
+        `Account ${name} exists.`,
+      );
+      return reply.code(201).send(account);
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/v1/admin/accounts/:id', async (request) => {
     requireAdmin(request);
@@ -260,64 +240,69 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
     return { ...account, users, projects };
   });
 
-  app.post<{ Params: { id: string } }>('/v1/admin/accounts/:id/users', async (request, reply) => {
-    requireAdmin(request);
-    const account = await findAccount(ctx.db, request.params.id);
-    if (!account) throw new FerryError('NOT_FOUND', `No account ${request.params.id}.`);
-    const name = nameField(request.body, 'User');
-    const isAdmin = field(request.body, 'is_admin') ?? false;
-    if (typeof isAdmin !== 'boolean')
-      throw new FerryError('VALIDATION_FAILED', 'is_admin must be true or false.');
-    const user = await unique(
-      () =>
-        insertUser(ctx.db, ctx.clock, {
-          id: idField(request.body),
-          account_id: account.id,
-          name,
-          is_admin: isAdmin,
-        }),
-      `Account ${account.name} already has a user ${name}.`,
-    );
-    return reply.code(201).send(userView(user));
-  });
-
-  app.post<{ Params: { id: string } }>('/v1/admin/accounts/:id/projects', async (request, reply) => {
-    requireAdmin(request);
-    const account = await findAccount(ctx.db, request.params.id);
-    if (!account) throw new FerryError('NOT_FOUND', `No account ${request.params.id}.`);
-    const name = nameField(request.body, 'Project');
-    const project = await unique(
-      () =>
-        insertProject(ctx.db, ctx.clock, {
-          id: idField(request.body),
-          account_id: account.id,
-          region: ctx.region,
-          name,
-        }),
-      `Account ${account.name} already has a project ${name} in ${ctx.region}.`,
-    );
-    return reply.code(201).send(project);
-  });
-
-  app.post<{ Params: { id: string } }>('/v1/admin/users/:id/tokens', async (request, reply) => {
-    requireAdmin(request);
-    const user = await findUser(ctx.db, request.params.id);
-    if (!user) throw new FerryError('NOT_FOUND', `No user ${request.params.id}.`);
-    const projectId = field(request.body, 'project_id');
-    const project = typeof projectId === 'string' ? await findProject(ctx.db, projectId) : undefined;
-    if (!project || project.account_id !== user.account_id || project.region !== ctx.region) {
-      throw new FerryError(
-        'VALIDATION_FAILED',
-        `project_id must be a project of the user's account in ${ctx.region}.`,
+  app.post<{ Params: { id: string }; Body: UserBody }>(
+    '/v1/admin/accounts/:id/users',
+    { onRequest: adminOnly, preValidation: bodyOrEmpty, schema: { params: IdParams, body: UserBody } },
+    async (request, reply) => {
+      const account = await findAccount(ctx.db, request.params.id);
+      if (!account) throw new FerryError('NOT_FOUND', `No account ${request.params.id}.`);
+      const { name } = request.body;
+      const user = await unique(
+        () =>
+          insertUser(ctx.db, ctx.clock, {
+            id: request.body.id ?? newHexId(),
+            account_id: account.id,
+            name,
+            is_admin: request.body.is_admin ?? false,
+          }),
+        `Account ${account.name} already has a user ${name}.`,
       );
-    }
-    const { secret, token } = await issueToken(ctx.db, ctx.clock, {
-      userId: user.id,
-      projectId: project.id,
-      ttlSeconds: ttlField(request.body),
-    });
-    // It works in every region where the user has a project of this name (else one named after the region).
-    const spread = await copyTokenToPeers(ctx, token, { project_name: project.name });
-    return reply.code(201).send(issuedView(token, secret, spread));
-  });
+      return reply.code(201).send(userView(user));
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: ProjectBody }>(
+    '/v1/admin/accounts/:id/projects',
+    { onRequest: adminOnly, preValidation: bodyOrEmpty, schema: { params: IdParams, body: ProjectBody } },
+    async (request, reply) => {
+      const account = await findAccount(ctx.db, request.params.id);
+      if (!account) throw new FerryError('NOT_FOUND', `No account ${request.params.id}.`);
+      const { name } = request.body;
+      const project = await unique(
+        () =>
+          insertProject(ctx.db, ctx.clock, {
+            id: request.body.id ?? newHexId(),
+            account_id: account.id,
+            region: ctx.region,
+            name,
+          }),
+        `Account ${account.name} already has a project ${name} in ${ctx.region}.`,
+      );
+      return reply.code(201).send(project);
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: AdminTokenBody }>(
+    '/v1/admin/users/:id/tokens',
+    { onRequest: adminOnly, preValidation: bodyOrEmpty, schema: { params: IdParams, body: AdminTokenBody } },
+    async (request, reply) => {
+      const user = await findUser(ctx.db, request.params.id);
+      if (!user) throw new FerryError('NOT_FOUND', `No user ${request.params.id}.`);
+      const project = await findProject(ctx.db, request.body.project_id);
+      if (!project || project.account_id !== user.account_id || project.region !== ctx.region) {
+        throw new FerryError(
+          'VALIDATION_FAILED',
+          `project_id must be a project of the user's account in ${ctx.region}.`,
+        );
+      }
+      const { secret, token } = await issueToken(ctx.db, ctx.clock, {
+        userId: user.id,
+        projectId: project.id,
+        ttlSeconds: request.body.ttl_seconds,
+      });
+      // It works in every region where the user has a project of this name (else one named after the region).
+      const spread = await copyTokenToPeers(ctx, token, { project_name: project.name });
+      return reply.code(201).send(issuedView(token, secret, spread));
+    },
+  );
 }

@@ -1,0 +1,74 @@
+/**
+ * The region's OpenAPI 3 document, generated from the route schemas (`@fastify/swagger` collects every route
+ * as it is registered) and served at `GET /openapi.json`. The region-to-region calls (`/internal/v1`) are
+ * left out: they are no client's API.
+ * @module
+ */
+import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { ROUTE_DOCS } from './route-docs.js';
+import { ErrorBody } from './schemas/common.js';
+
+const TOKEN_HEADER = 'x-auth-token';
+
+/** Every route registered on each app, as `METHOD url` (what the document must cover). */
+const routesOf = new WeakMap<FastifyInstance, string[]>();
+
+/** The routes registered on `app` after registerOpenApi, HEAD and the region-to-region calls aside. */
+export function documentedRoutes(app: FastifyInstance): string[] {
+  return (routesOf.get(app) ?? []).filter(
+    (route) =>
+      !route.startsWith('HEAD ') && !route.includes(' /internal/') && !route.endsWith(' /openapi.json'),
+  );
+}
+
+/** Registers the document's collector; call before any route is registered. */
+export async function registerOpenApi(app: FastifyInstance, region: string): Promise<void> {
+  const routes: string[] = [];
+  routesOf.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: `Ferry image service, region ${region}`,
+        description:
+          'The OpenStack Glance v2 image API, the IMS-shaped replication API and Ferry’s identity and ' +
+          'administration calls of one region. Every call but discovery takes a token in X-Auth-Token ' +
+          '(or Authorization: Bearer). Errors are {"error": {code, message, title, status}} (docs/errors.md).',
+        version: '1',
+      },
+      components: {
+        securitySchemes: { token: { type: 'apiKey', in: 'header', name: TOKEN_HEADER } },
+      },
+      security: [{ token: [] }],
+    },
+    hideUntagged: false,
+    transform: ({ schema, url, route }) => {
+      const hidden = url.startsWith('/internal/') || url === '/openapi.json' || route.method === 'HEAD';
+      const docs = ROUTE_DOCS[`${[route.method].flat()[0]} ${route.url}`];
+      const base: Record<string, unknown> = {
+        ...(docs ? { summary: docs.summary, tags: [docs.tag] } : {}),
+        ...((schema ?? {}) as Record<string, unknown>),
+      };
+      const publicRoute = (route.config as { public?: boolean } | undefined)?.public === true;
+      return {
+        url,
+        schema: {
+          ...base,
+          ...(hidden ? { hide: true } : {}),
+          ...(publicRoute ? { security: [] } : {}),
+          response: (base.response as Record<string, unknown> | undefined) ?? {
+            default: {
+              ...ErrorBody,
+              description: 'An error (docs/errors.md)',
+            },
+          },
+        },
+      };
+    },
+  });
+  app.get('/openapi.json', { config: { public: true } }, async () => app.swagger());
+}
