@@ -6,7 +6,7 @@
  */
 import { FerryError } from '../domain/errors.js';
 import { newUuid } from '../domain/ids.js';
-import { isTerminal, JOB_TYPES } from '../domain/job.js';
+import { isTerminal, JOB_TYPES, type JobStatus } from '../domain/job.js';
 import { checkAgency } from '../domain/replication-rules.js';
 import { copyProperties, DEFAULT_OS_HASH_ALGO } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
@@ -14,64 +14,14 @@ import { findAccount, findAgencyByName, findProjectByName } from '../store/ident
 import { deleteImage, insertImage } from '../store/images.js';
 import { deleteJob, findJob, insertJob, newJobRow, updateActiveJob, type JobRow } from '../store/jobs.js';
 import type { RegionContext } from '../region/context.js';
+import type { JobState, ReplicaRequest } from './peer-api.js';
 
-/** What a source region sends to create a replica. */
-export interface ReplicaRequest {
-  job_id: string;
-  account_id: string;
-  user_id: string;
-  source_image_id: string;
-  source_image_name: string | null;
-  project_name: string;
-  agency_name: string;
-  vault_id: string | null;
-  name: string;
-  description: string;
-  grant_secret: string;
-  bandwidth_limit: number | null;
-  image: {
-    disk_format: string | null;
-    container_format: string | null;
-    size: number;
-    virtual_size: number | null;
-    checksum: string | null;
-    /**
-     * The algorithm of `os_hash_value`, kept by the replica as it is: the destination does not hash the
-     * image again (see transfer.ts), so its own setting does not apply. Absent from sources older than the
-     * setting, which always used sha512.
-     */
-    os_hash_algo?: string | null;
-    os_hash_value: string | null;
-    manifest_digest: string;
-    min_disk: number;
-    min_ram: number;
-    image_type: string;
-    properties: Record<string, string>;
-    tags: string[];
-  };
-}
-
-/** A job's state as regions exchange it. */
-export interface JobState {
-  job_id: string;
-  status: string;
-  dest_image_id: string | null;
-  bytes_total: number;
-  bytes_transferred: number;
-  bytes_skipped_present: number;
-  bytes_skipped_zero: number;
-  bytes_per_second: number;
-  current_task: string;
-  error_code: string | null;
-  fail_reason: string | null;
-  end_time: string | null;
-  attempts: number;
-}
+export type { JobState, ReplicaRequest };
 
 export function jobState(job: JobRow): JobState {
   return {
     job_id: job.id,
-    status: job.status,
+    status: job.status as JobStatus,
     dest_image_id: job.dest_image_id,
     bytes_total: job.bytes_total,
     bytes_transferred: job.bytes_transferred,

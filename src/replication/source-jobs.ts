@@ -34,7 +34,8 @@ import {
   type JobRow,
 } from '../store/jobs.js';
 import type { ImageRecord } from '../store/images.js';
-import { jobState, type JobState, type ReplicaRequest } from './replicas.js';
+import { jobState } from './replicas.js';
+import { callPeer, PEER_CALLS, type JobState, type ReplicaRequest } from './peer-api.js';
 import type { RegionContext } from '../region/context.js';
 import { RegionCallError } from './region-call.js';
 
@@ -246,7 +247,7 @@ async function createSourceJob(
     },
   };
   try {
-    const state = await ctx.regions.call<JobState>(region, 'POST', '/internal/v1/replicas', replica);
+    const state = await callPeer<JobState>(ctx.regions, region, PEER_CALLS.createReplica, { body: replica });
     await applyDestinationState(ctx, jobId, state);
   } catch (error) {
     // Nothing may remain of a refused request.
@@ -293,7 +294,9 @@ export async function applyDestinationState(
 export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise<JobRow> {
   if (job.role !== 'source' || isTerminal(job.status)) return job;
   try {
-    const state = await ctx.regions.call<JobState>(job.dest_region, 'GET', `/internal/v1/replicas/${job.id}`);
+    const state = await callPeer<JobState>(ctx.regions, job.dest_region, PEER_CALLS.replicaState, {
+      job: job.id,
+    });
     await applyDestinationState(ctx, job.id, state);
   } catch (error) {
     if (error instanceof RegionCallError && error.status === 404) {
@@ -321,11 +324,9 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
   const now = timestamp(ctx.clock);
   await revokeGrant(ctx.db, job.id, now);
   try {
-    const state = await ctx.regions.call<JobState>(
-      job.dest_region,
-      'POST',
-      `/internal/v1/replicas/${job.id}/cancel`,
-    );
+    const state = await callPeer<JobState>(ctx.regions, job.dest_region, PEER_CALLS.cancelReplica, {
+      job: job.id,
+    });
     await applyDestinationState(ctx, job.id, state);
   } catch {
     // The destination is unreachable: its next read is refused (grant revoked) and it cancels itself.
@@ -343,7 +344,12 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
 export async function notifySource(ctx: RegionContext, jobId: string): Promise<void> {
   const job = await findJob(ctx.db, jobId);
   if (!job || job.role !== 'destination') return;
-  await ctx.regions.call(job.source_region, 'POST', `/internal/v1/jobs/${jobId}/state`, jobState(job));
+  await reportState(ctx, job.source_region, jobState(job));
+}
+
+/** Destination → source: the job's state, pushed (peer-api.ts says when). */
+export async function reportState(ctx: RegionContext, sourceRegion: string, state: JobState): Promise<void> {
+  await callPeer(ctx.regions, sourceRegion, PEER_CALLS.jobState, { job: state.job_id, body: state });
 }
 
 /** Refuses a change to an image that an unfinished replication is reading. */

@@ -28,6 +28,7 @@ import { findJob, releaseJob, updateLeasedJob, type JobRow } from '../store/jobs
 import type { BatchConnection } from './batch-connection.js';
 import { BatchStreamError, ChunkReceiver } from './chunk-batch.js';
 import { notifySource } from './source-jobs.js';
+import { PEER_CALLS, type ChunkBatchRequest } from './peer-api.js';
 import type { RegionContext } from '../region/context.js';
 import { GRANT_HEADER, RegionCallError } from './region-call.js';
 
@@ -167,12 +168,8 @@ export async function runTransfer(
               },
             },
           );
-          await connection.post(
-            `/internal/v1/grants/${job.id}/chunks`,
-            { digests: remaining, bytes_per_second: job.bandwidth_limit },
-            receiver,
-            abort.signal,
-          );
+          const batch: ChunkBatchRequest = { digests: remaining, bytes_per_second: job.bandwidth_limit };
+          await connection.post(PEER_CALLS.grantChunks.path(job.id), batch, receiver, abort.signal);
           return;
         } catch (error) {
           if (abort.signal.aborted) throw abort.signal.reason;
@@ -265,7 +262,7 @@ async function fetchManifest(ctx: RegionContext, job: JobRow, signal: AbortSigna
   try {
     bytes = await ctx.regions.getBytes(
       job.source_region,
-      `/internal/v1/grants/${job.id}/manifest`,
+      PEER_CALLS.grantManifest.path(job.id),
       { [GRANT_HEADER]: job.grant_secret ?? '' },
       signal,
     );

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FerryError } from '../../domain/errors.js';
 import { newHexId } from '../../domain/ids.js';
 import { issueToken } from '../../identity/tokens.js';
-import { copyTokenToPeers, revokeTokenInPeers, type TokenSpread } from '../../identity/token-regions.js';
+import { copyTokenToPeers, revokeTokenInPeers, type TokenSpread } from '../../replication/token-copies.js';
 import {
   deleteAgency,
   findAccount,

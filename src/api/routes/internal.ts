@@ -10,23 +10,23 @@ import { writePieces } from '../../blobs/read.js';
 import { findRegion } from '../../config/catalog.js';
 import { FerryError } from '../../domain/errors.js';
 import type { Digest } from '../../domain/ids.js';
-import { isDigest } from '../../domain/ids.js';
 import { chunkLength, serializeManifest } from '../../domain/manifest.js';
 import { hashSecret } from '../../identity/tokens.js';
+import { createReplica, cancelReplica, jobState } from '../../replication/replicas.js';
 import {
-  createReplica,
-  cancelReplica,
-  jobState,
-  type JobState,
-  type ReplicaRequest,
-} from '../../replication/replicas.js';
+  ChunkBatchRequest,
+  JobState,
+  PEER_CALLS,
+  ReplicaRequest,
+  TokenCopy,
+  TokenRevocation,
+} from '../../replication/peer-api.js';
 import { createTokenBucket, type TokenBucket } from '../../lib/token-bucket.js';
 import { applyDestinationState } from '../../replication/source-jobs.js';
 import { timestamp } from '../../store/clock.js';
 import { addTransferUsage, findGrant, type GrantRow } from '../../store/grants.js';
-import { revokeTokenCopy, storeTokenCopy, type TokenCopy } from '../../identity/token-regions.js';
+import { revokeTokenCopy, storeTokenCopy } from '../../replication/token-copies.js';
 import { findJob } from '../../store/jobs.js';
-import { MAX_CHUNKS_PER_REQUEST } from '../../config/replication.js';
 import type { RegionContext } from '../../region/context.js';
 import { GRANT_HEADER, REGION_HEADER, REGION_SECRET_HEADER } from '../../replication/region-call.js';
 
@@ -47,30 +47,6 @@ function callerRegion(ctx: RegionContext, request: FastifyRequest): string {
   return region.name;
 }
 
-const SECRET_HASH = /^[0-9a-f]{64}$/;
-
-/** A token copy from another region, checked field by field. */
-function parseTokenCopy(body: unknown): TokenCopy {
-  const b = (body ?? {}) as Record<string, unknown>;
-  const optional = (v: unknown) => v === undefined || typeof v === 'string';
-  if (
-    typeof b.user_id !== 'string' ||
-    typeof b.secret_hash !== 'string' ||
-    !SECRET_HASH.test(b.secret_hash) ||
-    typeof b.description !== 'string' ||
-    typeof b.expires_at !== 'string' ||
-    Number.isNaN(Date.parse(b.expires_at)) ||
-    !optional(b.parent_secret_hash) ||
-    !optional(b.project_name)
-  ) {
-    throw new FerryError(
-      'VALIDATION_FAILED',
-      'Not a token copy: see TokenCopy in identity/token-regions.ts.',
-    );
-  }
-  return b as unknown as TokenCopy;
-}
-
 /** Chunk lengths of granted manifests, kept for the few jobs being served (a lookup per requested chunk). */
 const MANIFEST_CACHE_SIZE = 16;
 
@@ -82,35 +58,13 @@ interface GrantedImage {
   readonly pace: (bytesPerSecond: number | null) => TokenBucket;
 }
 
-/**
- * A batch request, checked: `digests`, 1..MAX_CHUNKS_PER_REQUEST SHA-256 digests, and the job's bandwidth
- * cap `bytes_per_second` (an integer ≥ 1024, or null or absent for none).
- */
-function parseBatchRequest(body: unknown): { digests: Digest[]; bytesPerSecond: number | null } {
-  const { digests, bytes_per_second: cap } = (body ?? {}) as {
-    digests?: unknown;
-    bytes_per_second?: unknown;
-  };
-  if (cap !== undefined && cap !== null && !(Number.isInteger(cap) && (cap as number) >= 1024)) {
-    throw new FerryError('VALIDATION_FAILED', 'bytes_per_second must be an integer ≥ 1024, or null.');
-  }
-  if (
-    !Array.isArray(digests) ||
-    digests.length === 0 ||
-    digests.length > MAX_CHUNKS_PER_REQUEST ||
-    !digests.every((digest) => typeof digest === 'string' && isDigest(digest))
-  ) {
-    throw new FerryError(
-      'VALIDATION_FAILED',
-      `A chunk batch needs "digests": 1 to ${MAX_CHUNKS_PER_REQUEST} SHA-256 digests of the granted image.`,
-    );
-  }
-  return { digests: digests as Digest[], bytesPerSecond: (cap as number | null | undefined) ?? null };
-}
-
 export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext): void {
   const granted = new Map<string, Promise<GrantedImage>>();
-  const internal = { config: { public: true } };
+  // No user token; the calling region's credentials instead, checked before the body is read.
+  const internal = {
+    config: { public: true },
+    onRequest: async (request: FastifyRequest) => void callerRegion(ctx, request),
+  };
 
   async function grantFor(request: FastifyRequest, jobId: string): Promise<GrantRow> {
     const caller = callerRegion(ctx, request);
@@ -160,15 +114,11 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
     return { lengths, pace };
   }
 
-  app.get<{ Params: { job: string } }>(
-    '/internal/v1/grants/:job/manifest',
-    internal,
-    async (request, reply) => {
-      const grant = await grantFor(request, request.params.job);
-      const manifest = await ctx.chunks.getManifest(grant.manifest_digest as Digest);
-      return reply.header('content-type', 'application/octet-stream').send(serializeManifest(manifest));
-    },
-  );
+  app.get<{ Params: { job: string } }>(PEER_CALLS.grantManifest.pattern, internal, async (request, reply) => {
+    const grant = await grantFor(request, request.params.job);
+    const manifest = await ctx.chunks.getManifest(grant.manifest_digest as Digest);
+    return reply.header('content-type', 'application/octet-stream').send(serializeManifest(manifest));
+  });
 
   /**
    * A batch of chunks in one response: the body names up to MAX_CHUNKS_PER_REQUEST digests of the granted
@@ -177,12 +127,13 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
    * destination streams the answer to disk as it arrives. A chunk the source cannot read cuts the response
    * short, which the destination sees as a transient error. Bytes are metered as they are sent.
    */
-  app.post<{ Params: { job: string } }>(
-    '/internal/v1/grants/:job/chunks',
-    internal,
+  app.post<{ Params: { job: string }; Body: ChunkBatchRequest }>(
+    PEER_CALLS.grantChunks.pattern,
+    { ...internal, schema: { body: ChunkBatchRequest } },
     async (request, reply) => {
       const grant = await grantFor(request, request.params.job);
-      const { digests, bytesPerSecond } = parseBatchRequest(request.body);
+      const digests = request.body.digests as Digest[];
+      const bytesPerSecond = request.body.bytes_per_second ?? null;
       const { lengths, pace } = await grantedImage(grant);
       const pieces = digests.map((digest) => {
         const length = lengths.get(digest);
@@ -231,36 +182,44 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
     },
   );
 
-  app.post<{ Params: { job: string } }>('/internal/v1/jobs/:job/state', internal, async (request, reply) => {
-    const caller = callerRegion(ctx, request);
-    const job = await findJob(ctx.db, request.params.job);
-    if (!job || job.role !== 'source' || job.dest_region !== caller) {
-      throw new FerryError('JOB_NOT_FOUND', `No job ${request.params.job} replicates into ${caller}.`);
-    }
-    await applyDestinationState(ctx, job.id, request.body as JobState);
-    return reply.code(204).send();
-  });
+  app.post<{ Params: { job: string }; Body: JobState }>(
+    PEER_CALLS.jobState.pattern,
+    { ...internal, schema: { body: JobState } },
+    async (request, reply) => {
+      const caller = callerRegion(ctx, request);
+      const job = await findJob(ctx.db, request.params.job);
+      if (!job || job.role !== 'source' || job.dest_region !== caller || request.body.job_id !== job.id) {
+        throw new FerryError('JOB_NOT_FOUND', `No job ${request.params.job} replicates into ${caller}.`);
+      }
+      await applyDestinationState(ctx, job.id, request.body);
+      return reply.code(204).send();
+    },
+  );
 
-  // A token issued or revoked in another region (identity/token-regions.ts).
-  app.post('/internal/v1/tokens', internal, async (request) => {
-    callerRegion(ctx, request);
-    return { stored: await storeTokenCopy(ctx, parseTokenCopy(request.body)) };
-  });
+  // A token issued or revoked in another region (replication/token-copies.ts).
+  app.post<{ Body: TokenCopy }>(
+    PEER_CALLS.copyToken.pattern,
+    { ...internal, schema: { body: TokenCopy } },
+    async (request) => ({ stored: await storeTokenCopy(ctx, request.body) }),
+  );
 
-  app.post('/internal/v1/tokens/revoke', internal, async (request) => {
-    callerRegion(ctx, request);
-    const { user_id: userId, secret_hash: secretHash } = (request.body ?? {}) as Record<string, unknown>;
-    if (typeof userId !== 'string' || typeof secretHash !== 'string' || !SECRET_HASH.test(secretHash)) {
-      throw new FerryError('VALIDATION_FAILED', 'Send {"user_id", "secret_hash"}.');
-    }
-    return { revoked: await revokeTokenCopy(ctx, userId, secretHash) };
-  });
+  app.post<{ Body: TokenRevocation }>(
+    PEER_CALLS.revokeToken.pattern,
+    { ...internal, schema: { body: TokenRevocation } },
+    async (request) => ({
+      revoked: await revokeTokenCopy(ctx, request.body.user_id, request.body.secret_hash),
+    }),
+  );
 
-  app.post('/internal/v1/replicas', internal, async (request, reply) => {
-    const caller = callerRegion(ctx, request);
-    const state = await createReplica(ctx, caller, request.body as ReplicaRequest);
-    return reply.code(201).send(state);
-  });
+  app.post<{ Body: ReplicaRequest }>(
+    PEER_CALLS.createReplica.pattern,
+    { ...internal, schema: { body: ReplicaRequest } },
+    async (request, reply) => {
+      const caller = callerRegion(ctx, request);
+      const state = await createReplica(ctx, caller, request.body);
+      return reply.code(201).send(state);
+    },
+  );
 
   const replicaJob = async (request: FastifyRequest, jobId: string) => {
     const caller = callerRegion(ctx, request);
@@ -271,11 +230,11 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
     return job;
   };
 
-  app.get<{ Params: { job: string } }>('/internal/v1/replicas/:job', internal, async (request) =>
+  app.get<{ Params: { job: string } }>(PEER_CALLS.replicaState.pattern, internal, async (request) =>
     jobState(await replicaJob(request, request.params.job)),
   );
 
-  app.post<{ Params: { job: string } }>('/internal/v1/replicas/:job/cancel', internal, async (request) =>
+  app.post<{ Params: { job: string } }>(PEER_CALLS.cancelReplica.pattern, internal, async (request) =>
     cancelReplica(ctx, await replicaJob(request, request.params.job), 'cancelled from the source region'),
   );
 }

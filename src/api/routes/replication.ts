@@ -18,6 +18,7 @@ import { cancelReplica } from '../../replication/replicas.js';
 import {
   cancelSourceJob,
   refreshSourceJob,
+  reportState,
   startCrossRegionCopies,
   type CrossRegionRequest,
   type Refusal,
@@ -253,9 +254,8 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
         throw new FerryError('JOB_FINISHED', `The replication of image ${image.id} has already ended.`);
       }
       const state = await cancelReplica(ctx, job, 'cancelled from the destination region');
-      await ctx.regions
-        .call(job.source_region, 'POST', `/internal/v1/jobs/${job.id}/state`, state)
-        .catch(() => undefined); // The source learns it at its next refresh otherwise.
+      // The source learns it at its next refresh otherwise.
+      await reportState(ctx, job.source_region, state).catch(() => undefined);
       request.log.info({ audit: 'job.cancel', job: job.id, by: principal.userId }, 'replica cancelled');
       return { job_id: job.id, status: state.status };
     },

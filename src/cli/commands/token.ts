@@ -2,7 +2,7 @@
  * `ferry admin token create|list|revoke`: API tokens. `create` issues one for yourself (your token's user and
  * project), or, for an administrator, for any user (`--user`, `--account`, `--project`). A token's secret is
  * shown once; `--quiet` prints only the secret. A new token works in every region where its maker's token works
- * (a user's: where the user has a project of the same name, or named after the region); see identity/token-regions.ts.
+ * (a user's: where the user has a project of the same name, or named after the region); see replication/token-copies.ts.
  * @module
  */
 import type { Command } from 'commander';

@@ -21,18 +21,10 @@ import {
   type Token,
 } from '../store/identity.js';
 import type { RegionContext } from '../region/context.js';
+import { PEER_CALLS, type PeerCall, type TokenCopy, type TokenRevocation } from './peer-api.js';
 
 /** What another region needs to store its copy of a new token (never the secret, only its SHA-256). */
-export interface TokenCopy {
-  user_id: string;
-  secret_hash: string;
-  description: string;
-  expires_at: string;
-  /** The token the new one was made with: the copy acts in that token's project, and expires with it. */
-  parent_secret_hash?: string;
-  /** Else: the project to act in, by name. */
-  project_name?: string;
-}
+export type { TokenCopy };
 
 /** Where a token works after it was copied (this region first), and the regions that could not be reached. */
 export interface TokenSpread {
@@ -49,10 +41,10 @@ function peerRegions(ctx: RegionContext): string[] {
     .map((r) => r.name);
 }
 
-async function callPeers<T>(ctx: RegionContext, path: string, body: unknown) {
+async function callPeers<T>(ctx: RegionContext, peerCall: PeerCall, body: unknown) {
   const peers = peerRegions(ctx);
   const results = await Promise.allSettled(
-    peers.map((region) => ctx.regions.call<T>(region, 'POST', path, body)),
+    peers.map((region) => ctx.regions.call<T>(region, peerCall.method, peerCall.path(), body)),
   );
   return peers.map((region, i) => ({ region, result: results[i]! }));
 }
@@ -74,7 +66,7 @@ export async function copyTokenToPeers(
     ...actsIn,
   };
   const spread: TokenSpread = { regions: [ctx.region], notReached: [] };
-  for (const { region, result } of await callPeers<{ stored: boolean }>(ctx, '/internal/v1/tokens', copy)) {
+  for (const { region, result } of await callPeers<{ stored: boolean }>(ctx, PEER_CALLS.copyToken, copy)) {
     if (result.status === 'rejected') spread.notReached.push(region);
     else if (result.value.stored) spread.regions.push(region);
   }
@@ -87,10 +79,8 @@ export async function revokeTokenInPeers(
   userId: string,
   secretHash: string,
 ): Promise<string[]> {
-  const calls = await callPeers(ctx, '/internal/v1/tokens/revoke', {
-    user_id: userId,
-    secret_hash: secretHash,
-  });
+  const revocation: TokenRevocation = { user_id: userId, secret_hash: secretHash };
+  const calls = await callPeers(ctx, PEER_CALLS.revokeToken, revocation);
   return calls.filter(({ result }) => result.status === 'rejected').map(({ region }) => region);
 }
 

@@ -1,0 +1,148 @@
+/**
+ * The region-to-region API in one place: every call's method and path, and the JSON each side sends, as
+ * TypeBox schemas. The caller builds its path here and types its body and answer with these; the server
+ * (api/routes/internal.ts) registers the same patterns and validates what arrives with the same schemas, so
+ * a peer's bad body is a 400, never a row written from it. Job state travels both ways: the source reads it
+ * (`replica`) whenever a user reads the job, and the destination pushes it (`jobState`) when a job ends or is
+ * cancelled there, so the source learns an end without waiting for a read.
+ * Every call carries the calling region's name and secret (replication/region-call.ts); the chunk and
+ * manifest reads carry the job's grant too.
+ * @module
+ */
+import { Type, type Static } from 'typebox';
+import { MAX_CHUNKS_PER_REQUEST } from '../config/replication.js';
+import { JOB_STATUSES } from '../domain/job.js';
+import type { RegionClient } from './region-client.js';
+
+/** A call: its method, its route pattern (`:job` for the job's id), and its path for a given job. */
+export interface PeerCall {
+  readonly method: 'GET' | 'POST';
+  readonly pattern: string;
+  path(job?: string): string;
+}
+
+function call(method: PeerCall['method'], pattern: string): PeerCall {
+  return {
+    method,
+    pattern,
+    path: (job) => (job === undefined ? pattern : pattern.replace(':job', encodeURIComponent(job))),
+  };
+}
+
+/** Makes `peerCall` (for `job`, where its path names one) on `region`; resolves the parsed answer. */
+export function callPeer<T>(
+  client: Pick<RegionClient, 'call'>,
+  region: string,
+  peerCall: PeerCall,
+  options: { job?: string; body?: unknown } = {},
+): Promise<T> {
+  return client.call<T>(region, peerCall.method, peerCall.path(options.job), options.body);
+}
+
+export const PEER_CALLS = {
+  /** A token issued in the caller's region, to work here too. */
+  copyToken: call('POST', '/internal/v1/tokens'),
+  /** A token revoked in the caller's region. */
+  revokeToken: call('POST', '/internal/v1/tokens/revoke'),
+  /** The source asks the destination for the replica and its job. */
+  createReplica: call('POST', '/internal/v1/replicas'),
+  /** The source reads the job's state at the destination. */
+  replicaState: call('GET', '/internal/v1/replicas/:job'),
+  /** The source cancels the job at the destination. */
+  cancelReplica: call('POST', '/internal/v1/replicas/:job/cancel'),
+  /** The destination tells the source the job's state. */
+  jobState: call('POST', '/internal/v1/jobs/:job/state'),
+  /** The destination reads the granted image's manifest (bytes). */
+  grantManifest: call('GET', '/internal/v1/grants/:job/manifest'),
+  /** The destination reads a batch of the granted image's chunks (their bytes back to back). */
+  grantChunks: call('POST', '/internal/v1/grants/:job/chunks'),
+} as const;
+
+const SecretHash = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'a SHA-256, 64 hex digits.' });
+const Timestamp = Type.String({ format: 'date-time', description: 'an ISO 8601 time.' });
+const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const TokenCopy = Type.Object({
+  user_id: Type.String(),
+  secret_hash: SecretHash,
+  description: Type.String(),
+  expires_at: Timestamp,
+  /** The token the new one was made with: the copy acts in that token's project, and expires with it. */
+  parent_secret_hash: Type.Optional(SecretHash),
+  /** Else: the project to act in, by name. */
+  project_name: Type.Optional(Type.String()),
+});
+export type TokenCopy = Static<typeof TokenCopy>;
+
+export const TokenRevocation = Type.Object({ user_id: Type.String(), secret_hash: SecretHash });
+export type TokenRevocation = Static<typeof TokenRevocation>;
+
+/** What a source region sends to create a replica. */
+export const ReplicaRequest = Type.Object({
+  job_id: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+  account_id: Type.String(),
+  user_id: Type.String(),
+  source_image_id: Type.String(),
+  source_image_name: Nullable(Type.String()),
+  project_name: Type.String(),
+  agency_name: Type.String(),
+  vault_id: Nullable(Type.String()),
+  name: Type.String({ minLength: 1 }),
+  description: Type.String(),
+  grant_secret: Type.String({ minLength: 1 }),
+  bandwidth_limit: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  image: Type.Object({
+    disk_format: Nullable(Type.String()),
+    container_format: Nullable(Type.String()),
+    size: Type.Integer({ minimum: 0 }),
+    virtual_size: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    checksum: Nullable(Type.String()),
+    /**
+     * The algorithm of `os_hash_value`, kept by the replica as it is: the destination does not hash the
+     * image again (see transfer.ts), so its own setting does not apply. Absent from sources older than the
+     * setting, which always used sha512.
+     */
+    os_hash_algo: Type.Optional(Nullable(Type.String())),
+    os_hash_value: Nullable(Type.String()),
+    manifest_digest: SecretHash,
+    min_disk: Type.Integer({ minimum: 0 }),
+    min_ram: Type.Integer({ minimum: 0 }),
+    image_type: Type.String(),
+    properties: Type.Record(Type.String(), Type.String()),
+    tags: Type.Array(Type.String()),
+  }),
+});
+export type ReplicaRequest = Static<typeof ReplicaRequest>;
+
+/** A job's state as regions exchange it. */
+export const JobState = Type.Object({
+  job_id: Type.String(),
+  status: Type.Unsafe<(typeof JOB_STATUSES)[number]>({ type: 'string', enum: [...JOB_STATUSES] }),
+  dest_image_id: Nullable(Type.String()),
+  bytes_total: Type.Integer({ minimum: 0 }),
+  bytes_transferred: Type.Integer({ minimum: 0 }),
+  bytes_skipped_present: Type.Integer({ minimum: 0 }),
+  bytes_skipped_zero: Type.Integer({ minimum: 0 }),
+  bytes_per_second: Type.Number({ minimum: 0 }),
+  current_task: Type.String(),
+  error_code: Nullable(Type.String()),
+  fail_reason: Nullable(Type.String()),
+  end_time: Nullable(Type.String()),
+  attempts: Type.Integer({ minimum: 0 }),
+});
+export type JobState = Static<typeof JobState>;
+
+/** A batch of chunks asked for: digests of the granted manifest, and the job's bandwidth cap. */
+export const ChunkBatchRequest = Type.Object({
+  digests: Type.Array(SecretHash, {
+    minItems: 1,
+    maxItems: MAX_CHUNKS_PER_REQUEST,
+    description: `1 to ${MAX_CHUNKS_PER_REQUEST} SHA-256 digests of the granted image.`,
+  }),
+  bytes_per_second: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 1024 }), Type.Null()], {
+      description: 'an integer ≥ 1024, or null.',
+    }),
+  ),
+});
+export type ChunkBatchRequest = Static<typeof ChunkBatchRequest>;
