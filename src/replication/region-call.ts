@@ -4,6 +4,8 @@
  * what may be retried (a refusal, 4xx but 429, is permanent; anything else is transient).
  * @module
  */
+import { DigestMismatchError } from '../blobs/chunk-store.js';
+import { BatchStreamError } from './chunk-batch.js';
 
 /** Header names of region-to-region calls. */
 export const REGION_HEADER = 'x-ferry-region';
@@ -38,4 +40,14 @@ export function regionCallFailure(region: string, status: number, data: Buffer):
     // Not a Ferry error body.
   }
   return new RegionCallError(message, status >= 500 || status === 429, status, code);
+}
+
+/**
+ * Whether a failed fetch from another region may succeed if tried again: a transient call error, a chunk
+ * stream that broke or carried the wrong bytes, or a chunk that did not hash to its digest. The one rule
+ * every fetch retries by.
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof RegionCallError) return error.transient;
+  return error instanceof BatchStreamError || error instanceof DigestMismatchError;
 }

@@ -16,19 +16,18 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { DigestMismatchError, type ChunkHold } from '../blobs/chunk-store.js';
+import type { ChunkHold } from '../blobs/chunk-store.js';
 import { coerceError } from '../domain/errors.js';
-import type { Digest } from '../domain/ids.js';
 import { retryDelayMs } from '../domain/job.js';
-import { chunkLength, parseManifest, type Manifest } from '../domain/manifest.js';
+import { parseManifest, type Manifest } from '../domain/manifest.js';
 import { chunksHeldByAccount, createChunkRecorder } from '../store/account-chunks.js';
 import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
 import { findJob, releaseJob, updateLeasedJob, type JobRow } from '../store/jobs.js';
-import type { BatchConnection } from './batch-connection.js';
-import { BatchStreamError, ChunkReceiver } from './chunk-batch.js';
+import { fetchInLanes } from './fetch-lanes.js';
 import { notifySource } from './source-jobs.js';
-import { PEER_CALLS, type ChunkBatchRequest } from './peer-api.js';
+import { PEER_CALLS } from './peer-api.js';
+import { manifestChunks, planTransfer } from './transfer-plan.js';
 import type { RegionContext } from '../region/context.js';
 import { GRANT_HEADER, RegionCallError } from './region-call.js';
 
@@ -107,119 +106,53 @@ export async function runTransfer(
     // The image stays `saving` until every chunk is verified present, so nothing incomplete becomes active.
     await ctx.chunks.putManifest(manifest);
 
-    // What is here already, what is zero, what must come over.
-    const lengths = new Map<Digest, number>();
-    const sizes = new Map<Digest, number>();
-    manifest.chunks.forEach((digest, index) => {
-      const length = chunkLength(manifest, index);
-      if (digest === null) counters.skippedZero += length;
-      else {
-        lengths.set(digest, (lengths.get(digest) ?? 0) + length);
-        if (!sizes.has(digest)) sizes.set(digest, length);
-      }
-    });
+    // What is here already, what is zero, what must come over (transfer-plan.ts).
+    const chunks = manifestChunks(manifest);
+    counters.skippedZero = chunks.zeroBytes;
+    const digests = [...chunks.chunks.keys()];
     // Every chunk of the manifest is held from garbage collection until the image is active: the manifest,
     // stored above, is a root only for collections that list their roots after this.
     hold = ctx.chunks.hold();
-    for (const digest of lengths.keys()) hold.add(digest);
+    for (const digest of digests) hold.add(digest);
     // Only chunks this account holds here are skipped (store/account-chunks.ts says why), among them those
     // earlier runs of this job stored; any other chunk is fetched, even if another account's image has it.
-    const absent = new Set(await ctx.chunks.missingChunks(lengths.keys()));
-    const held = await chunksHeldByAccount(ctx.db, job.account_id, [...lengths.keys()]);
-    const missing = [...lengths.keys()].filter((digest) => absent.has(digest) || !held.has(digest));
-    const missingSet = new Set(missing);
-    const recorder = createChunkRecorder(ctx.db, job.account_id, () => ctx.chunks.flush());
-    let presentBytes = 0;
-    for (const [digest, length] of lengths) if (!missingSet.has(digest)) presentBytes += length;
+    const absent = new Set(await ctx.chunks.missingChunks(digests));
+    const held = await chunksHeldByAccount(ctx.db, job.account_id, digests);
+    const needed = new Set(digests.filter((digest) => absent.has(digest) || !held.has(digest)));
+    const plan = planTransfer(chunks, needed, ctx.replication.chunksPerRequest);
     // Chunks this job sent in earlier runs are present now; count them as transferred, not as skipped.
-    counters.skippedPresent = Math.max(0, presentBytes - job.bytes_transferred);
+    counters.skippedPresent = Math.max(0, plan.presentBytes - job.bytes_transferred);
     await save({ ...progress(), current_task: 'ReplicateImageTask:FetchChunks' });
 
-    // Progress is saved, and the lease renewed, on a clock rather than as chunks arrive: under a low bandwidth
-    // cap one chunk may take longer than the lease, which must not lapse (another run would take the job over)
-    // while a cancel must still be seen within PROGRESS_INTERVAL_MS.
-    let saving: Promise<void> | undefined;
-    const ticker = setInterval(() => {
-      // A failed save has aborted the run already (lease lost, job cancelled); the lanes stop on the abort.
-      saving ??= save(progress())
-        .catch(() => undefined)
-        .finally(() => (saving = undefined));
-    }, PROGRESS_INTERVAL_MS);
-    abort.signal.addEventListener('abort', () => clearInterval(ticker), { once: true });
-
-    // Batches of chunks, each fetched by one request and streamed to disk as it arrives (chunk-batch.ts).
-    const batches: Digest[][] = [];
-    for (let at = 0; at < missing.length; at += ctx.replication.chunksPerRequest)
-      batches.push(missing.slice(at, at + ctx.replication.chunksPerRequest));
-    const stored = new Set<Digest>();
-    const fetchBatch = async (batch: Digest[], connection: BatchConnection, buffers: [Buffer, Buffer]) => {
-      let remaining = batch;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const receiver = new ChunkReceiver(
-            remaining.map((digest) => ({ digest, length: sizes.get(digest)! })),
-            ctx.chunks,
-            {
-              buffers,
-              onStored: ({ digest, length }) => {
-                stored.add(digest);
-                recorder.add(digest);
-                counters.transferred += length;
-              },
-            },
-          );
-          const batch: ChunkBatchRequest = { digests: remaining, bytes_per_second: job.bandwidth_limit };
-          await connection.post(PEER_CALLS.grantChunks.path(job.id), batch, receiver, abort.signal);
-          return;
-        } catch (error) {
-          if (abort.signal.aborted) throw abort.signal.reason;
-          const transient =
-            error instanceof DigestMismatchError ||
-            error instanceof BatchStreamError ||
-            (error instanceof RegionCallError && error.transient);
-          if (!transient) throw classify(error);
-          const left = remaining.filter((digest) => !stored.has(digest));
-          if (left.length < remaining.length) attempt = 1; // it moved on: count tries from here
-          remaining = left;
-          if (attempt >= ctx.replication.chunkAttempts) throw error;
-          log.warn(
-            { job: job.id, attempt, chunksLeft: remaining.length, err: coerceError(error).message },
-            'chunk batch failed; retrying',
-          );
-          await sleep(retryDelayMs(attempt, ctx.replication.retryBaseMs), abort.signal);
-        }
-      }
-    };
-    let next = 0;
-    const lane = async () => {
-      // From the store: the fs driver's are aligned, so each chunk is written from where it was received;
-      // shared, so the store's hash pool verifies each chunk there too, on another core (blobs/hash-pool.ts).
-      const [first, second] = await ctx.chunks.allocateChunkBuffers(2, manifest.chunkSize, { shared: true });
-      const buffers: [Buffer, Buffer] = [first!, second!];
-      const connection = ctx.regions.batchConnection(job.source_region, {
-        [GRANT_HEADER]: job.grant_secret ?? '',
+    const recorder = createChunkRecorder(ctx.db, job.account_id, () => ctx.chunks.flush());
+    const lease = keepLease(() => save(progress()), abort.signal);
+    try {
+      await fetchInLanes(ctx, {
+        jobId: job.id,
+        sourceRegion: job.source_region,
+        grantSecret: job.grant_secret ?? '',
+        bandwidthLimit: job.bandwidth_limit,
+        batches: plan.batches,
+        chunkLength: (digest) => chunks.chunks.get(digest)!.length,
+        chunkSize: manifest.chunkSize,
+        onStored: (digest, length) => {
+          recorder.add(digest);
+          counters.transferred += length;
+        },
+        signal: abort.signal,
+        log,
       });
-      try {
-        while (next < batches.length) await fetchBatch(batches[next++]!, connection, buffers);
-      } finally {
-        connection.close();
-        ctx.chunks.releaseChunkBuffers(buffers);
-      }
-    };
-    const lanes = Array.from({ length: Math.min(ctx.replication.parallelFetches, batches.length) }, lane);
-    const results = await Promise.allSettled(lanes);
-    clearInterval(ticker);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      abort.abort(failed.reason);
+    } catch (error) {
+      abort.abort(error);
       await recorder.flush().catch(() => undefined); // what was stored is kept for the next run
-      throw failed.reason;
+      throw classify(error);
+    } finally {
+      await lease.stop();
     }
-    await saving;
     await recorder.flush();
 
     await save({ ...progress(), current_task: 'ReplicateImageTask:Verify' });
-    const stillMissing = await ctx.chunks.missingChunks(lengths.keys());
+    const stillMissing = await ctx.chunks.missingChunks(digests);
     if (stillMissing.length > 0)
       throw new Error(`${stillMissing.length} chunks are missing after the transfer`);
     await ctx.chunks.putManifest(manifest);
@@ -336,16 +269,25 @@ async function failRun(
 }
 
 /** Waits `ms`, or rejects when `signal` aborts; leaves no listener on `signal` either way (one per retry). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+
+/**
+ * Saves progress and renews the lease on a clock rather than as chunks arrive: under a low bandwidth cap one
+ * chunk may take longer than the lease, which must not lapse (another run would take the job over), while a
+ * cancel must still be seen within PROGRESS_INTERVAL_MS. A failed save has aborted the run already (lease
+ * lost, job cancelled: `save` aborts it); the ticker stops with the run.
+ */
+function keepLease(save: () => Promise<void>, signal: AbortSignal): { stop(): Promise<void> } {
+  let saving: Promise<void> | undefined;
+  const ticker = setInterval(() => {
+    saving ??= save()
+      .catch(() => undefined)
+      .finally(() => (saving = undefined));
+  }, PROGRESS_INTERVAL_MS);
+  signal.addEventListener('abort', () => clearInterval(ticker), { once: true });
+  return {
+    async stop() {
+      clearInterval(ticker);
+      await saving;
+    },
+  };
 }
