@@ -1,13 +1,12 @@
 /**
- * A job as the IMS job API shows it (`job_id`, `job_type`, `status`, `begin_time`, `end_time`,
- * `error_code`, `fail_reason`, `entities`), plus Ferry's transfer detail: bytes, rate, ETA, and where from
- * and to.
+ * A job's row as the job API shows it (the shape: api/schemas/job.ts). Finished jobs show no rate or ETA.
  * @module
  */
-import { etaSeconds, processPercent } from '../domain/job.js';
+import { etaSeconds, processPercent, type JobStatus } from '../domain/job.js';
 import type { JobRow } from '../store/jobs.js';
+import type { JobView } from './schemas/job.js';
 
-export function jobView(job: JobRow): Record<string, unknown> {
+export function jobView(job: JobRow): JobView {
   const progress = {
     bytesTotal: job.bytes_total,
     bytesTransferred: job.bytes_transferred,
@@ -19,7 +18,7 @@ export function jobView(job: JobRow): Record<string, unknown> {
   return {
     job_id: job.id,
     job_type: job.job_type,
-    status: job.status,
+    status: job.status as JobStatus,
     begin_time: job.begin_time,
     end_time: job.end_time ?? '',
     error_code: job.error_code,

@@ -6,6 +6,7 @@
  * @module
  */
 import { createInterface } from 'node:readline';
+import type { JobView } from '../api/schemas/job.js';
 import type { FerryClient } from './client.js';
 import { ApiError, CliError, InterruptedError, JobFailedError } from './errors.js';
 import type { Printer } from './output.js';
@@ -13,34 +14,8 @@ import { createProgressDisplay, type ProgressMode, type ProgressState } from './
 import { pushInterruptHandler } from './signals.js';
 import { formatBytes, formatDuration, formatRate } from './units.js';
 
-/** A job as `GET /v1/cloudimages/job/{id}` shows it (IMS fields plus Ferry's transfer detail). */
-export interface JobView {
-  job_id: string;
-  job_type: string;
-  status: string;
-  begin_time: string;
-  end_time: string;
-  error_code: string | null;
-  fail_reason: string | null;
-  entities: {
-    image_id: string | null;
-    image_name: string | null;
-    process_percent: number;
-    current_task: string;
-  };
-  source_region: string | null;
-  source_image_id: string | null;
-  source_image_name?: string | null;
-  dest_region: string | null;
-  dest_image_id: string | null;
-  bytes_total: number;
-  bytes_transferred: number;
-  bytes_skipped_present: number;
-  bytes_skipped_zero: number;
-  bytes_per_second: number;
-  eta_seconds: number | null;
-  attempts?: number;
-}
+/** A job as `GET /v1/cloudimages/job/{id}` shows it (api/schemas/job.ts). */
+export type { JobView };
 
 export type InterruptChoice = 'ask' | 'cancel' | 'leave';
 export const INTERRUPT_CHOICES: readonly InterruptChoice[] = ['ask', 'cancel', 'leave'];

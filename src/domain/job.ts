@@ -18,6 +18,19 @@ export const JOB_TYPES = {
 
 export type JobRole = 'source' | 'destination' | 'local';
 
+/** What a job is doing now (`current_task`, empty once it ended), named as IMS names its tasks. */
+export const JOB_TASKS = {
+  /** The source asks the destination for the replica. */
+  createReplica: 'ReplicateImageTask:CreateReplica',
+  /** Waiting for a worker at the destination. */
+  queued: 'ReplicateImageTask:Queued',
+  fetchManifest: 'ReplicateImageTask:FetchManifest',
+  fetchChunks: 'ReplicateImageTask:FetchChunks',
+  verify: 'ReplicateImageTask:Verify',
+  /** A run failed; the next one waits for its backoff. */
+  waitingToRetry: 'ReplicateImageTask:WaitingToRetry',
+} as const;
+
 const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   INIT: ['RUNNING', 'SUCCESS', 'FAIL', 'CANCELLED'],
   RUNNING: ['INIT', 'SUCCESS', 'FAIL', 'CANCELLED'],

@@ -6,7 +6,7 @@
  */
 import { FerryError } from '../domain/errors.js';
 import { newUuid } from '../domain/ids.js';
-import { isTerminal, JOB_TYPES, type JobStatus } from '../domain/job.js';
+import { isTerminal, JOB_TASKS, JOB_TYPES, type JobStatus } from '../domain/job.js';
 import { checkAgency } from '../domain/replication-rules.js';
 import { copyProperties, DEFAULT_OS_HASH_ALGO } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
@@ -82,7 +82,7 @@ export async function createReplica(
       manifest_digest: req.image.manifest_digest,
       bytes_total: req.image.size,
       bandwidth_limit: req.bandwidth_limit ?? ctx.replication.bandwidthLimit,
-      current_task: 'ReplicateImageTask:Queued',
+      current_task: JOB_TASKS.queued,
       grant_secret: req.grant_secret,
     },
     now,

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { loadVisibleImage, isOwner } from '../images/access.js';
 import { ERROR_CODES, FerryError, isFerryError, type ErrorCode } from '../domain/errors.js';
 import { newHexId } from '../domain/ids.js';
-import { isTerminal, JOB_TYPES } from '../domain/job.js';
+import { isTerminal, JOB_TASKS, JOB_TYPES } from '../domain/job.js';
 import {
   checkAgency,
   checkDestination,
@@ -194,7 +194,7 @@ async function createSourceJob(
       manifest_digest: image.manifest_digest,
       bytes_total: image.size ?? 0,
       bandwidth_limit: request.bandwidthLimit ?? null,
-      current_task: 'ReplicateImageTask:CreateReplica',
+      current_task: JOB_TASKS.createReplica,
     },
     now,
     ctx.replication.maxAttempts,

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ChunkHold } from '../blobs/chunk-store.js';
 import { coerceError } from '../domain/errors.js';
-import { retryDelayMs } from '../domain/job.js';
+import { JOB_TASKS, retryDelayMs } from '../domain/job.js';
 import { parseManifest, type Manifest } from '../domain/manifest.js';
 import { chunksHeldByAccount, createChunkRecorder } from '../store/account-chunks.js';
 import { timestamp } from '../store/clock.js';
@@ -98,7 +98,7 @@ export async function runTransfer(
     await save({
       status: 'RUNNING',
       attempts: job.attempts + 1,
-      current_task: 'ReplicateImageTask:FetchManifest',
+      current_task: JOB_TASKS.fetchManifest,
     });
     job.attempts += 1;
     const manifest = await fetchManifest(ctx, job, abort.signal);
@@ -122,7 +122,7 @@ export async function runTransfer(
     const plan = planTransfer(chunks, needed, ctx.replication.chunksPerRequest);
     // Chunks this job sent in earlier runs are present now; count them as transferred, not as skipped.
     counters.skippedPresent = Math.max(0, plan.presentBytes - job.bytes_transferred);
-    await save({ ...progress(), current_task: 'ReplicateImageTask:FetchChunks' });
+    await save({ ...progress(), current_task: JOB_TASKS.fetchChunks });
 
     const recorder = createChunkRecorder(ctx.db, job.account_id, () => ctx.chunks.flush());
     const lease = keepLease(() => save(progress()), abort.signal);
@@ -151,7 +151,7 @@ export async function runTransfer(
     }
     await recorder.flush();
 
-    await save({ ...progress(), current_task: 'ReplicateImageTask:Verify' });
+    await save({ ...progress(), current_task: JOB_TASKS.verify });
     const stillMissing = await ctx.chunks.missingChunks(digests);
     if (stillMissing.length > 0)
       throw new Error(`${stillMissing.length} chunks are missing after the transfer`);
@@ -178,7 +178,7 @@ export async function runTransfer(
       await releaseJob(ctx.db, job.id, worker, {
         ...progress(),
         run_at: timestamp(ctx.clock),
-        ...(interrupted ? { attempts: claimed.attempts, current_task: 'ReplicateImageTask:Queued' } : {}),
+        ...(interrupted ? { attempts: claimed.attempts, current_task: JOB_TASKS.queued } : {}),
       });
       return;
     }
@@ -247,7 +247,7 @@ async function failRun(
     await releaseJob(ctx.db, job.id, ctx.workerId, {
       ...progress,
       run_at: runAt,
-      current_task: 'ReplicateImageTask:WaitingToRetry',
+      current_task: JOB_TASKS.waitingToRetry,
       fail_reason: `attempt ${job.attempts} of ${job.max_attempts} failed: ${reason}`,
       updated_at: now.toISOString(),
     });

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Digest } from '../domain/ids.js';
+import { canTransition, type ImageStatus } from '../domain/image.js';
 import type { Db } from './db.js';
 import type { ImagesTable } from './schema.js';
 
@@ -111,11 +112,13 @@ export async function updateImage(
 export async function transitionImage(
   db: Db,
   id: string,
-  from: string,
-  to: string,
+  from: ImageStatus,
+  to: ImageStatus,
   updatedAt: string,
   columns: Partial<Omit<ImageRow, 'id' | 'status' | 'created_at' | 'updated_at'>> = {},
 ): Promise<boolean> {
+  // The lifecycle's rules (domain/image.ts) are the only way a status changes.
+  if (!canTransition(from, to)) throw new Error(`an image cannot go from ${from} to ${to}`);
   const result = await db
     .updateTable('images')
     .set({ ...columns, status: to, updated_at: updatedAt })

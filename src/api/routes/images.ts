@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FerryError, isFerryError } from '../../domain/errors.js';
 import { isUuid, newUuid } from '../../domain/ids.js';
-import { canTransition, defaultImageType, MAX_NAME_LENGTH, type ImageStatus } from '../../domain/image.js';
+import { defaultImageType, MAX_NAME_LENGTH, type ImageStatus } from '../../domain/image.js';
 import { timestamp } from '../../store/clock.js';
 import { findProject } from '../../store/identity.js';
 import {
@@ -17,6 +17,7 @@ import {
   insertImage,
   isImageIdTaken,
   removeTag,
+  transitionImage,
   updateImage,
   type ImageChanges,
   type ImageRecord,
@@ -223,13 +224,15 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
       const image = await loadOwnedImage(ctx, principal, request.params.id);
       await assertChangeable(ctx, image);
       if (image.status !== to) {
-        if (image.status !== from || !canTransition(from, to)) {
+        // Compare-and-set: an upload or delete that moved the image meanwhile wins.
+        const moved =
+          image.status === from && (await transitionImage(ctx.db, image.id, from, to, timestamp(ctx.clock)));
+        if (!moved) {
           throw new FerryError(
             'INVALID_STATUS_TRANSITION',
             `Cannot ${path} image ${image.id} in status '${image.status}'.`,
           );
         }
-        await updateImage(ctx.db, image.id, { columns: { status: to } }, timestamp(ctx.clock));
         request.log.info({ audit: `image.${path}`, image: image.id, by: principal.userId }, `image ${path}d`);
       }
       return reply.code(204).send();
