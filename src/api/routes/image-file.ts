@@ -1,52 +1,30 @@
 /**
- * Image data: upload (`PUT /v2/images/{id}/file`) streamed into the chunk store while the format inspector
- * reads along, and download (`GET`) streamed back out of it, with Range support and Glance's
- * `Content-MD5` header. Neither ever holds more than a few chunks in memory.
- *
- * Upload states: queued → saving (compare-and-set, so one upload wins) → active. A body that breaks off
- * leaves the image `killed`; data refused for its format or safety goes back to `queued`, so the owner can
- * upload the right file. In every case no image becomes active without all its chunks stored (the manifest is
- * stored after its chunks, and the image row points at the manifest last).
+ * Image data over HTTP: upload (`PUT /v2/images/{id}/file`; the use case is images/upload.ts: states,
+ * inspection, ingest) and download (`GET`) streamed out of the chunk store, with Range support and Glance's
+ * `Content-MD5` header. Neither ever holds more than a few chunks in memory. Here: the media type, the
+ * declared size, the region's upload slots, the socket (100-continue, the body read into the ingest ring,
+ * the idle timeout) and the answer.
  * @module
  */
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DigestMismatchError } from '../../blobs/chunk-store.js';
 import { BlobNotFoundError } from '../../blobs/driver.js';
-import { ingestImage } from '../../blobs/ingest.js';
 import { imagePieces, writePieces } from '../../blobs/read.js';
-import { distinctDigests } from '../../domain/manifest.js';
-import { FerryError, isFerryError } from '../../domain/errors.js';
+import { FerryError } from '../../domain/errors.js';
 import type { Digest } from '../../domain/ids.js';
-import { assertImageAcceptable, createFormatInspector } from '../../formats/inspector.js';
-import { recordAccountChunks } from '../../store/account-chunks.js';
-import { timestamp } from '../../store/clock.js';
-import { findProject } from '../../store/identity.js';
-import { transitionImage } from '../../store/images.js';
 import { principalOf } from '../auth.js';
 import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../../images/access.js';
+import { uploadImageData } from '../../images/upload.js';
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { sendContinue } from '../expect-continue.js';
 import { parseRange } from '../range.js';
 import { takeBody } from '../socket-body.js';
 import { createUploadSlots } from '../upload-slots.js';
 import { markUploading } from '../upload-sockets.js';
-import { endUploadHeartbeat, markUploadAlive } from '../../store/upload-heartbeats.js';
 import type { RegionContext } from '../../region/context.js';
 
-/** Bytes after which the inspector has seen every header it checks early (the first chunk). */
-const INSPECTION_HEAD_BYTES = 1024 * 1024;
-
 type IdParams = { id: string };
-
-/** Upload refusals that mean "wrong file", not "broken upload": the image goes back to queued. */
-const REFUSALS = new Set(['UNSAFE_IMAGE', 'DISK_FORMAT_MISMATCH', 'PAYLOAD_TOO_LARGE']);
-
-/** Whether a store error says the disk (or the region's quota on it) is full. */
-function isStorageFull(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
 
 /**
  * Refuses, before any body parser reads it, an upload whose Content-Type is not application/octet-stream (as
@@ -113,143 +91,42 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       }
       // A slot before the image changes: a refused upload leaves the image queued.
       const slot = image.status === 'queued' ? takeUploadSlot(principal.accountId, reply) : undefined;
-      // Keeps the upload's chunks from garbage collection until the image row references its manifest: an
-      // upload may outlast the collector's grace period.
-      const hold = ctx.chunks.hold();
-      let heartbeat: NodeJS.Timeout | undefined;
+      // A client that stops sending gets a JSON answer (408, as nginx's client_body_timeout), then the
+      // connection is closed.
+      const stalled = new AbortController();
+      let unmark: (() => void) | undefined;
       try {
-        if (
-          image.status !== 'queued' ||
-          !(await transitionImage(ctx.db, image.id, 'queued', 'saving', timestamp(ctx.clock)))
-        ) {
-          throw new FerryError(
-            'INVALID_IMAGE_STATUS',
-            `Image ${image.id} is ${image.status === 'queued' ? 'being uploaded' : image.status}: data can be uploaded only to a queued image.`,
-          );
-        }
-        request.log.info({ audit: 'image.upload', image: image.id, by: principal.userId }, 'upload started');
-        // Shows the upload is alive to every process of the region (region/abandoned-uploads.ts).
-        const idleMs = ctx.limits.uploadIdleTimeoutMs;
-        await markUploadAlive(ctx.db, image.id, timestamp(ctx.clock));
-        heartbeat = setInterval(() => {
-          markUploadAlive(ctx.db, image.id, timestamp(ctx.clock)).catch((error: unknown) =>
-            request.log.error({ err: error, image: image.id }, 'upload heartbeat failed'),
-          );
-        }, idleMs / 3);
-
-        const inspector = createFormatInspector();
-        let seen = 0;
-        let headChecked = false;
-        const observe = (piece: Buffer): void => {
-          inspector.update(piece);
-          seen += piece.length;
-          if (!headChecked && seen >= INSPECTION_HEAD_BYTES) {
-            headChecked = true;
-            const problems = inspector.earlyProblems();
-            if (problems.length > 0) {
-              throw new FerryError('UNSAFE_IMAGE', `The image data is refused: ${problems.join('; ')}.`);
-            }
-          }
-        };
-
-        // The ingest turns a broken or stalled client stream into UPLOAD_INCOMPLETE: the image is killed, as in
-        // Glance. A refusal of the data, or a fault of Ferry's own (a full disk, a store error), puts the
-        // image back to queued: the same upload may be tried again.
-        const abandon = async (error: unknown): Promise<never> => {
-          const serverFault = !isFerryError(error);
-          const retryable = serverFault || REFUSALS.has(error.code);
-          await transitionImage(
-            ctx.db,
-            image.id,
-            'saving',
-            retryable ? 'queued' : 'killed',
-            timestamp(ctx.clock),
-          );
-          if (serverFault) request.log.error({ image: image.id, err: error }, 'upload failed in Ferry');
-          else request.log.warn({ image: image.id, err: error }, 'upload refused or broken off');
-          // The client may still be sending: close the connection after the answer instead of reading the rest.
-          reply.header('connection', 'close');
-          if (isStorageFull(error)) {
-            throw new FerryError(
-              'STORAGE_FULL',
-              `The region's image storage is full; image ${image.id} is queued again: upload it later.`,
+        await uploadImageData(ctx, principal, image, diskFormat, {
+          openBody: () => {
+            const idleMs = ctx.limits.uploadIdleTimeoutMs;
+            request.raw.setTimeout(idleMs, () =>
+              stalled.abort(
+                new FerryError(
+                  'UPLOAD_TIMEOUT',
+                  `The client sent nothing for ${idleMs / 1000} s; the upload is cut off and image ${image.id} is killed.`,
+                ),
+              ),
             );
-          }
-          throw error; // a server fault answers 500 INTERNAL_ERROR
-        };
-
-        // A client that stops sending gets a JSON answer (408, as nginx's client_body_timeout), then the
-        // connection is closed.
-        const stalled = new AbortController();
-        request.raw.setTimeout(idleMs, () =>
-          stalled.abort(
-            new FerryError(
-              'UPLOAD_TIMEOUT',
-              `The client sent nothing for ${idleMs / 1000} s; the upload is cut off and image ${image.id} is killed.`,
-            ),
-          ),
-        );
-        let ingested;
-        const unmark = markUploading(request.raw.socket, image.id);
-        sendContinue(request, reply); // every check passed: the client may send the data now
-        // A Content-Length body is read from the socket into the ingest's ring (socket-body.ts); the HTTP
-        // parser never sees it, so this connection ends with the answer.
-        const body = takeBody(request.raw);
-        if (body !== undefined) reply.header('connection', 'close');
-        try {
-          ingested = await ingestImage(ctx.chunks, body ?? (request.body as Readable), {
-            observe,
-            maxBytes: ctx.limits.maxImageBytes,
-            hold,
-            signal: stalled.signal,
-            osHashAlgorithm: ctx.images.hashingAlgorithm,
-          });
-          request.raw.socket.setTimeout(0); // all the data is in: what is left is Ferry's work
-          const inspection = inspector.finish();
-          assertImageAcceptable(diskFormat, inspection);
-          // Every chunk must still be there (garbage collection may have raced a deduplicated chunk; see gc.ts).
-          const digests = distinctDigests(ingested.manifest);
-          const missing = await ctx.chunks.missingChunks(digests);
-          if (missing.length > 0) throw new Error(`${missing.length} chunks vanished during the upload`);
-          // The owner's account now holds these chunks (see store/account-chunks.ts); an administrator may
-          // upload into another account's image.
-          const ownerAccount = (await findProject(ctx.db, image.owner))?.account_id ?? principal.accountId;
-          await recordAccountChunks(ctx.db, ownerAccount, digests);
-          ingested = { ...ingested, virtualSize: inspection.virtualSize };
-        } catch (error) {
-          return abandon(error);
-        } finally {
-          unmark();
-        }
-
-        const activated = await transitionImage(ctx.db, image.id, 'saving', 'active', timestamp(ctx.clock), {
-          size: ingested.size,
-          virtual_size: ingested.virtualSize,
-          checksum: ingested.md5,
-          os_hash_algo: ingested.osHashAlgorithm,
-          os_hash_value: ingested.osHashValue,
-          manifest_digest: ingested.manifestDigest,
+            unmark = markUploading(request.raw.socket, image.id);
+            sendContinue(request, reply); // every check passed: the client may send the data now
+            // A Content-Length body is read from the socket into the ingest's ring (socket-body.ts); the HTTP
+            // parser never sees it, so this connection ends with the answer.
+            const body = takeBody(request.raw);
+            if (body !== undefined) reply.header('connection', 'close');
+            return body ?? (request.body as Readable);
+          },
+          signal: stalled.signal,
+          onBodyRead: () => request.raw.socket.setTimeout(0), // what is left is Ferry's work
+          log: request.log,
         });
-        if (!activated) {
-          throw new FerryError(
-            'IMAGE_DELETED_DURING_UPLOAD',
-            `Image ${image.id} was deleted during the upload.`,
-          );
-        }
-        request.log.info(
-          { audit: 'image.upload', image: image.id, size: ingested.size, stored: ingested.bytesWritten },
-          'upload finished',
-        );
-        return reply.code(204).send();
+        return await reply.code(204).send();
+      } catch (error) {
+        // The client may still be sending: close the connection after the answer instead of reading the rest.
+        if (unmark !== undefined) reply.header('connection', 'close');
+        throw error;
       } finally {
-        hold.release();
+        unmark?.();
         slot?.release();
-        if (heartbeat !== undefined) {
-          clearInterval(heartbeat);
-          await endUploadHeartbeat(ctx.db, image.id).catch((error: unknown) =>
-            request.log.error({ err: error, image: image.id }, 'upload heartbeat not removed'),
-          );
-        }
       }
     },
   );
