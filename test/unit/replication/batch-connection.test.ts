@@ -84,6 +84,17 @@ function receiverFor(
 
 const NO_ABORT = new AbortController().signal;
 
+/** `inner`, each chunk's store 20 ms late: a disk slower than the network. */
+function slowStore(inner: ReturnType<typeof createChunkStore>) {
+  return {
+    ...inner,
+    putChunk: async (...args: Parameters<typeof inner.putChunk>) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return inner.putChunk(...args);
+    },
+  };
+}
+
 test('chunks arrive in any pieces, each is stored with its own bytes, and the connection is reused', async () => {
   const { chunks, bodies } = makeChunks();
   const payload = Buffer.concat(bodies);
@@ -118,13 +129,7 @@ test('a slow store holds the socket back instead of buffering the batch, and sti
     socket.write(Buffer.concat([head(200, payload.length), payload])); // all at once
   });
   const inner = createChunkStore({ driver: createMemoryBlobDriver() });
-  const slow = {
-    ...inner,
-    putChunk: async (...args: Parameters<typeof inner.putChunk>) => {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      return inner.putChunk(...args);
-    },
-  };
+  const slow = slowStore(inner);
   const { stored, receiver } = receiverFor(chunks, slow);
   const connection = new BatchConnection('north-1', source.url, {});
   try {
@@ -146,13 +151,7 @@ test('after a slow store held the socket back, reading resumes straight into the
     socket.write(Buffer.concat([head(200, payload.length), payload]));
   });
   const inner = createChunkStore({ driver: createMemoryBlobDriver() });
-  const slow = {
-    ...inner,
-    putChunk: async (...args: Parameters<typeof inner.putChunk>) => {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      return inner.putChunk(...args);
-    },
-  };
+  const slow = slowStore(inner);
   const stored: BatchChunk[] = [];
   const buffers: [Buffer, Buffer] = [Buffer.alloc(size), Buffer.alloc(size)];
   const receiver = new ChunkReceiver(chunks, slow, { buffers, onStored: (c) => stored.push(c) });
