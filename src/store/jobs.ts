@@ -166,10 +166,6 @@ export async function updateLeasedJob(
   return Number(result.numUpdatedRows) === 1;
 }
 
-/**
- * Claims the next runnable destination job: unfinished, due, and either unleased or with an expired lease
- * (its worker is presumed dead). Compare-and-set on the lease, so two workers never hold one job.
- */
 /** Destination jobs due to run that no live worker holds. */
 function claimable(db: Db, now: string) {
   return db
@@ -185,6 +181,10 @@ export async function isJobWaiting(db: Db, now: string): Promise<boolean> {
   return (await claimable(db, now).select('id').limit(1).executeTakeFirst()) !== undefined;
 }
 
+/**
+ * Claims the next runnable destination job: unfinished, due, and either unleased or with an expired lease
+ * (its worker is presumed dead). Compare-and-set on the lease, so two workers never hold one job.
+ */
 export async function claimJob(
   db: Db,
   workerId: string,
