@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { api, OCTET } from '../helpers/deployment.js';
 import { ferryArgs } from '../helpers/ferry-command.js';
 import { childProcesses, isAlive, listeningPid } from '../helpers/process-table.js';
-import { waitForJob } from '../helpers/replication.js';
+import { requestReplication, waitForJob } from '../helpers/replication.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const REGIONS = ['north-1', 'south-1'];
@@ -148,7 +148,7 @@ test('ferry local runs one process per region, restarts a region killed with SIG
   const data = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
   assert.equal((await api(north, ferry.token, 'PUT', `/v2/images/${imageId}/file`, data, OCTET)).status, 204);
   // Region-to-region calls reach the other process at the port the system chose for it.
-  const started = await api(north, ferry.token, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, {
+  const started = await requestReplication(north, ferry.token, imageId, {
     region: 'south-1',
     agency_name: 'ferry_copy',
   });

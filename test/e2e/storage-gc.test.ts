@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api } from '../helpers/deployment.js';
 import { startRegionProcesses, type RegionProcesses } from '../helpers/region-processes.js';
-import { pseudoRandom, uploadImage, waitForJob } from '../helpers/replication.js';
+import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../helpers/replication.js';
 import { packFiles } from '../helpers/stored-chunks.js';
 import { join } from 'node:path';
 
@@ -61,14 +61,14 @@ test('collections with no grace, run over and over while uploads and replication
     upload('north-1', 23),
     upload('south-1', 25),
     ...[...images].map(async ([id, { region }]) => {
-      const started = await api(p.url(region), token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+      const started = await requestReplication(p.url(region), token, id, {
         region: region === 'north-1' ? 'south-1' : 'north-1',
         agency_name: 'ferry_copy',
       });
       assert.equal(started.status, 200, JSON.stringify(started.body));
       const job = await waitForJob(p.url(region), token, started.body.job_id);
       assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
-      images.set(job.entities.image_id, {
+      images.set(job.entities.image_id!, {
         region: region === 'north-1' ? 'south-1' : 'north-1',
         data: images.get(id)!.data,
       });

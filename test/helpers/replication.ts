@@ -3,7 +3,8 @@
  * @module
  */
 import assert from 'node:assert/strict';
-import { api, OCTET, type TestDeployment } from './deployment.js';
+import type { JobView } from '../../src/api/schemas/job.js';
+import { api, OCTET, type ApiResponse, type TestDeployment } from './deployment.js';
 
 /** Creates an image in `region` and uploads `data`; returns its id. */
 export async function uploadImage(
@@ -26,23 +27,56 @@ export async function uploadImage(
   return created.body.id;
 }
 
-/** Polls a job in its source region until it ends (or the time is up); returns its last view. */
-export async function waitForJob(
+/** `POST /v1/cloudimages/{imageId}/cross_region_copy` in the source region at `url`: the answer, as it is. */
+export function requestReplication(
+  url: string,
+  token: string | undefined,
+  imageId: string,
+  body: unknown,
+): Promise<ApiResponse> {
+  return api(url, token, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, body);
+}
+
+/** Starts a replication (by default to south-1 through the demo agency); its job id. */
+export async function startReplication(
+  url: string,
+  token: string,
+  imageId: string,
+  body: Record<string, unknown> = { region: 'south-1', agency_name: 'ferry_copy' },
+): Promise<string> {
+  const started = await requestReplication(url, token, imageId, body);
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  return started.body.job_id as string;
+}
+
+/** Polls a job in its source region until `done` says so (or the time is up); returns that view. */
+export async function waitForJobUntil(
   url: string,
   token: string,
   jobId: string,
+  done: (job: JobView) => boolean,
   timeoutMs = 60_000,
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- job views are checked field by field
-): Promise<any> {
+): Promise<JobView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const job = await api(url, token, 'GET', `/v1/cloudimages/job/${jobId}`);
     assert.equal(job.status, 200, JSON.stringify(job.body));
-    if (['SUCCESS', 'FAIL', 'CANCELLED'].includes(job.body.status)) return job.body;
+    if (done(job.body as JobView)) return job.body as JobView;
     if (Date.now() > deadline)
       assert.fail(`job ${jobId} still ${job.body.status}: ${JSON.stringify(job.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Polls a job in its source region until it ends (or the time is up); returns its last view. */
+export function waitForJob(url: string, token: string, jobId: string, timeoutMs = 60_000): Promise<JobView> {
+  return waitForJobUntil(
+    url,
+    token,
+    jobId,
+    (job) => ['SUCCESS', 'FAIL', 'CANCELLED'].includes(job.status),
+    timeoutMs,
+  );
 }
 
 /** Deterministic pseudo-random bytes (xorshift), fast and different for each seed. */

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { api, JSON_PATCH, startTestDeployment } from '../../helpers/deployment.js';
-import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 import { storedChunkDigests } from '../../helpers/stored-chunks.js';
 
 const MiB = 1024 * 1024;
@@ -21,7 +21,7 @@ test('an image sharing 95% of its chunks with one already in the destination sen
   const secondId = await uploadImage(d, token, 'north-1', second, { name: 'v2' });
 
   const copy = async (id: string) => {
-    const started = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+    const started = await requestReplication(north, token, id, {
       region: 'south-1',
       agency_name: 'ferry_copy',
     });
@@ -60,7 +60,7 @@ test('an image sharing 95% of its chunks with one already in the destination sen
     assert.equal(agency.status, 201, JSON.stringify(agency.body));
   }
   const copyAs = async (who: string, id: string) => {
-    const started = await api(north, who, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+    const started = await requestReplication(north, who, id, {
       region: 'south-1',
       agency_name: 'ferry_copy',
     });
@@ -84,7 +84,7 @@ test('a cancel from the source ends the job CANCELLED and removes the replica fr
   const north = d.url('north-1');
   const token = d.demo.token;
   const id = await uploadImage(d, token, 'north-1', pseudoRandom(16 * MiB, 5), { name: 'slow' });
-  const started = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+  const started = await requestReplication(north, token, id, {
     region: 'south-1',
     agency_name: 'ferry_copy',
     bandwidth_limit: 2 * MiB,
@@ -131,7 +131,7 @@ test('a cancel from the destination (by the new image id) ends the job at the so
   const north = d.url('north-1');
   const token = d.demo.token;
   const id = await uploadImage(d, token, 'north-1', pseudoRandom(16 * MiB, 6), { name: 'slow' });
-  const started = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+  const started = await requestReplication(north, token, id, {
     region: 'south-1',
     agency_name: 'ferry_copy',
     bandwidth_limit: 2 * MiB,
@@ -179,7 +179,7 @@ test('a replication holds the chunks it counts on from a collection that listed 
   // A collection starts in south-1 and lists its roots: the replica does not exist yet.
   const south = d.regions.find((r) => r.name === 'south-1')!.ctx.chunks;
   const collection = south.beginCollection();
-  const started = await api(d.url('north-1'), token, 'POST', `/v1/cloudimages/${source}/cross_region_copy`, {
+  const started = await requestReplication(d.url('north-1'), token, source, {
     region: 'south-1',
     agency_name: 'ferry_copy',
   });

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api } from '../../helpers/deployment.js';
 import { startRegionProcesses, type RegionProcesses } from '../../helpers/region-processes.js';
-import { pseudoRandom } from '../../helpers/replication.js';
-import { OCTET } from '../../helpers/deployment.js';
+import { pseudoRandom, startReplication, uploadImage, waitForJobUntil } from '../../helpers/replication.js';
+import type { JobView } from '../../../src/api/schemas/job.js';
 import { packFiles, storedChunkDigests } from '../../helpers/stored-chunks.js';
 import { openDatabase } from '../../../src/store/db.js';
 import { join } from 'node:path';
@@ -15,40 +15,9 @@ const SETTINGS = {
   replication: { leaseMs: 3_000, pollMs: 100, retryBaseMs: 300, bandwidthLimit: 12 * MiB },
 };
 
-async function upload(p: RegionProcesses, data: Buffer): Promise<string> {
-  const token = p.demo.token;
-  const created = await api(p.url('north-1'), token, 'POST', '/v2/images', {
-    name: 'big',
-    disk_format: 'raw',
-    container_format: 'bare',
-    visibility: 'private',
-  });
-  assert.equal(
-    (await api(p.url('north-1'), token, 'PUT', `/v2/images/${created.body.id}/file`, data, OCTET)).status,
-    204,
-  );
-  return created.body.id;
-}
-
 async function sentBytes(p: RegionProcesses): Promise<number> {
   const usage = await api(p.url('north-1'), p.demo.token, 'GET', '/v1/usage/transfer');
   return usage.body.usage.reduce((sum: number, row: { bytes: number }) => sum + row.bytes, 0);
-}
-
-/** Starts a replication of `imageId` from north-1 to south-1; its job id. */
-async function replicateToSouth(p: RegionProcesses, imageId: string): Promise<string> {
-  const started = await api(
-    p.url('north-1'),
-    p.demo.token,
-    'POST',
-    `/v1/cloudimages/${imageId}/cross_region_copy`,
-    {
-      region: 'south-1',
-      agency_name: 'ferry_copy',
-    },
-  );
-  assert.equal(started.status, 200, JSON.stringify(started.body));
-  return started.body.job_id;
 }
 
 /**
@@ -66,22 +35,9 @@ async function settledSentBytes(p: RegionProcesses): Promise<number> {
   return sent;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- job views are checked field by field
-type JobView = any;
-
-async function waitUntil(
-  p: RegionProcesses,
-  jobId: string,
-  done: (job: JobView) => boolean,
-  timeoutMs = 90_000,
-): Promise<JobView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await api(p.url('north-1'), p.demo.token, 'GET', `/v1/cloudimages/job/${jobId}`)).body;
-    if (done(job)) return job;
-    if (Date.now() > deadline) assert.fail(`job ${jobId} is still ${JSON.stringify(job)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** Polls the job in north-1 until `done` says so (90 s at most). */
+function waitUntil(p: RegionProcesses, jobId: string, done: (job: JobView) => boolean): Promise<JobView> {
+  return waitForJobUntil(p.url('north-1'), p.demo.token, jobId, done, 90_000);
 }
 
 async function download(p: RegionProcesses, region: string, id: string): Promise<Buffer> {
@@ -94,8 +50,8 @@ async function download(p: RegionProcesses, region: string, id: string): Promise
 test('a destination killed with SIGKILL mid-transfer resumes after restart without resending what it stored', async (t) => {
   const p = await startRegionProcesses(t, ['north-1', 'south-1'], SETTINGS);
   const data = pseudoRandom(48 * MiB, 99);
-  const imageId = await upload(p, data);
-  const jobId = await replicateToSouth(p, imageId);
+  const imageId = await uploadImage(p, p.demo.token, 'north-1', data, { name: 'big' });
+  const jobId = await startReplication(p.url('north-1'), p.demo.token, imageId);
 
   const before = await waitUntil(p, jobId, (job) => job.bytes_transferred >= 16 * MiB);
   assert.equal(before.status, 'RUNNING');
@@ -118,9 +74,9 @@ test('a destination killed with SIGKILL mid-transfer resumes after restart witho
     sentAfterRestart > 0 && sentAfterRestart < data.length - 8 * MiB,
     'the restart resumed, it did not start over',
   );
-  assert.ok(job.attempts >= 2, 'a second run finished the job');
+  assert.ok((job.attempts ?? 0) >= 2, 'a second run finished the job');
   assert.ok(
-    (await download(p, 'south-1', job.entities.image_id)).equals(data),
+    (await download(p, 'south-1', job.entities.image_id!)).equals(data),
     'the replica is byte-identical',
   );
 });
@@ -133,8 +89,8 @@ test('a destination killed between pack writes and their barrier loses only the 
     storage: { flushDelayMs: 500 },
   });
   const data = pseudoRandom(48 * MiB, 98);
-  const imageId = await upload(p, data);
-  const jobId = await replicateToSouth(p, imageId);
+  const imageId = await uploadImage(p, p.demo.token, 'north-1', data, { name: 'big' });
+  const jobId = await startReplication(p.url('north-1'), p.demo.token, imageId);
   // Killed at a moment the destination's packs hold at least 4 MiB that no barrier has covered yet.
   const blobs = join(p.dataDir, 'south-1', 'blobs');
   const unsynced = async () =>
@@ -172,7 +128,7 @@ test('a destination killed between pack writes and their barrier loses only the 
   assert.ok(sentAfterRestart >= data.length - durable, 'everything not durable was fetched again');
   assert.ok(sentAfterRestart <= data.length - recorded, 'nothing recorded as held was fetched again');
   assert.ok(
-    (await download(p, 'south-1', job.entities.image_id)).equals(data),
+    (await download(p, 'south-1', job.entities.image_id!)).equals(data),
     'the replica is byte-identical',
   );
 });
@@ -183,8 +139,8 @@ test('a source that disappears for a while is retried with backoff and the job s
     replication: { ...SETTINGS.replication, maxAttempts: 8, chunksPerRequest: 2 },
   });
   const data = pseudoRandom(24 * MiB, 7);
-  const imageId = await upload(p, data);
-  const jobId = await replicateToSouth(p, imageId);
+  const imageId = await uploadImage(p, p.demo.token, 'north-1', data, { name: 'big' });
+  const jobId = await startReplication(p.url('north-1'), p.demo.token, imageId);
   await waitUntil(p, jobId, (job) => job.bytes_transferred >= 4 * MiB);
   await p.kill('north-1', 'SIGKILL');
   // The destination keeps the job and says it is waiting to retry.
@@ -200,7 +156,7 @@ test('a source that disappears for a while is retried with backoff and the job s
   await p.start('north-1');
   const job = await waitUntil(p, jobId, (j) => ['SUCCESS', 'FAIL', 'CANCELLED'].includes(j.status));
   assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
-  assert.ok((await download(p, 'south-1', job.entities.image_id)).equals(data));
+  assert.ok((await download(p, 'south-1', job.entities.image_id!)).equals(data));
   // Each lane's waits between retries left a listener on the run's signal, until Node warned of a leak.
   assert.doesNotMatch(await readLog(p), /MaxListenersExceeded/);
 });
@@ -214,8 +170,8 @@ test('a job that cannot finish ends FAIL with its reason, and its destination im
   const p = await startRegionProcesses(t, ['north-1', 'south-1'], {
     replication: { ...SETTINGS.replication, maxAttempts: 2, chunkAttempts: 2, retryBaseMs: 100 },
   });
-  const imageId = await upload(p, pseudoRandom(24 * MiB, 8));
-  const jobId = await replicateToSouth(p, imageId);
+  const imageId = await uploadImage(p, p.demo.token, 'north-1', pseudoRandom(24 * MiB, 8), { name: 'big' });
+  const jobId = await startReplication(p.url('north-1'), p.demo.token, imageId);
   await waitUntil(p, jobId, (job) => job.bytes_transferred >= 2 * MiB);
   await p.kill('north-1', 'SIGKILL');
   const deadline = Date.now() + 30_000;
@@ -228,7 +184,7 @@ test('a job that cannot finish ends FAIL with its reason, and its destination im
   const job = await waitUntil(p, jobId, (j) => ['SUCCESS', 'FAIL', 'CANCELLED'].includes(j.status));
   assert.equal(job.status, 'FAIL');
   assert.equal(job.error_code, 'REPLICATION_FAILED');
-  assert.match(job.fail_reason, /unreachable/);
+  assert.match(job.fail_reason ?? '', /unreachable/);
   assert.notEqual(job.end_time, '');
   const deleted = await api(p.url('north-1'), p.demo.token, 'DELETE', `/v2/images/${imageId}`);
   assert.equal(deleted.status, 204, 'the source is no longer locked');

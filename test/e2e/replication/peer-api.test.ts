@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { PEER_CALLS } from '../../../src/replication/peer-api.js';
 import { findJob } from '../../../src/store/jobs.js';
 import { api, startTestDeployment } from '../../helpers/deployment.js';
-import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 
 test('peer bodies are schema-checked: a bad replica request or job state is a 400 and changes nothing', async (t) => {
   const d = await startTestDeployment(t, ['north-1', 'south-1']);
@@ -26,7 +26,7 @@ test('peer bodies are schema-checked: a bad replica request or job state is a 40
   const imageId = await uploadImage(d, d.demo.token, 'north-1', pseudoRandom(2 * 1024 * 1024, 5), {
     name: 'peer',
   });
-  const started = await api(north, d.demo.token, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, {
+  const started = await requestReplication(north, d.demo.token, imageId, {
     region: 'south-1',
     agency_name: 'ferry_copy',
   });

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { api, startTestDeployment } from '../../helpers/deployment.js';
 import { makeImage } from '../../helpers/qemu.js';
-import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 import { makeTempDir } from '../../helpers/tmp.js';
 import { startRegionProcesses } from '../../helpers/region-processes.js';
 
@@ -26,18 +26,12 @@ test('a qcow2 made by qemu-img is replicated between two region processes: new i
   });
   const sourceImage = (await api(d.url('north-1'), d.demo.token, 'GET', `/v2/images/${sourceId}`)).body;
 
-  const started = await api(
-    d.url('north-1'),
-    d.demo.token,
-    'POST',
-    `/v1/cloudimages/${sourceId}/cross_region_copy`,
-    {
-      region: 'south-1',
-      project_name: 'south-1',
-      agency_name: 'ferry_copy',
-      description: 'for the south',
-    },
-  );
+  const started = await requestReplication(d.url('north-1'), d.demo.token, sourceId, {
+    region: 'south-1',
+    project_name: 'south-1',
+    agency_name: 'ferry_copy',
+    description: 'for the south',
+  });
   assert.equal(started.status, 200, JSON.stringify(started.body));
   assert.match(started.body.job_id, /^[0-9a-f]{32}$/);
   const job = await waitForJob(d.url('north-1'), d.demo.token, started.body.job_id);
@@ -86,13 +80,10 @@ async function replicateToSouth(
   d: { url(region: string): string; demo: { token: string } },
   imageId: string,
 ): Promise<Record<string, unknown>> {
-  const started = await api(
-    d.url('north-1'),
-    d.demo.token,
-    'POST',
-    `/v1/cloudimages/${imageId}/cross_region_copy`,
-    { region: 'south-1', agency_name: 'ferry_copy' },
-  );
+  const started = await requestReplication(d.url('north-1'), d.demo.token, imageId, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+  });
   assert.equal(started.status, 200, JSON.stringify(started.body));
   const job = await waitForJob(d.url('north-1'), d.demo.token, started.body.job_id);
   assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
@@ -138,16 +129,10 @@ test('ferry serve --settings: images.hashingAlgorithm sha256 holds for uploads a
 test('one call to three regions makes three jobs; five images in one call make five jobs; refusals come with reasons', async (t) => {
   const d = await startTestDeployment(t, ['north-1', 'south-1', 'west-1', 'east-1']);
   const imageId = await uploadImage(d, d.demo.token, 'north-1', pseudoRandom(3 * MiB, 1), { name: 'fan' });
-  const fan = await api(
-    d.url('north-1'),
-    d.demo.token,
-    'POST',
-    `/v1/cloudimages/${imageId}/cross_region_copy`,
-    {
-      regions: ['south-1', 'west-1', 'east-1'],
-      agency_name: 'ferry_copy',
-    },
-  );
+  const fan = await requestReplication(d.url('north-1'), d.demo.token, imageId, {
+    regions: ['south-1', 'west-1', 'east-1'],
+    agency_name: 'ferry_copy',
+  });
   assert.equal(fan.status, 200, JSON.stringify(fan.body));
   assert.equal(fan.body.jobs.length, 3);
   assert.deepEqual(fan.body.jobs.map((j: { region: string }) => j.region).sort(), [

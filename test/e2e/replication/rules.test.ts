@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, JSON_PATCH, startTestDeployment } from '../../helpers/deployment.js';
-import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 
 const MiB = 1024 * 1024;
 
@@ -81,7 +81,7 @@ test('each replication rule refuses with its code, and nothing is created', asyn
     ['no agency named', ok, { region: 'south-1' }, 400, 'VALIDATION_FAILED', undefined],
   ];
   for (const [what, imageId, body, status, code, ims] of cases) {
-    const response = await api(north, token, 'POST', `/v1/cloudimages/${imageId}/cross_region_copy`, body);
+    const response = await requestReplication(north, token, imageId, body);
     assert.equal(response.status, status, `${what}: ${JSON.stringify(response.body)}`);
     assert.equal(response.body.error.code, code, what);
     assert.equal(response.body.error.ims_code, ims, what);
@@ -101,7 +101,7 @@ test('each replication rule refuses with its code, and nothing is created', asyn
   }
 
   // One image to several regions, refused for different reasons: REPLICATION_REFUSED, each reason listed.
-  const mixed = await api(north, token, 'POST', `/v1/cloudimages/${ok}/cross_region_copy`, {
+  const mixed = await requestReplication(north, token, ok, {
     ...base,
     regions: ['north-1', 'mars-1'],
     region: undefined,
@@ -119,7 +119,7 @@ test('each replication rule refuses with its code, and nothing is created', asyn
     ],
   );
   // A misspelt field is refused, not ignored (here it would have meant an uncapped copy).
-  const typo = await api(north, token, 'POST', `/v1/cloudimages/${ok}/cross_region_copy`, {
+  const typo = await requestReplication(north, token, ok, {
     ...base,
     bandwith_limit: 1024 * 1024,
   });
@@ -167,7 +167,7 @@ test('a sixth concurrent replication is refused (IMG.0149); the source is locked
     images.push(await uploadImage(d, token, 'north-1', pseudoRandom(2 * MiB, 20 + i), { name: `slow-${i}` }));
   // A bandwidth cap keeps the first five running while the sixth is asked for.
   for (let i = 0; i < 5; i++) {
-    const started = await api(north, token, 'POST', `/v1/cloudimages/${images[i]}/cross_region_copy`, {
+    const started = await requestReplication(north, token, images[i]!, {
       region: 'south-1',
       agency_name: 'ferry_copy',
       bandwidth_limit: 256 * 1024,
@@ -175,7 +175,7 @@ test('a sixth concurrent replication is refused (IMG.0149); the source is locked
     assert.equal(started.status, 200, JSON.stringify(started.body));
     jobs.push(started.body.job_id);
   }
-  const sixth = await api(north, token, 'POST', `/v1/cloudimages/${images[5]}/cross_region_copy`, {
+  const sixth = await requestReplication(north, token, images[5]!, {
     region: 'south-1',
     agency_name: 'ferry_copy',
   });
@@ -207,7 +207,7 @@ test('a sixth concurrent replication is refused (IMG.0149); the source is locked
   }
 
   await api(north, token, 'POST', `/v1/cloudimages/job/${jobs[0]}/cancel`);
-  const retried = await api(north, token, 'POST', `/v1/cloudimages/${images[5]}/cross_region_copy`, {
+  const retried = await requestReplication(north, token, images[5]!, {
     region: 'south-1',
     agency_name: 'ferry_copy',
   });
@@ -231,7 +231,7 @@ test('requests sent at once cannot start more jobs than the limit allows', async
     );
   const answers = await Promise.all(
     images.map((id) =>
-      api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+      requestReplication(north, token, id, {
         region: 'south-1',
         agency_name: 'ferry_copy',
         bandwidth_limit: 128 * 1024, // keeps the accepted jobs running
@@ -258,7 +258,7 @@ test('a job whose chunks take longer than its lease keeps the lease: one run, no
   const token = d.demo.token;
   const id = await uploadImage(d, token, 'north-1', pseudoRandom(2 * MiB, 60), { name: 'capped' });
   // 512 KiB/s: the second 1 MiB chunk comes ~2 s after the first, twice the lease.
-  const started = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+  const started = await requestReplication(north, token, id, {
     region: 'south-1',
     agency_name: 'ferry_copy',
     bandwidth_limit: 512 * 1024,
@@ -267,7 +267,7 @@ test('a job whose chunks take longer than its lease keeps the lease: one run, no
   const job = await waitForJob(north, token, started.body.job_id);
   assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
   assert.equal(job.attempts, 1, 'the run was never taken over by a second one');
-  const tooSlow = await api(north, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+  const tooSlow = await requestReplication(north, token, id, {
     region: 'south-1',
     agency_name: 'ferry_copy',
     bandwidth_limit: 1024,
@@ -317,7 +317,7 @@ test('an account an administrator made region by region replicates into a projec
   assert.equal(inSouth.body.project.name, 'south-1');
   const north = d.url('north-1');
   const id = await uploadImage(d, tokens['north-1']!, 'north-1', pseudoRandom(MiB, 70), { name: 'acme-img' });
-  const started = await api(north, tokens['north-1']!, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+  const started = await requestReplication(north, tokens['north-1']!, id, {
     region: 'south-1',
     agency_name: 'copier',
   });
@@ -328,7 +328,7 @@ test('an account an administrator made region by region replicates into a projec
     replicas.map((i: { name: string }) => i.name),
     ['copy_north-1_acme-img'],
   );
-  const unknown = await api(north, tokens['north-1']!, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+  const unknown = await requestReplication(north, tokens['north-1']!, id, {
     region: 'south-1',
     agency_name: 'copier',
     project_name: 'no-such-project',

@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, startTestDeployment } from '../../helpers/deployment.js';
-import { pseudoRandom, uploadImage, waitForJob } from '../../helpers/replication.js';
+import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 
 const MiB = 1024 * 1024;
 
 async function replicate(url: string, token: string, id: string, extra: Record<string, unknown> = {}) {
-  const started = await api(url, token, 'POST', `/v1/cloudimages/${id}/cross_region_copy`, {
+  const started = await requestReplication(url, token, id, {
     region: 'south-1',
     agency_name: 'ferry_copy',
     ...extra,
