@@ -1,19 +1,7 @@
-// The metadata store on both dialects: identity, tokens, image listing (filters, sort, keyset pages,
-// visibility), compare-and-set status changes, members and cascades.
-import { setTimeout as sleep } from 'node:timers/promises';
+// Image rows on both dialects: listing (filters, sort, keyset pages, visibility), the scrub's list,
+// abandoned uploads, compare-and-set status changes, members and cascades.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { authenticate, issueToken } from '../../../src/identity/tokens.js';
-import type { Clock } from '../../../src/store/clock.js';
-import type { Db } from '../../../src/store/db.js';
-import {
-  insertAccount,
-  insertAgency,
-  findAgencyByName,
-  insertProject,
-  insertUser,
-  revokeToken,
-} from '../../../src/store/identity.js';
 import {
   deleteImage,
   isImageIdTaken,
@@ -31,160 +19,15 @@ import {
   listAbandonedUploads,
   markUploadAlive,
 } from '../../../src/store/upload-heartbeats.js';
-import {
-  chunksHeldByAccount,
-  createChunkRecorder,
-  forgetChunks,
-  recordAccountChunks,
-} from '../../../src/store/account-chunks.js';
 import { dialects, openTestDb } from '../../helpers/db.js';
-
-function fixedClock(start = Date.parse('2026-01-01T00:00:00Z')): Clock & { advance(ms: number): void } {
-  let now = start;
-  return { now: () => new Date(now), advance: (ms) => (now += ms) };
-}
-
-async function seed(db: Db, clock: Clock) {
-  await insertAccount(db, clock, { id: 'a'.repeat(32), name: 'alpha' });
-  await insertAccount(db, clock, { id: 'b'.repeat(32), name: 'beta' });
-  await insertUser(db, clock, {
-    id: 'u'.repeat(32),
-    account_id: 'a'.repeat(32),
-    name: 'ann',
-    is_admin: false,
-  });
-  await insertUser(db, clock, {
-    id: 'v'.repeat(32),
-    account_id: 'b'.repeat(32),
-    name: 'bob',
-    is_admin: false,
-  });
-  await insertProject(db, clock, {
-    id: 'p'.repeat(32),
-    account_id: 'a'.repeat(32),
-    region: 'north-1',
-    name: 'north-1',
-  });
-  await insertProject(db, clock, {
-    id: 'q'.repeat(32),
-    account_id: 'b'.repeat(32),
-    region: 'north-1',
-    name: 'north-1',
-  });
-}
-
-function imageRow(id: number, overrides: Partial<ImageRow>): ImageRow {
-  const stamp = new Date(Date.parse('2026-01-01T00:00:00Z') + id * 1000).toISOString();
-  return {
-    id: `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`,
-    owner: 'p'.repeat(32),
-    name: `img-${id}`,
-    status: 'active',
-    visibility: 'private',
-    disk_format: 'qcow2',
-    container_format: 'bare',
-    size: id * 100,
-    virtual_size: null,
-    checksum: null,
-    os_hash_algo: null,
-    os_hash_value: null,
-    manifest_digest: null,
-    min_disk: 0,
-    min_ram: 0,
-    protected: 0,
-    os_hidden: 0,
-    image_type: 'system-disk',
-    cmk_id: null,
-    frozen: 0,
-    created_at: stamp,
-    updated_at: stamp,
-    source_region: null,
-    source_image_id: null,
-    replication_job_id: null,
-    ...overrides,
-  };
-}
-
-const alpha = { projectId: 'p'.repeat(32), isAdmin: false };
-const beta = { projectId: 'q'.repeat(32), isAdmin: false };
+import { alpha, beta, fixedClock, imageRow, seed } from '../../helpers/rows.js';
 
 function listing(overrides: Partial<ListOptions>): ListOptions {
   return { viewer: alpha, filters: {}, sort: [{ key: 'created_at', dir: 'desc' }], limit: 100, ...overrides };
 }
 
 for (const { name, skip } of dialects()) {
-  describe(`metadata store on ${name}`, { skip }, () => {
-    test('the chunks an account holds: recorded once however often, per account, forgotten with the chunk', async (t) => {
-      const db = await openTestDb(t, name);
-      const digests = Array.from({ length: 1203 }, (_, i) => i.toString(16).padStart(64, '0'));
-      await recordAccountChunks(db, 'a'.repeat(32), digests.slice(0, 1000));
-      await recordAccountChunks(db, 'a'.repeat(32), digests.slice(500)); // overlaps: no duplicate-key error
-      // Each write is preceded by the chunk store's barrier, and fails if the barrier fails.
-      let barriers = 0;
-      const recorder = createChunkRecorder(db, 'b'.repeat(32), async () => {
-        barriers++;
-      });
-      for (const digest of digests.slice(0, 3)) recorder.add(digest);
-      await recorder.flush();
-      assert.equal(barriers, 1);
-      // A barrier slower than the recording interval: one at a time, and one waiting takes what came meanwhile.
-      let running = 0;
-      let most = 0;
-      let slowBarriers = 0;
-      const slow = createChunkRecorder(db, 'c'.repeat(32), async () => {
-        slowBarriers++;
-        most = Math.max(most, ++running);
-        await sleep(400);
-        running--;
-      });
-      for (const [i, digest] of digests.slice(0, 12).entries()) {
-        slow.add(digest);
-        if (i % 3 === 2) await sleep(300); // past the interval: a write is due
-      }
-      await slow.flush();
-      assert.equal(most, 1);
-      assert.ok(slowBarriers <= 3, `${slowBarriers} barriers for 4 intervals of a 400 ms barrier`);
-      assert.equal((await chunksHeldByAccount(db, 'c'.repeat(32), digests)).size, 12);
-      const failing = createChunkRecorder(db, 'b'.repeat(32), () => Promise.reject(new Error('disk gone')));
-      failing.add(digests[1000]!);
-      await assert.rejects(failing.flush(), /disk gone/);
-      assert.equal((await chunksHeldByAccount(db, 'a'.repeat(32), digests)).size, 1203);
-      assert.deepEqual(
-        [...(await chunksHeldByAccount(db, 'b'.repeat(32), digests))].sort(),
-        digests.slice(0, 3),
-        'nothing recorded after a failed barrier',
-      );
-      await forgetChunks(db, digests.slice(1, 700));
-      assert.equal((await chunksHeldByAccount(db, 'a'.repeat(32), digests)).size, 1203 - 699);
-      assert.deepEqual([...(await chunksHeldByAccount(db, 'b'.repeat(32), digests))], [digests[0]]);
-    });
-
-    test('tokens authenticate until revoked or expired', async (t) => {
-      const db = await openTestDb(t, name);
-      const clock = fixedClock();
-      await seed(db, clock);
-      const { secret, token } = await issueToken(db, clock, {
-        userId: 'u'.repeat(32),
-        projectId: 'p'.repeat(32),
-        ttlSeconds: 3600,
-      });
-      const principal = await authenticate(db, clock, secret);
-      assert.equal(principal.accountId, 'a'.repeat(32));
-      assert.equal(principal.projectId, 'p'.repeat(32));
-      assert.notEqual(token.secret_hash, secret, 'the secret itself is not stored');
-      await assert.rejects(authenticate(db, clock, secret + 'x'), { code: 'UNAUTHORIZED' });
-      clock.advance(3601 * 1000);
-      await assert.rejects(authenticate(db, clock, secret), { code: 'UNAUTHORIZED' });
-      const second = await issueToken(db, clock, { userId: 'u'.repeat(32), projectId: 'p'.repeat(32) });
-      assert.ok(await revokeToken(db, clock, 'u'.repeat(32), second.token.id));
-      assert.equal(
-        await revokeToken(db, clock, 'v'.repeat(32), second.token.id),
-        undefined,
-        'not your token',
-      );
-      await assert.rejects(authenticate(db, clock, second.secret), { code: 'UNAUTHORIZED' });
-    });
-
+  describe(`images store on ${name}`, { skip }, () => {
     test('uploads without a recent heartbeat are listed as abandoned; replicas and live uploads are not', async (t) => {
       const db = await openTestDb(t, name);
       await seed(db, fixedClock());
@@ -209,25 +52,6 @@ for (const { name, skip } of dialects()) {
       assert.deepEqual((await listAbandonedUploads(db, staleBefore)).sort(), [ids[0], ids[1], ids[2]]);
       await deleteImage(db, ids[1]!, '2026-01-01T02:00:00.000Z'); // its heartbeat goes with it
       assert.deepEqual((await listAbandonedUploads(db, staleBefore)).sort(), [ids[0], ids[2]]);
-    });
-
-    test('agencies keep their per-region policies', async (t) => {
-      const db = await openTestDb(t, name);
-      const clock = fixedClock();
-      await seed(db, clock);
-      await insertAgency(db, clock, {
-        id: 'g'.repeat(32),
-        account_id: 'a'.repeat(32),
-        name: 'copy',
-        policies: [{ region: 'south-1', policy: 'CrossCopyAgencyPolicy' }],
-      });
-      const agency = await findAgencyByName(db, 'a'.repeat(32), 'copy');
-      assert.deepEqual(agency?.policies, [{ region: 'south-1', policy: 'CrossCopyAgencyPolicy' }]);
-      assert.equal(
-        await findAgencyByName(db, 'b'.repeat(32), 'copy'),
-        undefined,
-        'other accounts do not see it',
-      );
     });
 
     test('lists filter, sort with nulls, page by marker and respect visibility', async (t) => {
