@@ -6,6 +6,7 @@ import { createChunkStore } from '../../../src/blobs/chunk-store.js';
 import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
 import { collectGarbage } from '../../../src/blobs/gc.js';
 import { gcRootsOf } from '../../../src/images/storage-maintenance.js';
+import { imageRow } from '../../helpers/rows.js';
 import type { BlobDriver } from '../../../src/blobs/driver.js';
 import { chunkKey, CHUNKS_PREFIX } from '../../../src/blobs/layout.js';
 import { CHUNK_SIZE, type Manifest } from '../../../src/domain/manifest.js';
@@ -37,33 +38,7 @@ test('collects only old objects that no image or unfinished job references', asy
   const now = new Date().toISOString();
   await insertImage(
     db,
-    {
-      id: '00000000-0000-4000-8000-000000000001',
-      owner: 'p'.repeat(32),
-      name: 'x',
-      status: 'active',
-      visibility: 'private',
-      disk_format: 'raw',
-      container_format: 'bare',
-      size: 2 * CHUNK_SIZE,
-      virtual_size: null,
-      checksum: null,
-      os_hash_algo: null,
-      os_hash_value: null,
-      manifest_digest: imageManifest,
-      min_disk: 0,
-      min_ram: 0,
-      protected: 0,
-      os_hidden: 0,
-      image_type: 'system-disk',
-      cmk_id: null,
-      frozen: 0,
-      created_at: now,
-      updated_at: now,
-      source_region: null,
-      source_image_id: null,
-      replication_job_id: null,
-    },
+    imageRow(1, { name: 'x', disk_format: 'raw', size: 2 * CHUNK_SIZE, manifest_digest: imageManifest }),
     [],
     {},
   );

@@ -10,6 +10,7 @@ import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
 import { BatchConnection } from '../../../src/replication/batch-connection.js';
 import { BatchStreamError, ChunkReceiver, type BatchChunk } from '../../../src/replication/chunk-batch.js';
 import { RegionCallError } from '../../../src/replication/region-call.js';
+import type { Digest } from '../../../src/domain/ids.js';
 
 const LENGTHS = [4096, 4096, 4096, 1000];
 const CHUNK_BYTES = 4096;
@@ -84,6 +85,28 @@ function receiverFor(
 
 const NO_ABORT = new AbortController().signal;
 
+/** One batch exchange on a connection of its own. */
+async function postOnce(url: URL, receiver: ChunkReceiver): Promise<void> {
+  const connection = new BatchConnection('north-1', url, {});
+  try {
+    await connection.post('/c', {}, receiver, NO_ABORT);
+  } finally {
+    connection.close();
+  }
+}
+
+/** Every chunk was reported stored, in order, and the store holds its bytes. */
+async function assertStored(
+  store: { getChunk(digest: Digest): Promise<Buffer> },
+  chunks: BatchChunk[],
+  stored: BatchChunk[],
+  bodies: Buffer[],
+): Promise<void> {
+  assert.deepEqual(stored, chunks);
+  for (const [index, chunk] of chunks.entries())
+    assert.ok((await store.getChunk(chunk.digest)).equals(bodies[index]!));
+}
+
 /** `inner`, each chunk's store 20 ms late: a disk slower than the network. */
 function slowStore(inner: ReturnType<typeof createChunkStore>) {
   return {
@@ -131,15 +154,8 @@ test('a slow store holds the socket back instead of buffering the batch, and sti
   const inner = createChunkStore({ driver: createMemoryBlobDriver() });
   const slow = slowStore(inner);
   const { stored, receiver } = receiverFor(chunks, slow);
-  const connection = new BatchConnection('north-1', source.url, {});
-  try {
-    await connection.post('/c', {}, receiver, NO_ABORT);
-  } finally {
-    connection.close();
-  }
-  assert.deepEqual(stored, chunks);
-  for (const [index, chunk] of chunks.entries())
-    assert.ok((await inner.getChunk(chunk.digest)).equals(bodies[index]!));
+  await postOnce(source.url, receiver);
+  await assertStored(inner, chunks, stored, bodies);
 });
 
 test('after a slow store held the socket back, reading resumes straight into the chunk buffer, not through a copy', async () => {
@@ -162,15 +178,8 @@ test('after a slow store held the socket back, reading resumes straight into the
     copied += bytes.length;
     take(bytes);
   };
-  const connection = new BatchConnection('north-1', source.url, {});
-  try {
-    await connection.post('/c', {}, receiver, NO_ABORT);
-  } finally {
-    connection.close();
-  }
-  assert.deepEqual(stored, chunks);
-  for (const [index, chunk] of chunks.entries())
-    assert.ok((await inner.getChunk(chunk.digest)).equals(bodies[index]!));
+  await postOnce(source.url, receiver);
+  await assertStored(inner, chunks, stored, bodies);
   // Only the read that carried the head (into the connection's 64 KiB scratch) is copied; the store held
   // the socket back about six times.
   assert.ok(copied <= 64 * 1024, `${copied} bytes copied`);
