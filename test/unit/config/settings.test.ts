@@ -1,0 +1,100 @@
+// The deployment settings file and the region catalog: what each accepts, and a clear refusal naming the
+// key for what it does not.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCatalog } from '../../../src/config/catalog.js';
+import { MAX_CHUNKS_PER_REQUEST } from '../../../src/config/replication.js';
+import { parseSettings } from '../../../src/config/settings.js';
+import { FerryError } from '../../../src/domain/errors.js';
+
+function refusal(parse: () => unknown): string {
+  try {
+    parse();
+  } catch (error) {
+    assert.ok(error instanceof FerryError);
+    assert.equal(error.code, 'VALIDATION_FAILED');
+    return error.message;
+  }
+  assert.fail('accepted');
+}
+
+test('settings: the sections a deployment may set, merged over the defaults by the region', () => {
+  assert.deepEqual(parseSettings({}), {});
+  const settings = parseSettings({
+    limits: { maxListLimit: 500 },
+    images: { hashingAlgorithm: 'sha256' },
+    storage: { flushDelayMs: 10 },
+    replication: { chunksPerRequest: MAX_CHUNKS_PER_REQUEST, limits: { maxRunningJobsPerUser: 3 } },
+  });
+  assert.equal(settings.limits?.maxListLimit, 500);
+  assert.equal(settings.images?.hashingAlgorithm, 'sha256');
+  assert.equal(settings.storage?.flushDelayMs, 10);
+  assert.equal(settings.replication?.chunksPerRequest, MAX_CHUNKS_PER_REQUEST);
+  assert.equal(settings.replication?.limits?.maxRunningJobsPerUser, 3);
+  assert.ok(settings.replication?.limits?.maxImageBytes, 'the other limits keep their defaults');
+});
+
+test('settings: unknown keys, wrong types and values out of range are refused by name', () => {
+  assert.match(
+    refusal(() => parseSettings({ limit: {} })),
+    /unknown key \(root\)\.limit/,
+  );
+  assert.match(
+    refusal(() => parseSettings({ limits: { maxListLimit: '5' } })),
+    /limits\.maxListLimit has the wrong type/,
+  );
+  assert.match(
+    refusal(() => parseSettings({ images: { hashingAlgorithm: 'md5' } })),
+    /sha512 or sha256/,
+  );
+  assert.match(
+    refusal(() => parseSettings({ storage: { compactThreshold: 2 } })),
+    /storage\.compactThreshold must be from 0 to 1/,
+  );
+  assert.match(
+    refusal(() => parseSettings({ replication: { chunksPerRequest: MAX_CHUNKS_PER_REQUEST + 1 } })),
+    new RegExp(`replication\\.chunksPerRequest must be an integer from 1 to ${MAX_CHUNKS_PER_REQUEST}`),
+  );
+  assert.match(
+    refusal(() => parseSettings([])),
+    /\(root\) must be an object/,
+  );
+});
+
+test('catalog: regions with endpoints and secrets, and replication pairs of known regions', () => {
+  const catalog = parseCatalog({
+    regions: [
+      { name: 'north-1', endpoint: 'http://127.0.0.1:9301/', internal_secret: 's'.repeat(16) },
+      { name: 'south-1', endpoint: 'http://127.0.0.1:9302' },
+    ],
+    replication_pairs: [['north-1', 'south-1']],
+  });
+  assert.equal(catalog.regions[0]!.endpoint, 'http://127.0.0.1:9301', 'no trailing slash');
+  assert.equal(catalog.regions[1]!.display_name, 'south-1');
+  assert.deepEqual(catalog.replication_pairs, [['north-1', 'south-1']]);
+  const region = (extra: object) => ({ regions: [{ name: 'north-1', endpoint: 'http://x', ...extra }] });
+  assert.match(
+    refusal(() => parseCatalog({ regions: [] })),
+    /non-empty array/,
+  );
+  assert.match(
+    refusal(() => parseCatalog(region({ name: 'North' }))),
+    /regions\[0\]\.name/,
+  );
+  assert.match(
+    refusal(() => parseCatalog(region({ endpoint: 'ftp://x' }))),
+    /http\(s\) URL/,
+  );
+  assert.match(
+    refusal(() => parseCatalog(region({ internal_secret: 'short' }))),
+    /at least 16/,
+  );
+  assert.match(
+    refusal(() => parseCatalog({ ...region({}), replication_pairs: [['north-1', 'north-1']] })),
+    /same region twice/,
+  );
+  assert.match(
+    refusal(() => parseCatalog({ ...region({}), replication_pairs: [['north-1', 'mars-1']] })),
+    /known regions/,
+  );
+});
