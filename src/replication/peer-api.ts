@@ -12,6 +12,7 @@
 import { Type, type Static } from 'typebox';
 import { MAX_CHUNKS_PER_REQUEST } from '../config/replication.js';
 import { JOB_STATUSES } from '../domain/job.js';
+import { nullable, oneOf } from '../lib/schema.js';
 import type { RegionClient } from './region-client.js';
 
 /** A call: its method, its route pattern (`:job` for the job's id), and its path for a given job. */
@@ -60,7 +61,6 @@ export const PEER_CALLS = {
 
 const SecretHash = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'a SHA-256, 64 hex digits.' });
 const Timestamp = Type.String({ format: 'date-time', description: 'an ISO 8601 time.' });
-const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const TokenCopy = Type.Object({
   user_id: Type.String(),
@@ -83,27 +83,27 @@ export const ReplicaRequest = Type.Object({
   account_id: Type.String(),
   user_id: Type.String(),
   source_image_id: Type.String(),
-  source_image_name: Nullable(Type.String()),
+  source_image_name: nullable(Type.String()),
   project_name: Type.String(),
   agency_name: Type.String(),
-  vault_id: Nullable(Type.String()),
+  vault_id: nullable(Type.String()),
   name: Type.String({ minLength: 1 }),
   description: Type.String(),
   grant_secret: Type.String({ minLength: 1 }),
-  bandwidth_limit: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  bandwidth_limit: nullable(Type.Integer({ minimum: 1 })),
   image: Type.Object({
-    disk_format: Nullable(Type.String()),
-    container_format: Nullable(Type.String()),
+    disk_format: nullable(Type.String()),
+    container_format: nullable(Type.String()),
     size: Type.Integer({ minimum: 0 }),
-    virtual_size: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
-    checksum: Nullable(Type.String()),
+    virtual_size: nullable(Type.Integer({ minimum: 0 })),
+    checksum: nullable(Type.String()),
     /**
      * The algorithm of `os_hash_value`, kept by the replica as it is: the destination does not hash the
      * image again (see transfer.ts), so its own setting does not apply. Absent from sources older than the
      * setting, which always used sha512.
      */
-    os_hash_algo: Type.Optional(Nullable(Type.String())),
-    os_hash_value: Nullable(Type.String()),
+    os_hash_algo: Type.Optional(nullable(Type.String())),
+    os_hash_value: nullable(Type.String()),
     manifest_digest: SecretHash,
     min_disk: Type.Integer({ minimum: 0 }),
     min_ram: Type.Integer({ minimum: 0 }),
@@ -117,17 +117,17 @@ export type ReplicaRequest = Static<typeof ReplicaRequest>;
 /** A job's state as regions exchange it. */
 export const JobState = Type.Object({
   job_id: Type.String(),
-  status: Type.Unsafe<(typeof JOB_STATUSES)[number]>({ type: 'string', enum: [...JOB_STATUSES] }),
-  dest_image_id: Nullable(Type.String()),
+  status: oneOf(JOB_STATUSES),
+  dest_image_id: nullable(Type.String()),
   bytes_total: Type.Integer({ minimum: 0 }),
   bytes_transferred: Type.Integer({ minimum: 0 }),
   bytes_skipped_present: Type.Integer({ minimum: 0 }),
   bytes_skipped_zero: Type.Integer({ minimum: 0 }),
   bytes_per_second: Type.Number({ minimum: 0 }),
   current_task: Type.String(),
-  error_code: Nullable(Type.String()),
-  fail_reason: Nullable(Type.String()),
-  end_time: Nullable(Type.String()),
+  error_code: nullable(Type.String()),
+  fail_reason: nullable(Type.String()),
+  end_time: nullable(Type.String()),
   attempts: Type.Integer({ minimum: 0 }),
 });
 export type JobState = Static<typeof JobState>;
@@ -140,9 +140,7 @@ export const ChunkBatchRequest = Type.Object({
     description: `1 to ${MAX_CHUNKS_PER_REQUEST} SHA-256 digests of the granted image.`,
   }),
   bytes_per_second: Type.Optional(
-    Type.Union([Type.Integer({ minimum: 1024 }), Type.Null()], {
-      description: 'an integer ≥ 1024, or null.',
-    }),
+    nullable(Type.Integer({ minimum: 1024, description: 'an integer ≥ 1024, or null.' })),
   ),
 });
 export type ChunkBatchRequest = Static<typeof ChunkBatchRequest>;

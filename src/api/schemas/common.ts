@@ -4,20 +4,9 @@
  * with it (api/schema-errors.ts).
  * @module
  */
-import { Type, type TSchema, type Static } from 'typebox';
+import { Type } from 'typebox';
 
-/** `schema`, or null (which the field's handler treats as left out). */
-export function nullable<T extends TSchema>(schema: T) {
-  return Type.Unsafe<Static<T> | null>({
-    ...schema,
-    type: [(schema as unknown as { type: string }).type, 'null'],
-  });
-}
-
-/** One of `values` (an enum whose error message lists them). */
-export function oneOf<const T extends string>(values: readonly T[]) {
-  return Type.Unsafe<T>({ type: 'string', enum: [...values], description: `one of ${values.join(', ')}.` });
-}
+export { nullable, oneOf } from '../../lib/schema.js';
 
 /** A path parameter. */
 export const IdParams = Type.Object({ id: Type.String({ description: 'the ID in the path' }) });

@@ -6,9 +6,9 @@
  */
 import { Type, type Static } from 'typebox';
 import { JOB_STATUSES } from '../../domain/job.js';
-import { oneOf } from './common.js';
+import { nullable, oneOf } from './common.js';
 
-const NullableString = Type.Union([Type.String(), Type.Null()]);
+const NullableString = nullable(Type.String());
 
 export const JobView = Type.Object({
   job_id: Type.String(),
@@ -36,7 +36,7 @@ export const JobView = Type.Object({
   bytes_skipped_present: Type.Integer(),
   bytes_skipped_zero: Type.Integer(),
   bytes_per_second: Type.Number(),
-  eta_seconds: Type.Union([Type.Number(), Type.Null()]),
+  eta_seconds: nullable(Type.Number()),
   attempts: Type.Optional(Type.Integer()),
 });
 export type JobView = Static<typeof JobView>;
