@@ -4,6 +4,8 @@
  * @module
  */
 import { FerryError } from '../domain/errors.js';
+import type { MemberStatus } from '../domain/image.js';
+import { inSets, needsMembership, readableSets } from '../domain/visibility.js';
 import type { Principal } from '../identity/tokens.js';
 import { findImage, type ImageRecord } from '../store/images.js';
 import { findMember } from '../store/members.js';
@@ -17,7 +19,7 @@ export function isOwner(image: ImageRecord, principal: Principal): boolean {
   return principal.isAdmin || image.owner === principal.projectId;
 }
 
-/** The image if the caller may see it: owner, admin, public/community, or a member of a shared image. */
+/** The image if the caller may read it (domain/visibility.ts): owner, admin, public/community, or a member. */
 export async function loadVisibleImage(
   ctx: RegionContext,
   principal: Principal,
@@ -25,9 +27,10 @@ export async function loadVisibleImage(
 ): Promise<ImageRecord> {
   const image = await findImage(ctx.db, id);
   if (!image) throw notFound(id);
-  if (isOwner(image, principal)) return image;
-  if (image.visibility === 'public' || image.visibility === 'community') return image;
-  if (image.visibility === 'shared' && (await findMember(ctx.db, id, principal.projectId))) return image;
+  const sets = readableSets(principal);
+  if (inSets(sets, image, principal, undefined)) return image;
+  const membership = needsMembership(sets) ? await findMember(ctx.db, id, principal.projectId) : undefined;
+  if (membership && inSets(sets, image, principal, membership.status as MemberStatus)) return image;
   throw notFound(id);
 }
 

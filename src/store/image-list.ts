@@ -5,7 +5,7 @@
  * The images a project may see are the union of three sets, each of which an index finds in sort order:
  * its own (`images_owner_sort`, `images_owner_name`), those of a visibility (`images_visibility_sort`,
  * `images_visibility_name`), and the shared ones it is a member of (`image_members_member_status`, then each
- * image by id). As one `owner = me OR visibility = 'public' OR id IN (memberships)` condition, neither SQLite
+ * image by id); domain/visibility.ts states which sets a viewer sees. As one `owner = me OR visibility = 'public' OR id IN (memberships)` condition, neither SQLite
  * nor PostgreSQL can use the owner index (an OR of different columns): a page cost a scan of the visible
  * images and a sort (p50 20 ms on SQLite, 125 ms on PostgreSQL, at 100,000 images in one project). So each
  * set is its own branch, filtered, ordered by the page's sort key and cut to the page's length after the
@@ -18,6 +18,7 @@ import { sql, type ExpressionBuilder, type RawBuilder, type SelectQueryBuilder }
 import type { Db } from './db.js';
 import type { FerryDatabase } from './schema.js';
 import { attachExtras, type ImageRecord, type ImageRow } from './images.js';
+import { listedSets, type ImageSet, type Viewer } from '../domain/visibility.js';
 
 /** Columns a list may sort by (Glance's sort keys). */
 export const SORT_KEYS = [
@@ -40,12 +41,6 @@ export type SortKey = (typeof SORT_KEYS)[number];
 export interface SortSpec {
   key: SortKey;
   dir: 'asc' | 'desc';
-}
-
-/** Who is asking: lists show what this project may see. */
-export interface Viewer {
-  projectId: string;
-  isAdmin: boolean;
 }
 
 /** A comparison of a timestamp column with an instant (Glance's `created_at=gt:...`), to the second. */
@@ -127,60 +122,30 @@ function sortValue(row: ImageRow, key: SortKey): string | number {
 /** The rows one branch contributes: a condition on who may see them. */
 type Branch = (eb: Eb) => ReturnType<Eb['and']>;
 
-/** Shared images the viewer is a member of, with `status` ('all': any). */
-function sharedWithViewer(viewer: Viewer, status: string): Branch {
+/** One set of domain/visibility.ts's rule, as the condition of one branch. */
+function branchOf(set: ImageSet, viewer: Viewer): Branch {
   return (eb) => {
-    let memberships = eb
-      .selectFrom('image_members')
-      .select('image_members.image_id')
-      .where('image_members.member_id', '=', viewer.projectId);
-    if (status !== 'all') memberships = memberships.where('image_members.status', '=', status);
-    return eb.and([eb('images.visibility', '=', 'shared'), eb('images.id', 'in', memberships)]);
+    const visibility = (visibilities?: readonly string[]) =>
+      visibilities === undefined ? [] : [eb('images.visibility', 'in', visibilities)];
+    switch (set.kind) {
+      case 'all':
+      case 'visibility':
+        return eb.and(visibility(set.visibilities));
+      case 'own':
+        return eb.and([eb('images.owner', '=', viewer.projectId), ...visibility(set.visibilities)]);
+      case 'member': {
+        let memberships = eb
+          .selectFrom('image_members')
+          .select('image_members.image_id')
+          .where('image_members.member_id', '=', viewer.projectId);
+        if (set.status !== 'all') memberships = memberships.where('image_members.status', '=', set.status);
+        return eb.and([eb('images.visibility', '=', 'shared'), eb('images.id', 'in', memberships)]);
+      }
+    }
   };
 }
 
-/** Images of the given visibilities, whoever owns them. */
-function withVisibility(visibilities: string[]): Branch {
-  return (eb) => eb.and([eb('images.visibility', 'in', visibilities)]);
-}
-
-/**
- * The branches whose union is what the viewer may see under Glance's visibility filter: an
- * administrator sees everything (but community images only when asked), a project its own images, public
- * ones, and shared ones it is a member of (accepted, unless `member_status` says otherwise).
- */
-function accessBranches(viewer: Viewer, filters: ImageFilters): Branch[] {
-  const visibility = filters.visibility;
-  if (viewer.isAdmin) {
-    if (visibility === 'all') return [(eb) => eb.and([])];
-    if (visibility === undefined) return [(eb) => eb.and([eb('images.visibility', '!=', 'community')])];
-    return [(eb) => eb.and([eb('images.visibility', '=', visibility)])];
-  }
-  const own = (...visibilities: string[]): Branch => {
-    return (eb) =>
-      eb.and([
-        eb('images.owner', '=', viewer.projectId),
-        ...(visibilities.length > 0 ? [eb('images.visibility', 'in', visibilities)] : []),
-      ]);
-  };
-  const shared = sharedWithViewer(viewer, filters.memberStatus ?? 'accepted');
-  switch (visibility) {
-    case 'public':
-    case 'community':
-      // Whoever owns them: the viewer's own public images are listed under visibility=public too.
-      return [withVisibility([visibility])];
-    case 'private':
-      return [own('private')];
-    case 'shared':
-      return [own('shared'), shared];
-    case 'all':
-      return [own(), withVisibility(['public', 'community']), shared];
-    default:
-      return [own(), withVisibility(['public']), shared];
-  }
-}
-
-/** Adds every filter of the list but visibility (accessBranches) to `query`. */
+/** Adds every filter of the list but visibility (the branches) to `query`. */
 function applyFilters(query: ImagesQuery, filters: ImageFilters): ImagesQuery {
   if (filters.ids !== undefined) query = query.where('id', 'in', filters.ids);
   if (filters.names !== undefined) query = query.where('name', 'in', filters.names);
@@ -258,8 +223,10 @@ export async function listImages(db: Db, options: ListOptions): Promise<ImageRec
     for (const spec of sort) query = query.orderBy(sortExpression(spec.key), spec.dir) as Q;
     return query.limit(options.limit) as Q;
   };
-  const branches = accessBranches(options.viewer, options.filters).map((access) => {
-    let query = applyFilters(db.selectFrom('images').selectAll().where(access), options.filters);
+  const { viewer, filters } = options;
+  const sets = listedSets(viewer, filters.visibility, filters.memberStatus);
+  const branches = sets.map((set) => {
+    let query = applyFilters(db.selectFrom('images').selectAll().where(branchOf(set, viewer)), filters);
     if (options.marker) query = afterMarker(query, sort, options.marker);
     return ordered(query);
   });
