@@ -5,15 +5,10 @@
  * @module
  */
 import { FerryError } from '../domain/errors.js';
-import { defaultImageType } from '../domain/image.js';
+import { assertImageFieldsAgree, defaultImageType } from '../domain/image.js';
 import type { Principal } from '../identity/tokens.js';
 import type { ImageChanges, ImageRecord, ImageRow } from '../store/images.js';
-import {
-  assertImageFieldsAgree,
-  assertPropertyName,
-  assertPropertyValue,
-  isWritableCore,
-} from './validate.js';
+import { assertPropertyName, assertPropertyValue, isWritableCore } from './validate.js';
 
 type Op = { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown };
 

@@ -57,28 +57,3 @@ export function assertPropertyValue(name: string, value: unknown): void {
     });
   }
 }
-
-/**
- * The rules that tie an image's fields together, checked on create and after every patch: image_type iso goes
- * with disk_format iso only; only an administrator makes an image public; an encrypted image (cmk_id) is never
- * shared, so it cannot be public or community either.
- */
-export function assertImageFieldsAgree(
-  fields: { image_type: string; disk_format: string | null; visibility: string; cmk_id: string | null },
-  principal: { isAdmin: boolean },
-  before?: { visibility: string },
-): void {
-  const { image_type: imageType, disk_format: diskFormat, visibility } = fields;
-  if (diskFormat !== null && (imageType === 'iso') !== (diskFormat === 'iso')) {
-    throw new FerryError('VALIDATION_FAILED', 'image_type iso goes with disk_format iso, and only with it.');
-  }
-  if (visibility === 'public' && before?.visibility !== 'public' && !principal.isAdmin) {
-    throw new FerryError('FORBIDDEN', 'Only an administrator may publicize an image.');
-  }
-  if (fields.cmk_id !== null && (visibility === 'public' || visibility === 'community')) {
-    throw new FerryError(
-      'FORBIDDEN',
-      `Encrypted images are not shared: visibility ${visibility} is refused (keep private or shared without members).`,
-    );
-  }
-}

@@ -1,5 +1,6 @@
 /**
- * Images: the values Ferry accepts for an image's fields, its status machine, and who may see it.
+ * Images: the values Ferry accepts for an image's fields, its status machine, and the rules that tie its fields
+ * together (who may see an image: visibility.ts).
  * Pure rules, no I/O.
  *
  * Glossary: an image's *owner* is a project (an account's project in this region); a *member* is another
@@ -7,6 +8,7 @@
  * replication); *protected* is the owner's guard against deletion.
  * @module
  */
+import { FerryError } from './errors.js';
 
 export const IMAGE_STATUSES = ['queued', 'saving', 'active', 'killed', 'deleted', 'deactivated'] as const;
 export type ImageStatus = (typeof IMAGE_STATUSES)[number];
@@ -77,4 +79,29 @@ export function copyProperties(
   const properties = { ...source };
   delete properties.description;
   return description ? { ...properties, description } : properties;
+}
+
+/**
+ * The rules that tie an image's fields together, checked on create and after every patch: image_type iso goes
+ * with disk_format iso only; only an administrator makes an image public; an encrypted image (cmk_id) is never
+ * shared, so it cannot be public or community either.
+ */
+export function assertImageFieldsAgree(
+  fields: { image_type: string; disk_format: string | null; visibility: string; cmk_id: string | null },
+  principal: { isAdmin: boolean },
+  before?: { visibility: string },
+): void {
+  const { image_type: imageType, disk_format: diskFormat, visibility } = fields;
+  if (diskFormat !== null && (imageType === 'iso') !== (diskFormat === 'iso')) {
+    throw new FerryError('VALIDATION_FAILED', 'image_type iso goes with disk_format iso, and only with it.');
+  }
+  if (visibility === 'public' && before?.visibility !== 'public' && !principal.isAdmin) {
+    throw new FerryError('FORBIDDEN', 'Only an administrator may publicize an image.');
+  }
+  if (fields.cmk_id !== null && (visibility === 'public' || visibility === 'community')) {
+    throw new FerryError(
+      'FORBIDDEN',
+      `Encrypted images are not shared: visibility ${visibility} is refused (keep private or shared without members).`,
+    );
+  }
 }

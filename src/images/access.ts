@@ -56,3 +56,29 @@ export function assertNotFrozen(image: ImageRecord): void {
     );
   }
 }
+
+/**
+ * Refuses a change to an image that is frozen, that a replication reads (source), or that a replication still
+ * writes (a replica in `saving`: its name and data belong to the job until it ends).
+ */
+export async function assertChangeable(ctx: RegionContext, image: ImageRecord): Promise<void> {
+  assertNotFrozen(image);
+  if (image.status === 'saving' && image.replication_job_id !== null) {
+    throw new FerryError(
+      'IMAGE_IN_USE',
+      `Image ${image.id} is being replicated into this region: wait for the copy to end, or cancel it (cancel_copy).`,
+    );
+  }
+  await ctx.imageReplications.assertNoneReading(image.id);
+}
+
+/** The image if the caller owns it and may change it now (assertChangeable). */
+export async function loadChangeableImage(
+  ctx: RegionContext,
+  principal: Principal,
+  id: string,
+): Promise<ImageRecord> {
+  const image = await loadOwnedImage(ctx, principal, id);
+  await assertChangeable(ctx, image);
+  return image;
+}

@@ -35,4 +35,17 @@ export interface RegionContext {
    * at its next poll (other processes of the region still find it by polling).
    */
   jobEvents: EventTarget;
+  /** What the image use cases ask of replication (see ImageReplications). */
+  imageReplications: ImageReplications;
+}
+
+/**
+ * Replication's answers about one source image, for the image use cases: images/ sits below replication/ (which
+ * reads images through it) and may not call it, so the region wires replication/source-jobs.ts in here.
+ */
+export interface ImageReplications {
+  /** Refuses (IMAGE_IN_USE) while an unfinished replication reads the image, asking its destination first. */
+  assertNoneReading(imageId: string): Promise<void>;
+  /** Cancels every unfinished replication that reads the image (a frozen image is not replicated). */
+  cancelAllReading(imageId: string): Promise<void>;
 }

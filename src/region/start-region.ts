@@ -17,6 +17,7 @@ import { SYSTEM_CLOCK, type Clock } from '../store/clock.js';
 import { openDatabase, type DatabaseConfig } from '../store/db.js';
 import { createRegionClient } from '../replication/region-client.js';
 import { startJobWorker } from '../replication/worker.js';
+import { imageReplicationsOf } from '../replication/source-jobs.js';
 import { startRuntimeStats } from '../lib/runtime-stats.js';
 import { startPeriodicGc } from './periodic-gc.js';
 import { startPeriodicScrub } from './periodic-scrub.js';
@@ -78,7 +79,7 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     storage.flushDelayMs,
   );
   const chunks = createChunkStore({ driver });
-  return {
+  const ctx: RegionContext = {
     region: options.name,
     db,
     chunks,
@@ -92,7 +93,10 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     regions: createRegionClient(options.catalog, options.name),
     workerId: `${hostname()}:${process.pid}:${options.name}:${randomBytes(4).toString('hex')}`,
     jobEvents: new EventTarget(),
+    imageReplications: undefined as never, // set below: it needs the context it belongs to
   };
+  ctx.imageReplications = imageReplicationsOf(ctx);
+  return ctx;
 }
 
 export async function startRegion(options: RegionOptions): Promise<RunningRegion> {

@@ -11,7 +11,7 @@ import { checkAgency } from '../domain/replication-rules.js';
 import { copyProperties, DEFAULT_OS_HASH_ALGO } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
 import { findAccount, findAgencyByName, findProjectByName } from '../store/identity.js';
-import { deleteImage, insertImage } from '../store/images.js';
+import { deleteImage, insertImage, newImageRow } from '../store/images.js';
 import { deleteJob, findJob, insertJob, newJobRow, updateActiveJob, type JobRow } from '../store/jobs.js';
 import type { RegionContext } from '../region/context.js';
 import type { JobState, ReplicaRequest } from './peer-api.js';
@@ -92,33 +92,30 @@ export async function createReplica(
   try {
     await insertImage(
       ctx.db,
-      {
-        id: imageId,
-        owner: project.id,
-        name: req.name,
-        status: 'saving',
-        visibility: 'private',
-        disk_format: req.image.disk_format,
-        container_format: req.image.container_format,
-        size: req.image.size,
-        virtual_size: req.image.virtual_size,
-        checksum: req.image.checksum,
-        os_hash_algo: req.image.os_hash_value ? (req.image.os_hash_algo ?? DEFAULT_OS_HASH_ALGO) : null,
-        os_hash_value: req.image.os_hash_value,
-        manifest_digest: req.image.manifest_digest,
-        min_disk: req.image.min_disk,
-        min_ram: req.image.min_ram,
-        protected: 0,
-        os_hidden: 0,
-        image_type: req.image.image_type,
-        cmk_id: null,
-        frozen: 0,
-        created_at: now,
-        updated_at: now,
-        source_region: sourceRegion,
-        source_image_id: req.source_image_id,
-        replication_job_id: req.job_id,
-      },
+      newImageRow(
+        {
+          id: imageId,
+          owner: project.id,
+          name: req.name,
+          status: 'saving',
+          visibility: 'private',
+          disk_format: req.image.disk_format,
+          container_format: req.image.container_format,
+          size: req.image.size,
+          virtual_size: req.image.virtual_size,
+          checksum: req.image.checksum,
+          os_hash_algo: req.image.os_hash_value ? (req.image.os_hash_algo ?? DEFAULT_OS_HASH_ALGO) : null,
+          os_hash_value: req.image.os_hash_value,
+          manifest_digest: req.image.manifest_digest,
+          min_disk: req.image.min_disk,
+          min_ram: req.image.min_ram,
+          image_type: req.image.image_type,
+          source_region: sourceRegion,
+          source_image_id: req.source_image_id,
+          replication_job_id: req.job_id,
+        },
+        now,
+      ),
       req.image.tags,
       copyProperties(req.image.properties, req.description),
     );

@@ -36,7 +36,7 @@ import {
 import type { ImageRecord } from '../store/images.js';
 import { jobState } from './replicas.js';
 import { callPeer, PEER_CALLS, type JobState, type ReplicaRequest } from './peer-api.js';
-import type { RegionContext } from '../region/context.js';
+import type { ImageReplications, RegionContext } from '../region/context.js';
 import { RegionCallError } from './region-call.js';
 
 /** How long a grant lets the destination read (default: 7 days; resumed jobs keep using it). */
@@ -363,4 +363,21 @@ export async function assertNotBeingReplicated(ctx: RegionContext, imageId: stri
       `Image ${imageId} is being replicated (job ${active[0]!.id}); wait for the job to end or cancel it.`,
     );
   }
+}
+
+/** Cancels every unfinished replication of the image; one that ended meanwhile is left as it ended. */
+export async function cancelReplicationsOfImage(ctx: RegionContext, imageId: string): Promise<void> {
+  for (const job of await listActiveSourceJobsOfImage(ctx.db, imageId)) {
+    await cancelSourceJob(ctx, job).catch((error: unknown) => {
+      if (!(isFerryError(error) && error.code === 'JOB_FINISHED')) throw error;
+    });
+  }
+}
+
+/** This region's answers to the image use cases (region/context.ts, ImageReplications). */
+export function imageReplicationsOf(ctx: RegionContext): ImageReplications {
+  return {
+    assertNoneReading: (imageId) => assertNotBeingReplicated(ctx, imageId),
+    cancelAllReading: (imageId) => cancelReplicationsOfImage(ctx, imageId),
+  };
 }

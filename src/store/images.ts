@@ -15,6 +15,37 @@ export interface ImageRecord extends ImageRow {
   properties: Record<string, string>;
 }
 
+/** What every new image must be told; everything else starts empty (no data, not shared, not a replica). */
+export type NewImage = Pick<ImageRow, 'id' | 'owner' | 'status' | 'visibility'> & Partial<ImageRow>;
+
+/** A new image row stamped `now`. */
+export function newImageRow(image: NewImage, now: string): ImageRow {
+  return {
+    name: null,
+    disk_format: null,
+    container_format: null,
+    size: null,
+    virtual_size: null,
+    checksum: null,
+    os_hash_algo: null,
+    os_hash_value: null,
+    manifest_digest: null,
+    min_disk: 0,
+    min_ram: 0,
+    protected: 0,
+    os_hidden: 0,
+    image_type: 'system',
+    cmk_id: null,
+    frozen: 0,
+    created_at: now,
+    updated_at: now,
+    source_region: null,
+    source_image_id: null,
+    replication_job_id: null,
+    ...image,
+  };
+}
+
 export async function insertImage(
   db: Db,
   row: ImageRow,

@@ -1,7 +1,7 @@
 /**
  * Image data over HTTP: upload (`PUT /v2/images/{id}/file`; the use case is images/upload.ts: states,
- * inspection, ingest) and download (`GET`) streamed out of the chunk store, with Range support and Glance's
- * `Content-MD5` header. Neither ever holds more than a few chunks in memory. Here: the media type, the
+ * inspection, ingest) and download (`GET`; images/download.ts) streamed out of the chunk store, with Range
+ * support and Glance's `Content-MD5` header. Neither ever holds more than a few chunks in memory. Here: the media type, the
  * declared size, the region's upload slots, the socket (100-continue, the body read into the ingest ring,
  * the idle timeout) and the answer.
  * @module
@@ -10,11 +10,11 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DigestMismatchError } from '../../blobs/chunk-store.js';
 import { BlobNotFoundError } from '../../blobs/driver.js';
-import { imagePieces, writePieces } from '../../blobs/read.js';
+import { writePieces } from '../../blobs/read.js';
 import { FerryError } from '../../domain/errors.js';
-import type { Digest } from '../../domain/ids.js';
 import { principalOf } from '../auth.js';
-import { assertNotFrozen, loadOwnedImage, loadVisibleImage } from '../../images/access.js';
+import { assertNotFrozen, loadOwnedImage } from '../../images/access.js';
+import { openImageRead } from '../../images/download.js';
 import { uploadImageData } from '../../images/upload.js';
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { sendContinue } from '../expect-continue.js';
@@ -132,31 +132,15 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
   );
 
   app.get<{ Params: IdParams }>('/v2/images/:id/file', async (request, reply) => {
-    const principal = principalOf(request);
-    const image = await loadVisibleImage(ctx, principal, request.params.id);
-    if (image.status === 'deactivated' && !principal.isAdmin) {
-      throw new FerryError('FORBIDDEN', `Image ${image.id} is deactivated: its data cannot be downloaded.`);
-    }
-    const hasData = image.status === 'active' || image.status === 'deactivated'; // admins read the latter
-    if (!hasData || image.manifest_digest === null || image.size === null) {
-      // Glance answers 204 No Content for an image without data.
-      return reply.code(204).send();
-    }
-    // Cached and indexed, not parsed: a client reading the image in ranges costs one manifest read in all.
-    const manifest = await ctx.manifests.get(image.manifest_digest as Digest);
-    const range = parseRange(request.headers.range, image.size);
-    if (range === 'unsatisfiable') {
-      reply.header('content-range', `bytes */${image.size}`);
-      throw new FerryError(
-        'RANGE_NOT_SATISFIABLE',
-        `The image has ${image.size} bytes; the range is outside it.`,
-      );
-    }
-    const { pieces, bytes, digests } = imagePieces(manifest, range);
-    // The chunks of the range are held while they are sent: an image deleted meanwhile keeps its data until
-    // the download ends. Only those: a range read costs its own chunks, not the whole image's.
-    const hold = ctx.chunks.hold();
-    for (const digest of digests) hold.add(digest);
+    const read = await openImageRead(ctx, principalOf(request), request.params.id, (size) => {
+      const range = parseRange(request.headers.range, size);
+      if (range !== 'unsatisfiable') return range;
+      reply.header('content-range', `bytes */${size}`);
+      throw new FerryError('RANGE_NOT_SATISFIABLE', `The image has ${size} bytes; the range is outside it.`);
+    });
+    // Glance answers 204 No Content for an image without data.
+    if (read === undefined) return reply.code(204).send();
+    const { image, range, pieces, bytes, hold } = read;
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       'accept-ranges': 'bytes',

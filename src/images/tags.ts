@@ -1,0 +1,47 @@
+/**
+ * An image's tags (Glance's `PUT`/`DELETE /v2/images/{id}/tags/{tag}`), with Glance's quota.
+ * @module
+ */
+import { FerryError } from '../domain/errors.js';
+import { MAX_NAME_LENGTH } from '../domain/image.js';
+import type { Principal } from '../identity/tokens.js';
+import { timestamp } from '../store/clock.js';
+import { addTag, countTags, removeTag } from '../store/images.js';
+import type { RegionContext } from '../region/context.js';
+import { loadChangeableImage } from './access.js';
+
+/** Glance's default image tag limit (image_tag_quota). */
+export const MAX_TAGS = 128;
+
+/** Refuses a tag list over the quota (413 LIMIT_EXCEEDED, as Glance; repeated tags count once). */
+export function assertTagQuota(tags: readonly string[]): void {
+  if (new Set(tags).size > MAX_TAGS) throw new FerryError('LIMIT_EXCEEDED', `At most ${MAX_TAGS} tags.`);
+}
+
+export async function addImageTag(
+  ctx: RegionContext,
+  principal: Principal,
+  id: string,
+  tag: string,
+): Promise<void> {
+  const image = await loadChangeableImage(ctx, principal, id);
+  if (tag.length === 0 || tag.length > MAX_NAME_LENGTH) {
+    throw new FerryError('VALIDATION_FAILED', `Tags must be 1 to ${MAX_NAME_LENGTH} characters long.`);
+  }
+  if (!image.tags.includes(tag) && (await countTags(ctx.db, image.id)) >= MAX_TAGS) {
+    throw new FerryError('LIMIT_EXCEEDED', `An image may carry at most ${MAX_TAGS} tags.`);
+  }
+  await addTag(ctx.db, image.id, tag, timestamp(ctx.clock));
+}
+
+export async function removeImageTag(
+  ctx: RegionContext,
+  principal: Principal,
+  id: string,
+  tag: string,
+): Promise<void> {
+  const image = await loadChangeableImage(ctx, principal, id);
+  if (!(await removeTag(ctx.db, image.id, tag, timestamp(ctx.clock)))) {
+    throw new FerryError('NOT_FOUND', `Image ${image.id} has no tag ${tag}.`);
+  }
+}
