@@ -43,6 +43,19 @@ export function canTransitionJob(from: JobStatus, to: JobStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/**
+ * The statuses a job may be in for a change that sets `to`: those it may move to `to` from, and `to` itself
+ * unless final (a running job saves progress as RUNNING; a finished job never changes).
+ */
+export function statusesBefore(to: JobStatus): JobStatus[] {
+  return JOB_STATUSES.filter((from) => (from === to ? !isTerminal(to) : canTransitionJob(from, to)));
+}
+
+/** The statuses of an unfinished job: those it may still leave. */
+export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
+  (status) => TRANSITIONS[status].length > 0,
+);
+
 export function isTerminal(status: string): boolean {
   return status === 'SUCCESS' || status === 'FAIL' || status === 'CANCELLED';
 }

@@ -12,7 +12,7 @@ import { copyProperties, DEFAULT_OS_HASH_ALGO } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
 import { findAccount, findAgencyByName, findProjectByName } from '../store/identity.js';
 import { deleteImage, insertImage, newImageRow } from '../store/images.js';
-import { deleteJob, findJob, insertJob, newJobRow, updateActiveJob, type JobRow } from '../store/jobs.js';
+import { deleteJob, findJob, insertJob, newJobRow, updateJob, type JobRow } from '../store/jobs.js';
 import type { RegionContext } from '../region/context.js';
 import type { JobState, ReplicaRequest } from './peer-api.js';
 
@@ -135,14 +135,19 @@ export async function createReplica(
 export async function cancelReplica(ctx: RegionContext, job: JobRow, reason: string): Promise<JobState> {
   if (isTerminal(job.status)) return jobState(job);
   const now = timestamp(ctx.clock);
-  const cancelled = await updateActiveJob(ctx.db, job.id, job.role, {
-    status: 'CANCELLED',
-    cancel_requested: 1,
-    current_task: '',
-    fail_reason: reason,
-    end_time: now,
-    updated_at: now,
-  });
+  const cancelled = await updateJob(
+    ctx.db,
+    job.id,
+    { role: job.role },
+    {
+      status: 'CANCELLED',
+      cancel_requested: 1,
+      current_task: '',
+      fail_reason: reason,
+      end_time: now,
+      updated_at: now,
+    },
+  );
   if (cancelled && job.dest_image_id) await deleteImage(ctx.db, job.dest_image_id, now);
   return jobState((await findJob(ctx.db, job.id))!);
 }

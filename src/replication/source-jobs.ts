@@ -30,7 +30,7 @@ import {
   newJobRow,
   listActiveSourceJobsOfImage,
   listActiveSourceJobs,
-  updateActiveJob,
+  updateJob,
   type JobRow,
 } from '../store/jobs.js';
 import type { ImageRecord } from '../store/images.js';
@@ -272,21 +272,26 @@ export async function applyDestinationState(
   state: JobState,
 ): Promise<void> {
   const now = timestamp(ctx.clock);
-  await updateActiveJob(ctx.db, jobId, 'source', {
-    status: state.status,
-    dest_image_id: state.dest_image_id,
-    bytes_total: state.bytes_total,
-    bytes_transferred: state.bytes_transferred,
-    bytes_skipped_present: state.bytes_skipped_present,
-    bytes_skipped_zero: state.bytes_skipped_zero,
-    bytes_per_second: state.bytes_per_second,
-    current_task: state.current_task,
-    error_code: state.error_code,
-    fail_reason: state.fail_reason,
-    attempts: state.attempts,
-    ...(isTerminal(state.status) ? { end_time: state.end_time ?? now } : {}),
-    updated_at: now,
-  });
+  await updateJob(
+    ctx.db,
+    jobId,
+    { role: 'source' },
+    {
+      status: state.status,
+      dest_image_id: state.dest_image_id,
+      bytes_total: state.bytes_total,
+      bytes_transferred: state.bytes_transferred,
+      bytes_skipped_present: state.bytes_skipped_present,
+      bytes_skipped_zero: state.bytes_skipped_zero,
+      bytes_per_second: state.bytes_per_second,
+      current_task: state.current_task,
+      error_code: state.error_code,
+      fail_reason: state.fail_reason,
+      attempts: state.attempts,
+      ...(isTerminal(state.status) ? { end_time: state.end_time ?? now } : {}),
+      updated_at: now,
+    },
+  );
   if (isTerminal(state.status)) await revokeGrant(ctx.db, jobId, now);
 }
 
@@ -309,7 +314,7 @@ export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise
       });
     } else {
       // The destination cannot say how the job goes: its last rate (and the ETA made from it) no longer holds.
-      await updateActiveJob(ctx.db, job.id, 'source', { bytes_per_second: 0 });
+      await updateJob(ctx.db, job.id, { role: 'source' }, { bytes_per_second: 0 });
     }
   }
   return (await findJob(ctx.db, job.id))!;
@@ -331,12 +336,17 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
   } catch {
     // The destination is unreachable: its next read is refused (grant revoked) and it cancels itself.
   }
-  await updateActiveJob(ctx.db, job.id, 'source', {
-    status: 'CANCELLED',
-    current_task: '',
-    end_time: now,
-    updated_at: now,
-  });
+  await updateJob(
+    ctx.db,
+    job.id,
+    { role: 'source' },
+    {
+      status: 'CANCELLED',
+      current_task: '',
+      end_time: now,
+      updated_at: now,
+    },
+  );
   return (await findJob(ctx.db, job.id))!;
 }
 

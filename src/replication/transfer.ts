@@ -23,7 +23,7 @@ import { parseManifest, type Manifest } from '../domain/manifest.js';
 import { chunksHeldByAccount, createChunkRecorder } from '../store/account-chunks.js';
 import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
-import { findJob, releaseJob, updateLeasedJob, type JobRow } from '../store/jobs.js';
+import { findJob, releaseJob, updateJob, type JobRow, type JobUpdate } from '../store/jobs.js';
 import { fetchInLanes } from './fetch-lanes.js';
 import { notifySource } from './source-jobs.js';
 import { PEER_CALLS } from './peer-api.js';
@@ -69,12 +69,17 @@ export async function runTransfer(
   };
   stopSignal?.addEventListener('abort', onStop, { once: true });
   const leaseUntil = () => new Date(ctx.clock.now().getTime() + ctx.replication.leaseMs).toISOString();
-  const save = async (update: Parameters<typeof updateLeasedJob>[3]) => {
-    const ok = await updateLeasedJob(ctx.db, job.id, worker, {
-      ...update,
-      lease_until: leaseUntil(),
-      updated_at: timestamp(ctx.clock),
-    });
+  const save = async (update: JobUpdate) => {
+    const ok = await updateJob(
+      ctx.db,
+      job.id,
+      { worker },
+      {
+        ...update,
+        lease_until: leaseUntil(),
+        updated_at: timestamp(ctx.clock),
+      },
+    );
     if (!ok) {
       abort.abort(new Stopped('lease lost or job cancelled'));
       throw new Stopped('lease lost or job cancelled');
@@ -255,15 +260,20 @@ async function failRun(
   }
   log.error({ job: job.id, err: reason }, 'replication failed');
   const code = permanent ? error.code : 'REPLICATION_FAILED';
-  const ended = await updateLeasedJob(ctx.db, job.id, ctx.workerId, {
-    ...progress,
-    status: 'FAIL',
-    error_code: code,
-    fail_reason: reason,
-    current_task: '',
-    end_time: now.toISOString(),
-    updated_at: now.toISOString(),
-  });
+  const ended = await updateJob(
+    ctx.db,
+    job.id,
+    { worker: ctx.workerId },
+    {
+      ...progress,
+      status: 'FAIL',
+      error_code: code,
+      fail_reason: reason,
+      current_task: '',
+      end_time: now.toISOString(),
+      updated_at: now.toISOString(),
+    },
+  );
   if (ended && job.dest_image_id) await deleteImage(ctx.db, job.dest_image_id, now.toISOString());
   await releaseJob(ctx.db, job.id, ctx.workerId, {});
 }

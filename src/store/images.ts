@@ -98,7 +98,8 @@ export async function attachExtras(db: Db, rows: ImageRow[]): Promise<ImageRecor
 
 /** Column changes plus tag and property edits, applied in one transaction. */
 export interface ImageChanges {
-  columns?: Partial<Omit<ImageRow, 'id' | 'created_at'>>;
+  /** Never the status: it changes through transitionImage, as domain/image.ts allows. */
+  columns?: Partial<Omit<ImageRow, 'id' | 'created_at' | 'status'>>;
   tags?: string[];
   setProperties?: Record<string, string>;
   removeProperties?: string[];

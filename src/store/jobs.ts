@@ -3,12 +3,13 @@
  * whose lease was taken over cannot overwrite the new owner's progress (docs/design.md, "Jobs").
  * @module
  */
+import { ACTIVE_JOB_STATUSES, statusesBefore, type JobRole, type JobStatus } from '../domain/job.js';
 import type { Db } from './db.js';
 import type { JobsTable } from './schema.js';
 
 export type JobRow = JobsTable;
 
-const ACTIVE = ['INIT', 'RUNNING'];
+const ACTIVE = ACTIVE_JOB_STATUSES;
 
 export async function insertJob(db: Db, row: JobRow): Promise<void> {
   await db.insertInto('jobs').values(row).execute();
@@ -36,7 +37,7 @@ export interface JobFilters {
   accountId: string;
   /** The caller's project: jobs of the account's other projects are not listed. */
   projectId: string;
-  status?: string;
+  status?: JobStatus;
   jobType?: string;
   imageId?: string;
   limit: number;
@@ -132,37 +133,30 @@ export async function listActiveJobManifests(db: Db): Promise<string[]> {
   return rows.map((r) => r.manifest_digest!);
 }
 
+/** A change to a job's row; its status changes only as domain/job.ts's transitions allow (updateJob). */
 export type JobUpdate = Partial<Omit<JobRow, 'id' | 'role'>>;
 
-/** Updates a job that is still unfinished; returns false if it had already finished. */
-export async function updateActiveJob(db: Db, id: string, role: string, update: JobUpdate): Promise<boolean> {
-  const result = await db
-    .updateTable('jobs')
-    .set(update)
-    .where('id', '=', id)
-    .where('role', '=', role)
-    .where('status', 'in', ACTIVE)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}
+/**
+ * Who changes a job: this region in its role (the source's row, a destination's row when cancelled, a local
+ * copy), or the worker holding the job's lease (a worker whose lease was taken over changes nothing).
+ */
+export type JobHolder = { role: JobRole } | { worker: string };
 
 /**
- * Updates a job under this worker's lease; returns false when the lease is no longer ours or the job
- * finished meanwhile (cancelled), which tells the worker to stop.
+ * Changes an unfinished job: every change of a job's status goes through here, and the status may only move
+ * as domain/job.ts allows (the statuses it may come from are the query's guard, so a concurrent cancel or
+ * finish is never overwritten). Returns false if nothing changed: the job had finished, could not move to the
+ * new status, or is not `holder`'s.
  */
-export async function updateLeasedJob(
-  db: Db,
-  id: string,
-  workerId: string,
-  update: JobUpdate,
-): Promise<boolean> {
-  const result = await db
+export async function updateJob(db: Db, id: string, holder: JobHolder, update: JobUpdate): Promise<boolean> {
+  let query = db
     .updateTable('jobs')
     .set(update)
     .where('id', '=', id)
-    .where('locked_by', '=', workerId)
-    .where('status', 'in', ACTIVE)
-    .executeTakeFirst();
+    .where('status', 'in', update.status === undefined ? ACTIVE : statusesBefore(update.status));
+  query =
+    'role' in holder ? query.where('role', '=', holder.role) : query.where('locked_by', '=', holder.worker);
+  const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
@@ -214,8 +208,16 @@ export async function claimJob(
   return undefined;
 }
 
-/** Gives a job back (the worker stops without finishing it): no lease, run again at `runAt`. */
-export async function releaseJob(db: Db, id: string, workerId: string, update: JobUpdate): Promise<void> {
+/**
+ * Gives a job back (the worker stops without finishing it): no lease, run again at `update.run_at`. Its status
+ * is left as it is (a status changes through updateJob).
+ */
+export async function releaseJob(
+  db: Db,
+  id: string,
+  workerId: string,
+  update: Omit<JobUpdate, 'status'>,
+): Promise<void> {
   await db
     .updateTable('jobs')
     .set({ ...update, locked_by: null, lease_until: null })

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Generated } from 'kysely';
+import type { JobRole, JobStatus } from '../domain/job.js';
 
 export interface AccountsTable {
   id: string;
@@ -134,9 +135,9 @@ export interface JobsTable {
   id: string;
   /** imsCrossRegionCopyImageJob or imsCopyImageInRegionJob. */
   job_type: string;
-  role: string;
+  role: JobRole;
   /** INIT, RUNNING, SUCCESS, FAIL or CANCELLED (domain/job.ts). */
-  status: string;
+  status: JobStatus;
   account_id: string;
   user_id: string;
   source_region: string;

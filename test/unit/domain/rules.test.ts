@@ -5,7 +5,14 @@ import { test } from 'node:test';
 import { parseRange } from '../../../src/api/range.js';
 import { parseCatalog } from '../../../src/config/catalog.js';
 import { parseSettings } from '../../../src/config/settings.js';
-import { canTransitionJob, etaSeconds, processPercent, retryDelayMs } from '../../../src/domain/job.js';
+import {
+  ACTIVE_JOB_STATUSES,
+  canTransitionJob,
+  etaSeconds,
+  processPercent,
+  retryDelayMs,
+  statusesBefore,
+} from '../../../src/domain/job.js';
 import {
   checkImageReplicable,
   defaultCopyName,
@@ -18,6 +25,11 @@ test('job states: finished jobs never change; backoff doubles up to its cap; pro
   assert.ok(canTransitionJob('RUNNING', 'CANCELLED'));
   assert.ok(!canTransitionJob('SUCCESS', 'RUNNING'));
   assert.ok(!canTransitionJob('CANCELLED', 'FAIL'));
+  // The guard of every job update (store/jobs.ts, updateJob): a finished job is never written again.
+  assert.deepEqual(ACTIVE_JOB_STATUSES, ['INIT', 'RUNNING']);
+  assert.deepEqual(statusesBefore('RUNNING'), ['INIT', 'RUNNING']);
+  assert.deepEqual(statusesBefore('CANCELLED'), ['INIT', 'RUNNING']);
+  assert.deepEqual(statusesBefore('INIT'), ['INIT', 'RUNNING']);
   assert.deepEqual(
     [1, 2, 3, 4].map((n) => retryDelayMs(n, 100)),
     [100, 200, 400, 800],

@@ -11,7 +11,7 @@ import {
   isJobWaiting,
   newJobRow,
   releaseJob,
-  updateLeasedJob,
+  updateJob,
   type JobRow,
 } from '../../../src/store/jobs.js';
 import { dialects, openTestDb } from '../../helpers/db.js';
@@ -54,13 +54,17 @@ for (const { name, skip } of dialects()) {
       assert.equal(await isJobWaiting(db, at(2)), false);
       assert.equal(await claimJob(db, 'w2', at(2), at(32)), undefined, 'the lease lives');
 
-      assert.equal(await updateLeasedJob(db, first!.id, 'w1', { lease_until: at(40) }), true, 'renewed');
+      assert.equal(
+        await updateJob(db, first!.id, { worker: 'w1' }, { lease_until: at(40) }),
+        true,
+        'renewed',
+      );
       assert.equal(await claimJob(db, 'w2', at(35), at(65)), undefined, 'the renewed lease lives');
 
       const taken = await claimJob(db, 'w2', at(41), at(71));
       assert.equal(taken?.locked_by, 'w2', 'a lapsed lease is taken over');
       assert.equal(
-        await updateLeasedJob(db, first!.id, 'w1', { bytes_transferred: 1 }),
+        await updateJob(db, first!.id, { worker: 'w1' }, { bytes_transferred: 1 }),
         false,
         'the first worker is told to stop',
       );
@@ -98,9 +102,9 @@ for (const { name, skip } of dialects()) {
       assert.equal(await claimJob(db, 'w1', at(1), at(31)), undefined);
       const due = await claimJob(db, 'w1', at(60), at(90));
       assert.equal(due?.id, '4'.padEnd(32, '0'));
-      await updateLeasedJob(db, due!.id, 'w1', { status: 'CANCELLED' });
+      await updateJob(db, due!.id, { worker: 'w1' }, { status: 'CANCELLED' });
       assert.equal(
-        await updateLeasedJob(db, due!.id, 'w1', { bytes_transferred: 1 }),
+        await updateJob(db, due!.id, { worker: 'w1' }, { bytes_transferred: 1 }),
         false,
         'a cancelled job refuses its worker',
       );
