@@ -18,30 +18,27 @@ export function assertTagQuota(tags: readonly string[]): void {
   if (new Set(tags).size > MAX_TAGS) throw new FerryError('LIMIT_EXCEEDED', `At most ${MAX_TAGS} tags.`);
 }
 
-export async function addImageTag(
+/** Adds the tag to the image (nothing to do if it has it) or removes it (NOT_FOUND if it has not). */
+export async function setImageTag(
   ctx: RegionContext,
   principal: Principal,
   id: string,
   tag: string,
+  present: boolean,
 ): Promise<void> {
   const image = await loadChangeableImage(ctx, principal, id);
+  const now = timestamp(ctx.clock);
+  if (!present) {
+    if (!(await removeTag(ctx.db, image.id, tag, now))) {
+      throw new FerryError('NOT_FOUND', `Image ${image.id} has no tag ${tag}.`);
+    }
+    return;
+  }
   if (tag.length === 0 || tag.length > MAX_NAME_LENGTH) {
     throw new FerryError('VALIDATION_FAILED', `Tags must be 1 to ${MAX_NAME_LENGTH} characters long.`);
   }
   if (!image.tags.includes(tag) && (await countTags(ctx.db, image.id)) >= MAX_TAGS) {
     throw new FerryError('LIMIT_EXCEEDED', `An image may carry at most ${MAX_TAGS} tags.`);
   }
-  await addTag(ctx.db, image.id, tag, timestamp(ctx.clock));
-}
-
-export async function removeImageTag(
-  ctx: RegionContext,
-  principal: Principal,
-  id: string,
-  tag: string,
-): Promise<void> {
-  const image = await loadChangeableImage(ctx, principal, id);
-  if (!(await removeTag(ctx.db, image.id, tag, timestamp(ctx.clock)))) {
-    throw new FerryError('NOT_FOUND', `Image ${image.id} has no tag ${tag}.`);
-  }
+  await addTag(ctx.db, image.id, tag, now);
 }

@@ -17,6 +17,7 @@ import { insertImage } from '../store/images.js';
 import { insertJob, newJobRow } from '../store/jobs.js';
 import { findMember } from '../store/members.js';
 import type { RegionContext } from '../region/context.js';
+import { jobOrigin } from './job-origin.js';
 
 export interface InRegionCopyRequest {
   name: string;
@@ -103,20 +104,13 @@ export async function copyInRegion(
         job_type: JOB_TYPES.inRegion,
         role: 'local',
         status: 'SUCCESS',
-        account_id: principal.accountId,
-        project_id: principal.projectId,
-        user_id: principal.userId,
-        source_region: ctx.region,
-        source_image_id: image.id,
-        source_image_name: image.name,
+        ...jobOrigin(ctx, principal, image),
         dest_region: ctx.region,
         dest_project_id: principal.projectId,
         dest_image_id: copyId,
         image_name: request.name,
         description: request.description ?? '',
         cmk_id: request.cmkId ?? null,
-        manifest_digest: image.manifest_digest,
-        bytes_total: image.size ?? 0,
         bytes_skipped_present: image.size ?? 0,
         attempts: 1,
         end_time: now,

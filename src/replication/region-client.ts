@@ -55,15 +55,18 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
     };
   }
 
+  /** One request to another region. */
+  interface Call {
+    region: string;
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    body?: Buffer;
+    signal?: AbortSignal;
+  }
+
   /** Starts a request; resolves with the response once its status line and headers are in. */
-  function open(
-    region: string,
-    method: string,
-    path: string,
-    headers: Record<string, string>,
-    body: Buffer | undefined,
-    signal?: AbortSignal,
-  ): Promise<IncomingMessage> {
+  function open({ region, method, path, headers, body, signal }: Call): Promise<IncomingMessage> {
     const { endpoint, headers: auth } = target(region);
     return new Promise((resolve, reject) => {
       const req = request(
@@ -83,27 +86,16 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
     });
   }
 
-  /** Reads a whole response body; a connection that breaks on the way is a transient error. */
-  async function readAll(region: string, res: IncomingMessage): Promise<Buffer> {
+  /** Sends a request and reads its whole answer; a connection that breaks on the way is a transient error. */
+  async function send(call: Call): Promise<{ status: number; data: Buffer }> {
+    const res = await open(call);
     const parts: Buffer[] = [];
     try {
       for await (const part of res) parts.push(part as Buffer);
     } catch (error) {
-      throw new RegionCallError(`${region}: ${(error as Error).message}`, true);
+      throw new RegionCallError(`${call.region}: ${(error as Error).message}`, true);
     }
-    return Buffer.concat(parts);
-  }
-
-  async function send(
-    region: string,
-    method: string,
-    path: string,
-    headers: Record<string, string>,
-    body: Buffer | undefined,
-    signal?: AbortSignal,
-  ): Promise<{ status: number; data: Buffer }> {
-    const res = await open(region, method, path, headers, body, signal);
-    return { status: res.statusCode ?? 0, data: await readAll(region, res) };
+    return { status: res.statusCode ?? 0, data: Buffer.concat(parts) };
   }
 
   function jsonBody(body: unknown): Buffer | undefined {
@@ -119,13 +111,13 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
       headers: Record<string, string> = {},
     ) {
       const payload = jsonBody(body);
-      const { status, data } = await send(
+      const { status, data } = await send({
         region,
         method,
         path,
-        payload ? { 'content-type': 'application/json', ...headers } : headers,
-        payload,
-      );
+        headers: payload ? { 'content-type': 'application/json', ...headers } : headers,
+        body: payload,
+      });
       if (status < 200 || status >= 300) throw regionCallFailure(region, status, data);
       return (data.length > 0 ? JSON.parse(data.toString('utf8')) : undefined) as T;
     },
@@ -134,7 +126,7 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
       return new BatchConnection(region, new URL(endpoint), { ...auth, ...headers });
     },
     async getBytes(region, path, headers, signal) {
-      const { status, data } = await send(region, 'GET', path, headers, undefined, signal);
+      const { status, data } = await send({ region, method: 'GET', path, headers, signal });
       if (status !== 200) throw regionCallFailure(region, status, data);
       return data;
     },

@@ -37,6 +37,7 @@ import type { ImageRecord } from '../store/images.js';
 import { jobState } from './replicas.js';
 import { callPeer, PEER_CALLS, type JobState, type ReplicaRequest } from './peer-api.js';
 import type { ImageReplications, RegionContext } from '../region/context.js';
+import { jobOrigin } from './job-origin.js';
 import { RegionCallError } from './region-call.js';
 
 /** How long a grant lets the destination read (default: 7 days; resumed jobs keep using it). */
@@ -180,19 +181,12 @@ async function createSourceJob(
       id: jobId,
       job_type: JOB_TYPES.crossRegion,
       role: 'source',
-      account_id: principal.accountId,
-      project_id: principal.projectId,
-      user_id: principal.userId,
-      source_region: ctx.region,
-      source_image_id: image.id,
-      source_image_name: image.name,
+      ...jobOrigin(ctx, principal, image),
       dest_region: region,
       image_name: name,
       description: request.description ?? '',
       agency_name: request.agencyName,
       vault_id: request.vaultId ?? null,
-      manifest_digest: image.manifest_digest,
-      bytes_total: image.size ?? 0,
       bandwidth_limit: request.bandwidthLimit ?? null,
       current_task: JOB_TASKS.createReplica,
     },

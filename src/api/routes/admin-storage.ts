@@ -6,40 +6,39 @@
 import type { FastifyInstance } from 'fastify';
 import { foundDamage } from '../../blobs/scrub.js';
 import { collectRegionGarbage, scrubRegion } from '../../images/storage-maintenance.js';
-import { FerryError } from '../../domain/errors.js';
-import { requireAdmin } from '../auth.js';
+import { principalOf } from '../auth.js';
+import { adminOnly, bodyOrEmpty } from '../route-hooks.js';
+import { GcBody, ScrubBody } from '../schemas/admin.js';
 import type { RegionContext } from '../../region/context.js';
 
 export function registerAdminStorageRoutes(app: FastifyInstance, ctx: RegionContext): void {
-  app.post('/v1/admin/gc', async (request) => {
-    const principal = requireAdmin(request);
-    const grace = (request.body as { grace_seconds?: unknown } | undefined)?.grace_seconds;
-    if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)) {
-      throw new FerryError('VALIDATION_FAILED', 'grace_seconds must be a non-negative integer.');
-    }
-    const report = await collectRegionGarbage(ctx, grace === undefined ? ctx.limits.gcGraceMs : grace * 1000);
-    request.log.info({ audit: 'storage.gc', by: principal.userId, report }, 'garbage collection');
-    return report;
-  });
-
-  app.post('/v1/admin/scrub', async (request) => {
-    const principal = requireAdmin(request);
-    const rate = (request.body as { bytes_per_second?: unknown } | undefined)?.bytes_per_second;
-    if (
-      rate !== undefined &&
-      rate !== null &&
-      (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1)
-    ) {
-      throw new FerryError(
-        'VALIDATION_FAILED',
-        'bytes_per_second must be a positive integer, or null for no cap.',
+  app.post<{ Body: GcBody }>(
+    '/v1/admin/gc',
+    { onRequest: adminOnly, preValidation: bodyOrEmpty, schema: { body: GcBody } },
+    async (request) => {
+      const grace = request.body.grace_seconds;
+      const report = await collectRegionGarbage(
+        ctx,
+        grace === undefined ? ctx.limits.gcGraceMs : grace * 1000,
       );
-    }
-    // No cap unless asked: an administrator who asks for a scrub wants its answer.
-    const report = await scrubRegion(ctx, { bytesPerSecond: rate ?? null });
-    const entry = { audit: 'storage.scrub', by: principal.userId, report };
-    if (foundDamage(report)) request.log.error(entry, 'scrub found damaged data');
-    else request.log.info(entry, 'scrub');
-    return report;
-  });
+      request.log.info(
+        { audit: 'storage.gc', by: principalOf(request).userId, report },
+        'garbage collection',
+      );
+      return report;
+    },
+  );
+
+  app.post<{ Body: ScrubBody }>(
+    '/v1/admin/scrub',
+    { onRequest: adminOnly, preValidation: bodyOrEmpty, schema: { body: ScrubBody } },
+    async (request) => {
+      // No cap unless asked: an administrator who asks for a scrub wants its answer.
+      const report = await scrubRegion(ctx, { bytesPerSecond: request.body.bytes_per_second ?? null });
+      const entry = { audit: 'storage.scrub', by: principalOf(request).userId, report };
+      if (foundDamage(report)) request.log.error(entry, 'scrub found damaged data');
+      else request.log.info(entry, 'scrub');
+      return report;
+    },
+  );
 }

@@ -4,7 +4,7 @@
  * account in several regions pass the same ids (`id`) to each.
  * @module
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { FerryError } from '../../domain/errors.js';
 import { newHexId } from '../../domain/ids.js';
 import { issueToken } from '../../identity/tokens.js';
@@ -33,6 +33,7 @@ import {
 import { principalOf, requireAdmin } from '../auth.js';
 import type { RegionContext } from '../../region/context.js';
 import { IdParams } from '../schemas/common.js';
+import { adminOnly, bodyOrEmpty } from '../route-hooks.js';
 import {
   AccountBody,
   AdminTokenBody,
@@ -41,16 +42,6 @@ import {
   TokenBody,
   UserBody,
 } from '../schemas/identity.js';
-
-/** An empty body is an empty object to these calls (they take only optional fields, or refuse what is missing). */
-async function bodyOrEmpty(request: FastifyRequest): Promise<void> {
-  request.body ??= {};
-}
-
-/** Checked before the body, so that anyone else learns only that the call is not theirs. */
-async function adminOnly(request: FastifyRequest): Promise<void> {
-  requireAdmin(request);
-}
 
 function tokenView(token: Token): Record<string, unknown> {
   return {

@@ -16,7 +16,7 @@ import {
   setImageFrozen,
   updateImageRecord,
 } from '../../images/changes.js';
-import { addImageTag, removeImageTag } from '../../images/tags.js';
+import { setImageTag } from '../../images/tags.js';
 import { principalOf, requireAdmin } from '../auth.js';
 import { parseListQuery } from '../image-list-query.js';
 import { firstLink, nextLink } from '../page-links.js';
@@ -121,12 +121,12 @@ export function registerImageRoutes(app: FastifyInstance, ctx: RegionContext): v
   });
 
   app.put<{ Params: IdParams & { tag: string } }>('/v2/images/:id/tags/:tag', async (request, reply) => {
-    await addImageTag(ctx, principalOf(request), request.params.id, request.params.tag);
+    await setImageTag(ctx, principalOf(request), request.params.id, request.params.tag, true);
     return reply.code(204).send();
   });
 
   app.delete<{ Params: IdParams & { tag: string } }>('/v2/images/:id/tags/:tag', async (request, reply) => {
-    await removeImageTag(ctx, principalOf(request), request.params.id, request.params.tag);
+    await setImageTag(ctx, principalOf(request), request.params.id, request.params.tag, false);
     return reply.code(204).send();
   });
 
