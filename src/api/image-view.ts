@@ -1,12 +1,13 @@
 /**
  * An image as the Glance v2 API shows it: Glance's fields and free-form properties at the top level, plus
- * Ferry's own (`image_type`, `encrypted`, `cmk_id`, `frozen`).
+ * Ferry's own (`image_type`, `encrypted`, `cmk_id`, `frozen`). The shape: api/schemas/image.ts.
  * @module
  */
 import type { ImageRecord } from '../store/images.js';
 import type { MemberRow } from '../store/members.js';
 import type { JobRow } from '../store/jobs.js';
 import { processPercent } from '../domain/job.js';
+import type { ImageView, MemberView } from './schemas/image.js';
 
 /** Glance prints timestamps to the second: 2026-11-23T18:44:08Z. */
 export function glanceTime(iso: string): string {
@@ -17,7 +18,7 @@ export function glanceTime(iso: string): string {
  * Where a replicated or copied image came from, and while it is being replicated its progress (the
  * console shows it as "Replicating").
  */
-function replicationView(image: ImageRecord, job: JobRow | undefined): Record<string, unknown> | null {
+function replicationView(image: ImageRecord, job: JobRow | undefined): ImageView['replication'] {
   if (image.replication_job_id === null) return null;
   return {
     job_id: image.replication_job_id,
@@ -42,7 +43,7 @@ function replicationView(image: ImageRecord, job: JobRow | undefined): Record<st
   };
 }
 
-export function imageView(image: ImageRecord, job?: JobRow): Record<string, unknown> {
+export function imageView(image: ImageRecord, job?: JobRow): ImageView {
   return {
     ...image.properties,
     id: image.id,
@@ -76,7 +77,7 @@ export function imageView(image: ImageRecord, job?: JobRow): Record<string, unkn
   };
 }
 
-export function memberView(member: MemberRow): Record<string, unknown> {
+export function memberView(member: MemberRow): MemberView {
   return {
     image_id: member.image_id,
     member_id: member.member_id,

@@ -8,42 +8,10 @@ import type { FerryClient, QueryValue } from './client.js';
 import type { CliContext } from './context.js';
 import { ApiError, UsageError } from './errors.js';
 import { formatBytes } from './units.js';
+import type { ImageView } from '../api/schemas/image.js';
 
-/** An image as `GET /v2/images/{id}` shows it (Glance fields, Ferry's, and free-form properties). */
-export interface ImageView {
-  id: string;
-  name: string | null;
-  status: string;
-  visibility: string;
-  protected: boolean;
-  os_hidden: boolean;
-  checksum: string | null;
-  os_hash_algo: string | null;
-  os_hash_value: string | null;
-  owner: string;
-  size: number | null;
-  virtual_size: number | null;
-  min_disk: number;
-  min_ram: number;
-  container_format: string | null;
-  disk_format: string | null;
-  created_at: string;
-  updated_at: string;
-  tags: string[];
-  image_type: string;
-  encrypted: boolean;
-  cmk_id: string | null;
-  frozen: boolean;
-  replication: {
-    job_id: string;
-    source_region: string | null;
-    source_image_id: string | null;
-    replicating: boolean;
-    status?: string;
-    process_percent?: number;
-  } | null;
-  [property: string]: unknown;
-}
+/** An image as `GET /v2/images/{id}` shows it (api/schemas/image.ts). */
+export type { ImageView };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -7,14 +7,7 @@ import type { Command } from 'commander';
 import type { FerryClient } from '../client.js';
 import { example, withContext, type CliContext } from '../context.js';
 import { resolveImageId } from '../images.js';
-
-interface MemberView {
-  image_id: string;
-  member_id: string;
-  status: string;
-  created_at: string;
-  updated_at: string;
-}
+import type { MemberView } from '../../api/schemas/image.js';
 
 function printMembers(ctx: CliContext, members: MemberView[]): void {
   ctx.out.list(members, {
