@@ -6,7 +6,7 @@
  */
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { ROUTE_DOCS } from './route-docs.js';
+import { ROUTE_DOCS, ROUTE_RESPONSES } from './route-docs.js';
 import { ErrorBody } from './schemas/common.js';
 
 const TOKEN_HEADER = 'x-auth-token';
@@ -48,7 +48,14 @@ export async function registerOpenApi(app: FastifyInstance, region: string): Pro
     hideUntagged: false,
     transform: ({ schema, url, route }) => {
       const hidden = url.startsWith('/internal/') || url === '/openapi.json' || route.method === 'HEAD';
-      const docs = ROUTE_DOCS[`${[route.method].flat()[0]} ${route.url}`];
+      const key = `${[route.method].flat()[0]} ${route.url}`;
+      const docs = ROUTE_DOCS[key];
+      const answers = Object.fromEntries(
+        Object.entries(ROUTE_RESPONSES[key] ?? {}).map(([status, body]) => [
+          status,
+          { ...body, description: status === '201' ? 'Created' : 'OK' },
+        ]),
+      );
       const base: Record<string, unknown> = {
         ...(docs ? { summary: docs.summary, tags: [docs.tag] } : {}),
         ...((schema ?? {}) as Record<string, unknown>),
@@ -61,6 +68,7 @@ export async function registerOpenApi(app: FastifyInstance, region: string): Pro
           ...(hidden ? { hide: true } : {}),
           ...(publicRoute ? { security: [] } : {}),
           response: (base.response as Record<string, unknown> | undefined) ?? {
+            ...answers,
             default: {
               ...ErrorBody,
               description: 'An error (docs/errors.md)',

@@ -4,6 +4,9 @@
  * that has neither.
  * @module
  */
+import { Type, type TSchema } from 'typebox';
+import { ImageView, MemberView } from './schemas/image.js';
+import { JobView } from './schemas/job.js';
 
 const GLANCE = 'Images (Glance v2)';
 const DATA = 'Image data (Glance v2)';
@@ -75,4 +78,34 @@ export const ROUTE_DOCS: Record<string, { summary: string; tag: string }> = {
   'POST /v1/admin/scrub': { summary: 'Re-verify every stored chunk now', tag: ADMIN },
   'GET /v1/admin/runtime': { summary: "This region process's memory and event-loop delay", tag: ADMIN },
   'POST /v1/admin/runtime/reset': { summary: 'End the event-loop window (answers its figures)', tag: ADMIN },
+};
+
+const ImageList = Type.Object({
+  images: Type.Array(ImageView),
+  first: Type.String(),
+  next: Type.Optional(Type.String({ description: 'the next page, while a page is full' })),
+  schema: Type.String(),
+});
+const MemberList = Type.Object({ members: Type.Array(MemberView), schema: Type.String() });
+const JobList = Type.Object({
+  jobs: Type.Array(JobView),
+  next: Type.Optional(Type.String({ description: 'the next page, while a page is full' })),
+});
+
+/**
+ * The success answers of the routes whose bodies have a wire type (api/schemas/), for the document only:
+ * the routes do not serialise through them (a Glance image carries free-form properties beside its fields).
+ */
+export const ROUTE_RESPONSES: Record<string, Record<number, TSchema>> = {
+  'POST /v2/images': { 201: ImageView },
+  'GET /v2/images': { 200: ImageList },
+  'GET /v2/images/:id': { 200: ImageView },
+  'PATCH /v2/images/:id': { 200: ImageView },
+  'POST /v2/images/:id/members': { 200: MemberView },
+  'GET /v2/images/:id/members': { 200: MemberList },
+  'GET /v2/images/:id/members/:member': { 200: MemberView },
+  'PUT /v2/images/:id/members/:member': { 200: MemberView },
+  'GET /v1/cloudimages/job/:job': { 200: JobView },
+  'GET /v1/cloudimages/jobs': { 200: JobList },
+  'POST /v1/cloudimages/job/:job/cancel': { 200: JobView },
 };

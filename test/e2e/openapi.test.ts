@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv } from 'ajv';
 import { documentedRoutes } from '../../src/api/openapi.js';
 import { api, startTestDeployment } from '../helpers/deployment.js';
 
@@ -98,4 +99,58 @@ test('a request that breaks a route schema is a 400 naming the field, and a repe
     body: '{"bogus": 1}',
   });
   assert.equal(anonymous.status, 401);
+});
+
+test('the answers match the wire shapes the document gives them', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const doc = (await (await fetch(`${d.url()}/openapi.json`)).json()) as {
+    paths: Record<
+      string,
+      Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>
+    >;
+  };
+  const ajv = new Ajv({ strict: false });
+  const check = (path: string, method: string, status: number, body: unknown) => {
+    const schema = doc.paths[path]![method]!.responses[String(status)]!.content!['application/json']!.schema;
+    assert.ok(
+      ajv.validate(schema, body),
+      `${method} ${path}: ${ajv.errorsText()} in ${JSON.stringify(body)}`,
+    );
+  };
+  const created = await api(d.url(), d.demo.token, 'POST', '/v2/images', {
+    name: 'shaped',
+    disk_format: 'raw',
+    container_format: 'bare',
+    visibility: 'shared',
+    colour: 'blue',
+    tags: ['a'],
+  });
+  assert.equal(created.status, 201);
+  check('/v2/images', 'post', 201, created.body);
+  const id = created.body.id as string;
+  check('/v2/images/{id}', 'get', 200, (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}`)).body);
+  check('/v2/images', 'get', 200, (await api(d.url(), d.demo.token, 'GET', '/v2/images')).body);
+  const member = await api(d.url(), d.demo.token, 'POST', `/v2/images/${id}/members`, {
+    member: d.other.projects['north-1']!,
+  });
+  assert.equal(member.status, 200, JSON.stringify(member.body));
+  check('/v2/images/{id}/members', 'post', 200, member.body);
+  check(
+    '/v2/images/{id}/members',
+    'get',
+    200,
+    (await api(d.url(), d.demo.token, 'GET', `/v2/images/${id}/members`)).body,
+  );
+  check(
+    '/v1/cloudimages/jobs',
+    'get',
+    200,
+    (await api(d.url(), d.demo.token, 'GET', '/v1/cloudimages/jobs')).body,
+  );
+  // A shape that does not fit is refused: the check can fail.
+  assert.ok(
+    !ajv.validate(doc.paths['/v2/images/{id}']!.get!.responses['200']!.content!['application/json']!.schema, {
+      id,
+    }),
+  );
 });
