@@ -16,7 +16,8 @@ export interface ImageRecord extends ImageRow {
 }
 
 /** What every new image must be told; everything else starts empty (no data, not shared, not a replica). */
-export type NewImage = Pick<ImageRow, 'id' | 'owner' | 'status' | 'visibility'> & Partial<ImageRow>;
+export type NewImage = Pick<ImageRow, 'id' | 'owner' | 'status' | 'visibility' | 'image_type'> &
+  Partial<ImageRow>;
 
 /** A new image row stamped `now`. */
 export function newImageRow(image: NewImage, now: string): ImageRow {
@@ -34,7 +35,6 @@ export function newImageRow(image: NewImage, now: string): ImageRow {
     min_ram: 0,
     protected: 0,
     os_hidden: 0,
-    image_type: 'system',
     cmk_id: null,
     frozen: 0,
     created_at: now,

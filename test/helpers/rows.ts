@@ -6,7 +6,7 @@
 import type { Clock } from '../../src/store/clock.js';
 import type { Db } from '../../src/store/db.js';
 import { insertAccount, insertProject, insertUser } from '../../src/store/identity.js';
-import type { ImageRow } from '../../src/store/images.js';
+import { newImageRow, type ImageRow } from '../../src/store/images.js';
 
 export function fixedClock(
   start = Date.parse('2026-01-01T00:00:00Z'),
@@ -46,34 +46,21 @@ export async function seed(db: Db, clock: Clock) {
 
 export function imageRow(id: number, overrides: Partial<ImageRow>): ImageRow {
   const stamp = new Date(Date.parse('2026-01-01T00:00:00Z') + id * 1000).toISOString();
-  return {
-    id: `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`,
-    owner: 'p'.repeat(32),
-    name: `img-${id}`,
-    status: 'active',
-    visibility: 'private',
-    disk_format: 'qcow2',
-    container_format: 'bare',
-    size: id * 100,
-    virtual_size: null,
-    checksum: null,
-    os_hash_algo: null,
-    os_hash_value: null,
-    manifest_digest: null,
-    min_disk: 0,
-    min_ram: 0,
-    protected: 0,
-    os_hidden: 0,
-    image_type: 'system-disk',
-    cmk_id: null,
-    frozen: 0,
-    created_at: stamp,
-    updated_at: stamp,
-    source_region: null,
-    source_image_id: null,
-    replication_job_id: null,
-    ...overrides,
-  };
+  return newImageRow(
+    {
+      id: `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`,
+      owner: 'p'.repeat(32),
+      name: `img-${id}`,
+      status: 'active',
+      visibility: 'private',
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      size: id * 100,
+      image_type: 'system-disk',
+      ...overrides,
+    },
+    stamp,
+  );
 }
 
 export const alpha = { projectId: 'p'.repeat(32), isAdmin: false };
