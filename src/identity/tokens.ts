@@ -9,7 +9,15 @@ import { newHexId } from '../domain/ids.js';
 import type { Db } from '../store/db.js';
 import type { Clock } from '../store/clock.js';
 import { timestamp } from '../store/clock.js';
-import { findProject, findTokenByHash, findUser, insertToken, type Token } from '../store/identity.js';
+import {
+  findProject,
+  findTokenByHash,
+  findUser,
+  insertToken,
+  listTokens,
+  type Token,
+} from '../store/identity.js';
+import type { RegionContext } from '../region/context.js';
 
 /** How long a token lives unless the caller asks otherwise (default: 30 days). */
 export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
@@ -111,4 +119,9 @@ export async function authenticate(db: Db, clock: Clock, secret: string): Promis
     expiresAt: token.expires_at,
     secretHash: token.secret_hash,
   };
+}
+
+/** The caller's tokens in this region (never their secrets). */
+export function tokensOf(ctx: RegionContext, principal: Principal): Promise<Token[]> {
+  return listTokens(ctx.db, principal.userId);
 }

@@ -10,13 +10,17 @@
  * user has no such project gets no copy.
  * @module
  */
+import { FerryError } from '../domain/errors.js';
 import { newHexId } from '../domain/ids.js';
+import { issueToken, type IssuedToken, type Principal } from '../identity/tokens.js';
 import { timestamp } from '../store/clock.js';
 import {
+  findProject,
   findProjectByName,
   findTokenByHash,
   findUser,
   insertToken,
+  revokeToken,
   revokeTokensByHash,
   type Token,
 } from '../store/identity.js';
@@ -82,6 +86,79 @@ export async function revokeTokenInPeers(
   const revocation: TokenRevocation = { user_id: userId, secret_hash: secretHash };
   const calls = await callPeers(ctx, PEER_CALLS.revokeToken, revocation);
   return calls.filter(({ result }) => result.status === 'rejected').map(({ region }) => region);
+}
+
+/** A token just issued, with its secret (shown once) and where it works. */
+export interface SpreadToken extends IssuedToken {
+  spread: TokenSpread;
+}
+
+/**
+ * A token made with the caller's token: it acts in the caller's project, works wherever the caller's token
+ * works, and, as in Keystone, neither outlives it nor survives its revocation.
+ */
+export async function issueTokenEverywhere(
+  ctx: RegionContext,
+  principal: Principal,
+  fields: { description?: string | null; ttl_seconds?: number },
+): Promise<SpreadToken> {
+  const issued = await issueToken(ctx.db, ctx.clock, {
+    userId: principal.userId,
+    projectId: principal.projectId,
+    description: fields.description ?? '',
+    ttlSeconds: fields.ttl_seconds,
+    notAfter: principal.expiresAt,
+    parentHash: principal.secretHash,
+  });
+  const spread = await copyTokenToPeers(ctx, issued.token, { parent_secret_hash: principal.secretHash });
+  return { ...issued, spread };
+}
+
+/**
+ * An administrator's token for a user, acting in `project_id` (a project of the user's account here) and, in
+ * every other region, in the user's project of the same name (else the one named after that region).
+ */
+export async function issueUserToken(
+  ctx: RegionContext,
+  userId: string,
+  fields: { project_id: string; ttl_seconds?: number },
+): Promise<SpreadToken> {
+  const user = await findUser(ctx.db, userId);
+  if (!user) throw new FerryError('NOT_FOUND', `No user ${userId}.`);
+  const project = await findProject(ctx.db, fields.project_id);
+  if (!project || project.account_id !== user.account_id || project.region !== ctx.region) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      `project_id must be a project of the user's account in ${ctx.region}.`,
+    );
+  }
+  const issued = await issueToken(ctx.db, ctx.clock, {
+    userId: user.id,
+    projectId: project.id,
+    ttlSeconds: fields.ttl_seconds,
+  });
+  return { ...issued, spread: await copyTokenToPeers(ctx, issued.token, { project_name: project.name }) };
+}
+
+/**
+ * Revokes one of the caller's tokens in every region, and with it the tokens made with it. A region that
+ * cannot be reached is 503 REGION_UNREACHABLE (`details.not_reached`): the revoke is repeated to finish.
+ */
+export async function revokeTokenEverywhere(
+  ctx: RegionContext,
+  principal: Principal,
+  tokenId: string,
+): Promise<void> {
+  const secretHash = await revokeToken(ctx.db, ctx.clock, principal.userId, tokenId);
+  if (secretHash === undefined) throw new FerryError('NOT_FOUND', `You have no token ${tokenId}.`);
+  const unreached = await revokeTokenInPeers(ctx, principal.userId, secretHash);
+  if (unreached.length > 0) {
+    throw new FerryError(
+      'REGION_UNREACHABLE',
+      `Token ${tokenId} is revoked in ${ctx.region}, but ${unreached.join(', ')} could not be reached: revoke it again to finish.`,
+      { not_reached: unreached },
+    );
+  }
 }
 
 /** Stores this region's copy of another region's new token; resolves false where it has no project to act in. */
