@@ -4,13 +4,35 @@
  * what may be retried (a refusal, 4xx but 429, is permanent; anything else is transient).
  * @module
  */
+import { timingSafeEqual } from 'node:crypto';
 import { DigestMismatchError } from '../blobs/chunk-store.js';
+import { findRegion, type RegionCatalog } from '../config/catalog.js';
+import { FerryError } from '../domain/errors.js';
 import { BatchStreamError } from './chunk-batch.js';
 
 /** Header names of region-to-region calls. */
 export const REGION_HEADER = 'x-ferry-region';
 export const REGION_SECRET_HEADER = 'x-ferry-region-secret';
 export const GRANT_HEADER = 'x-ferry-grant';
+
+/** Compares two secrets in constant time. */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The calling region, named by REGION_HEADER, once REGION_SECRET_HEADER is checked against its secret in the
+ * catalog; else UNAUTHORIZED.
+ */
+export function authenticateRegion(catalog: RegionCatalog, name: unknown, secret: unknown): string {
+  const region = typeof name === 'string' ? findRegion(catalog, name) : undefined;
+  if (!region?.internal_secret || typeof secret !== 'string' || !sameSecret(secret, region.internal_secret)) {
+    throw new FerryError('UNAUTHORIZED', 'Region-to-region calls need region credentials from the catalog.');
+  }
+  return region.name;
+}
 
 /** A failed call to another region. `transient` errors may succeed when retried. */
 export class RegionCallError extends Error {

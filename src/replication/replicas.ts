@@ -127,6 +127,15 @@ export async function createReplica(
   return jobState(job);
 }
 
+/** The replica job `jobId` that region `caller` asked this region for; else JOB_NOT_FOUND. */
+export async function replicaJobFrom(ctx: RegionContext, caller: string, jobId: string): Promise<JobRow> {
+  const job = await findJob(ctx.db, jobId);
+  if (!job || job.role !== 'destination' || job.source_region !== caller) {
+    throw new FerryError('JOB_NOT_FOUND', `No replica job ${jobId} from ${caller}.`);
+  }
+  return job;
+}
+
 /**
  * Cancels a replica job here: the job ends CANCELLED and its image leaves the list at once; the worker
  * notices at its next progress save and stops. Chunks it stored are left to garbage collection.

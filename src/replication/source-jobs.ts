@@ -289,6 +289,20 @@ export async function applyDestinationState(
   if (isTerminal(state.status)) await revokeGrant(ctx.db, jobId, now);
 }
 
+/** A destination's report of a job it runs for this region (peer-api.ts: pushed when a run ends). */
+export async function acceptDestinationReport(
+  ctx: RegionContext,
+  caller: string,
+  jobId: string,
+  state: JobState,
+): Promise<void> {
+  const job = await findJob(ctx.db, jobId);
+  if (!job || job.role !== 'source' || job.dest_region !== caller || state.job_id !== job.id) {
+    throw new FerryError('JOB_NOT_FOUND', `No job ${jobId} replicates into ${caller}.`);
+  }
+  await applyDestinationState(ctx, job.id, state);
+}
+
 /** The source job, brought up to date from its destination when unfinished (unreachable: left as it was). */
 export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise<JobRow> {
   if (job.role !== 'source' || isTerminal(job.status)) return job;
