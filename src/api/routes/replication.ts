@@ -14,26 +14,14 @@
 import type { FastifyInstance } from 'fastify';
 import { FerryError, type ErrorCode } from '../../domain/errors.js';
 import { copyInRegion } from '../../replication/in-region-copy.js';
-import { cancelReplica } from '../../replication/replicas.js';
+import { cancelOwnJob, cancelReplicationInto, listOwnJobs, showOwnJob } from '../../replication/own-jobs.js';
 import {
-  cancelSourceJob,
-  refreshSourceJob,
-  reportState,
   startCrossRegionCopies,
   type CrossRegionRequest,
   type Refusal,
 } from '../../replication/source-jobs.js';
-import { listTransferUsage } from '../../store/grants.js';
-import {
-  findJob,
-  findJobByDestImage,
-  listActiveSourceJobs,
-  listJobs,
-  type JobRow,
-} from '../../store/jobs.js';
-import type { Principal } from '../../identity/tokens.js';
+import { transferUsage } from '../../replication/transfer-usage.js';
 import { principalOf } from '../auth.js';
-import { loadOwnedImage } from '../../images/access.js';
 import { jobView } from '../job-view.js';
 import { nextLink } from '../page-links.js';
 import type { RegionContext } from '../../region/context.js';
@@ -159,57 +147,24 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     },
   );
 
-  /** Whether the caller may see this job: its account's, in its project (as images), a source or local row. */
-  function isOwnJob(principal: Principal, job: JobRow | undefined): job is JobRow {
-    return (
-      job !== undefined &&
-      job.account_id === principal.accountId &&
-      (job.project_id === null || job.project_id === principal.projectId) &&
-      job.role !== 'destination'
-    );
-  }
-
-  async function ownJob(principal: Principal, jobId: string) {
-    const job = await findJob(ctx.db, jobId);
-    if (!isOwnJob(principal, job)) throw new FerryError('JOB_NOT_FOUND', `No job ${jobId} was found.`);
-    return job;
-  }
-
   app.get<{ Params: { job: string } }>(
     '/v1/cloudimages/job/:job',
     { schema: { summary: 'Show a job (IMS job view)', tags: TAGS, params: JobParams } },
-    async (request) => {
-      const principal = principalOf(request);
-      return jobView(await refreshSourceJob(ctx, await ownJob(principal, request.params.job)));
-    },
+    async (request) => jobView(await showOwnJob(ctx, principalOf(request), request.params.job)),
   );
 
   app.get<{ Querystring: JobListQuery }>(
     '/v1/cloudimages/jobs',
     { schema: { summary: "List your account's jobs in this region", tags: TAGS, querystring: JobListQuery } },
     async (request) => {
-      const principal = principalOf(request);
       const query = request.query;
       const limit = query.limit === undefined ? 100 : Number(query.limit);
-      let after;
-      if (query.marker !== undefined) {
-        const marker = await findJob(ctx.db, query.marker);
-        if (!isOwnJob(principal, marker)) {
-          throw new FerryError('VALIDATION_FAILED', `marker ${query.marker} is not one of your jobs.`);
-        }
-        after = marker;
-      }
-      // Unfinished jobs first learn how far their destinations got, so that the status filter sees the truth.
-      const active = await listActiveSourceJobs(ctx.db, { accountId: principal.accountId });
-      await Promise.all(active.map((job) => refreshSourceJob(ctx, job)));
-      const jobs = await listJobs(ctx.db, {
-        accountId: principal.accountId,
-        projectId: principal.projectId,
+      const jobs = await listOwnJobs(ctx, principalOf(request), {
         limit,
-        ...(query.status !== undefined ? { status: query.status } : {}),
-        ...(query.job_type !== undefined ? { jobType: query.job_type } : {}),
-        ...(query.image_id !== undefined ? { imageId: query.image_id } : {}),
-        ...(after ? { after } : {}),
+        status: query.status,
+        jobType: query.job_type,
+        imageId: query.image_id,
+        marker: query.marker,
       });
       const body: { jobs: unknown[]; next?: string } = { jobs: jobs.map(jobView) };
       const last = jobs.at(-1);
@@ -223,11 +178,9 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     { schema: { summary: 'Cancel a job, from its source region', tags: TAGS, params: JobParams } },
     async (request) => {
       const principal = principalOf(request);
-      const job = await ownJob(principal, request.params.job);
-      if (job.role !== 'source')
-        throw new FerryError('JOB_FINISHED', `Job ${job.id} has already ended (${job.status}).`);
+      const job = await cancelOwnJob(ctx, principal, request.params.job);
       request.log.info({ audit: 'job.cancel', job: job.id, by: principal.userId }, 'job cancelled');
-      return jobView(await cancelSourceJob(ctx, job));
+      return jobView(job);
     },
   );
 
@@ -242,22 +195,9 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     },
     async (request) => {
       const principal = principalOf(request);
-      const image = await loadOwnedImage(ctx, principal, request.params.id);
-      const job = await findJobByDestImage(ctx.db, image.id);
-      if (!job || job.role !== 'destination') {
-        throw new FerryError(
-          'JOB_NOT_FOUND',
-          `Image ${image.id} is not a replica: no replication writes it.`,
-        );
-      }
-      if (image.status !== 'saving') {
-        throw new FerryError('JOB_FINISHED', `The replication of image ${image.id} has already ended.`);
-      }
-      const state = await cancelReplica(ctx, job, 'cancelled from the destination region');
-      // The source learns it at its next refresh otherwise.
-      await reportState(ctx, job.source_region, state).catch(() => undefined);
-      request.log.info({ audit: 'job.cancel', job: job.id, by: principal.userId }, 'replica cancelled');
-      return { job_id: job.id, status: state.status };
+      const state = await cancelReplicationInto(ctx, principal, request.params.id);
+      request.log.info({ audit: 'job.cancel', job: state.job_id, by: principal.userId }, 'replica cancelled');
+      return { job_id: state.job_id, status: state.status };
     },
   );
 
@@ -269,15 +209,6 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
         tags: ['Usage'],
       },
     },
-    async (request) => {
-      const principal = principalOf(request);
-      const rows = await listTransferUsage(ctx.db, principal.accountId);
-      const price = ctx.replication.transferPricePerGiB;
-      return {
-        region: ctx.region,
-        price_per_gib: price,
-        usage: rows.map((r) => ({ ...r, cost: Math.round((r.bytes / 1024 ** 3) * price * 1e6) / 1e6 })),
-      };
-    },
+    async (request) => transferUsage(ctx, principalOf(request)),
   );
 }
