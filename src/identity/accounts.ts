@@ -82,39 +82,50 @@ export async function accountWithMembers(
   return { account, users, projects };
 }
 
-export async function createUser(
+/** Inserts a row of the account (a user, a project) under `id` or a new one; a duplicate is 409 with `duplicate`. */
+async function insertIntoAccount<T>(
+  ctx: RegionContext,
+  accountId: string,
+  id: string | undefined,
+  insert: (account: Account, id: string) => Promise<T>,
+  duplicate: (account: Account) => string,
+): Promise<T> {
+  const account = await loadAccount(ctx, accountId);
+  return insertOnce(() => insert(account, id ?? newHexId()), duplicate(account));
+}
+
+export function createUser(
   ctx: RegionContext,
   accountId: string,
   fields: { id?: string; name: string; is_admin?: boolean },
 ): Promise<User> {
-  const account = await loadAccount(ctx, accountId);
-  return insertOnce(
-    () =>
+  return insertIntoAccount(
+    ctx,
+    accountId,
+    fields.id,
+    (account, id) =>
       insertUser(ctx.db, ctx.clock, {
-        id: fields.id ?? newHexId(),
+        id,
         account_id: account.id,
         name: fields.name,
         is_admin: fields.is_admin ?? false,
       }),
-    `Account ${account.name} already has a user ${fields.name}.`,
+    (account) => `Account ${account.name} already has a user ${fields.name}.`,
   );
 }
 
 /** A project of the account in this region. */
-export async function createProject(
+export function createProject(
   ctx: RegionContext,
   accountId: string,
   fields: { id?: string; name: string },
 ): Promise<Project> {
-  const account = await loadAccount(ctx, accountId);
-  return insertOnce(
-    () =>
-      insertProject(ctx.db, ctx.clock, {
-        id: fields.id ?? newHexId(),
-        account_id: account.id,
-        region: ctx.region,
-        name: fields.name,
-      }),
-    `Account ${account.name} already has a project ${fields.name} in ${ctx.region}.`,
+  return insertIntoAccount(
+    ctx,
+    accountId,
+    fields.id,
+    (account, id) =>
+      insertProject(ctx.db, ctx.clock, { id, account_id: account.id, region: ctx.region, name: fields.name }),
+    (account) => `Account ${account.name} already has a project ${fields.name} in ${ctx.region}.`,
   );
 }

@@ -36,6 +36,12 @@ function assertShared(image: ImageRecord): void {
   }
 }
 
+/** One membership: a project `memberId` of the image `imageId`. */
+export interface MemberRef {
+  imageId: string;
+  memberId: string;
+}
+
 function memberNotFound(imageId: string, memberId: string): FerryError {
   return new FerryError('MEMBER_NOT_FOUND', `Project ${memberId} is not a member of image ${imageId}.`);
 }
@@ -48,8 +54,7 @@ function memberNotFound(imageId: string, memberId: string): FerryError {
 export async function findMembership(
   ctx: RegionContext,
   principal: Principal,
-  imageId: string,
-  memberId: string,
+  { imageId, memberId }: MemberRef,
 ): Promise<{ image: ImageRecord; member: MemberRow }> {
   const image = await loadVisibleImage(ctx, principal, imageId);
   assertShared(image);
@@ -64,8 +69,7 @@ export async function findMembership(
 export async function addMember(
   ctx: RegionContext,
   principal: Principal,
-  imageId: string,
-  memberId: string,
+  { imageId, memberId }: MemberRef,
 ): Promise<MemberRow> {
   const image = await loadOwnedImage(ctx, principal, imageId);
   assertNotFrozen(image);
@@ -96,24 +100,23 @@ export async function addMember(
 /** The memberships `principal` may see: all of them for the owner, its own for a member. */
 export async function membersOf(
   ctx: RegionContext,
-  principal: Principal,
+  viewer: Principal,
   imageId: string,
 ): Promise<MemberRow[]> {
-  const image = await loadVisibleImage(ctx, principal, imageId);
+  const image = await loadVisibleImage(ctx, viewer, imageId);
   assertShared(image);
   const members = await listMembers(ctx.db, image.id);
-  return isOwner(image, principal) ? members : members.filter((m) => m.member_id === principal.projectId);
+  return isOwner(image, viewer) ? members : members.filter((m) => m.member_id === viewer.projectId);
 }
 
 /** The member itself accepts or rejects the image (or sets its answer back to pending). */
 export async function answerMembership(
   ctx: RegionContext,
   principal: Principal,
-  imageId: string,
-  memberId: string,
+  ref: MemberRef,
   status: MemberStatus,
 ): Promise<MemberRow> {
-  const { image, member } = await findMembership(ctx, principal, imageId, memberId);
+  const { image, member } = await findMembership(ctx, principal, ref);
   if (member.member_id !== principal.projectId) {
     throw new FerryError('FORBIDDEN', 'Only the member itself may accept or reject a shared image.');
   }
@@ -123,12 +126,8 @@ export async function answerMembership(
 }
 
 /** The owner stops sharing the image with a project; a member cannot leave (it rejects instead). */
-export async function removeMember(
-  ctx: RegionContext,
-  principal: Principal,
-  imageId: string,
-  memberId: string,
-): Promise<void> {
+export async function removeMember(ctx: RegionContext, principal: Principal, ref: MemberRef): Promise<void> {
+  const { imageId, memberId } = ref;
   const image = await loadVisibleImage(ctx, principal, imageId);
   if (!isOwner(image, principal)) {
     if (memberId === principal.projectId && (await findMember(ctx.db, image.id, memberId))) {

@@ -78,12 +78,7 @@ export async function copyTokenToPeers(
 }
 
 /** Revokes the secret in every other region; resolves the regions that could not be reached. */
-export async function revokeTokenInPeers(
-  ctx: RegionContext,
-  userId: string,
-  secretHash: string,
-): Promise<string[]> {
-  const revocation: TokenRevocation = { user_id: userId, secret_hash: secretHash };
+export async function revokeTokenInPeers(ctx: RegionContext, revocation: TokenRevocation): Promise<string[]> {
   const calls = await callPeers(ctx, PEER_CALLS.revokeToken, revocation);
   return calls.filter(({ result }) => result.status === 'rejected').map(({ region }) => region);
 }
@@ -151,7 +146,7 @@ export async function revokeTokenEverywhere(
 ): Promise<void> {
   const secretHash = await revokeToken(ctx.db, ctx.clock, principal.userId, tokenId);
   if (secretHash === undefined) throw new FerryError('NOT_FOUND', `You have no token ${tokenId}.`);
-  const unreached = await revokeTokenInPeers(ctx, principal.userId, secretHash);
+  const unreached = await revokeTokenInPeers(ctx, { user_id: principal.userId, secret_hash: secretHash });
   if (unreached.length > 0) {
     throw new FerryError(
       'REGION_UNREACHABLE',

@@ -22,7 +22,10 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
     { schema: { params: IdParams, body: MemberBody } },
     async (request) => {
       const principal = principalOf(request);
-      const member = await addMember(ctx, principal, request.params.id, request.body.member);
+      const member = await addMember(ctx, principal, {
+        imageId: request.params.id,
+        memberId: request.body.member,
+      });
       request.log.info(
         { audit: 'member.add', image: member.image_id, member: member.member_id, by: principal.userId },
         'shared',
@@ -44,8 +47,8 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
     '/v2/images/:id/members/:member',
     { schema: { params: MemberParams } },
     async (request) => {
-      const { id, member } = request.params;
-      return memberView((await findMembership(ctx, principalOf(request), id, member)).member);
+      const { id: imageId, member: memberId } = request.params;
+      return memberView((await findMembership(ctx, principalOf(request), { imageId, memberId })).member);
     },
   );
 
@@ -54,8 +57,8 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
     { schema: { params: MemberParams, body: MemberAnswerBody } },
     async (request) => {
       const principal = principalOf(request);
-      const { id, member } = request.params;
-      const answered = await answerMembership(ctx, principal, id, member, request.body.status);
+      const { id: imageId, member: memberId } = request.params;
+      const answered = await answerMembership(ctx, principal, { imageId, memberId }, request.body.status);
       request.log.info(
         { audit: 'member.update', image: answered.image_id, status: answered.status, by: principal.userId },
         'member answered',
@@ -69,9 +72,12 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
     { schema: { params: MemberParams } },
     async (request, reply) => {
       const principal = principalOf(request);
-      const { id, member } = request.params;
-      await removeMember(ctx, principal, id, member);
-      request.log.info({ audit: 'member.remove', image: id, member, by: principal.userId }, 'unshared');
+      const { id: imageId, member: memberId } = request.params;
+      await removeMember(ctx, principal, { imageId, memberId });
+      request.log.info(
+        { audit: 'member.remove', image: imageId, member: memberId, by: principal.userId },
+        'unshared',
+      );
       return reply.code(204).send();
     },
   );
