@@ -7,6 +7,7 @@
 import { Type, type TSchema } from 'typebox';
 import { ImageView, MemberView } from './schemas/image.js';
 import { JobView } from './schemas/job.js';
+import { RegionList } from './schemas/region.js';
 
 const GLANCE = 'Images (Glance v2)';
 const DATA = 'Image data (Glance v2)';
@@ -25,6 +26,10 @@ export const ROUTE_DOCS: Record<string, { summary: string; tag: string }> = {
   'GET /v2/schemas/member': { summary: "The member's JSON schema (Glance)", tag: DISCOVERY },
   'GET /v2/schemas/members': { summary: "The member list's JSON schema (Glance)", tag: DISCOVERY },
   'GET /v2/info/import': { summary: 'Import methods (Glance): only the upload', tag: DISCOVERY },
+  'GET /v1/regions': {
+    summary: 'The regions of the catalog, each with the regions it may replicate into',
+    tag: DISCOVERY,
+  },
   'GET /healthz': { summary: 'The process answers', tag: DISCOVERY },
   'GET /readyz': { summary: 'The region can serve: its database answers', tag: DISCOVERY },
 
@@ -107,5 +112,6 @@ export const ROUTE_RESPONSES: Record<string, Record<number, TSchema>> = {
   'PUT /v2/images/:id/members/:member': { 200: MemberView },
   'GET /v1/cloudimages/job/:job': { 200: JobView },
   'GET /v1/cloudimages/jobs': { 200: JobList },
+  'GET /v1/regions': { 200: RegionList },
   'POST /v1/cloudimages/job/:job/cancel': { 200: JobView },
 };

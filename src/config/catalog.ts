@@ -92,6 +92,11 @@ export function findRegion(catalog: RegionCatalog, name: string): CatalogRegion 
   return catalog.regions.find((r) => r.name === name);
 }
 
+/** The regions `from` may replicate into, in the catalog's order of pairs. */
+export function replicationTargets(catalog: RegionCatalog, from: string): string[] {
+  return catalog.replication_pairs.filter(([source]) => source === from).map(([, to]) => to);
+}
+
 /**
  * The catalog as clients may have it: the same regions, endpoints and pairs without the regions' secrets.
  * A region's `internal_secret` lets its holder act as that region towards every other (issue tokens for

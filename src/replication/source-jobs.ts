@@ -18,7 +18,7 @@ import {
 } from '../domain/replication-rules.js';
 import type { Principal } from '../identity/tokens.js';
 import { hashSecret } from '../identity/tokens.js';
-import { findRegion } from '../config/catalog.js';
+import { findRegion, replicationTargets } from '../config/catalog.js';
 import { timestamp } from '../store/clock.js';
 import { deleteGrant, insertGrant, revokeGrant } from '../store/grants.js';
 import { findAgencyByName } from '../store/identity.js';
@@ -100,7 +100,7 @@ async function checkRules(
     sourceRegion: ctx.region,
     destRegion: region,
     destKnown: findRegion(ctx.catalog, region) !== undefined,
-    pairAllowed: ctx.catalog.replication_pairs.some(([from, to]) => from === ctx.region && to === region),
+    pairAllowed: replicationTargets(ctx.catalog, ctx.region).includes(region),
   });
   if (image.image_type === 'full-server' && !request.vaultId) {
     throw new FerryError(

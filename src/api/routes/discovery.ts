@@ -1,12 +1,14 @@
 /**
  * Public routes clients call before anything else: API versions (OpenStack version discovery), the JSON
- * schemas, and health checks.
+ * schemas, the regions of the catalog with the pairs they may replicate along, and health checks.
  * @module
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA } from '../schemas/image-schema.js';
+import { replicationTargets } from '../../config/catalog.js';
 import type { RegionContext } from '../../region/context.js';
+import type { RegionList } from '../schemas/region.js';
 
 /** Glance API versions Ferry answers for; the newest is CURRENT. */
 const VERSIONS = ['2.9', '2.8', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
@@ -39,6 +41,17 @@ export function registerDiscoveryRoutes(app: FastifyInstance, ctx: RegionContext
   // answered as a Glance with no import method enabled, so clients say so instead of failing on a 404.
   app.get('/v2/info/import', async () => ({
     'import-methods': { description: 'Import methods available.', type: 'array', value: [] },
+  }));
+
+  // The catalog as clients may have it (config/catalog.ts clientCatalog): no region's secret.
+  app.get('/v1/regions', open, async (): Promise<RegionList> => ({
+    region: ctx.region,
+    regions: ctx.catalog.regions.map((r) => ({
+      name: r.name,
+      display_name: r.display_name,
+      endpoint: r.endpoint,
+      replicates_to: replicationTargets(ctx.catalog, r.name),
+    })),
   }));
 
   app.get('/healthz', open, async () => ({ status: 'ok', region: ctx.region }));

@@ -1,27 +1,45 @@
 /**
- * `ferry region list`: the regions of the configured catalog, which one is current, and whether each
- * answers its health check. `ferry whoami`: who the token acts as, in the current region.
+ * `ferry region list`: the regions of the configured catalog, which one is current, whether each answers its
+ * health check, and the regions each may replicate into (as the current region's `GET /v1/regions` says). `ferry whoami`: who the token acts as, in the current region.
  * @module
  */
 import type { Command } from 'commander';
 import { createClient } from '../client.js';
 import { example, withContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import type { RegionList } from '../../api/schemas/region.js';
 
 /** How long a region's health check may take before it is shown as unreachable. */
 const HEALTH_TIMEOUT_MS = 2_000;
 
-async function health(endpoint: string): Promise<string> {
-  const timeout = new Promise<string>((resolve) =>
-    setTimeout(resolve, HEALTH_TIMEOUT_MS, 'no answer').unref(),
-  );
+/** `answer`, or `fallback` if it takes longer than HEALTH_TIMEOUT_MS. */
+function withinTimeout<T>(answer: Promise<T>, fallback: T): Promise<T> {
+  const timeout = new Promise<T>((resolve) => setTimeout(resolve, HEALTH_TIMEOUT_MS, fallback).unref());
+  return Promise.race([answer, timeout]);
+}
+
+function health(endpoint: string): Promise<string> {
   const check = createClient({ endpoint })
     .request('GET', '/healthz')
     .then(
       () => 'ok',
       (error: unknown) => (error instanceof ApiError ? `HTTP ${error.status}` : 'unreachable'),
     );
-  return Promise.race([check, timeout]);
+  return withinTimeout(check, 'no answer');
+}
+
+/** Each region's replication targets, from `current`'s GET /v1/regions; undefined if it cannot be asked. */
+async function replicationPairs(
+  current: string | undefined,
+  regions: Array<{ name: string; endpoint: string }>,
+): Promise<Map<string, string[]> | undefined> {
+  const endpoint = regions.find((r) => r.name === current)?.endpoint;
+  if (endpoint === undefined) return undefined;
+  const answer = createClient({ endpoint })
+    .request<RegionList>('GET', '/v1/regions')
+    .catch(() => undefined);
+  const list = await withinTimeout(answer, undefined);
+  return list && new Map(list.regions.map((r) => [r.name, r.replicates_to]));
 }
 
 export function registerRegionCommands(program: Command): void {
@@ -41,11 +59,14 @@ export function registerRegionCommands(program: Command): void {
     withContext<[], { check: boolean }>(async (ctx, o) => {
       const regions = await ctx.regions();
       const check = o.check && !ctx.out.quiet;
+      // The pairs are the servers' to say: asked of the current region, when there is one that answers.
+      const pairs = check ? await replicationPairs(ctx.settings.region, regions) : undefined;
       const rows = await Promise.all(
         regions.map(async (r) => ({
           ...r,
           current: r.name === ctx.settings.region,
           ...(check ? { health: await health(r.endpoint) } : {}),
+          ...(pairs ? { replicates_to: pairs.get(r.name) ?? [] } : {}),
         })),
       );
       ctx.out.list(rows, {
@@ -57,6 +78,14 @@ export function registerRegionCommands(program: Command): void {
           { header: 'Display name', value: (r) => r.display_name },
           { header: 'Endpoint', value: (r) => r.endpoint },
           ...(check ? [{ header: 'Health', value: (r: { health?: string }) => r.health }] : []),
+          ...(pairs
+            ? [
+                {
+                  header: 'Replicates to',
+                  value: (r: { replicates_to?: string[] }) => r.replicates_to?.join(', '),
+                },
+              ]
+            : []),
         ],
       });
     }),

@@ -121,8 +121,9 @@ test('image list, show, update, tag, copy, deactivate and delete; members; jobs;
   assert.equal((await api(north, d.demo.token, 'GET', `/v2/images/${id}`)).status, 404);
 
   const regions = await cli.run(['region', 'list']);
-  assert.match(regions.stdout, /^\*\s+north-1\s+North 1\s+http:\/\/127\.0\.0\.1:\d+\s+ok$/m);
-  assert.match(regions.stdout, /^\s+south-1\s+South 1\s+http:\/\/127\.0\.0\.1:\d+\s+ok$/m);
+  assert.match(regions.stdout, /^\*\s+north-1\s+North 1\s+http:\/\/127\.0\.0\.1:\d+\s+ok\s+south-1$/m);
+  assert.match(regions.stdout, /^\s+south-1\s+South 1\s+http:\/\/127\.0\.0\.1:\d+\s+ok\s+north-1$/m);
+  assert.match(regions.stdout, /Replicates to/);
   assert.equal((await cli.run(['region', 'list', '-q'])).stdout, 'north-1\nsouth-1\n');
   const me = parseJson(await cli.run(['whoami', '--region', 'south-1', '-o', 'json']));
   assert.equal(me.region, 'south-1');

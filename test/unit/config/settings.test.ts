@@ -2,7 +2,7 @@
 // key for what it does not.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCatalog } from '../../../src/config/catalog.js';
+import { parseCatalog, replicationTargets } from '../../../src/config/catalog.js';
 import { MAX_CHUNKS_PER_REQUEST } from '../../../src/config/replication.js';
 import { parseSettings } from '../../../src/config/settings.js';
 import { FerryError } from '../../../src/domain/errors.js';
@@ -72,6 +72,9 @@ test('catalog: regions with endpoints and secrets, and replication pairs of know
   assert.equal(catalog.regions[0]!.endpoint, 'http://127.0.0.1:9301', 'no trailing slash');
   assert.equal(catalog.regions[1]!.display_name, 'south-1');
   assert.deepEqual(catalog.replication_pairs, [['north-1', 'south-1']]);
+  // Pairs are one-way: south-1 may not replicate back.
+  assert.deepEqual(replicationTargets(catalog, 'north-1'), ['south-1']);
+  assert.deepEqual(replicationTargets(catalog, 'south-1'), []);
   const region = (extra: object) => ({ regions: [{ name: 'north-1', endpoint: 'http://x', ...extra }] });
   assert.match(
     refusal(() => parseCatalog({ regions: [] })),
