@@ -138,5 +138,10 @@ export const MAX_COPY_NAME_LENGTH = 128;
  * 128 characters a name given in the request may have.
  */
 export function defaultCopyName(sourceRegion: string, sourceName: string | null): string {
-  return `copy_${sourceRegion}_${sourceName ?? ''}`.slice(0, MAX_COPY_NAME_LENGTH);
+  return prefixedCopyName(`copy_${sourceRegion}_`, sourceName);
+}
+
+/** A replica's name as `prefix` + its source's name (the multi-image call's `name_prefix`), cut likewise. */
+export function prefixedCopyName(prefix: string, sourceName: string | null): string {
+  return `${prefix}${sourceName ?? ''}`.slice(0, MAX_COPY_NAME_LENGTH);
 }

@@ -15,6 +15,7 @@ import {
   checkImageReplicable,
   checkRunningJobs,
   defaultCopyName,
+  prefixedCopyName,
 } from '../domain/replication-rules.js';
 import type { Principal } from '../identity/tokens.js';
 import { hashSecret } from '../identity/tokens.js';
@@ -44,7 +45,9 @@ import { RegionCallError } from './region-call.js';
 export const GRANT_TTL_MS = 7 * 24 * 3600 * 1000;
 
 export interface CrossRegionRequest {
+  /** The replica's name; else `namePrefix` + the source's name; else copy_<source region>_<source name>. */
   name?: string;
+  namePrefix?: string;
   description?: string;
   projectName?: string;
   agencyName: string;
@@ -175,7 +178,11 @@ async function createSourceJob(
   const now = timestamp(ctx.clock);
   const jobId = newHexId<string>();
   const secret = randomBytes(32).toString('base64url');
-  const name = request.name ?? defaultCopyName(ctx.region, image.name);
+  const name =
+    request.name ??
+    (request.namePrefix !== undefined
+      ? prefixedCopyName(request.namePrefix, image.name)
+      : defaultCopyName(ctx.region, image.name));
   const job = newJobRow(
     {
       id: jobId,

@@ -48,6 +48,7 @@ test('GET /openapi.json is valid OpenAPI 3 and documents every public route', as
     'bandwidth_limit',
     'description',
     'name',
+    'name_prefix',
     'project_name',
     'region',
     'regions',

@@ -54,8 +54,12 @@ function refusalError(refused: readonly Refusal[]): FerryError {
 
 /** A copy's fields as the use case takes them; null is as left out. */
 function copyRequest(b: CrossRegionCopyBody): CrossRegionRequest {
+  if (b.name != null && b.name_prefix !== undefined) {
+    throw new FerryError('VALIDATION_FAILED', 'Give name or name_prefix, not both.');
+  }
   return {
     name: b.name ?? undefined,
+    namePrefix: b.name_prefix,
     description: b.description ?? undefined,
     projectName: b.project_name ?? undefined,
     agencyName: b.agency_name,
@@ -65,7 +69,7 @@ function copyRequest(b: CrossRegionCopyBody): CrossRegionRequest {
 }
 
 /** Destination regions of a request: `region` (IMS) and/or `regions` (Ferry's extension). */
-function destinations(b: CrossRegionCopyBody): string[] {
+function destinations(b: Pick<CrossRegionCopyBody, 'region' | 'regions'>): string[] {
   const all = [...new Set([...(b.region ? [b.region] : []), ...(b.regions ?? [])])];
   if (all.length === 0)
     throw new FerryError('VALIDATION_FAILED', 'Name the destination: region (or regions).');

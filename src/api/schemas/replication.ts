@@ -35,8 +35,17 @@ const RegionList = Type.Array(Type.String({ maxLength: 64 }), {
   description: 'a list of 1 to 50 names.',
 });
 
+/** Names each replica `<name_prefix><source name>` instead of `copy_<source region>_<source name>`. */
+const NamePrefix = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[^<>\\p{Cc}]*$',
+  description: '1 to 64 characters without <, > or control characters.',
+});
+
+/** The fields both replication calls take (the one-image call also takes `name`). */
 const copyFields = {
-  name: Type.Optional(nullable(ImageName)),
+  name_prefix: Type.Optional(NamePrefix),
   description: Type.Optional(nullable(Description)),
   region: Type.Optional(
     nullable(Type.String({ maxLength: 64, description: 'a region of the catalog (64 characters at most).' })),
@@ -66,10 +75,17 @@ const copyFields = {
 };
 
 /** `POST /v1/cloudimages/{image_id}/cross_region_copy`: IMS's body, and `regions` for several destinations. */
-export const CrossRegionCopyBody = Type.Object(copyFields, { additionalProperties: false });
+export const CrossRegionCopyBody = Type.Object(
+  { name: Type.Optional(nullable(ImageName)), ...copyFields },
+  { additionalProperties: false },
+);
 export type CrossRegionCopyBody = Static<typeof CrossRegionCopyBody>;
 
-/** `POST /v1/cloudimages/cross_region_copy`: several images to one or more regions. */
+/**
+ * `POST /v1/cloudimages/cross_region_copy`: several images to one or more regions. No `name` (IMS's Table 3
+ * has none, and one name would be given to every replica): each replica gets its default name, or
+ * `name_prefix` followed by its source's name.
+ */
 export const BatchCrossRegionCopyBody = Type.Object(
   { image_ids: RegionList, ...copyFields },
   { additionalProperties: false },

@@ -73,7 +73,11 @@ export function registerReplicateCommands(image: Command): void {
         .command('replicate')
         .argument('<image...>', 'image IDs or names in the current region (the source)')
         .requiredOption('--to <region>', 'a destination region (repeatable, or comma-separated)', collect)
-        .option('--name <name>', 'name of the new images (default: copy_<source region>_<source name>)')
+        .option(
+          '--name <name>',
+          'name of the new image, one image only (default: copy_<source region>_<source name>)',
+        )
+        .option('--name-prefix <prefix>', 'name each new image <prefix><source name>')
         .option('--description <text>', 'description of the new images')
         .option('--project <name>', 'project in the destination region (default: the one named after it)')
         .option(
@@ -92,6 +96,7 @@ export function registerReplicateCommands(image: Command): void {
       WaitFlags & {
         to: string[];
         name?: string;
+        namePrefix?: string;
         description?: string;
         project?: string;
         agency?: string;
@@ -100,11 +105,15 @@ export function registerReplicateCommands(image: Command): void {
         wait?: boolean;
       }
     >(async (ctx, o, refs) => {
+      if (refs.length > 1 && o.name !== undefined) {
+        throw new UsageError('--name names one image: with several, use --name-prefix (or neither).');
+      }
       const client = await ctx.client();
       const imageIds = await Promise.all(refs.map((ref) => resolveImageId(client, ref)));
       const request = {
         regions: o.to,
         name: o.name,
+        name_prefix: o.namePrefix,
         description: o.description,
         project_name: o.project,
         agency_name: o.agency ?? ctx.settings.agency ?? DEFAULT_AGENCY,
@@ -121,7 +130,7 @@ export function registerReplicateCommands(image: Command): void {
           : await client.request<{ jobs: StartedJob[]; refused: Refusal[] }>(
               'POST',
               '/v1/cloudimages/cross_region_copy',
-              { json: { ...request, image_ids: imageIds } },
+              { json: { ...request, name: undefined, image_ids: imageIds } },
             );
       reportRefusals(ctx, answer.refused);
       if (!o.wait) {

@@ -263,4 +263,8 @@ test('each refused replication prints its code and message and exits 3', async (
   const usage = await cli.run(['image', 'replicate', id]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /required option '--to <region>'/);
+  // One --name for several images would give every replica the same name.
+  const oneName = await cli.run(['image', 'replicate', id, id, '--to', 'south-1', '--name', 'x']);
+  assert.equal(oneName.code, 2);
+  assert.match(oneName.stderr, /--name names one image: with several, use --name-prefix/);
 });

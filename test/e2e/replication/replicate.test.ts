@@ -217,6 +217,50 @@ test('one call to three regions makes three jobs; five images in one call make f
   assert.equal(westImages.body.images.length, 6);
 });
 
+test('the multi-image call takes no name: each replica gets its default name, or name_prefix and its source name', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const north = d.url('north-1');
+  const images = [
+    await uploadImage(d, d.demo.token, 'north-1', pseudoRandom(MiB, 71), { name: 'web' }),
+    await uploadImage(d, d.demo.token, 'north-1', pseudoRandom(MiB, 72), { name: 'db' }),
+  ];
+  const batch = (body: Record<string, unknown>) =>
+    api(north, d.demo.token, 'POST', '/v1/cloudimages/cross_region_copy', {
+      image_ids: images,
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+      ...body,
+    });
+  const named = await batch({ name: 'same-for-all' });
+  assert.equal(named.status, 400, JSON.stringify(named.body));
+  assert.equal(named.body.error.code, 'VALIDATION_FAILED');
+  assert.match(named.body.error.message, /Unknown field name; this call takes .*name_prefix/);
+  const both = await requestReplication(north, d.demo.token, images[0]!, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+    name: 'a',
+    name_prefix: 'b-',
+  });
+  assert.equal(both.status, 400);
+  assert.match(both.body.error.message, /name or name_prefix, not both/);
+  assert.deepEqual(
+    (await api(north, d.demo.token, 'GET', '/v1/cloudimages/jobs')).body.jobs,
+    [],
+    'no job yet',
+  );
+
+  const names = async (answer: { status: number; body: { jobs: Array<{ job_id: string }> } }) => {
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const jobs = await Promise.all(answer.body.jobs.map((j) => waitForJob(north, d.demo.token, j.job_id)));
+    const replicas = await Promise.all(
+      jobs.map((job) => api(d.url('south-1'), d.demo.token, 'GET', `/v2/images/${job.dest_image_id}`)),
+    );
+    return replicas.map((r) => r.body.name as string).sort();
+  };
+  assert.deepEqual(await names(await batch({ name_prefix: 'dr-' })), ['dr-db', 'dr-web']);
+  assert.deepEqual(await names(await batch({})), ['copy_north-1_db', 'copy_north-1_web']);
+});
+
 test('an in-region copy shares the chunks: a new image, no data copied', async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const data = pseudoRandom(2 * MiB + 5, 7);
