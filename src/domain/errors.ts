@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   REPLICATION_NOT_OWNER: { status: 403, title: 'Forbidden' },
   REPLICATION_FULL_SERVER_NEEDS_VAULT: { status: 400, title: 'Bad Request' },
   IMAGE_IN_USE: { status: 409, title: 'Conflict' },
+  IDEMPOTENCY_MISMATCH: { status: 400, title: 'Bad Request' },
+  REQUEST_IN_PROGRESS: { status: 409, title: 'Conflict' },
   JOB_NOT_FOUND: { status: 404, title: 'Not Found' },
   JOB_FINISHED: { status: 409, title: 'Conflict' },
   GRANT_INVALID: { status: 403, title: 'Forbidden' },

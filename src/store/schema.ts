@@ -225,6 +225,15 @@ export interface AccountChunksTable {
   digest: string;
 }
 
+/** A request submitted with a client token (migrations/0010-client-requests.ts; store/client-requests.ts). */
+export interface ClientRequestsTable {
+  account_id: string;
+  client_token: string;
+  request_hash: string;
+  answer: string | null;
+  created_at: string;
+}
+
 export interface FerryDatabase {
   jobs: JobsTable;
   grants: GrantsTable;
@@ -242,6 +251,7 @@ export interface FerryDatabase {
   deleted_images: DeletedImagesTable;
   upload_heartbeats: UploadHeartbeatsTable;
   account_chunks: AccountChunksTable;
+  client_requests: ClientRequestsTable;
 }
 
 export type { Generated };

@@ -11,7 +11,7 @@
  * - `GET /v1/usage/transfer` (metered traffic between regions, with its price).
  * @module
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FerryError, type ErrorCode } from '../../domain/errors.js';
 import { copyInRegion } from '../../replication/in-region-copy.js';
 import { cancelOwnJob, cancelReplicationInto, listOwnJobs, showOwnJob } from '../../replication/own-jobs.js';
@@ -21,6 +21,7 @@ import {
   type Refusal,
 } from '../../replication/source-jobs.js';
 import { transferUsage } from '../../replication/transfer-usage.js';
+import { oncePerClientToken } from '../../replication/client-tokens.js';
 import { principalOf } from '../auth.js';
 import { jobView } from '../job-view.js';
 import { nextLink } from '../page-links.js';
@@ -78,6 +79,31 @@ function destinations(b: Pick<CrossRegionCopyBody, 'region' | 'regions'>): strin
 
 const TAGS = ['Replication (IMS)'];
 
+/** The header form of `client_token` (replication/client-tokens.ts). */
+const CLIENT_TOKEN_HEADER = 'x-client-token';
+
+/** The request's client token, from its body or its X-Client-Token header (both: they must agree). */
+function clientTokenOf(request: FastifyRequest): string | undefined {
+  const inBody = (request.body as { client_token?: string }).client_token;
+  const header = request.headers[CLIENT_TOKEN_HEADER];
+  if (header !== undefined && (typeof header !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(header))) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      'X-Client-Token must be 1 to 64 printable ASCII characters, once.',
+    );
+  }
+  if (inBody !== undefined && header !== undefined && inBody !== header) {
+    throw new FerryError('VALIDATION_FAILED', 'client_token and X-Client-Token differ: give one of them.');
+  }
+  return inBody ?? header;
+}
+
+/** What a client token stands for: the call, its path and its body without the token. */
+function submitted(request: FastifyRequest): unknown {
+  const body = { ...(request.body as Record<string, unknown>), client_token: undefined };
+  return { call: request.routeOptions.url, params: request.params, body };
+}
+
 export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionContext): void {
   app.post<{ Params: { id: string }; Body: CrossRegionCopyBody }>(
     '/v1/cloudimages/:id/cross_region_copy',
@@ -92,16 +118,17 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     async (request) => {
       const principal = principalOf(request);
       const b = request.body;
-      const regions = destinations(b);
-      const { started, refused } = await startCrossRegionCopies(
-        ctx,
-        principal,
-        [request.params.id],
-        regions,
-        copyRequest(b),
-      );
-      if (started.length === 0) throw refusalError(refused);
-      return { job_id: started[0]!.job_id, jobs: started, refused };
+      return oncePerClientToken(ctx, principal, clientTokenOf(request), submitted(request), async () => {
+        const { started, refused } = await startCrossRegionCopies(
+          ctx,
+          principal,
+          [request.params.id],
+          destinations(b),
+          copyRequest(b),
+        );
+        if (started.length === 0) throw refusalError(refused);
+        return { job_id: started[0]!.job_id, jobs: started, refused };
+      });
     },
   );
 
@@ -117,15 +144,17 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     async (request) => {
       const principal = principalOf(request);
       const b = request.body;
-      const { started, refused } = await startCrossRegionCopies(
-        ctx,
-        principal,
-        [...new Set(b.image_ids)],
-        destinations(b),
-        copyRequest(b),
-      );
-      if (started.length === 0) throw refusalError(refused);
-      return { jobs: started, refused };
+      return oncePerClientToken(ctx, principal, clientTokenOf(request), submitted(request), async () => {
+        const { started, refused } = await startCrossRegionCopies(
+          ctx,
+          principal,
+          [...new Set(b.image_ids)],
+          destinations(b),
+          copyRequest(b),
+        );
+        if (started.length === 0) throw refusalError(refused);
+        return { jobs: started, refused };
+      });
     },
   );
 
@@ -142,12 +171,14 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
     async (request) => {
       const principal = principalOf(request);
       const b = request.body;
-      const { jobId, imageId } = await copyInRegion(ctx, principal, request.params.id, {
-        name: b.name,
-        description: b.description ?? undefined,
-        cmkId: b.cmk_id ?? undefined,
+      return oncePerClientToken(ctx, principal, clientTokenOf(request), submitted(request), async () => {
+        const { jobId, imageId } = await copyInRegion(ctx, principal, request.params.id, {
+          name: b.name,
+          description: b.description ?? undefined,
+          cmkId: b.cmk_id ?? undefined,
+        });
+        return { job_id: jobId, image_id: imageId };
       });
-      return { job_id: jobId, image_id: imageId };
     },
   );
 

@@ -43,8 +43,17 @@ const NamePrefix = Type.String({
   description: '1 to 64 characters without <, > or control characters.',
 });
 
+/** AWS CopyImage's ClientToken: the same token and request within 24 hours answers the first one's jobs. */
+const ClientToken = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[\\x21-\\x7e]+$',
+  description: '1 to 64 printable ASCII characters, without spaces.',
+});
+
 /** The fields both replication calls take (the one-image call also takes `name`). */
 const copyFields = {
+  client_token: Type.Optional(ClientToken),
   name_prefix: Type.Optional(NamePrefix),
   description: Type.Optional(nullable(Description)),
   region: Type.Optional(
@@ -99,6 +108,7 @@ export const InRegionCopyBody = Type.Object(
     description: Type.Optional(nullable(Description)),
     cmk_id: Type.Optional(nullable(Type.String({ maxLength: 255, description: 'at most 255 characters.' }))),
     enterprise_project_id: Type.Optional(Type.Unknown()),
+    client_token: Type.Optional(ClientToken),
   },
   { additionalProperties: false },
 );

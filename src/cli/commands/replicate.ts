@@ -86,6 +86,10 @@ export function registerReplicateCommands(image: Command): void {
         )
         .option('--vault <id>', 'backup vault in the destination (full-server images)')
         .option('--bandwidth <rate>', 'cap each transfer, e.g. 4MiB (per second); sent as bandwidth_limit')
+        .option(
+          '--client-token <token>',
+          'make a retry safe: the same token and request within 24 h give the first jobs again',
+        )
         .option('--wait', 'wait for the jobs, with one progress bar per destination, then print a summary'),
     ).description('Replicate images to other regions: one job per image and destination.'),
     'ferry image replicate my-image --to south-1 --to west-1 --wait',
@@ -102,6 +106,7 @@ export function registerReplicateCommands(image: Command): void {
         agency?: string;
         vault?: string;
         bandwidth?: string;
+        clientToken?: string;
         wait?: boolean;
       }
     >(async (ctx, o, refs) => {
@@ -119,6 +124,7 @@ export function registerReplicateCommands(image: Command): void {
         agency_name: o.agency ?? ctx.settings.agency ?? DEFAULT_AGENCY,
         vault_id: o.vault,
         bandwidth_limit: o.bandwidth === undefined ? undefined : parseSize(o.bandwidth, '--bandwidth'),
+        client_token: o.clientToken,
       };
       const answer =
         imageIds.length === 1

@@ -259,6 +259,12 @@ test('each refused replication prints its code and message and exits 3', async (
   );
   await waitForJob(d.url('north-1'), d.demo.token, answer.jobs[0].job_id);
 
+  // --client-token: a retried command gets the first command's job back.
+  const once = ['image', 'replicate', id, '--to', 'west-1', '--client-token', 'cli-retry', '-o', 'json'];
+  const firstTry = parseJson(await cli.run(once));
+  assert.deepEqual(parseJson(await cli.run(once)).jobs, firstTry.jobs);
+  await waitForJob(d.url('north-1'), d.demo.token, firstTry.jobs[0].job_id);
+
   // A usage error exits 2, without calling the API.
   const usage = await cli.run(['image', 'replicate', id]);
   assert.equal(usage.code, 2);
