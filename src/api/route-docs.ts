@@ -7,6 +7,7 @@
 import { Type, type TSchema } from 'typebox';
 import { ImageView, MemberView } from './schemas/image.js';
 import { JobView } from './schemas/job.js';
+import { LimitsView } from './schemas/limits.js';
 import { RegionList } from './schemas/region.js';
 
 const GLANCE = 'Images (Glance v2)';
@@ -31,6 +32,10 @@ export const ROUTE_DOCS: Record<string, { summary: string; tag: string }> = {
     tag: DISCOVERY,
   },
   'GET /healthz': { summary: 'The process answers', tag: DISCOVERY },
+  'GET /v1/limits': {
+    summary: 'The limits you meet in this region (sizes, running replications, members)',
+    tag: DISCOVERY,
+  },
   'GET /readyz': { summary: 'The region can serve: its database answers', tag: DISCOVERY },
 
   'POST /v2/images': { summary: 'Create an image record (queued, no data yet)', tag: GLANCE },
@@ -113,5 +118,6 @@ export const ROUTE_RESPONSES: Record<string, Record<number, TSchema>> = {
   'GET /v1/cloudimages/job/:job': { 200: JobView },
   'GET /v1/cloudimages/jobs': { 200: JobList },
   'GET /v1/regions': { 200: RegionList },
+  'GET /v1/limits': { 200: LimitsView },
   'POST /v1/cloudimages/job/:job/cancel': { 200: JobView },
 };

@@ -17,6 +17,7 @@ import { registerOpenApi } from './openapi.js';
 import { formatSchemaError } from './schema-errors.js';
 import { answerExpectContinue } from './expect-continue.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
+import { registerLimitRoutes } from './routes/limits.js';
 import { registerIdentityRoutes } from './routes/identity.js';
 import { registerImageFileRoutes } from './routes/image-file.js';
 import { registerImageRoutes } from './routes/images.js';
@@ -201,6 +202,7 @@ export async function createRegionServer(
   await registerOpenApi(app, ctx.region);
   registerAuth(app, ctx);
   registerDiscoveryRoutes(app, ctx);
+  registerLimitRoutes(app, ctx);
   registerImageRoutes(app, ctx);
   registerImageFileRoutes(app, ctx);
   registerMemberRoutes(app, ctx);

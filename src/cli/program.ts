@@ -9,6 +9,7 @@ import { registerCompletionCommand } from './commands/completion.js';
 import { registerConfigureCommand } from './commands/configure.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerJobCommands } from './commands/job.js';
+import { registerLimitsCommand } from './commands/limits.js';
 import { registerLocalCommand } from './commands/local.js';
 import { registerMemberCommands } from './commands/member.js';
 import { registerRegionCommands } from './commands/region.js';
@@ -68,6 +69,7 @@ export function createProgram(): Command {
   registerJobCommands(program);
   registerMemberCommands(program);
   registerRegionCommands(program);
+  registerLimitsCommand(program);
   registerAdminCommands(program);
   registerLocalCommand(program);
   registerServeCommand(program);

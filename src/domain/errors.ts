@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   REPLICATION_TOO_LARGE: { status: 400, title: 'Bad Request', ims: 'IMG.0146' },
   REPLICATION_REGION_NOT_ALLOWED: { status: 400, title: 'Bad Request', ims: 'IMG.0147' },
   REPLICATION_LIMIT_REACHED: { status: 400, title: 'Bad Request', ims: 'IMG.0149' },
+  REPLICATION_LIMIT_UNKNOWN: { status: 503, title: 'Service Unavailable' },
   REPLICATION_REFUSED: { status: 400, title: 'Bad Request' },
   REPLICATION_AGENCY_INVALID: { status: 400, title: 'Bad Request', ims: 'IMG.0151' },
   REPLICATION_IMAGE_UNAVAILABLE: { status: 400, title: 'Bad Request', ims: 'IMG.0046' },

@@ -9,7 +9,7 @@ import { FerryError } from './errors.js';
 export interface ReplicationLimits {
   /** Largest image that may cross regions, bytes (default: 128 GiB). */
   maxImageBytes: number;
-  /** Cross-region jobs one user may have running at once (default: 5). */
+  /** Cross-region jobs one user may have running at once, counted across every region (default: 5). */
   maxRunningJobsPerUser: number;
 }
 
@@ -125,7 +125,7 @@ export function checkRunningJobs(running: number, limits: ReplicationLimits): vo
   if (running >= limits.maxRunningJobsPerUser) {
     throw new FerryError(
       'REPLICATION_LIMIT_REACHED',
-      `You already have ${running} cross-region replications running, the most allowed at a time (${limits.maxRunningJobsPerUser}); retry when one has finished.`,
+      `You already have ${running} cross-region replications running across all regions, the most allowed at a time (${limits.maxRunningJobsPerUser}); retry when one has finished.`,
     );
   }
 }

@@ -117,21 +117,26 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
   const scrub = ctx.limits.scrubIntervalMs > 0 ? startPeriodicScrub(ctx, app.log) : undefined;
   const uploadSweep = startAbandonedUploadSweep(ctx, app.log);
   const address = app.server.address();
+  let closing: Promise<void> | undefined;
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   return {
     name: options.name,
     url: `http://${host}:${actualPort}`,
     ctx,
     app,
-    async close() {
-      await worker?.stop();
-      await gc?.stop();
-      await scrub?.stop();
-      await uploadSweep.stop();
-      await app.close();
-      ctx.regions.close();
-      await ctx.blobs.close?.();
-      await ctx.db.destroy();
+    // Once, however often it is called (a test may stop one region before the whole deployment).
+    close() {
+      closing ??= (async () => {
+        await worker?.stop();
+        await gc?.stop();
+        await scrub?.stop();
+        await uploadSweep.stop();
+        await app.close();
+        ctx.regions.close();
+        await ctx.blobs.close?.();
+        await ctx.db.destroy();
+      })();
+      return closing;
     },
   };
 }

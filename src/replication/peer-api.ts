@@ -14,6 +14,7 @@ import { MAX_CHUNKS_PER_REQUEST } from '../config/replication.js';
 import { JOB_STATUSES } from '../domain/job.js';
 import { nullable, oneOf } from '../lib/schema.js';
 import type { RegionClient } from './region-client.js';
+import type { RegionContext } from '../region/context.js';
 
 /** A call: its method, its route pattern (`:job` for the job's id), and its path for a given job. */
 export interface PeerCall {
@@ -57,6 +58,8 @@ export const PEER_CALLS = {
   grantManifest: call('GET', '/internal/v1/grants/:job/manifest'),
   /** The destination reads a batch of the granted image's chunks (their bytes back to back). */
   grantChunks: call('POST', '/internal/v1/grants/:job/chunks'),
+  /** How many replications a user has running from the asked region (the limit is per user, all regions). */
+  runningJobs: call('POST', '/internal/v1/running-jobs'),
 } as const;
 
 const SecretHash = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'a SHA-256, 64 hex digits.' });
@@ -76,6 +79,20 @@ export type TokenCopy = Static<typeof TokenCopy>;
 
 export const TokenRevocation = Type.Object({ user_id: Type.String(), secret_hash: SecretHash });
 export type TokenRevocation = Static<typeof TokenRevocation>;
+
+export const RunningJobsQuery = Type.Object({ user_id: Type.String({ maxLength: 64 }) });
+export type RunningJobsQuery = Static<typeof RunningJobsQuery>;
+export const RunningJobs = Type.Object({ running: Type.Integer({ minimum: 0 }) });
+export type RunningJobs = Static<typeof RunningJobs>;
+
+/** The other regions of the catalog that take part in region-to-region calls (none if this one does not). */
+export function peerRegions(ctx: Pick<RegionContext, 'catalog' | 'region'>): string[] {
+  const self = ctx.catalog.regions.find((r) => r.name === ctx.region);
+  if (!self?.internal_secret) return [];
+  return ctx.catalog.regions
+    .filter((r) => r.name !== ctx.region && r.internal_secret !== undefined)
+    .map((r) => r.name);
+}
 
 /** What a source region sends to create a replica. */
 export const ReplicaRequest = Type.Object({

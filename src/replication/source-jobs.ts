@@ -39,6 +39,7 @@ import { jobState } from './replicas.js';
 import { callPeer, PEER_CALLS, type JobState, type ReplicaRequest } from './peer-api.js';
 import type { ImageReplications, RegionContext } from '../region/context.js';
 import { jobOrigin } from './job-origin.js';
+import { checkRunningEverywhere, runningInOtherRegions, type RunningElsewhere } from './running-limit.js';
 import { RegionCallError } from './region-call.js';
 
 /** How long a grant lets the destination read (default: 7 days; resumed jobs keep using it). */
@@ -83,7 +84,7 @@ async function checkRules(
   image: ImageRecord,
   region: string,
   request: CrossRegionRequest,
-  runningJobs: number,
+  running: { here: number; elsewhere: RunningElsewhere },
 ): Promise<{ projectName: string }> {
   checkImageReplicable(
     {
@@ -118,12 +119,15 @@ async function checkRules(
     await findAgencyByName(ctx.db, principal.accountId, request.agencyName),
     region,
   );
-  checkRunningJobs(runningJobs, ctx.replication.limits);
+  checkRunningEverywhere(running.here, running.elsewhere, region, ctx.replication.limits);
   return { projectName };
 }
 
-/** The user's unfinished cross-region jobs, after asking their destinations whether they finished. */
-async function countRunningJobs(ctx: RegionContext, userId: string): Promise<number> {
+/**
+ * The user's unfinished cross-region jobs from this region, after asking their destinations whether they
+ * finished (what this region answers to PEER_CALLS.runningJobs, too).
+ */
+export async function countRunningJobs(ctx: RegionContext, userId: string): Promise<number> {
   const jobs = await listActiveSourceJobs(ctx.db, { userId });
   const refreshed = await Promise.all(jobs.map((job) => refreshSourceJob(ctx, job)));
   return refreshed.filter((job) => !isTerminal(job.status)).length;
@@ -142,7 +146,11 @@ export async function startCrossRegionCopies(
 ): Promise<{ started: StartedJob[]; refused: Refusal[] }> {
   const started: StartedJob[] = [];
   const refused: Refusal[] = [];
-  let running = await countRunningJobs(ctx, principal.userId);
+  const [here, elsewhere] = await Promise.all([
+    countRunningJobs(ctx, principal.userId),
+    runningInOtherRegions(ctx, principal.userId),
+  ]);
+  const running = { here, elsewhere };
   for (const imageId of imageIds) {
     let image: ImageRecord;
     try {
@@ -155,9 +163,9 @@ export async function startCrossRegionCopies(
     for (const region of regions) {
       try {
         const { projectName } = await checkRules(ctx, principal, image, region, request, running);
-        const jobId = await createSourceJob(ctx, principal, image, region, projectName, request);
+        const jobId = await createSourceJob(ctx, principal, image, region, projectName, request, elsewhere);
         started.push({ image_id: image.id, region, job_id: jobId });
-        running++;
+        running.here++;
       } catch (error) {
         if (!isFerryError(error)) throw error;
         refused.push(refusalOf(image.id, region, error));
@@ -174,6 +182,7 @@ async function createSourceJob(
   region: string,
   projectName: string,
   request: CrossRegionRequest,
+  elsewhere: RunningElsewhere,
 ): Promise<string> {
   const now = timestamp(ctx.clock);
   const jobId = newHexId<string>();
@@ -203,7 +212,10 @@ async function createSourceJob(
   await insertJob(ctx.db, job);
   try {
     // Again after the insert (see countActiveSourceJobsUpTo): requests sent at once each passed the count above.
-    checkRunningJobs((await countActiveSourceJobsUpTo(ctx.db, job)) - 1, ctx.replication.limits);
+    checkRunningJobs(
+      (await countActiveSourceJobsUpTo(ctx.db, job)) - 1 + elsewhere.running,
+      ctx.replication.limits,
+    );
   } catch (error) {
     await deleteJob(ctx.db, jobId);
     throw error;

@@ -25,7 +25,7 @@ import {
   type Token,
 } from '../store/identity.js';
 import type { RegionContext } from '../region/context.js';
-import { PEER_CALLS, type PeerCall, type TokenCopy, type TokenRevocation } from './peer-api.js';
+import { PEER_CALLS, peerRegions, type PeerCall, type TokenCopy, type TokenRevocation } from './peer-api.js';
 
 /** What another region needs to store its copy of a new token (never the secret, only its SHA-256). */
 export type { TokenCopy };
@@ -34,15 +34,6 @@ export type { TokenCopy };
 export interface TokenSpread {
   regions: string[];
   notReached: string[];
-}
-
-/** The other regions of the catalog that take part in region-to-region calls (none if this one does not). */
-function peerRegions(ctx: RegionContext): string[] {
-  const self = ctx.catalog.regions.find((r) => r.name === ctx.region);
-  if (!self?.internal_secret) return [];
-  return ctx.catalog.regions
-    .filter((r) => r.name !== ctx.region && r.internal_secret !== undefined)
-    .map((r) => r.name);
 }
 
 async function callPeers<T>(ctx: RegionContext, peerCall: PeerCall, body: unknown) {

@@ -13,7 +13,9 @@ import {
   JobState,
   PEER_CALLS,
   ReplicaRequest,
+  RunningJobsQuery,
   TokenCopy,
+  type RunningJobs,
   TokenRevocation,
 } from '../../replication/peer-api.js';
 import {
@@ -23,7 +25,7 @@ import {
   REGION_SECRET_HEADER,
 } from '../../replication/region-call.js';
 import { cancelReplica, createReplica, jobState, replicaJobFrom } from '../../replication/replicas.js';
-import { acceptDestinationReport } from '../../replication/source-jobs.js';
+import { acceptDestinationReport, countRunningJobs } from '../../replication/source-jobs.js';
 import { createSourceReads } from '../../replication/source-reads.js';
 import { revokeTokenCopy, storeTokenCopy } from '../../replication/token-copies.js';
 import type { RegionContext } from '../../region/context.js';
@@ -89,6 +91,13 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
       await acceptDestinationReport(ctx, callerOf(request), request.params.job, request.body);
       return reply.code(204).send();
     },
+  );
+
+  // Another region counts a user's running replications across all regions (replication/running-limit.ts).
+  app.post<{ Body: RunningJobsQuery }>(
+    PEER_CALLS.runningJobs.pattern,
+    { ...internal, schema: { body: RunningJobsQuery } },
+    async (request): Promise<RunningJobs> => ({ running: await countRunningJobs(ctx, request.body.user_id) }),
   );
 
   // A token issued or revoked in another region (replication/token-copies.ts).

@@ -125,6 +125,12 @@ test('image list, show, update, tag, copy, deactivate and delete; members; jobs;
   assert.match(regions.stdout, /^\s+south-1\s+South 1\s+http:\/\/127\.0\.0\.1:\d+\s+ok\s+north-1$/m);
   assert.match(regions.stdout, /Replicates to/);
   assert.equal((await cli.run(['region', 'list', '-q'])).stdout, 'north-1\nsouth-1\n');
+  const limits = parseJson(await cli.run(['limits', '-o', 'json']));
+  assert.deepEqual(limits, (await api(north, d.demo.token, 'GET', '/v1/limits')).body);
+  assert.match(
+    (await cli.run(['limits'])).stdout,
+    /replications running per user\s+5 \(across all regions\)/,
+  );
   const me = parseJson(await cli.run(['whoami', '--region', 'south-1', '-o', 'json']));
   assert.equal(me.region, 'south-1');
   assert.equal(me.project.name, 'south-1');

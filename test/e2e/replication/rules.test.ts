@@ -336,3 +336,55 @@ test('an account an administrator made region by region replicates into a projec
   assert.equal(unknown.status, 400);
   assert.equal(unknown.body.error.code, 'REPLICATION_PROJECT_NOT_FOUND');
 });
+
+test('the limit of five counts every region; a region that cannot be asked refuses the sixth (fails closed)', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1', 'west-1']);
+  const north = d.url('north-1');
+  const south = d.url('south-1');
+  const token = d.demo.token;
+  const jobs: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const image = await uploadImage(d, token, 'north-1', pseudoRandom(2 * MiB, 90 + i), { name: `n-${i}` });
+    const started = await requestReplication(north, token, image, {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+      bandwidth_limit: 128 * 1024, // keeps them running
+    });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    jobs.push(started.body.job_id);
+  }
+  const fromSouth = await uploadImage(d, token, 'south-1', pseudoRandom(MiB, 99), { name: 's' });
+  const sixth = await requestReplication(south, token, fromSouth, {
+    region: 'west-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(sixth.status, 400, JSON.stringify(sixth.body));
+  assert.equal(sixth.body.error.code, 'REPLICATION_LIMIT_REACHED');
+  assert.equal(sixth.body.error.ims_code, 'IMG.0149');
+  assert.match(sixth.body.error.message, /5 cross-region replications running across all regions/);
+  assert.deepEqual((await api(south, token, 'GET', '/v1/cloudimages/jobs')).body.jobs, [], 'nothing started');
+
+  await api(north, token, 'POST', `/v1/cloudimages/job/${jobs[0]}/cancel`);
+  const freed = await requestReplication(south, token, fromSouth, {
+    region: 'west-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(freed.status, 200, 'a slot freed up in north-1');
+  assert.equal((await waitForJob(south, token, freed.body.job_id)).status, 'SUCCESS');
+
+  // north-1 stops: south-1 cannot count the user's replications there, so it starts none (fails closed).
+  await d.regions.find((r) => r.name === 'north-1')!.close();
+  const unknown = await requestReplication(south, token, fromSouth, {
+    region: 'west-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(unknown.status, 503, JSON.stringify(unknown.body));
+  assert.equal(unknown.body.error.code, 'REPLICATION_LIMIT_UNKNOWN');
+  assert.match(unknown.body.error.message, /north-1 cannot be asked/);
+  // Into north-1 itself: the replication cannot start anyway, and says why as before.
+  const intoDown = await requestReplication(south, token, fromSouth, {
+    region: 'north-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(intoDown.body.error.code, 'REGION_UNREACHABLE');
+});

@@ -1,0 +1,23 @@
+/**
+ * The limits a caller meets in this region, as `GET /v1/limits` shows them (routes/limits.ts); the CLI reads
+ * the same shape (`ferry limits`).
+ * @module
+ */
+import { Type, type Static } from 'typebox';
+
+export const LimitsView = Type.Object({
+  region: Type.String(),
+  /** Largest image an upload may store here, bytes. */
+  max_image_bytes: Type.Integer(),
+  /** Largest image that may be replicated to another region, bytes. */
+  max_replication_image_bytes: Type.Integer(),
+  /** Replications one user may have running at once, counted across every region. */
+  max_running_replications_per_user: Type.Integer(),
+  max_members_per_image: Type.Integer(),
+  max_tags_per_image: Type.Integer(),
+  /** Uploads one account may run at once in one region process. */
+  max_concurrent_uploads_per_account: Type.Integer(),
+  /** How long a client token (`client_token`, `X-Client-Token`) is remembered. */
+  client_token_ttl_seconds: Type.Integer(),
+});
+export type LimitsView = Static<typeof LimitsView>;
