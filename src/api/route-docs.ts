@@ -7,6 +7,7 @@
 import { Type, type TSchema } from 'typebox';
 import { ImageView, MemberView } from './schemas/image.js';
 import { JobView } from './schemas/job.js';
+import { RemoteCopyAnswer } from './schemas/bcc.js';
 import { LimitsView } from './schemas/limits.js';
 import { RegionList } from './schemas/region.js';
 
@@ -32,6 +33,11 @@ export const ROUTE_DOCS: Record<string, { summary: string; tag: string }> = {
     tag: DISCOVERY,
   },
   'GET /healthz': { summary: 'The process answers', tag: DISCOVERY },
+  'POST /v2/image/:id': {
+    summary:
+      'BCC-shaped replication: ?remoteCopy {name, destRegion[]} or ?cancelRemoteCopy (destination image)',
+    tag: 'Replication (BCC)',
+  },
   'GET /v1/limits': {
     summary: 'The limits you meet in this region (sizes, running replications, members)',
     tag: DISCOVERY,
@@ -119,5 +125,6 @@ export const ROUTE_RESPONSES: Record<string, Record<number, TSchema>> = {
   'GET /v1/cloudimages/jobs': { 200: JobList },
   'GET /v1/regions': { 200: RegionList },
   'GET /v1/limits': { 200: LimitsView },
+  'POST /v2/image/:id': { 200: RemoteCopyAnswer },
   'POST /v1/cloudimages/job/:job/cancel': { 200: JobView },
 };

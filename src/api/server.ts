@@ -17,6 +17,7 @@ import { registerOpenApi } from './openapi.js';
 import { formatSchemaError } from './schema-errors.js';
 import { answerExpectContinue } from './expect-continue.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
+import { registerBccRoutes } from './routes/bcc.js';
 import { registerLimitRoutes } from './routes/limits.js';
 import { registerIdentityRoutes } from './routes/identity.js';
 import { registerImageFileRoutes } from './routes/image-file.js';
@@ -208,6 +209,7 @@ export async function createRegionServer(
   registerMemberRoutes(app, ctx);
   registerIdentityRoutes(app, ctx);
   registerReplicationRoutes(app, ctx);
+  registerBccRoutes(app, ctx);
   registerInternalRoutes(app, ctx);
   registerAdminStorageRoutes(app, ctx);
   registerAdminRuntimeRoutes(app);

@@ -36,6 +36,11 @@ export interface ReplicationSettings {
   maxAttempts: number;
   /** Default cap in bytes per second per job; null = none (default: null). */
   bandwidthLimit: number | null;
+  /**
+   * Largest image the BCC-shaped call (`POST /v2/image/{id}?remoteCopy`) copies, bytes (default: 200 GiB, as
+   * BCC's API reference states it; larger ones are refused with Image.LargeImageCopyForbidden).
+   */
+  bccMaxImageBytes: number;
   /** Price per GiB sent between regions, for the usage report (default: 0). */
   transferPricePerGiB: number;
   /** Start the job worker in this process (default: true). */
@@ -54,6 +59,7 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   chunkAttempts: 4,
   maxAttempts: 10,
   bandwidthLimit: null,
+  bccMaxImageBytes: 200 * 1024 ** 3,
   transferPricePerGiB: 0,
   runWorker: true,
 };

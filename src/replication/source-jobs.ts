@@ -54,6 +54,8 @@ export interface CrossRegionRequest {
   agencyName: string;
   vaultId?: string;
   bandwidthLimit?: number;
+  /** A lower size cap for this request than the region's (the BCC-shaped call's 200 GiB). */
+  maxImageBytes?: number;
 }
 
 export interface StartedJob {
@@ -98,7 +100,12 @@ async function checkRules(
       size: image.size,
       ownedByCaller: isOwner(image, principal) && image.owner === principal.projectId,
     },
-    ctx.replication.limits,
+    request.maxImageBytes === undefined
+      ? ctx.replication.limits
+      : {
+          ...ctx.replication.limits,
+          maxImageBytes: Math.min(ctx.replication.limits.maxImageBytes, request.maxImageBytes),
+        },
   );
   checkDestination({
     sourceRegion: ctx.region,
