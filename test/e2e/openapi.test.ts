@@ -46,6 +46,7 @@ test('GET /openapi.json is valid OpenAPI 3 and documents every public route', as
   assert.deepEqual(fields.sort(), [
     'agency_name',
     'bandwidth_limit',
+    'client_token',
     'description',
     'name',
     'name_prefix',
