@@ -29,6 +29,7 @@ import { registerAdminRuntimeRoutes } from './routes/admin-runtime.js';
 import { registerAdminStorageRoutes } from './routes/admin-storage.js';
 import { IMAGE_DATA_MEDIA_TYPE, JSON_PATCH_MEDIA_TYPES } from './media-type.js';
 import { imageUploadingOn } from './upload-sockets.js';
+import { imsShaped, imsShapedRefusals, isImsRoute } from './ims-errors.js';
 import type { RegionContext } from '../region/context.js';
 
 export interface ServerOptions {
@@ -39,18 +40,30 @@ export interface ServerOptions {
 /** Largest JSON body accepted (image data never goes through the JSON parser). */
 const JSON_BODY_LIMIT = 1024 * 1024;
 
-export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): unknown {
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+  shape: 'ferry' | 'ims' = 'ferry',
+): unknown {
   const { status, title } = ERROR_CODES[code];
   const imsCode = imsCodeOf(code);
+  const error = {
+    code,
+    message,
+    title,
+    status,
+    ...(imsCode ? { ims_code: imsCode } : {}),
+    ...(details ? { details } : {}),
+  };
+  if (shape === 'ferry') return { error };
+  // IMS-shaped routes (api/ims-errors.ts): IMS's code in `code`, the refusals listed likewise.
+  const refused = details?.refused;
   return {
-    error: {
-      code,
-      message,
-      title,
-      status,
-      ...(imsCode ? { ims_code: imsCode } : {}),
-      ...(details ? { details } : {}),
-    },
+    error: imsShaped({
+      ...error,
+      ...(Array.isArray(refused) ? { details: { ...details, refused: imsShapedRefusals(refused) } } : {}),
+    }),
   };
 }
 
@@ -156,23 +169,26 @@ export async function createRegionServer(
   app.addContentTypeParser(IMAGE_DATA_MEDIA_TYPE, (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler((error: FastifyError | FerryError, request, reply) => {
+    const shape = isImsRoute(request.routeOptions.url) ? 'ims' : 'ferry';
+    const bodyOf = (code: ErrorCode, message: string, details?: Record<string, unknown>) =>
+      errorBody(code, message, details, shape);
     if (error instanceof FerryError) {
       if (error.status >= 500) request.log.error({ err: error }, error.message);
-      return reply.code(error.status).send(errorBody(error.code, error.message, error.details));
+      return reply.code(error.status).send(bodyOf(error.code, error.message, error.details));
     }
     const code = codeOfFastifyError(error);
     if (code === 'UNSUPPORTED_MEDIA_TYPE') {
       const type = request.headers['content-type'] ?? 'none given';
       const message = `The body's Content-Type (${type}) is not one this call accepts.`;
-      return reply.code(ERROR_CODES[code].status).send(errorBody(code, message));
+      return reply.code(ERROR_CODES[code].status).send(bodyOf(code, message));
     }
     if (code === 'INVALID_JSON') {
       const message = `The body is not valid JSON (Content-Type: ${request.headers['content-type']}).`;
-      return reply.code(ERROR_CODES[code].status).send(errorBody(code, message));
+      return reply.code(ERROR_CODES[code].status).send(bodyOf(code, message));
     }
-    if (code) return reply.code(ERROR_CODES[code].status).send(errorBody(code, error.message));
+    if (code) return reply.code(ERROR_CODES[code].status).send(bodyOf(code, error.message));
     request.log.error({ err: error }, 'unexpected error');
-    return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Ferry could not complete the request.'));
+    return reply.code(500).send(bodyOf('INTERNAL_ERROR', 'Ferry could not complete the request.'));
   });
   // The router lets a path parameter be empty (`/v2/images/`): that names nothing, so it is no route.
   const hasEmptyParam = (params: unknown) =>

@@ -12,7 +12,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import { ApiError, CliError, type ApiErrorBody } from './errors.js';
+import { ApiError, CliError, ferryShaped, ferryShapedRefusals, type ApiErrorBody } from './errors.js';
 
 export type QueryValue = string | number | boolean | undefined | readonly string[];
 
@@ -72,12 +72,16 @@ function withQuery(path: string, query: Record<string, QueryValue> | undefined):
 /** Reads Ferry's JSON error body; anything else becomes code HTTP_<status> with the text as message. */
 function apiErrorOf(status: number, text: string): ApiError {
   try {
-    const parsed = JSON.parse(text) as { error?: Partial<ApiErrorBody> };
+    const parsed = JSON.parse(text) as { error?: Partial<ApiErrorBody> & { ferry_code?: string } };
     if (parsed.error && typeof parsed.error.code === 'string') {
+      const error = ferryShaped({ ...parsed.error, code: parsed.error.code });
+      const refused = error.details?.refused;
       return new ApiError(status, {
-        ...parsed.error,
-        code: parsed.error.code,
-        message: parsed.error.message ?? `HTTP ${status}`,
+        ...error,
+        message: error.message ?? `HTTP ${status}`,
+        ...(Array.isArray(refused)
+          ? { details: { ...error.details, refused: ferryShapedRefusals(refused) } }
+          : {}),
       });
     }
   } catch {

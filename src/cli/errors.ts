@@ -60,6 +60,25 @@ export interface ApiErrorBody {
   details?: Record<string, unknown>;
 }
 
+/**
+ * An error entry in Ferry's shape, whichever the API answered: the IMS-shaped routes put IMS's code in `code`
+ * and Ferry's in `ferry_code` (docs/errors.md); the CLI shows Ferry's code, with IMS's beside it.
+ */
+export function ferryShaped<T extends { code: string; ferry_code?: string; ims_code?: string }>(
+  error: T,
+): Omit<T, 'ferry_code'> {
+  const { ferry_code: ferryCode, ...rest } = error;
+  if (ferryCode === undefined) return rest;
+  return { ...rest, code: ferryCode, ...(error.code !== ferryCode ? { ims_code: error.code } : {}) };
+}
+
+/** A list of refusals (`{image_id, region, error}`), each error in Ferry's shape. */
+export function ferryShapedRefusals<R extends { error: ApiErrorBody & { ferry_code?: string } }>(
+  refused: readonly R[],
+): R[] {
+  return refused.map((r) => ({ ...r, error: ferryShaped(r.error) }));
+}
+
 /** The API refused a request (exit 3). */
 export class ApiError extends CliError {
   constructor(

@@ -23,6 +23,7 @@ import {
 import { transferUsage } from '../../replication/transfer-usage.js';
 import { oncePerClientToken } from '../../replication/client-tokens.js';
 import { principalOf } from '../auth.js';
+import { imsShapedRefusals } from '../ims-errors.js';
 import { jobView } from '../job-view.js';
 import { nextLink } from '../page-links.js';
 import type { RegionContext } from '../../region/context.js';
@@ -127,7 +128,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
           copyRequest(b),
         );
         if (started.length === 0) throw refusalError(refused);
-        return { job_id: started[0]!.job_id, jobs: started, refused };
+        return { job_id: started[0]!.job_id, jobs: started, refused: imsShapedRefusals(refused) };
       });
     },
   );
@@ -153,7 +154,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
           copyRequest(b),
         );
         if (started.length === 0) throw refusalError(refused);
-        return { jobs: started, refused };
+        return { jobs: started, refused: imsShapedRefusals(refused) };
       });
     },
   );

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { collect, example, withContext, type CliContext } from '../context.js';
-import { CliError, EXIT_CODES, UsageError, type ApiErrorBody } from '../errors.js';
+import { CliError, EXIT_CODES, ferryShapedRefusals, UsageError, type ApiErrorBody } from '../errors.js';
 import { resolveImageId } from '../images.js';
 import { renderTable } from '../output.js';
 import {
@@ -138,6 +138,7 @@ export function registerReplicateCommands(image: Command): void {
               '/v1/cloudimages/cross_region_copy',
               { json: { ...request, name: undefined, image_ids: imageIds } },
             );
+      answer.refused = ferryShapedRefusals(answer.refused);
       reportRefusals(ctx, answer.refused);
       if (!o.wait) {
         ctx.out.emit({

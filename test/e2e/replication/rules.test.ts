@@ -83,8 +83,10 @@ test('each replication rule refuses with its code, and nothing is created', asyn
   for (const [what, imageId, body, status, code, ims] of cases) {
     const response = await requestReplication(north, token, imageId, body);
     assert.equal(response.status, status, `${what}: ${JSON.stringify(response.body)}`);
-    assert.equal(response.body.error.code, code, what);
-    assert.equal(response.body.error.ims_code, ims, what);
+    // IMS's shape on IMS's routes: its code in `code` where it has one, Ferry's in `ferry_code`.
+    assert.equal(response.body.error.code, ims ?? code, what);
+    assert.equal(response.body.error.ferry_code, code, what);
+    assert.equal(response.body.error.ims_code, undefined, what);
     assert.ok(response.body.error.message.length > 20, `${what} says what to do`);
   }
   assert.deepEqual(
@@ -109,13 +111,16 @@ test('each replication rule refuses with its code, and nothing is created', asyn
   assert.equal(mixed.status, 400, JSON.stringify(mixed.body));
   assert.equal(mixed.body.error.code, 'REPLICATION_REFUSED');
   assert.deepEqual(
-    mixed.body.error.details.refused.map((r: { region: string; error: { code: string } }) => [
-      r.region,
-      r.error.code,
-    ]),
+    mixed.body.error.details.refused.map(
+      (r: { region: string; error: { code: string; ferry_code: string } }) => [
+        r.region,
+        r.error.code,
+        r.error.ferry_code,
+      ],
+    ),
     [
-      ['north-1', 'REPLICATION_SAME_REGION'],
-      ['mars-1', 'REPLICATION_REGION_NOT_ALLOWED'],
+      ['north-1', 'IMG.0142', 'REPLICATION_SAME_REGION'],
+      ['mars-1', 'IMG.0147', 'REPLICATION_REGION_NOT_ALLOWED'],
     ],
   );
   // A misspelt field is refused, not ignored (here it would have meant an uncapped copy).
@@ -147,7 +152,7 @@ test('each replication rule refuses with its code, and nothing is created', asyn
   for (const [what, imageId, body, code] of inRegion) {
     const response = await api(north, token, 'POST', `/v1/cloudimages/${imageId}/copy`, body);
     assert.equal(response.status, 400, `in-region ${what}: ${JSON.stringify(response.body)}`);
-    assert.equal(response.body.error.code, code, `in-region ${what}`);
+    assert.equal(response.body.error.ferry_code, code, `in-region ${what}`);
   }
   const accepted = await api(north, token, 'POST', `/v1/cloudimages/${ok}/copy`, {
     name: 'c',
@@ -180,8 +185,8 @@ test('a sixth concurrent replication is refused (IMG.0149); the source is locked
     agency_name: 'ferry_copy',
   });
   assert.equal(sixth.status, 400);
-  assert.equal(sixth.body.error.code, 'REPLICATION_LIMIT_REACHED');
-  assert.equal(sixth.body.error.ims_code, 'IMG.0149');
+  assert.equal(sixth.body.error.code, 'IMG.0149');
+  assert.equal(sixth.body.error.ferry_code, 'REPLICATION_LIMIT_REACHED');
 
   const deleting = await api(north, token, 'DELETE', `/v2/images/${images[0]}`);
   assert.equal(deleting.status, 409);
@@ -241,7 +246,7 @@ test('requests sent at once cannot start more jobs than the limit allows', async
   const accepted = answers.filter((a) => a.status === 200);
   const refused = answers.filter((a) => a.status !== 200);
   assert.equal(accepted.length, 5, answers.map((a) => a.status).join(' '));
-  for (const answer of refused) assert.equal(answer.body.error.code, 'REPLICATION_LIMIT_REACHED');
+  for (const answer of refused) assert.equal(answer.body.error.ferry_code, 'REPLICATION_LIMIT_REACHED');
   const jobs = (await api(north, token, 'GET', '/v1/cloudimages/jobs')).body.jobs;
   assert.equal(jobs.length, 5, 'nothing is left of the refused requests');
   const replicas = (await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images;
@@ -334,7 +339,8 @@ test('an account an administrator made region by region replicates into a projec
     project_name: 'no-such-project',
   });
   assert.equal(unknown.status, 400);
-  assert.equal(unknown.body.error.code, 'REPLICATION_PROJECT_NOT_FOUND');
+  assert.equal(unknown.body.error.code, 'IMG.0145');
+  assert.equal(unknown.body.error.ferry_code, 'REPLICATION_PROJECT_NOT_FOUND');
 });
 
 test('the limit of five counts every region; a region that cannot be asked refuses the sixth (fails closed)', async (t) => {
@@ -359,8 +365,8 @@ test('the limit of five counts every region; a region that cannot be asked refus
     agency_name: 'ferry_copy',
   });
   assert.equal(sixth.status, 400, JSON.stringify(sixth.body));
-  assert.equal(sixth.body.error.code, 'REPLICATION_LIMIT_REACHED');
-  assert.equal(sixth.body.error.ims_code, 'IMG.0149');
+  assert.equal(sixth.body.error.code, 'IMG.0149');
+  assert.equal(sixth.body.error.ferry_code, 'REPLICATION_LIMIT_REACHED');
   assert.match(sixth.body.error.message, /5 cross-region replications running across all regions/);
   assert.deepEqual((await api(south, token, 'GET', '/v1/cloudimages/jobs')).body.jobs, [], 'nothing started');
 
