@@ -10,6 +10,7 @@ import { registerConfigureCommand } from './commands/configure.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerJobCommands } from './commands/job.js';
 import { registerLimitsCommand } from './commands/limits.js';
+import { registerUsageCommand } from './commands/usage.js';
 import { registerLocalCommand } from './commands/local.js';
 import { registerMemberCommands } from './commands/member.js';
 import { registerRegionCommands } from './commands/region.js';
@@ -70,6 +71,7 @@ export function createProgram(): Command {
   registerMemberCommands(program);
   registerRegionCommands(program);
   registerLimitsCommand(program);
+  registerUsageCommand(program);
   registerAdminCommands(program);
   registerLocalCommand(program);
   registerServeCommand(program);

@@ -55,8 +55,11 @@ export interface ImageSettings {
    * source's, whatever its own region is set to.
    */
   hashingAlgorithm: OsHashAlgorithm;
+  /** Price of a GiB of image storage for a month (30 days), for the usage report (default: 0). */
+  storagePricePerGiBMonth: number;
 }
 
 export const DEFAULT_IMAGE_SETTINGS: ImageSettings = {
   hashingAlgorithm: DEFAULT_OS_HASH_ALGO,
+  storagePricePerGiBMonth: 0,
 };

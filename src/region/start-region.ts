@@ -22,6 +22,7 @@ import { startRuntimeStats } from '../lib/runtime-stats.js';
 import { startPeriodicGc } from './periodic-gc.js';
 import { startPeriodicScrub } from './periodic-scrub.js';
 import { startAbandonedUploadSweep } from './abandoned-uploads.js';
+import { startStorageUsageSampler } from './storage-usage.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../config/storage.js';
@@ -116,6 +117,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
   const gc = ctx.limits.gcIntervalMs > 0 ? startPeriodicGc(ctx, app.log) : undefined;
   const scrub = ctx.limits.scrubIntervalMs > 0 ? startPeriodicScrub(ctx, app.log) : undefined;
   const uploadSweep = startAbandonedUploadSweep(ctx, app.log);
+  const storageSampler = startStorageUsageSampler(ctx, app.log);
   const address = app.server.address();
   let closing: Promise<void> | undefined;
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
@@ -131,6 +133,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
         await gc?.stop();
         await scrub?.stop();
         await uploadSweep.stop();
+        await storageSampler.stop();
         await app.close();
         ctx.regions.close();
         await ctx.blobs.close?.();

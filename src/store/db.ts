@@ -27,6 +27,7 @@ import * as jobProjects from './migrations/0007-job-projects.js';
 import * as imageHashAlgorithm from './migrations/0008-image-hash-algorithm.js';
 import * as imageListIndexes from './migrations/0009-image-list-indexes.js';
 import * as clientRequests from './migrations/0010-client-requests.js';
+import * as storageUsage from './migrations/0011-storage-usage.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-image-hash-algorithm': imageHashAlgorithm,
   '0009-image-list-indexes': imageListIndexes,
   '0010-client-requests': clientRequests,
+  '0011-storage-usage': storageUsage,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

@@ -234,6 +234,13 @@ export interface ClientRequestsTable {
   created_at: string;
 }
 
+/** An account's image storage on one day (migrations/0011-storage-usage.ts; store/storage-usage.ts). */
+export interface StorageUsageTable {
+  account_id: string;
+  day: string;
+  image_bytes: number;
+}
+
 export interface FerryDatabase {
   jobs: JobsTable;
   grants: GrantsTable;
@@ -252,6 +259,7 @@ export interface FerryDatabase {
   upload_heartbeats: UploadHeartbeatsTable;
   account_chunks: AccountChunksTable;
   client_requests: ClientRequestsTable;
+  storage_usage: StorageUsageTable;
 }
 
 export type { Generated };

@@ -21,6 +21,9 @@ import {
   type Refusal,
 } from '../../replication/source-jobs.js';
 import { transferUsage } from '../../replication/transfer-usage.js';
+import { usageCsv, usageReport } from '../../replication/usage.js';
+import { Type } from 'typebox';
+import { oneOf } from '../schemas/common.js';
 import { oncePerClientToken } from '../../replication/client-tokens.js';
 import { principalOf } from '../auth.js';
 import { imsShapedRefusals } from '../ims-errors.js';
@@ -234,6 +237,25 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
       const state = await cancelReplicationInto(ctx, principal, request.params.id);
       request.log.info({ audit: 'job.cancel', job: state.job_id, by: principal.userId }, 'replica cancelled');
       return { job_id: state.job_id, status: state.status };
+    },
+  );
+
+  app.get<{ Querystring: { format?: 'json' | 'csv' } }>(
+    '/v1/usage',
+    {
+      schema: {
+        summary: 'Your usage in this region per day: traffic to each region and image storage, priced',
+        tags: ['Usage'],
+        querystring: Type.Object({ format: Type.Optional(oneOf(['json', 'csv'] as const)) }),
+      },
+    },
+    async (request, reply) => {
+      const report = await usageReport(ctx, principalOf(request));
+      if (request.query.format !== 'csv') return report;
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="ferry-usage-${ctx.region}.csv"`)
+        .send(usageCsv(report));
     },
   );
 

@@ -131,6 +131,11 @@ test('image list, show, update, tag, copy, deactivate and delete; members; jobs;
     (await cli.run(['limits'])).stdout,
     /replications running per user\s+5 \(across all regions\)/,
   );
+  const csv = await fetch(`${north}/v1/usage?format=csv`, { headers: { 'x-auth-token': d.demo.token } });
+  assert.equal((await cli.run(['usage', '--csv'])).stdout, await csv.text());
+  const usage = parseJson(await cli.run(['usage', '-o', 'json']));
+  assert.deepEqual(usage, (await api(north, d.demo.token, 'GET', '/v1/usage')).body.usage);
+  assert.match((await cli.run(['usage'])).stdout, /^Day\s+Kind\s+To\s+Bytes\s+Cost$/m);
   const me = parseJson(await cli.run(['whoami', '--region', 'south-1', '-o', 'json']));
   assert.equal(me.region, 'south-1');
   assert.equal(me.project.name, 'south-1');
