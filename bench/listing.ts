@@ -230,6 +230,7 @@ function finishedJobs(accountId: string, userId: string, projectId: string, imag
       description: '',
       agency_name: null,
       vault_id: null,
+      share_with: null,
       cmk_id: null,
       manifest_digest: image.manifest_digest,
       bytes_total: STORED_IMAGE_BYTES,

@@ -41,5 +41,6 @@ export function jobView(job: JobRow): JobView {
     bytes_per_second: finished ? 0 : job.bytes_per_second,
     eta_seconds: finished ? 0 : etaSeconds(progress),
     attempts: job.attempts,
+    ...(job.share_with !== null ? { share_with: JSON.parse(job.share_with) as string[] } : {}),
   };
 }

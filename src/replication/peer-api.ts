@@ -108,6 +108,8 @@ export const ReplicaRequest = Type.Object({
   description: Type.String(),
   grant_secret: Type.String({ minLength: 1 }),
   bandwidth_limit: nullable(Type.Integer({ minimum: 1 })),
+  /** Projects of the destination region to share the replica with once it is active. */
+  share_with: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 128 })),
   image: Type.Object({
     disk_format: nullable(Type.String()),
     container_format: nullable(Type.String()),

@@ -10,7 +10,7 @@ import { isTerminal, JOB_TASKS, JOB_TYPES, type JobStatus } from '../domain/job.
 import { checkAgency } from '../domain/replication-rules.js';
 import { copyProperties, DEFAULT_OS_HASH_ALGO } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
-import { findAccount, findAgencyByName, findProjectByName } from '../store/identity.js';
+import { findAccount, findAgencyByName, findProject, findProjectByName } from '../store/identity.js';
 import { deleteImage, insertImage, newImageRow } from '../store/images.js';
 import { deleteJob, findJob, insertJob, newJobRow, updateJob, type JobRow } from '../store/jobs.js';
 import type { RegionContext } from '../region/context.js';
@@ -58,6 +58,18 @@ export async function createReplica(
     );
   }
   checkAgency(req.agency_name, await findAgencyByName(ctx.db, req.account_id, req.agency_name), ctx.region);
+  const shareWith = req.share_with ?? [];
+  for (const member of shareWith) {
+    if (member === project.id) {
+      throw new FerryError('VALIDATION_FAILED', `share_with: ${member} is the replica's own project.`);
+    }
+    if ((await findProject(ctx.db, member))?.region !== ctx.region) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        `share_with: no project ${member} exists in region ${ctx.region}.`,
+      );
+    }
+  }
 
   const now = timestamp(ctx.clock);
   const imageId = newUuid<string>();
@@ -84,6 +96,7 @@ export async function createReplica(
       bandwidth_limit: req.bandwidth_limit ?? ctx.replication.bandwidthLimit,
       current_task: JOB_TASKS.queued,
       grant_secret: req.grant_secret,
+      share_with: shareWith.length > 0 ? JSON.stringify(shareWith) : null,
     },
     now,
     ctx.replication.maxAttempts,
@@ -98,7 +111,8 @@ export async function createReplica(
           owner: project.id,
           name: req.name,
           status: 'saving',
-          visibility: 'private',
+          // Shared from the start when it is to be shared: Glance gives members only to shared images.
+          visibility: shareWith.length > 0 ? 'shared' : 'private',
           disk_format: req.image.disk_format,
           container_format: req.image.container_format,
           size: req.image.size,

@@ -56,6 +56,8 @@ export interface CrossRegionRequest {
   bandwidthLimit?: number;
   /** A lower size cap for this request than the region's (the BCC-shaped call's 200 GiB). */
   maxImageBytes?: number;
+  /** Projects of the destination region the replica is shared with once active. */
+  shareWith?: string[];
 }
 
 export interface StartedJob {
@@ -211,6 +213,7 @@ async function createSourceJob(
       agency_name: request.agencyName,
       vault_id: request.vaultId ?? null,
       bandwidth_limit: request.bandwidthLimit ?? null,
+      share_with: request.shareWith?.length ? JSON.stringify(request.shareWith) : null,
       current_task: JOB_TASKS.createReplica,
     },
     now,
@@ -250,6 +253,7 @@ async function createSourceJob(
     description: request.description ?? '',
     grant_secret: secret,
     bandwidth_limit: request.bandwidthLimit ?? null,
+    ...(request.shareWith?.length ? { share_with: request.shareWith } : {}),
     image: {
       disk_format: image.disk_format,
       container_format: image.container_format,

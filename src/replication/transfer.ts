@@ -23,6 +23,7 @@ import { parseManifest, type Manifest } from '../domain/manifest.js';
 import { chunksHeldByAccount, createChunkRecorder } from '../store/account-chunks.js';
 import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
+import { addPendingMembers } from '../store/members.js';
 import { findJob, releaseJob, updateJob, type JobRow, type JobUpdate } from '../store/jobs.js';
 import { fetchInLanes } from './fetch-lanes.js';
 import { notifySource } from './source-jobs.js';
@@ -163,6 +164,8 @@ export async function runTransfer(
     await ctx.chunks.putManifest(manifest);
 
     const now = timestamp(ctx.clock);
+    // Shared before it is active (share_with), so that nobody it is shared with finds it active but unshared.
+    await addPendingMembers(ctx.db, job.dest_image_id!, JSON.parse(job.share_with ?? '[]') as string[], now);
     const activated = await transitionImage(ctx.db, job.dest_image_id!, 'saving', 'active', now);
     if (!activated) throw new Stopped('the image left saving (cancelled)');
     await save({

@@ -28,6 +28,7 @@ import * as imageHashAlgorithm from './migrations/0008-image-hash-algorithm.js';
 import * as imageListIndexes from './migrations/0009-image-list-indexes.js';
 import * as clientRequests from './migrations/0010-client-requests.js';
 import * as storageUsage from './migrations/0011-storage-usage.js';
+import * as jobShareWith from './migrations/0012-job-share-with.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-image-list-indexes': imageListIndexes,
   '0010-client-requests': clientRequests,
   '0011-storage-usage': storageUsage,
+  '0012-job-share-with': jobShareWith,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

@@ -259,6 +259,7 @@ export function newJobRow(job: NewJob, now: string, maxAttempts: number): JobRow
     agency_name: null,
     vault_id: null,
     cmk_id: null,
+    share_with: null,
     bytes_transferred: 0,
     bytes_skipped_present: 0,
     bytes_skipped_zero: 0,

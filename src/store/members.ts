@@ -62,3 +62,26 @@ export async function deleteMember(db: Db, imageId: string, memberId: string): P
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
+
+/** Shares the image with each project, pending its answer; a project already a member is left as it is. */
+export async function addPendingMembers(
+  db: Db,
+  imageId: string,
+  memberIds: readonly string[],
+  now: string,
+): Promise<void> {
+  if (memberIds.length === 0) return;
+  await db
+    .insertInto('image_members')
+    .values(
+      memberIds.map((member_id) => ({
+        image_id: imageId,
+        member_id,
+        status: 'pending',
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .onConflict((oc) => oc.columns(['image_id', 'member_id']).doNothing())
+    .execute();
+}

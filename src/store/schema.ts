@@ -190,6 +190,8 @@ export interface JobsTable {
   begin_time: string;
   end_time: string | null;
   updated_at: string;
+  /** Projects of the destination region the replica is shared with once active: a JSON array, or null. */
+  share_with: string | null;
 }
 
 /** The right a source region gave a destination to read one image's manifest and chunks, for one job. */

@@ -53,6 +53,7 @@ test('GET /openapi.json is valid OpenAPI 3 and documents every public route', as
     'project_name',
     'region',
     'regions',
+    'share_with',
     'vault_id',
   ]);
   const jobs = doc.paths['/v1/cloudimages/jobs']!.get!;

@@ -65,6 +65,7 @@ function copyRequest(b: CrossRegionCopyBody): CrossRegionRequest {
   return {
     name: b.name ?? undefined,
     namePrefix: b.name_prefix,
+    shareWith: b.share_with,
     description: b.description ?? undefined,
     projectName: b.project_name ?? undefined,
     agencyName: b.agency_name,

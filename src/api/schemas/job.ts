@@ -38,5 +38,7 @@ export const JobView = Type.Object({
   bytes_per_second: Type.Number(),
   eta_seconds: nullable(Type.Number()),
   attempts: Type.Optional(Type.Integer()),
+  /** Projects of the destination region the replica is shared with (pending their answer) once it is active. */
+  share_with: Type.Optional(Type.Array(Type.String())),
 });
 export type JobView = Static<typeof JobView>;

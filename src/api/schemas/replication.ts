@@ -53,6 +53,13 @@ const ClientToken = Type.String({
 
 /** The fields both replication calls take (the one-image call also takes `name`). */
 const copyFields = {
+  share_with: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+      maxItems: 128,
+      uniqueItems: true,
+      description: 'a list of at most 128 distinct project IDs of the destination region.',
+    }),
+  ),
   client_token: Type.Optional(ClientToken),
   name_prefix: Type.Optional(NamePrefix),
   description: Type.Optional(nullable(Description)),

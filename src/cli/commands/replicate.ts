@@ -87,6 +87,11 @@ export function registerReplicateCommands(image: Command): void {
         .option('--vault <id>', 'backup vault in the destination (full-server images)')
         .option('--bandwidth <rate>', 'cap each transfer, e.g. 4MiB (per second); sent as bandwidth_limit')
         .option(
+          '--share-with <project>',
+          'share each new image with a project of its region once it is active (repeatable)',
+          collect,
+        )
+        .option(
           '--client-token <token>',
           'make a retry safe: the same token and request within 24 h give the first jobs again',
         )
@@ -107,6 +112,7 @@ export function registerReplicateCommands(image: Command): void {
         vault?: string;
         bandwidth?: string;
         clientToken?: string;
+        shareWith?: string[];
         wait?: boolean;
       }
     >(async (ctx, o, refs) => {
@@ -125,6 +131,7 @@ export function registerReplicateCommands(image: Command): void {
         vault_id: o.vault,
         bandwidth_limit: o.bandwidth === undefined ? undefined : parseSize(o.bandwidth, '--bandwidth'),
         client_token: o.clientToken,
+        share_with: o.shareWith,
       };
       const answer =
         imageIds.length === 1
