@@ -53,15 +53,6 @@ const ClientToken = Type.String({
 
 /** The fields both replication calls take (the one-image call also takes `name`). */
 const copyFields = {
-  share_with: Type.Optional(
-    Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
-      maxItems: 128,
-      uniqueItems: true,
-      description: 'a list of at most 128 distinct project IDs of the destination region.',
-    }),
-  ),
-  client_token: Type.Optional(ClientToken),
-  name_prefix: Type.Optional(NamePrefix),
   description: Type.Optional(nullable(Description)),
   region: Type.Optional(
     nullable(Type.String({ maxLength: 64, description: 'a region of the catalog (64 characters at most).' })),
@@ -88,6 +79,16 @@ const copyFields = {
       description: `an integer number of bytes per second, at least ${MIN_BANDWIDTH_LIMIT} (128 KiB/s).`,
     }),
   ),
+  // Ferry's extensions, after IMS's fields.
+  name_prefix: Type.Optional(NamePrefix),
+  share_with: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+      maxItems: 128,
+      uniqueItems: true,
+      description: 'a list of at most 128 distinct project IDs of the destination region.',
+    }),
+  ),
+  client_token: Type.Optional(ClientToken),
 };
 
 /** `POST /v1/cloudimages/{image_id}/cross_region_copy`: IMS's body, and `regions` for several destinations. */

@@ -33,7 +33,7 @@ test('each kind of fault is named with its field and rule', () => {
   assert.equal(
     messageFor(CrossRegionCopyBody, { ...copy, bandwith_limit: 1 }),
     'Unknown field bandwith_limit; this call takes name, description, region, regions, project_name, ' +
-      'agency_name, vault_id, bandwidth_limit.',
+      'agency_name, vault_id, bandwidth_limit, name_prefix, share_with, client_token.',
   );
   assert.equal(messageFor(CrossRegionCopyBody, { region: 'south-1' }), 'agency_name is required.');
   assert.equal(messageFor(CrossRegionCopyBody, 'x'), 'The request body must be a JSON object.');
