@@ -14,6 +14,10 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const JOB_TYPES = {
   crossRegion: 'imsCrossRegionCopyImageJob',
   inRegion: 'imsCopyImageInRegionJob',
+  /** IMS's batch member calls (`/v1/cloudimages/members`): add, remove, and the recipient's answer. */
+  addMembers: 'imsAddImageMembersJob',
+  deleteMembers: 'imsDelImageMembersJob',
+  updateMembers: 'imsUpdateImageMembersJob',
 } as const;
 
 export type JobRole = 'source' | 'destination' | 'local';

@@ -1,5 +1,6 @@
 /**
- * Image members (sharing), Glance's routes: the rules are images/members.ts's.
+ * Image members (sharing): Glance's routes, and IMS's batch calls (`/v1/cloudimages/members`); the rules are
+ * images/members.ts's.
  * @module
  */
 import type { FastifyInstance } from 'fastify';
@@ -10,10 +11,17 @@ import {
   membersOf,
   removeMember,
 } from '../../images/members.js';
+import { addMembersInBatch, answerMembersInBatch, removeMembersInBatch } from '../../images/batch-members.js';
 import { principalOf } from '../auth.js';
 import { memberView } from '../image-view.js';
 import { IdParams } from '../schemas/common.js';
-import { MemberAnswerBody, MemberBody, MemberParams } from '../schemas/members.js';
+import {
+  BatchAnswerBody,
+  BatchMembersBody,
+  MemberAnswerBody,
+  MemberBody,
+  MemberParams,
+} from '../schemas/members.js';
 import type { RegionContext } from '../../region/context.js';
 
 export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): void {
@@ -79,6 +87,48 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
         'unshared',
       );
       return reply.code(204).send();
+    },
+  );
+
+  // IMS's batch calls: each answers a job ID, the job finished at once (images/batch-members.ts).
+  const batch = { tags: ['Image members (IMS)'] };
+  app.post<{ Body: BatchMembersBody }>(
+    '/v1/cloudimages/members',
+    { schema: { ...batch, summary: 'Share images with projects (IMS, as a job)', body: BatchMembersBody } },
+    async (request) => ({
+      job_id: await addMembersInBatch(ctx, principalOf(request), request.body.images, request.body.projects),
+    }),
+  );
+  app.delete<{ Body: BatchMembersBody }>(
+    '/v1/cloudimages/members',
+    {
+      schema: {
+        ...batch,
+        summary: 'Stop sharing images with projects (IMS, as a job)',
+        body: BatchMembersBody,
+      },
+    },
+    async (request) => ({
+      job_id: await removeMembersInBatch(
+        ctx,
+        principalOf(request),
+        request.body.images,
+        request.body.projects,
+      ),
+    }),
+  );
+  app.put<{ Body: BatchAnswerBody }>(
+    '/v1/cloudimages/members',
+    {
+      schema: {
+        ...batch,
+        summary: 'Accept or reject images shared with you (IMS, as a job)',
+        body: BatchAnswerBody,
+      },
+    },
+    async (request) => {
+      const { images, project_id: projectId, status } = request.body;
+      return { job_id: await answerMembersInBatch(ctx, principalOf(request), images, projectId, status) };
     },
   );
 }

@@ -19,3 +19,30 @@ export type MemberBody = Static<typeof MemberBody>;
 
 export const MemberAnswerBody = Type.Object({ status: oneOf(MEMBER_STATUSES) });
 export type MemberAnswerBody = Static<typeof MemberAnswerBody>;
+
+const IdList = (what: string) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+    minItems: 1,
+    maxItems: 100,
+    uniqueItems: true,
+    description: `a list of 1 to 100 distinct ${what}.`,
+  });
+
+/** IMS's `POST` and `DELETE /v1/cloudimages/members`: every image × every project. */
+export const BatchMembersBody = Type.Object(
+  { images: IdList('image IDs'), projects: IdList('project IDs of this region') },
+  { additionalProperties: false },
+);
+export type BatchMembersBody = Static<typeof BatchMembersBody>;
+
+/** IMS's `PUT /v1/cloudimages/members`: the recipient's answer for each image (`vault_id`: whole-server images). */
+export const BatchAnswerBody = Type.Object(
+  {
+    images: IdList('image IDs'),
+    project_id: Type.String({ minLength: 1, maxLength: 64, description: 'your own project ID.' }),
+    status: oneOf(['accepted', 'rejected'] as const),
+    vault_id: Type.Optional(Type.String({ maxLength: 255, description: 'at most 255 characters.' })),
+  },
+  { additionalProperties: false },
+);
+export type BatchAnswerBody = Static<typeof BatchAnswerBody>;
