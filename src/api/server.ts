@@ -18,6 +18,7 @@ import { formatSchemaError } from './schema-errors.js';
 import { answerExpectContinue } from './expect-continue.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
 import { registerBccRoutes } from './routes/bcc.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerLimitRoutes } from './routes/limits.js';
 import { registerIdentityRoutes } from './routes/identity.js';
 import { registerImageFileRoutes } from './routes/image-file.js';
@@ -226,6 +227,7 @@ export async function createRegionServer(
   registerIdentityRoutes(app, ctx);
   registerReplicationRoutes(app, ctx);
   registerBccRoutes(app, ctx);
+  registerEventRoutes(app, ctx);
   registerInternalRoutes(app, ctx);
   registerAdminStorageRoutes(app, ctx);
   registerAdminRuntimeRoutes(app);

@@ -43,6 +43,12 @@ export interface ReplicationSettings {
   bccMaxImageBytes: number;
   /** Price per GiB sent between regions, for the usage report (default: 0). */
   transferPricePerGiB: number;
+  /** How often due webhook deliveries are sent (default: 1 s). */
+  webhookIntervalMs: number;
+  /** First delay before a failed delivery is sent again (default: 2 s; doubles each time). */
+  webhookRetryBaseMs: number;
+  /** Tries per delivery before it is given up as failed (default: 8). */
+  webhookAttempts: number;
   /** Start the job worker in this process (default: true). */
   runWorker: boolean;
 }
@@ -61,5 +67,8 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   bandwidthLimit: null,
   bccMaxImageBytes: 200 * 1024 ** 3,
   transferPricePerGiB: 0,
+  webhookIntervalMs: 1000,
+  webhookRetryBaseMs: 2000,
+  webhookAttempts: 8,
   runWorker: true,
 };

@@ -23,6 +23,7 @@ import { startPeriodicGc } from './periodic-gc.js';
 import { startPeriodicScrub } from './periodic-scrub.js';
 import { startAbandonedUploadSweep } from './abandoned-uploads.js';
 import { startStorageUsageSampler } from './storage-usage.js';
+import { startWebhookSender } from './webhook-sender.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../config/storage.js';
@@ -118,6 +119,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
   const scrub = ctx.limits.scrubIntervalMs > 0 ? startPeriodicScrub(ctx, app.log) : undefined;
   const uploadSweep = startAbandonedUploadSweep(ctx, app.log);
   const storageSampler = startStorageUsageSampler(ctx, app.log);
+  const webhookSender = startWebhookSender(ctx, app.log);
   const address = app.server.address();
   let closing: Promise<void> | undefined;
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
@@ -134,6 +136,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
         await scrub?.stop();
         await uploadSweep.stop();
         await storageSampler.stop();
+        await webhookSender.stop();
         await app.close();
         ctx.regions.close();
         await ctx.blobs.close?.();

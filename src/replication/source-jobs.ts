@@ -39,6 +39,7 @@ import { jobState } from './replicas.js';
 import { callPeer, PEER_CALLS, type JobState, type ReplicaRequest } from './peer-api.js';
 import type { ImageReplications, RegionContext } from '../region/context.js';
 import { jobOrigin } from './job-origin.js';
+import { recordProgress, recordStarted } from './events.js';
 import { checkRunningEverywhere, runningInOtherRegions, type RunningElsewhere } from './running-limit.js';
 import { RegionCallError } from './region-call.js';
 
@@ -274,7 +275,7 @@ async function createSourceJob(
     const state = await callPeer<JobState>(ctx.regions, region, PEER_CALLS.createReplica, { body: replica });
     await applyDestinationState(ctx, jobId, state);
   } catch (error) {
-    // Nothing may remain of a refused request.
+    // Nothing may remain of a refused request (no event was recorded: a job that had events was taken).
     await deleteGrant(ctx.db, jobId);
     await deleteJob(ctx.db, jobId);
     if (error instanceof RegionCallError) {
@@ -286,6 +287,7 @@ async function createSourceJob(
     }
     throw error;
   }
+  await recordStarted(ctx, (await findJob(ctx.db, jobId))!);
   return jobId;
 }
 
@@ -317,6 +319,8 @@ export async function applyDestinationState(
     },
   );
   if (isTerminal(state.status)) await revokeGrant(ctx.db, jobId, now);
+  const job = await findJob(ctx.db, jobId);
+  if (job) await recordProgress(ctx, job);
 }
 
 /** A destination's report of a job it runs for this region (peer-api.ts: pushed when a run ends). */
@@ -385,7 +389,9 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
       updated_at: now,
     },
   );
-  return (await findJob(ctx.db, job.id))!;
+  const cancelled = (await findJob(ctx.db, job.id))!;
+  await recordProgress(ctx, cancelled);
+  return cancelled;
 }
 
 /** Destination → source: report this job's state now (after a run ends), so the source lock lifts promptly. */

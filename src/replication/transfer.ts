@@ -24,6 +24,7 @@ import { chunksHeldByAccount, createChunkRecorder } from '../store/account-chunk
 import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
 import { addPendingMembers } from '../store/members.js';
+import { MILESTONES } from './events.js';
 import { findJob, releaseJob, updateJob, type JobRow, type JobUpdate } from '../store/jobs.js';
 import { fetchInLanes } from './fetch-lanes.js';
 import { notifySource } from './source-jobs.js';
@@ -70,6 +71,7 @@ export async function runTransfer(
   };
   stopSignal?.addEventListener('abort', onStop, { once: true });
   const leaseUntil = () => new Date(ctx.clock.now().getTime() + ctx.replication.leaseMs).toISOString();
+  let milestonesTold = 0;
   const save = async (update: JobUpdate) => {
     const ok = await updateJob(
       ctx.db,
@@ -84,6 +86,18 @@ export async function runTransfer(
     if (!ok) {
       abort.abort(new Stopped('lease lost or job cancelled'));
       throw new Stopped('lease lost or job cancelled');
+    }
+    // The source records a milestone's event when it learns of it: tell it as each is passed, not only at the end.
+    const done =
+      (update.bytes_transferred ?? 0) +
+      (update.bytes_skipped_present ?? 0) +
+      (update.bytes_skipped_zero ?? 0);
+    const passed = MILESTONES.filter(
+      (m) => job.bytes_total > 0 && (done / job.bytes_total) * 100 >= m,
+    ).length;
+    if (passed > milestonesTold) {
+      milestonesTold = passed;
+      void notifySource(ctx, job.id).catch(() => undefined);
     }
   };
 

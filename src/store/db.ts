@@ -29,6 +29,7 @@ import * as imageListIndexes from './migrations/0009-image-list-indexes.js';
 import * as clientRequests from './migrations/0010-client-requests.js';
 import * as storageUsage from './migrations/0011-storage-usage.js';
 import * as jobShareWith from './migrations/0012-job-share-with.js';
+import * as events from './migrations/0013-events.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -50,6 +51,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010-client-requests': clientRequests,
   '0011-storage-usage': storageUsage,
   '0012-job-share-with': jobShareWith,
+  '0013-events': events,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

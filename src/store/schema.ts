@@ -243,6 +243,37 @@ export interface StorageUsageTable {
   image_bytes: number;
 }
 
+/** What happened to a replication (migrations/0013-events.ts; store/events.ts). */
+export interface EventsTable {
+  id: string;
+  account_id: string;
+  type: string;
+  job_id: string;
+  image_id: string;
+  details: string;
+  created_at: string;
+  rank: number;
+}
+
+export interface WebhooksTable {
+  id: string;
+  account_id: string;
+  url: string;
+  secret: string;
+  created_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  webhook_id: string;
+  event_id: string;
+  status: string;
+  attempts: number;
+  next_at: string;
+  last_status: number | null;
+  last_error: string | null;
+  updated_at: string;
+}
+
 export interface FerryDatabase {
   jobs: JobsTable;
   grants: GrantsTable;
@@ -262,6 +293,9 @@ export interface FerryDatabase {
   account_chunks: AccountChunksTable;
   client_requests: ClientRequestsTable;
   storage_usage: StorageUsageTable;
+  events: EventsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type { Generated };
