@@ -5,7 +5,7 @@
  */
 import type { ImageRecord } from '../store/images.js';
 import type { MemberRow } from '../store/members.js';
-import type { JobRow } from '../store/jobs.js';
+import { progressOf, type JobRow } from '../store/jobs.js';
 import { processPercent } from '../domain/job.js';
 import type { ImageView, MemberView } from './schemas/image.js';
 
@@ -28,16 +28,7 @@ function replicationView(image: ImageRecord, job: JobRow | undefined): ImageView
     ...(job
       ? {
           status: job.status,
-          process_percent: processPercent(
-            {
-              bytesTotal: job.bytes_total,
-              bytesTransferred: job.bytes_transferred,
-              bytesSkippedPresent: job.bytes_skipped_present,
-              bytesSkippedZero: job.bytes_skipped_zero,
-              bytesPerSecond: job.bytes_per_second,
-            },
-            job.status,
-          ),
+          process_percent: processPercent(progressOf(job), job.status),
         }
       : {}),
   };

@@ -3,17 +3,11 @@
  * @module
  */
 import { etaSeconds, processPercent, type JobStatus } from '../domain/job.js';
-import type { JobRow } from '../store/jobs.js';
+import { progressOf, type JobRow } from '../store/jobs.js';
 import type { JobView } from './schemas/job.js';
 
 export function jobView(job: JobRow): JobView {
-  const progress = {
-    bytesTotal: job.bytes_total,
-    bytesTransferred: job.bytes_transferred,
-    bytesSkippedPresent: job.bytes_skipped_present,
-    bytesSkippedZero: job.bytes_skipped_zero,
-    bytesPerSecond: job.bytes_per_second,
-  };
+  const progress = progressOf(job);
   const finished = job.status === 'SUCCESS' || job.status === 'FAIL' || job.status === 'CANCELLED';
   return {
     job_id: job.id,

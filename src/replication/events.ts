@@ -12,7 +12,7 @@ import { isTerminal, processPercent } from '../domain/job.js';
 import { timestamp } from '../store/clock.js';
 import { listEvents, recordEvent, type EventFilters, type EventRow } from '../store/events.js';
 import type { Principal } from '../identity/tokens.js';
-import type { JobRow } from '../store/jobs.js';
+import { progressOf, type JobRow } from '../store/jobs.js';
 import type { RegionContext } from '../region/context.js';
 
 export const EVENT_TYPES = [
@@ -37,16 +37,7 @@ const END_EVENTS: Record<string, EventType> = {
 
 /** The share of the job's image in place, 0..1. */
 export function percentOf(job: JobRow): number {
-  return processPercent(
-    {
-      bytesTotal: job.bytes_total,
-      bytesTransferred: job.bytes_transferred,
-      bytesSkippedPresent: job.bytes_skipped_present,
-      bytesSkippedZero: job.bytes_skipped_zero,
-      bytesPerSecond: job.bytes_per_second,
-    },
-    job.status,
-  );
+  return processPercent(progressOf(job), job.status);
 }
 
 async function record(ctx: RegionContext, job: JobRow, type: EventType): Promise<void> {

@@ -3,7 +3,13 @@
  * whose lease was taken over cannot overwrite the new owner's progress (docs/design.md, "Jobs").
  * @module
  */
-import { ACTIVE_JOB_STATUSES, statusesBefore, type JobRole, type JobStatus } from '../domain/job.js';
+import {
+  ACTIVE_JOB_STATUSES,
+  statusesBefore,
+  type JobProgress,
+  type JobRole,
+  type JobStatus,
+} from '../domain/job.js';
 import type { Db } from './db.js';
 import type { JobsTable } from './schema.js';
 
@@ -279,5 +285,16 @@ export function newJobRow(job: NewJob, now: string, maxAttempts: number): JobRow
     end_time: null,
     updated_at: now,
     ...job,
+  };
+}
+
+/** The job's progress figures, as domain/job.ts's rules (percent, ETA) take them. */
+export function progressOf(job: JobRow): JobProgress {
+  return {
+    bytesTotal: job.bytes_total,
+    bytesTransferred: job.bytes_transferred,
+    bytesSkippedPresent: job.bytes_skipped_present,
+    bytesSkippedZero: job.bytes_skipped_zero,
+    bytesPerSecond: job.bytes_per_second,
   };
 }
