@@ -388,9 +388,11 @@ test('the limit of five counts every region; a region that cannot be asked refus
   assert.equal(unknown.body.error.code, 'REPLICATION_LIMIT_UNKNOWN');
   assert.match(unknown.body.error.message, /north-1 cannot be asked/);
   // Into north-1 itself: the replication cannot start anyway, and says why as before.
-  const intoDown = await requestReplication(south, token, fromSouth, {
+  const intoStoppedRegion = await requestReplication(south, token, fromSouth, {
     region: 'north-1',
     agency_name: 'ferry_copy',
   });
-  assert.equal(intoDown.body.error.code, 'REGION_UNREACHABLE');
+  assert.equal(intoStoppedRegion.status, 503, JSON.stringify(intoStoppedRegion.body));
+  assert.equal(intoStoppedRegion.body.error.code, 'REGION_UNREACHABLE');
+  assert.equal((await api(south, token, 'GET', '/v1/cloudimages/jobs')).body.jobs.length, 1, 'no new job');
 });
