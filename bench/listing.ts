@@ -230,6 +230,7 @@ function finishedJobs(accountId: string, userId: string, projectId: string, imag
       description: '',
       agency_name: null,
       vault_id: null,
+      disks: null,
       share_with: null,
       cmk_id: null,
       manifest_digest: image.manifest_digest,

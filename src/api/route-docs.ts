@@ -42,6 +42,10 @@ export const ROUTE_DOCS: Record<string, { summary: string; tag: string }> = {
     summary: 'The limits you meet in this region (sizes, running replications, members)',
     tag: DISCOVERY,
   },
+  'GET /v1/cloudimages/:id/disks/:index/file': {
+    summary: 'Download one disk of a whole-server image, whole or a Range',
+    tag: 'Vaults and whole-server images',
+  },
   'GET /readyz': { summary: 'The region can serve: its database answers', tag: DISCOVERY },
 
   'POST /v2/images': { summary: 'Create an image record (queued, no data yet)', tag: GLANCE },

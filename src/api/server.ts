@@ -19,6 +19,7 @@ import { answerExpectContinue } from './expect-continue.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
 import { registerBccRoutes } from './routes/bcc.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerVaultRoutes } from './routes/vaults.js';
 import { registerLimitRoutes } from './routes/limits.js';
 import { registerIdentityRoutes } from './routes/identity.js';
 import { registerImageFileRoutes } from './routes/image-file.js';
@@ -228,6 +229,7 @@ export async function createRegionServer(
   registerReplicationRoutes(app, ctx);
   registerBccRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  registerVaultRoutes(app, ctx);
   registerInternalRoutes(app, ctx);
   registerAdminStorageRoutes(app, ctx);
   registerAdminRuntimeRoutes(app);

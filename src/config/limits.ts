@@ -57,9 +57,12 @@ export interface ImageSettings {
   hashingAlgorithm: OsHashAlgorithm;
   /** Price of a GiB of image storage for a month (30 days), for the usage report (default: 0). */
   storagePricePerGiBMonth: number;
+  /** Price of a GiB of vault backup storage (whole-server images' disks) for a month (default: 0). */
+  vaultStoragePricePerGiBMonth: number;
 }
 
 export const DEFAULT_IMAGE_SETTINGS: ImageSettings = {
   hashingAlgorithm: DEFAULT_OS_HASH_ALGO,
   storagePricePerGiBMonth: 0,
+  vaultStoragePricePerGiBMonth: 0,
 };

@@ -83,15 +83,24 @@ export function copyProperties(
 
 /**
  * The rules that tie an image's fields together, checked on create and after every patch: image_type iso goes
- * with disk_format iso only; only an administrator makes an image public; an encrypted image (cmk_id) is never
+ * with disk_format iso only; image_type full-server is neither given nor taken away; only an administrator makes an image public; an encrypted image (cmk_id) is never
  * shared, so it cannot be public or community either.
  */
 export function assertImageFieldsAgree(
   fields: { image_type: string; disk_format: string | null; visibility: string; cmk_id: string | null },
   principal: { isAdmin: boolean },
-  before?: { visibility: string },
+  before?: { visibility: string; image_type: string },
 ): void {
   const { image_type: imageType, disk_format: diskFormat, visibility } = fields;
+  // A whole-server image is made from disk images (images/whole-server.ts), never by naming its type.
+  if ((imageType === 'full-server') !== (before?.image_type === 'full-server')) {
+    throw new FerryError(
+      'VALIDATION_FAILED',
+      before?.image_type === 'full-server'
+        ? 'A whole-server image keeps image_type full-server.'
+        : 'image_type full-server is made from disk images: POST /v1/cloudimages/wholeimages.',
+    );
+  }
   if (diskFormat !== null && (imageType === 'iso') !== (diskFormat === 'iso')) {
     throw new FerryError('VALIDATION_FAILED', 'image_type iso goes with disk_format iso, and only with it.');
   }

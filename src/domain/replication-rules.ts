@@ -5,6 +5,7 @@
  * @module
  */
 import { FerryError } from './errors.js';
+import { CROSS_COPY_CBR_POLICY } from './vault.js';
 
 export interface ReplicationLimits {
   /** Largest image that may cross regions, bytes (default: 128 GiB). */
@@ -102,23 +103,33 @@ export function checkDestination(facts: DestinationFacts): void {
 /** The policy an agency needs in the destination region. */
 export const CROSS_COPY_POLICY = 'CrossCopyAgencyPolicy';
 
+/**
+ * Refuses an agency that is missing or lacks `policy` in the destination region: CrossCopyAgencyPolicy for a
+ * disk image, CrossCopyAgencyCBRPolicy for a whole-server image (policyFor).
+ */
 export function checkAgency(
   agencyName: string,
   agency: { policies: Array<{ region: string; policy: string }> } | undefined,
   destRegion: string,
+  policy: string = CROSS_COPY_POLICY,
 ): void {
   if (!agency) {
     throw new FerryError(
       'REPLICATION_AGENCY_INVALID',
-      `Your account has no agency named ${agencyName} in ${destRegion}, where the copy is made: create it there (or in every region) holding ${CROSS_COPY_POLICY} in ${destRegion}.`,
+      `Your account has no agency named ${agencyName} in ${destRegion}, where the copy is made: create it there (or in every region) holding ${policy} in ${destRegion}.`,
     );
   }
-  if (!agency.policies.some((p) => p.region === destRegion && p.policy === CROSS_COPY_POLICY)) {
+  if (!agency.policies.some((p) => p.region === destRegion && p.policy === policy)) {
     throw new FerryError(
       'REPLICATION_AGENCY_INVALID',
-      `Agency ${agencyName} does not hold ${CROSS_COPY_POLICY} in ${destRegion}: grant it that policy in ${destRegion}.`,
+      `Agency ${agencyName} does not hold ${policy} in ${destRegion}: grant it that policy in ${destRegion}.`,
     );
   }
+}
+
+/** The policy an agency needs in the destination to replicate an image of this type. */
+export function policyFor(imageType: string): string {
+  return imageType === 'full-server' ? CROSS_COPY_CBR_POLICY : CROSS_COPY_POLICY;
 }
 
 export function checkRunningJobs(running: number, limits: ReplicationLimits): void {

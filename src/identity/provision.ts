@@ -99,7 +99,11 @@ export async function provisionIdentity(
         id: newHexId(),
         account_id: accountId,
         name: spec.agency,
-        policies: regions.map((r) => ({ region: r.region, policy: 'CrossCopyAgencyPolicy' })),
+        // Both of IMS's replication policies: disk images and whole-server images.
+        policies: regions.flatMap((r) => [
+          { region: r.region, policy: 'CrossCopyAgencyPolicy' },
+          { region: r.region, policy: 'CrossCopyAgencyCBRPolicy' },
+        ]),
       });
     }
     const { token } = prepareToken(clock, {

@@ -116,6 +116,7 @@ export function answerMembersInBatch(
   images: readonly string[],
   projectId: string,
   status: MemberStatus,
+  vaultId?: string,
 ): Promise<string> {
   if (projectId !== principal.projectId) {
     throw new FerryError(
@@ -124,6 +125,6 @@ export function answerMembersInBatch(
     );
   }
   return recordBatch(ctx, principal, JOB_TYPES.updateMembers, pairs(images, [projectId]), (ref) =>
-    answerMembership(ctx, principal, ref, status),
+    answerMembership(ctx, principal, ref, status, vaultId),
   );
 }

@@ -22,6 +22,9 @@ import {
 } from '../store/members.js';
 import type { RegionContext } from '../region/context.js';
 import { assertNotFrozen, isOwner, loadOwnedImage, loadVisibleImage } from './access.js';
+import { checkVaultFor, checkVaultSpace, MAX_WHOLE_SERVER_MEMBERS } from '../domain/vault.js';
+import { vaultUsedBytes } from '../store/vaults.js';
+import { loadVault } from './vaults.js';
 
 /** Glance's default image_member_quota. */
 export const MAX_MEMBERS = 128;
@@ -82,8 +85,14 @@ export async function addMember(
   if (await findMember(ctx.db, image.id, memberId)) {
     throw new FerryError('DUPLICATE', `Project ${memberId} is already a member of image ${image.id}.`);
   }
-  if ((await countMembers(ctx.db, image.id)) >= MAX_MEMBERS) {
-    throw new FerryError('LIMIT_EXCEEDED', `An image may be shared with at most ${MAX_MEMBERS} projects.`);
+  const limit = image.image_type === 'full-server' ? MAX_WHOLE_SERVER_MEMBERS : MAX_MEMBERS;
+  if ((await countMembers(ctx.db, image.id)) >= limit) {
+    throw new FerryError(
+      'LIMIT_EXCEEDED',
+      image.image_type === 'full-server'
+        ? `A whole-server image may be shared with at most ${limit} projects.`
+        : `An image may be shared with at most ${limit} projects.`,
+    );
   }
   const now = timestamp(ctx.clock);
   const member = {
@@ -92,6 +101,7 @@ export async function addMember(
     status: 'pending',
     created_at: now,
     updated_at: now,
+    vault_id: null,
   };
   await insertMember(ctx.db, member);
   return member;
@@ -109,20 +119,38 @@ export async function membersOf(
   return isOwner(image, viewer) ? members : members.filter((m) => m.member_id === viewer.projectId);
 }
 
-/** The member itself accepts or rejects the image (or sets its answer back to pending). */
+/**
+ * The member itself accepts or rejects the image (or sets its answer back to pending). Accepting a
+ * whole-server image names a vault of the member's (IMS's rule): a `backup` vault of its project here with
+ * room for the image's disks; the membership keeps it.
+ */
 export async function answerMembership(
   ctx: RegionContext,
   principal: Principal,
   ref: MemberRef,
   status: MemberStatus,
+  vaultId?: string,
 ): Promise<MemberRow> {
   const { image, member } = await findMembership(ctx, principal, ref);
   if (member.member_id !== principal.projectId) {
     throw new FerryError('FORBIDDEN', 'Only the member itself may accept or reject a shared image.');
   }
+  let vault: string | null = null;
+  if (image.image_type === 'full-server' && status === 'accepted') {
+    if (vaultId === undefined) {
+      throw new FerryError(
+        'VAULT_REQUIRED',
+        `Image ${image.id} is a whole-server image: accept it with vault_id, a vault of protection type backup of yours.`,
+      );
+    }
+    const own = await loadVault(ctx, principal, vaultId);
+    checkVaultFor('whole-server image', own);
+    checkVaultSpace(own, await vaultUsedBytes(ctx.db, own.id), image.size ?? 0);
+    vault = own.id;
+  }
   const now = timestamp(ctx.clock);
-  await updateMemberStatus(ctx.db, image.id, member.member_id, status, now);
-  return { ...member, status, updated_at: now };
+  await updateMemberStatus(ctx.db, image.id, member.member_id, status, now, vault);
+  return { ...member, status, updated_at: now, vault_id: vault };
 }
 
 /** The owner stops sharing the image with a project; a member cannot leave (it rejects instead). */

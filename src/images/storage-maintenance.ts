@@ -11,21 +11,30 @@ import { forgetChunks } from '../store/account-chunks.js';
 import type { Db } from '../store/db.js';
 import { listImageManifests, listReferencedManifests } from '../store/images.js';
 import { listActiveJobManifests } from '../store/jobs.js';
+import { listAvailableBackupManifests, listBackupManifests } from '../store/vaults.js';
+import type { Digest } from '../domain/ids.js';
 
-/** The collection's roots from the region's rows: image rows' and unfinished jobs' manifests. */
+/** The collection's roots from the region's rows: image rows', backups' and unfinished jobs' manifests. */
 export function gcRootsOf(db: Db): GcRoots {
   return {
     listManifests: async () => [
       ...(await listReferencedManifests(db)),
+      ...(await listBackupManifests(db)),
       ...(await listActiveJobManifests(db)),
     ],
     chunksDeleted: (digests) => forgetChunks(db, digests), // what an account holds (store/account-chunks.ts)
   };
 }
 
-/** The images the scrub checks, from the region's rows (`active` and `deactivated` ones). */
+/** The data the scrub checks, from the region's rows: `active` and `deactivated` images, complete backups. */
 export function completeImagesOf(db: Db): ListCompleteImages {
-  return () => listImageManifests(db);
+  return async () => [
+    ...(await listImageManifests(db)),
+    ...(await listAvailableBackupManifests(db)).map((b) => ({
+      id: `backup ${b.id}`,
+      manifestDigest: b.manifestDigest as Digest,
+    })),
+  ];
 }
 
 /** Collects what no image row and no unfinished job references, older than `graceMs`. */

@@ -41,7 +41,10 @@ export async function copyInRegion(
       throw new FerryError('FORBIDDEN', 'An encrypted shared image cannot be copied.');
   }
   if (image.image_type === 'full-server') {
-    throw new FerryError('FORBIDDEN', 'Full-server images cannot be copied within a region.');
+    throw new FerryError(
+      'WHOLE_SERVER_IMAGE',
+      `Image ${image.id} is a whole-server image: IMS copies whole-server images only across regions.`,
+    );
   }
   if (image.disk_format === 'iso' || image.image_type === 'iso') {
     // The same codes as a cross-region copy gives for the same refusals.

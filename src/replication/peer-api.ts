@@ -54,7 +54,7 @@ export const PEER_CALLS = {
   cancelReplica: call('POST', '/internal/v1/replicas/:job/cancel'),
   /** The destination tells the source the job's state. */
   jobState: call('POST', '/internal/v1/jobs/:job/state'),
-  /** The destination reads the granted image's manifest (bytes). */
+  /** The destination reads the granted image's manifest (bytes); `?disk=N`: a whole-server image's disk N. */
   grantManifest: call('GET', '/internal/v1/grants/:job/manifest'),
   /** The destination reads a batch of the granted image's chunks (their bytes back to back). */
   grantChunks: call('POST', '/internal/v1/grants/:job/chunks'),
@@ -94,6 +94,31 @@ export function peerRegions(ctx: Pick<RegionContext, 'catalog' | 'region'>): str
     .map((r) => r.name);
 }
 
+/** One disk of a whole-server image, as the source sends it and both job rows keep it (`jobs.disks`). */
+export const ReplicaDisk = Type.Object({
+  disk_index: Type.Integer({ minimum: 0 }),
+  disk_format: Type.String({ maxLength: 16 }),
+  size: Type.Integer({ minimum: 0 }),
+  virtual_size: nullable(Type.Integer({ minimum: 0 })),
+  checksum: nullable(Type.String({ maxLength: 32 })),
+  os_hash_algo: nullable(Type.String({ maxLength: 16 })),
+  os_hash_value: nullable(Type.String({ maxLength: 128 })),
+  manifest_digest: SecretHash,
+});
+export type ReplicaDisk = Static<typeof ReplicaDisk>;
+
+/** A job row's disks (null: a one-disk image). */
+export function jobDisks(job: { disks: string | null }): ReplicaDisk[] | null {
+  return job.disks === null ? null : (JSON.parse(job.disks) as ReplicaDisk[]);
+}
+
+export const GrantManifestQuery = Type.Object({
+  disk: Type.Optional(
+    Type.String({ pattern: '^(1?[0-9]|2[0-3])$', description: 'a disk index from 0 to 23.' }),
+  ),
+});
+export type GrantManifestQuery = Static<typeof GrantManifestQuery>;
+
 /** What a source region sends to create a replica. */
 export const ReplicaRequest = Type.Object({
   job_id: Type.String({ pattern: '^[0-9a-f]{32}$' }),
@@ -123,13 +148,16 @@ export const ReplicaRequest = Type.Object({
      */
     os_hash_algo: Type.Optional(nullable(Type.String())),
     os_hash_value: nullable(Type.String()),
-    manifest_digest: SecretHash,
+    /** Null for a whole-server image: its data is its disks'. */
+    manifest_digest: nullable(SecretHash),
     min_disk: Type.Integer({ minimum: 0 }),
     min_ram: Type.Integer({ minimum: 0 }),
     image_type: Type.String(),
     properties: Type.Record(Type.String(), Type.String()),
     tags: Type.Array(Type.String()),
   }),
+  /** A whole-server image's disks, system disk first (then `vault_id` names a vault of the destination). */
+  disks: Type.Optional(Type.Array(ReplicaDisk, { minItems: 1, maxItems: 24 })),
 });
 export type ReplicaRequest = Static<typeof ReplicaRequest>;
 

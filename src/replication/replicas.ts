@@ -7,7 +7,9 @@
 import { FerryError } from '../domain/errors.js';
 import { newUuid } from '../domain/ids.js';
 import { isTerminal, JOB_TASKS, JOB_TYPES, type JobStatus } from '../domain/job.js';
-import { checkAgency } from '../domain/replication-rules.js';
+import { checkAgency, policyFor } from '../domain/replication-rules.js';
+import { checkVaultFor, checkVaultSpace, MAX_WHOLE_SERVER_MEMBERS } from '../domain/vault.js';
+import { findVault, insertBackups, vaultUsedBytes, type VaultRow } from '../store/vaults.js';
 import { copyProperties, DEFAULT_OS_HASH_ALGO } from '../domain/image.js';
 import { timestamp } from '../store/clock.js';
 import { findAccount, findAgencyByName, findProject, findProjectByName } from '../store/identity.js';
@@ -57,8 +59,20 @@ export async function createReplica(
       `Your account has no project named ${req.project_name} in ${ctx.region}; name one of your projects there.`,
     );
   }
-  checkAgency(req.agency_name, await findAgencyByName(ctx.db, req.account_id, req.agency_name), ctx.region);
+  checkAgency(
+    req.agency_name,
+    await findAgencyByName(ctx.db, req.account_id, req.agency_name),
+    ctx.region,
+    policyFor(req.image.image_type),
+  );
+  const vault = await replicationVaultFor(ctx, req, project.id);
   const shareWith = req.share_with ?? [];
+  if (req.image.image_type === 'full-server' && shareWith.length > MAX_WHOLE_SERVER_MEMBERS) {
+    throw new FerryError(
+      'LIMIT_EXCEEDED',
+      `share_with: a whole-server image may be shared with at most ${MAX_WHOLE_SERVER_MEMBERS} projects.`,
+    );
+  }
   for (const member of shareWith) {
     if (member === project.id) {
       throw new FerryError('VALIDATION_FAILED', `share_with: ${member} is the replica's own project.`);
@@ -73,6 +87,7 @@ export async function createReplica(
 
   const now = timestamp(ctx.clock);
   const imageId = newUuid<string>();
+  const disks = req.disks ?? null;
   const job = newJobRow(
     {
       id: req.job_id,
@@ -92,6 +107,7 @@ export async function createReplica(
       agency_name: req.agency_name,
       vault_id: req.vault_id,
       manifest_digest: req.image.manifest_digest,
+      disks: disks ? JSON.stringify(disks) : null,
       bytes_total: req.image.size,
       bandwidth_limit: req.bandwidth_limit ?? ctx.replication.bandwidthLimit,
       current_task: JOB_TASKS.queued,
@@ -133,12 +149,66 @@ export async function createReplica(
       req.image.tags,
       copyProperties(req.image.properties, req.description),
     );
+    // The disks' backups, `creating` until the transfer ends: their place in the vault is taken now, and their
+    // manifests are garbage-collection roots while their chunks arrive.
+    if (vault && disks) {
+      await insertBackups(
+        ctx.db,
+        disks.map((disk) => ({
+          id: newUuid(),
+          vault_id: vault.id,
+          image_id: imageId,
+          disk_index: disk.disk_index,
+          status: 'creating',
+          disk_format: disk.disk_format,
+          size: disk.size,
+          virtual_size: disk.virtual_size,
+          checksum: disk.checksum,
+          os_hash_algo: disk.os_hash_algo,
+          os_hash_value: disk.os_hash_value,
+          manifest_digest: disk.manifest_digest,
+          created_at: now,
+        })),
+      );
+    }
   } catch (error) {
+    await deleteImage(ctx.db, imageId, now);
     await deleteJob(ctx.db, job.id);
     throw error;
   }
   ctx.jobEvents.dispatchEvent(new Event('queued'));
   return jobState(job);
+}
+
+/**
+ * For a whole-server image: the vault its disks arrive in, which must be a vault of the destination project
+ * here, of protection type `replication`, with room for them (CBR's rules); undefined for a disk image.
+ */
+async function replicationVaultFor(
+  ctx: RegionContext,
+  req: ReplicaRequest,
+  projectId: string,
+): Promise<VaultRow | undefined> {
+  if (req.image.image_type !== 'full-server') return undefined;
+  if (!req.disks?.length)
+    throw new FerryError('VALIDATION_FAILED', 'A whole-server image comes with its disks.');
+  if (!req.vault_id) {
+    throw new FerryError(
+      'REPLICATION_FULL_SERVER_NEEDS_VAULT',
+      `Image ${req.source_image_id} is a whole-server image: name a vault of protection type replication in ${ctx.region} (vault_id).`,
+    );
+  }
+  const vault = await findVault(ctx.db, req.vault_id);
+  if (!vault || vault.project_id !== projectId) {
+    throw new FerryError(
+      'REPLICATION_VAULT_NOT_FOUND',
+      `No vault ${req.vault_id} of the destination project exists in ${ctx.region}: create one of protection type replication there.`,
+    );
+  }
+  checkVaultFor('replication', vault);
+  const needed = req.disks.reduce((sum, disk) => sum + disk.size, 0);
+  checkVaultSpace(vault, await vaultUsedBytes(ctx.db, vault.id), needed);
+  return vault;
 }
 
 /** The replica job `jobId` that region `caller` asked this region for; else JOB_NOT_FOUND. */

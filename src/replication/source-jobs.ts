@@ -15,6 +15,7 @@ import {
   checkImageReplicable,
   checkRunningJobs,
   defaultCopyName,
+  policyFor,
   prefixedCopyName,
 } from '../domain/replication-rules.js';
 import type { Principal } from '../identity/tokens.js';
@@ -36,7 +37,8 @@ import {
 } from '../store/jobs.js';
 import type { ImageRecord } from '../store/images.js';
 import { jobState } from './replicas.js';
-import { callPeer, PEER_CALLS, type JobState, type ReplicaRequest } from './peer-api.js';
+import { callPeer, PEER_CALLS, type JobState, type ReplicaDisk, type ReplicaRequest } from './peer-api.js';
+import { listBackupsOfImage } from '../store/vaults.js';
 import type { ImageReplications, RegionContext } from '../region/context.js';
 import { jobOrigin } from './job-origin.js';
 import { recordProgress, recordStarted } from './events.js';
@@ -128,6 +130,7 @@ async function checkRules(
     request.agencyName,
     await findAgencyByName(ctx.db, principal.accountId, request.agencyName),
     region,
+    policyFor(image.image_type),
   );
   checkRunningEverywhere(running.here, running.elsewhere, region, ctx.replication.limits);
   return { projectName };
@@ -220,7 +223,10 @@ async function createSourceJob(
     now,
     ctx.replication.maxAttempts,
   );
-  await insertJob(ctx.db, job);
+  // A whole-server image's data is its disks: the grant covers each one's manifest, and the destination
+  // gets them all (their backups arrive in the vault named by vault_id).
+  const disks = await disksOf(ctx, image);
+  await insertJob(ctx.db, { ...job, disks: disks ? JSON.stringify(disks) : null });
   try {
     // Again after the insert (see countActiveSourceJobsUpTo): requests sent at once each passed the count above.
     checkRunningJobs(
@@ -235,7 +241,8 @@ async function createSourceJob(
     job_id: jobId,
     secret_hash: hashSecret(secret),
     image_id: image.id,
-    manifest_digest: image.manifest_digest!,
+    manifest_digest: disks ? disks[0]!.manifest_digest : image.manifest_digest!,
+    disk_manifests: disks ? JSON.stringify(disks.map((d) => d.manifest_digest)) : null,
     account_id: principal.accountId,
     dest_region: region,
     expires_at: new Date(ctx.clock.now().getTime() + GRANT_TTL_MS).toISOString(),
@@ -263,13 +270,14 @@ async function createSourceJob(
       checksum: image.checksum,
       os_hash_algo: image.os_hash_algo,
       os_hash_value: image.os_hash_value,
-      manifest_digest: image.manifest_digest!,
+      manifest_digest: disks ? null : image.manifest_digest!,
       min_disk: image.min_disk,
       min_ram: image.min_ram,
       image_type: image.image_type,
       properties: image.properties,
       tags: image.tags,
     },
+    ...(disks ? { disks } : {}),
   };
   try {
     const state = await callPeer<JobState>(ctx.regions, region, PEER_CALLS.createReplica, { body: replica });
@@ -289,6 +297,28 @@ async function createSourceJob(
   }
   await recordStarted(ctx, (await findJob(ctx.db, jobId))!);
   return jobId;
+}
+
+/** A whole-server image's disks as a replication carries them; undefined for a one-disk image. */
+async function disksOf(ctx: RegionContext, image: ImageRecord): Promise<ReplicaDisk[] | undefined> {
+  if (image.image_type !== 'full-server') return undefined;
+  const backups = await listBackupsOfImage(ctx.db, image.id);
+  if (backups.length === 0 || backups.some((b) => b.status !== 'available')) {
+    throw new FerryError(
+      'REPLICATION_IMAGE_UNAVAILABLE',
+      `Image ${image.id} is a whole-server image whose disks are not all complete here.`,
+    );
+  }
+  return backups.map((b) => ({
+    disk_index: b.disk_index,
+    disk_format: b.disk_format,
+    size: b.size,
+    virtual_size: b.virtual_size,
+    checksum: b.checksum,
+    os_hash_algo: b.os_hash_algo,
+    os_hash_value: b.os_hash_value,
+    manifest_digest: b.manifest_digest,
+  }));
 }
 
 /** Copies the destination's report into the source's job row; a finished job's grant is revoked. */

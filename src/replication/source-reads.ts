@@ -41,15 +41,25 @@ export interface ChunkBatchRead {
 export interface SourceReads {
   /** The grant of `jobId` if `secret` is its secret and `caller` its destination; else GRANT_INVALID. */
   grantFor(caller: string, jobId: string, secret: unknown): Promise<GrantRow>;
-  /** The granted manifest, serialised (the destination checks it against the job's digest). */
-  manifest(grant: GrantRow): Promise<Buffer>;
-  /** The chunks `digests` names, each of the granted manifest (else GRANT_INVALID, before any is read). */
+  /**
+   * The granted manifest, serialised (the destination checks it against the job's digest); for a whole-server
+   * image, disk `disk`'s.
+   */
+  manifest(grant: GrantRow, disk?: number): Promise<Buffer>;
+  /** The chunks `digests` names, each of a granted manifest (else GRANT_INVALID, before any is read). */
   chunkBatch(
     grant: GrantRow,
     digests: readonly Digest[],
     bytesPerSecond: number | null,
     onMeterError: (error: unknown) => void,
   ): Promise<ChunkBatchRead>;
+}
+
+/** The manifests a grant lets its destination read: the image's, or a whole-server image's disks'. */
+function grantedManifests(grant: GrantRow): Digest[] {
+  return grant.disk_manifests === null
+    ? [grant.manifest_digest as Digest]
+    : (JSON.parse(grant.disk_manifests) as Digest[]);
 }
 
 export function createSourceReads(ctx: RegionContext): SourceReads {
@@ -73,10 +83,12 @@ export function createSourceReads(ctx: RegionContext): SourceReads {
   }
 
   async function loadGrantedImage(grant: GrantRow): Promise<GrantedImage> {
-    const manifest = await ctx.chunks.getManifest(grant.manifest_digest as Digest);
     const lengths = new Map<string, number>();
-    for (const [index, digest] of manifest.chunks.entries()) {
-      if (digest !== null && !lengths.has(digest)) lengths.set(digest, chunkLength(manifest, index));
+    for (const manifestDigest of grantedManifests(grant)) {
+      const manifest = await ctx.chunks.getManifest(manifestDigest);
+      for (const [index, digest] of manifest.chunks.entries()) {
+        if (digest !== null && !lengths.has(digest)) lengths.set(digest, chunkLength(manifest, index));
+      }
     }
     let cap: { bytesPerSecond: number | null; bucket: TokenBucket } | undefined;
     const pace = (bytesPerSecond: number | null) => {
@@ -102,8 +114,11 @@ export function createSourceReads(ctx: RegionContext): SourceReads {
       return grant;
     },
 
-    async manifest(grant) {
-      return serializeManifest(await ctx.chunks.getManifest(grant.manifest_digest as Digest));
+    async manifest(grant, disk) {
+      const digest = grantedManifests(grant)[disk ?? 0];
+      if (digest === undefined)
+        throw new FerryError('GRANT_INVALID', `The granted image has no disk ${disk} (job ${grant.job_id}).`);
+      return serializeManifest(await ctx.chunks.getManifest(digest));
     },
 
     async chunkBatch(grant, digests, bytesPerSecond, onMeterError) {

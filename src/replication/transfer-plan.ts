@@ -31,6 +31,22 @@ export function manifestChunks(manifest: Manifest): ManifestChunks {
   return { chunks, zeroBytes };
 }
 
+/** Several manifests' chunks as one (a whole-server image's disks): a chunk two of them share counts once. */
+export function mergeManifestChunks(parts: readonly ManifestChunks[]): ManifestChunks {
+  if (parts.length === 1) return parts[0]!;
+  const chunks = new Map<Digest, { length: number; imageBytes: number }>();
+  let zeroBytes = 0;
+  for (const part of parts) {
+    zeroBytes += part.zeroBytes;
+    for (const [digest, chunk] of part.chunks) {
+      const seen = chunks.get(digest);
+      if (seen === undefined) chunks.set(digest, { ...chunk });
+      else seen.imageBytes += chunk.imageBytes;
+    }
+  }
+  return { chunks, zeroBytes };
+}
+
 export interface TransferPlan {
   /** The chunks to fetch, in manifest order, at most `chunksPerRequest` per batch. */
   readonly batches: Digest[][];

@@ -1,5 +1,6 @@
 /**
- * One run of a destination worker at a replication job: fetch the source's manifest under the job's grant,
+ * One run of a destination worker at a replication job: fetch the source's manifest under the job's grant
+ * (a whole-server image's: each disk's, planned as one transfer, the disks' backups completed in their vault),
  * work out which chunks this region lacks, fetch only those (bounded parallelism, optional bandwidth cap (kept by the source),
  * every chunk's SHA-256 verified on arrival by the chunk store), save progress as it goes, verify the whole
  * image against the manifest, and make the image active.
@@ -24,12 +25,13 @@ import { chunksHeldByAccount, createChunkRecorder } from '../store/account-chunk
 import { timestamp } from '../store/clock.js';
 import { deleteImage, transitionImage } from '../store/images.js';
 import { addPendingMembers } from '../store/members.js';
+import { markBackupsAvailable } from '../store/vaults.js';
 import { MILESTONES } from './events.js';
 import { findJob, releaseJob, updateJob, type JobRow, type JobUpdate } from '../store/jobs.js';
 import { fetchInLanes } from './fetch-lanes.js';
 import { notifySource } from './source-jobs.js';
-import { PEER_CALLS } from './peer-api.js';
-import { manifestChunks, planTransfer } from './transfer-plan.js';
+import { jobDisks, PEER_CALLS } from './peer-api.js';
+import { manifestChunks, mergeManifestChunks, planTransfer } from './transfer-plan.js';
 import type { RegionContext } from '../region/context.js';
 import { GRANT_HEADER, RegionCallError } from './region-call.js';
 
@@ -121,17 +123,19 @@ export async function runTransfer(
       current_task: JOB_TASKS.fetchManifest,
     });
     job.attempts += 1;
-    const manifest = await fetchManifest(ctx, job, abort.signal);
-    // Stored before its chunks, as this job's garbage-collection root: what arrives is kept across restarts.
+    // A whole-server image's disks are one transfer: their chunks are planned together (a chunk two disks
+    // share is fetched once) and the job's bytes are theirs all.
+    const manifests = await fetchManifests(ctx, job, abort.signal);
+    // Stored before their chunks, as this job's garbage-collection roots: what arrives is kept across restarts.
     // The image stays `saving` until every chunk is verified present, so nothing incomplete becomes active.
-    await ctx.chunks.putManifest(manifest);
+    for (const manifest of manifests) await ctx.chunks.putManifest(manifest);
 
     // What is here already, what is zero, what must come over (transfer-plan.ts).
-    const chunks = manifestChunks(manifest);
+    const chunks = mergeManifestChunks(manifests.map(manifestChunks));
     counters.skippedZero = chunks.zeroBytes;
     const digests = [...chunks.chunks.keys()];
-    // Every chunk of the manifest is held from garbage collection until the image is active: the manifest,
-    // stored above, is a root only for collections that list their roots after this.
+    // Every chunk of the manifests is held from garbage collection until the image is active: the manifests,
+    // stored above, are roots only for collections that list their roots after this.
     hold = ctx.chunks.hold();
     for (const digest of digests) hold.add(digest);
     // Only chunks this account holds here are skipped (store/account-chunks.ts says why), among them those
@@ -154,7 +158,7 @@ export async function runTransfer(
         bandwidthLimit: job.bandwidth_limit,
         batches: plan.batches,
         chunkLength: (digest) => chunks.chunks.get(digest)!.length,
-        chunkSize: manifest.chunkSize,
+        chunkSize: manifests[0]!.chunkSize,
         onStored: (digest, length) => {
           recorder.add(digest);
           counters.transferred += length;
@@ -175,9 +179,11 @@ export async function runTransfer(
     const stillMissing = await ctx.chunks.missingChunks(digests);
     if (stillMissing.length > 0)
       throw new Error(`${stillMissing.length} chunks are missing after the transfer`);
-    await ctx.chunks.putManifest(manifest);
+    for (const manifest of manifests) await ctx.chunks.putManifest(manifest);
 
     const now = timestamp(ctx.clock);
+    // A whole-server image's backups are complete in their vault before the image is active.
+    await markBackupsAvailable(ctx.db, job.dest_image_id!);
     // Shared before it is active (share_with), so that nobody it is shared with finds it active but unshared.
     await addPendingMembers(ctx.db, job.dest_image_id!, JSON.parse(job.share_with ?? '[]') as string[], now);
     const activated = await transitionImage(ctx.db, job.dest_image_id!, 'saving', 'active', now);
@@ -212,12 +218,40 @@ export async function runTransfer(
   await notifySource(ctx, job.id).catch(() => undefined);
 }
 
-async function fetchManifest(ctx: RegionContext, job: JobRow, signal: AbortSignal): Promise<Manifest> {
+/** The manifests the job brings over, each checked against what the source promised when the job began. */
+async function fetchManifests(ctx: RegionContext, job: JobRow, signal: AbortSignal): Promise<Manifest[]> {
+  const disks = jobDisks(job);
+  if (disks === null) {
+    return [await fetchManifest(ctx, job, { digest: job.manifest_digest, size: job.bytes_total }, signal)];
+  }
+  const manifests: Manifest[] = [];
+  for (const [index, disk] of disks.entries()) {
+    manifests.push(
+      await fetchManifest(ctx, job, { digest: disk.manifest_digest, size: disk.size, index }, signal),
+    );
+  }
+  const total = manifests.reduce((sum, m) => sum + m.size, 0);
+  if (total !== job.bytes_total) {
+    throw new PermanentFailure(
+      'MANIFEST_MISMATCH',
+      `the disks hold ${total} bytes, expected ${job.bytes_total}`,
+    );
+  }
+  return manifests;
+}
+
+async function fetchManifest(
+  ctx: RegionContext,
+  job: JobRow,
+  expected: { digest: string | null; size: number; index?: number },
+  signal: AbortSignal,
+): Promise<Manifest> {
   let bytes: Buffer;
+  const path = PEER_CALLS.grantManifest.path(job.id);
   try {
     bytes = await ctx.regions.getBytes(
       job.source_region,
-      PEER_CALLS.grantManifest.path(job.id),
+      expected.index === undefined ? path : `${path}?disk=${expected.index}`,
       { [GRANT_HEADER]: job.grant_secret ?? '' },
       signal,
     );
@@ -225,17 +259,17 @@ async function fetchManifest(ctx: RegionContext, job: JobRow, signal: AbortSigna
     throw classify(error);
   }
   const digest = createHash('sha256').update(bytes).digest('hex');
-  if (digest !== job.manifest_digest) {
+  if (digest !== expected.digest) {
     throw new PermanentFailure(
       'MANIFEST_MISMATCH',
-      `the source's manifest is ${digest}, expected ${job.manifest_digest}`,
+      `the source's manifest is ${digest}, expected ${expected.digest}`,
     );
   }
   const manifest = parseManifest(bytes);
-  if (manifest.size !== job.bytes_total) {
+  if (manifest.size !== expected.size) {
     throw new PermanentFailure(
       'MANIFEST_MISMATCH',
-      `the manifest describes ${manifest.size} bytes, expected ${job.bytes_total}`,
+      `the manifest describes ${manifest.size} bytes, expected ${expected.size}`,
     );
   }
   return manifest;

@@ -1,22 +1,23 @@
 /**
  * An account's usage in this region, per day: the bytes it sent to each other region (metered by
- * source-reads.ts as chunks leave) and its image storage (the day's highest total size of its stored images,
- * sampled by region/storage-usage.ts, today's read live), each priced from the deployment's settings
- * (`replication.transferPricePerGiB`, `images.storagePricePerGiBMonth`: a day costs a thirtieth of a month).
- * Vault backup storage is not reported: Ferry has no vaults yet.
+ * source-reads.ts as chunks leave), its image storage (the day's highest total size of its stored images) and
+ * its vault storage (the same for the backups in its vaults: whole-server images' disks, replicated ones
+ * included), both sampled by region/storage-usage.ts with today's read live, each priced from the deployment's
+ * settings (`replication.transferPricePerGiB`, `images.storagePricePerGiBMonth`,
+ * `images.vaultStoragePricePerGiBMonth`: a day costs a thirtieth of a month).
  * @module
  */
 import type { Principal } from '../identity/tokens.js';
 import { timestamp } from '../store/clock.js';
 import { listTransferUsage } from '../store/grants.js';
-import { currentImageBytes, listStorageUsage } from '../store/storage-usage.js';
+import { currentStoredBytes, listStorageUsage, type StoredBytes } from '../store/storage-usage.js';
 import type { RegionContext } from '../region/context.js';
 
 const GiB = 1024 ** 3;
 
 export interface UsageRow {
   day: string;
-  kind: 'transfer' | 'image_storage';
+  kind: 'transfer' | 'image_storage' | 'vault_storage';
   /** For traffic: the region the bytes went to (they left this one). */
   dest_region: string | null;
   bytes: number;
@@ -26,7 +27,11 @@ export interface UsageRow {
 export interface UsageReport {
   account_id: string;
   region: string;
-  prices: { transfer_per_gib: number; image_storage_per_gib_month: number };
+  prices: {
+    transfer_per_gib: number;
+    image_storage_per_gib_month: number;
+    vault_storage_per_gib_month: number;
+  };
   usage: UsageRow[];
 }
 
@@ -38,14 +43,20 @@ function money(value: number): number {
 export async function usageReport(ctx: RegionContext, principal: Principal): Promise<UsageReport> {
   const transferPrice = ctx.replication.transferPricePerGiB;
   const storagePrice = ctx.images.storagePricePerGiBMonth;
+  const vaultPrice = ctx.images.vaultStoragePricePerGiBMonth;
   const today = timestamp(ctx.clock).slice(0, 10);
   const [transfers, stored, now] = await Promise.all([
     listTransferUsage(ctx.db, principal.accountId),
     listStorageUsage(ctx.db, principal.accountId),
-    currentImageBytes(ctx.db, principal.accountId),
+    currentStoredBytes(ctx.db, principal.accountId),
   ]);
-  const storage = new Map(stored.map((row) => [row.day, row.image_bytes]));
-  storage.set(today, Math.max(storage.get(today) ?? 0, now));
+  const storage = new Map<string, StoredBytes>(stored.map((row) => [row.day, row]));
+  const sampled = storage.get(today);
+  storage.set(today, {
+    image_bytes: Math.max(sampled?.image_bytes ?? 0, now.image_bytes),
+    vault_bytes: Math.max(sampled?.vault_bytes ?? 0, now.vault_bytes),
+  });
+  const perDay = (bytes: number, pricePerMonth: number) => money((bytes / GiB) * (pricePerMonth / 30));
   const usage: UsageRow[] = [
     ...transfers.map((row) => ({
       day: row.day,
@@ -58,9 +69,19 @@ export async function usageReport(ctx: RegionContext, principal: Principal): Pro
       day,
       kind: 'image_storage' as const,
       dest_region: null,
-      bytes,
-      cost: money((bytes / GiB) * (storagePrice / 30)),
+      bytes: bytes.image_bytes,
+      cost: perDay(bytes.image_bytes, storagePrice),
     })),
+    // A day with no vault storage has no row: most accounts have no vault.
+    ...[...storage]
+      .filter(([, bytes]) => bytes.vault_bytes > 0)
+      .map(([day, bytes]) => ({
+        day,
+        kind: 'vault_storage' as const,
+        dest_region: null,
+        bytes: bytes.vault_bytes,
+        cost: perDay(bytes.vault_bytes, vaultPrice),
+      })),
   ].sort(
     (a, b) =>
       a.day.localeCompare(b.day) ||
@@ -70,7 +91,11 @@ export async function usageReport(ctx: RegionContext, principal: Principal): Pro
   return {
     account_id: principal.accountId,
     region: ctx.region,
-    prices: { transfer_per_gib: transferPrice, image_storage_per_gib_month: storagePrice },
+    prices: {
+      transfer_per_gib: transferPrice,
+      image_storage_per_gib_month: storagePrice,
+      vault_storage_per_gib_month: vaultPrice,
+    },
     usage,
   };
 }

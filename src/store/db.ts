@@ -30,6 +30,7 @@ import * as clientRequests from './migrations/0010-client-requests.js';
 import * as storageUsage from './migrations/0011-storage-usage.js';
 import * as jobShareWith from './migrations/0012-job-share-with.js';
 import * as events from './migrations/0013-events.js';
+import * as vaults from './migrations/0014-vaults.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -52,6 +53,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011-storage-usage': storageUsage,
   '0012-job-share-with': jobShareWith,
   '0013-events': events,
+  '0014-vaults': vaults,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

@@ -214,6 +214,8 @@ export async function deleteImage(db: Db, id: string, deletedAt: string): Promis
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     await tx.deleteFrom('image_members').where('image_id', '=', id).execute();
+    // A whole-server image's disks go with it (their chunks are left to garbage collection).
+    await tx.deleteFrom('backups').where('image_id', '=', id).execute();
     await tx.deleteFrom('image_tags').where('image_id', '=', id).execute();
     await tx.deleteFrom('image_properties').where('image_id', '=', id).execute();
     await tx.deleteFrom('images').where('id', '=', id).execute();

@@ -266,6 +266,7 @@ export function newJobRow(job: NewJob, now: string, maxAttempts: number): JobRow
     vault_id: null,
     cmk_id: null,
     share_with: null,
+    disks: null,
     bytes_transferred: 0,
     bytes_skipped_present: 0,
     bytes_skipped_zero: 0,

@@ -45,10 +45,11 @@ export async function updateMemberStatus(
   memberId: string,
   status: string,
   updatedAt: string,
+  vaultId: string | null = null,
 ): Promise<void> {
   await db
     .updateTable('image_members')
-    .set({ status, updated_at: updatedAt })
+    .set({ status, updated_at: updatedAt, vault_id: vaultId })
     .where('image_id', '=', imageId)
     .where('member_id', '=', memberId)
     .execute();

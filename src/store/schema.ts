@@ -123,6 +123,8 @@ export interface ImageMembersTable {
   status: string;
   created_at: string;
   updated_at: string;
+  /** The member's vault for a whole-server image it accepted (null otherwise). */
+  vault_id: string | null;
 }
 
 /**
@@ -192,6 +194,8 @@ export interface JobsTable {
   updated_at: string;
   /** Projects of the destination region the replica is shared with once active: a JSON array, or null. */
   share_with: string | null;
+  /** A whole-server image's disks (a JSON array of JobDisk, replication/job-disks.ts); null for one disk. */
+  disks: string | null;
 }
 
 /** The right a source region gave a destination to read one image's manifest and chunks, for one job. */
@@ -204,6 +208,8 @@ export interface GrantsTable {
   dest_region: string;
   expires_at: string;
   revoked_at: string | null;
+  /** A whole-server image's disk manifests, a JSON array of digests (then `manifest_digest` is the first). */
+  disk_manifests: string | null;
 }
 
 /** Bytes sent from one region to another for one account, per UTC day (billing). */
@@ -241,6 +247,8 @@ export interface StorageUsageTable {
   account_id: string;
   day: string;
   image_bytes: number;
+  /** The account's backups in vaults here (whole-server images' disks). */
+  vault_bytes: number;
 }
 
 /** What happened to a replication (migrations/0013-events.ts; store/events.ts). */
@@ -274,7 +282,40 @@ export interface WebhookDeliveriesTable {
   updated_at: string;
 }
 
+/** A project's store of server backups in this region (migrations/0014-vaults.ts; store/vaults.ts). */
+export interface VaultsTable {
+  id: string;
+  account_id: string;
+  project_id: string;
+  name: string;
+  /** `backup`: whole-server images are made here; `replication`: replicated ones arrive here. */
+  protection_type: string;
+  capacity_bytes: number;
+  created_at: string;
+}
+
+/** One disk of a whole-server image, kept in a vault; its data is a manifest like an image's. */
+export interface BackupsTable {
+  id: string;
+  vault_id: string;
+  image_id: string;
+  /** 0: the system disk; 1..: the data disks, in order. */
+  disk_index: number;
+  /** `available`, or `creating` while a replication brings its data. */
+  status: string;
+  disk_format: string;
+  size: number;
+  virtual_size: number | null;
+  checksum: string | null;
+  os_hash_algo: string | null;
+  os_hash_value: string | null;
+  manifest_digest: string;
+  created_at: string;
+}
+
 export interface FerryDatabase {
+  vaults: VaultsTable;
+  backups: BackupsTable;
   jobs: JobsTable;
   grants: GrantsTable;
   transfer_usage: TransferUsageTable;

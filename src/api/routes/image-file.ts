@@ -1,6 +1,7 @@
 /**
  * Image data over HTTP: upload (`PUT /v2/images/{id}/file`; the use case is images/upload.ts: states,
- * inspection, ingest) and download (`GET`; images/download.ts) streamed out of the chunk store, with Range
+ * inspection, ingest) and download (`GET`; images/download.ts; a whole-server image's disks:
+ * `GET /v1/cloudimages/{id}/disks/{index}/file`) streamed out of the chunk store, with Range
  * support and Glance's `Content-MD5` header. Neither ever holds more than a few chunks in memory. Here: the media type, the
  * declared size, the region's upload slots, the socket (100-continue, the body read into the ingest ring,
  * the idle timeout) and the answer.
@@ -14,7 +15,9 @@ import { writePieces } from '../../blobs/read.js';
 import { FerryError } from '../../domain/errors.js';
 import { principalOf } from '../auth.js';
 import { assertNotFrozen, loadOwnedImage } from '../../images/access.js';
-import { openImageRead } from '../../images/download.js';
+import { openImageRead, type DataRead } from '../../images/download.js';
+import { openDiskRead } from '../../images/whole-server.js';
+import { DiskParams } from '../schemas/vault.js';
 import { uploadImageData } from '../../images/upload.js';
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
 import { sendContinue } from '../expect-continue.js';
@@ -132,38 +135,72 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
   );
 
   app.get<{ Params: IdParams }>('/v2/images/:id/file', async (request, reply) => {
-    const read = await openImageRead(ctx, principalOf(request), request.params.id, (size) => {
-      const range = parseRange(request.headers.range, size);
-      if (range !== 'unsatisfiable') return range;
-      reply.header('content-range', `bytes */${size}`);
-      throw new FerryError('RANGE_NOT_SATISFIABLE', `The image has ${size} bytes; the range is outside it.`);
-    });
+    const read = await openImageRead(
+      ctx,
+      principalOf(request),
+      request.params.id,
+      rangeReader(request, reply),
+    );
     // Glance answers 204 No Content for an image without data.
     if (read === undefined) return reply.code(204).send();
-    const { image, range, pieces, bytes, hold } = read;
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/octet-stream',
-      'accept-ranges': 'bytes',
-      'content-length': bytes,
-    };
-    if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${image.size}`;
-    else if (image.checksum) headers['content-md5'] = image.checksum;
-    // Written to the socket by hand (see blobs/read.ts): each chunk is sent from the buffer the store lends.
-    reply.hijack();
-    const res = reply.raw;
-    try {
-      res.writeHead(range ? 206 : 200, headers);
-      if (request.method === 'HEAD') return res.end();
-      await writePieces(res, ctx.chunks, pieces);
-      res.end();
-    } catch (error) {
-      // The status line is sent: a download cut short is all the client can be told. A chunk missing or
-      // damaged in the store is the operator's business (an error); a client that went away is not.
-      const storeDamage = error instanceof BlobNotFoundError || error instanceof DigestMismatchError;
-      request.log[storeDamage ? 'error' : 'warn']({ err: error, image: image.id }, 'download cut short');
-      res.destroy();
-    } finally {
-      hold.release();
-    }
+    await sendData(request, reply, ctx, read, read.image.checksum, { image: read.image.id });
   });
+
+  // A whole-server image's disk (images/whole-server.ts), read as an image is.
+  app.get<{ Params: { id: string; index: string } }>(
+    '/v1/cloudimages/:id/disks/:index/file',
+    { schema: { params: DiskParams } },
+    async (request, reply) => {
+      const { id } = request.params;
+      const index = Number(request.params.index);
+      const read = await openDiskRead(ctx, principalOf(request), id, index, rangeReader(request, reply));
+      await sendData(request, reply, ctx, read, read.backup.checksum, { image: id, disk: index });
+    },
+  );
+}
+
+/** Reads the request's Range against the data's size; a range outside it is 416 with the size. */
+function rangeReader(request: FastifyRequest, reply: FastifyReply) {
+  return (size: number) => {
+    const range = parseRange(request.headers.range, size);
+    if (range !== 'unsatisfiable') return range;
+    reply.header('content-range', `bytes */${size}`);
+    throw new FerryError('RANGE_NOT_SATISFIABLE', `The data has ${size} bytes; the range is outside it.`);
+  };
+}
+
+/** Sends data being read (whole, or its range with 206), then releases its chunks. */
+async function sendData(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Pick<RegionContext, 'chunks'>,
+  read: DataRead,
+  checksum: string | null,
+  logged: Record<string, unknown>,
+): Promise<void> {
+  const { range, pieces, bytes, hold, size } = read;
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/octet-stream',
+    'accept-ranges': 'bytes',
+    'content-length': bytes,
+  };
+  if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
+  else if (checksum) headers['content-md5'] = checksum;
+  // Written to the socket by hand (see blobs/read.ts): each chunk is sent from the buffer the store lends.
+  reply.hijack();
+  const res = reply.raw;
+  try {
+    res.writeHead(range ? 206 : 200, headers);
+    if (request.method === 'HEAD') return void res.end();
+    await writePieces(res, ctx.chunks, pieces);
+    res.end();
+  } catch (error) {
+    // The status line is sent: a download cut short is all the client can be told. A chunk missing or
+    // damaged in the store is the operator's business (an error); a client that went away is not.
+    const storeDamage = error instanceof BlobNotFoundError || error instanceof DigestMismatchError;
+    request.log[storeDamage ? 'error' : 'warn']({ err: error, ...logged }, 'download cut short');
+    res.destroy();
+  } finally {
+    hold.release();
+  }
 }

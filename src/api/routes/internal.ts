@@ -10,6 +10,7 @@ import { writePieces } from '../../blobs/read.js';
 import type { Digest } from '../../domain/ids.js';
 import {
   ChunkBatchRequest,
+  GrantManifestQuery,
   JobState,
   PEER_CALLS,
   ReplicaRequest,
@@ -44,10 +45,17 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
   const grantOf = (request: FastifyRequest & { params: { job: string } }) =>
     reads.grantFor(callerOf(request), request.params.job, request.headers[GRANT_HEADER]);
 
-  app.get<JobParams>(PEER_CALLS.grantManifest.pattern, internal, async (request, reply) => {
-    const manifest = await reads.manifest(await grantOf(request));
-    return reply.header('content-type', 'application/octet-stream').send(manifest);
-  });
+  app.get<JobParams & { Querystring: GrantManifestQuery }>(
+    PEER_CALLS.grantManifest.pattern,
+    { ...internal, schema: { querystring: GrantManifestQuery } },
+    async (request, reply) => {
+      const manifest = await reads.manifest(
+        await grantOf(request),
+        request.query.disk === undefined ? undefined : Number(request.query.disk),
+      );
+      return reply.header('content-type', 'application/octet-stream').send(manifest);
+    },
+  );
 
   /**
    * A batch of chunks in one response: the body names up to MAX_CHUNKS_PER_REQUEST digests of the granted

@@ -5,6 +5,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { MAX_MEMBERS } from '../../images/members.js';
+import {
+  MAX_VAULT_GIB,
+  MAX_WHOLE_SERVER_DISKS,
+  MAX_WHOLE_SERVER_MEMBERS,
+  MIN_VAULT_GIB,
+} from '../../domain/vault.js';
 import { MAX_TAGS } from '../../images/tags.js';
 import { CLIENT_TOKEN_TTL_MS } from '../../replication/client-tokens.js';
 import type { RegionContext } from '../../region/context.js';
@@ -17,6 +23,9 @@ export function registerLimitRoutes(app: FastifyInstance, ctx: RegionContext): v
     max_replication_image_bytes: ctx.replication.limits.maxImageBytes,
     max_running_replications_per_user: ctx.replication.limits.maxRunningJobsPerUser,
     max_members_per_image: MAX_MEMBERS,
+    max_members_per_whole_server_image: MAX_WHOLE_SERVER_MEMBERS,
+    max_disks_per_whole_server_image: MAX_WHOLE_SERVER_DISKS,
+    vault_size_gib: { min: MIN_VAULT_GIB, max: MAX_VAULT_GIB },
     max_tags_per_image: MAX_TAGS,
     max_concurrent_uploads_per_account: ctx.limits.maxConcurrentUploadsPerAccount,
     client_token_ttl_seconds: CLIENT_TOKEN_TTL_MS / 1000,

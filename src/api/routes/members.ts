@@ -66,7 +66,13 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
     async (request) => {
       const principal = principalOf(request);
       const { id: imageId, member: memberId } = request.params;
-      const answered = await answerMembership(ctx, principal, { imageId, memberId }, request.body.status);
+      const answered = await answerMembership(
+        ctx,
+        principal,
+        { imageId, memberId },
+        request.body.status,
+        request.body.vault_id,
+      );
       request.log.info(
         { audit: 'member.update', image: answered.image_id, status: answered.status, by: principal.userId },
         'member answered',
@@ -127,8 +133,10 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RegionContext): 
       },
     },
     async (request) => {
-      const { images, project_id: projectId, status } = request.body;
-      return { job_id: await answerMembersInBatch(ctx, principalOf(request), images, projectId, status) };
+      const { images, project_id: projectId, status, vault_id: vaultId } = request.body;
+      return {
+        job_id: await answerMembersInBatch(ctx, principalOf(request), images, projectId, status, vaultId),
+      };
     },
   );
 }

@@ -14,6 +14,12 @@ export const LimitsView = Type.Object({
   /** Replications one user may have running at once, counted across every region. */
   max_running_replications_per_user: Type.Integer(),
   max_members_per_image: Type.Integer(),
+  /** A whole-server image is shared with fewer projects (IMS: 10). */
+  max_members_per_whole_server_image: Type.Integer(),
+  /** Disks of one whole-server image (system disk included). */
+  max_disks_per_whole_server_image: Type.Integer(),
+  /** A vault's capacity bounds, GiB. */
+  vault_size_gib: Type.Object({ min: Type.Integer(), max: Type.Integer() }),
   max_tags_per_image: Type.Integer(),
   /** Uploads one account may run at once in one region process. */
   max_concurrent_uploads_per_account: Type.Integer(),

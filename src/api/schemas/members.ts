@@ -17,7 +17,13 @@ export const MemberBody = Type.Object({
 });
 export type MemberBody = Static<typeof MemberBody>;
 
-export const MemberAnswerBody = Type.Object({ status: oneOf(MEMBER_STATUSES) });
+export const MemberAnswerBody = Type.Object({
+  status: oneOf(MEMBER_STATUSES),
+  /** IMS's extension: the member's vault, when it accepts a whole-server image. */
+  vault_id: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 64, description: 'a vault ID of this region.' }),
+  ),
+});
 export type MemberAnswerBody = Static<typeof MemberAnswerBody>;
 
 const IdList = (what: string) =>
@@ -41,7 +47,9 @@ export const BatchAnswerBody = Type.Object(
     images: IdList('image IDs'),
     project_id: Type.String({ minLength: 1, maxLength: 64, description: 'your own project ID.' }),
     status: oneOf(['accepted', 'rejected'] as const),
-    vault_id: Type.Optional(Type.String({ maxLength: 255, description: 'at most 255 characters.' })),
+    vault_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'a vault ID of this region.' }),
+    ),
   },
   { additionalProperties: false },
 );

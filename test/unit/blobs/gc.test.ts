@@ -61,6 +61,7 @@ test('collects only old objects that no image or unfinished job references', asy
     description: '',
     agency_name: null,
     vault_id: null,
+    disks: null,
     share_with: null,
     cmk_id: null,
     bytes_total: 0,

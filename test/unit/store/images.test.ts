@@ -127,6 +127,7 @@ for (const { name, skip } of dialects()) {
         image_id: imageRow(1, {}).id,
         member_id: 'q'.repeat(32),
         status: 'pending',
+        vault_id: null,
         created_at: 'x',
         updated_at: 'x',
       });
@@ -205,6 +206,7 @@ for (const { name, skip } of dialects()) {
         image_id: image.id,
         member_id: 'q'.repeat(32),
         status: 'pending',
+        vault_id: null,
         created_at: 'x',
         updated_at: 'x',
       });
