@@ -11,6 +11,7 @@ import { registerImageCommands } from './commands/image.js';
 import { registerJobCommands } from './commands/job.js';
 import { registerLimitsCommand } from './commands/limits.js';
 import { registerUsageCommand } from './commands/usage.js';
+import { registerVaultCommands } from './commands/vault.js';
 import { registerLocalCommand } from './commands/local.js';
 import { registerMemberCommands } from './commands/member.js';
 import { registerRegionCommands } from './commands/region.js';
@@ -72,6 +73,7 @@ export function createProgram(): Command {
   registerRegionCommands(program);
   registerLimitsCommand(program);
   registerUsageCommand(program);
+  registerVaultCommands(program);
   registerAdminCommands(program);
   registerLocalCommand(program);
   registerServeCommand(program);

@@ -60,12 +60,12 @@ export interface DownloadResult {
  */
 export async function downloadImage(
   client: FerryClient,
-  imageId: string,
+  path: string,
   target: string | undefined,
   display: ProgressDisplay,
   checksum?: string | null,
 ): Promise<DownloadResult> {
-  const response = await client.stream('GET', `/v2/images/${imageId}/file`);
+  const response = await client.stream('GET', path);
   const total = Number(response.headers['content-length'] ?? 0);
   const partial = target === undefined ? undefined : `${target}.part`;
   const handle = partial === undefined ? undefined : await open(partial, 'w');

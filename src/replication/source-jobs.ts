@@ -121,7 +121,7 @@ async function checkRules(
   if (image.image_type === 'full-server' && !request.vaultId) {
     throw new FerryError(
       'REPLICATION_FULL_SERVER_NEEDS_VAULT',
-      `Image ${image.id} is a full-server image: name a backup vault in ${region} (vault_id).`,
+      `Image ${image.id} is a whole-server image: name a vault of protection type replication in ${region} (vault_id).`,
     );
   }
   // The destination checks that the project exists: projects are kept by their own region's database.

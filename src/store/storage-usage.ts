@@ -7,8 +7,12 @@ import { sql } from 'kysely';
 import type { Db } from './db.js';
 import type { StorageUsageTable } from './schema.js';
 
-/** Images that hold data an account is billed for: those with their data complete. */
+/**
+ * Images that hold data an account is billed for: those with their data complete. A whole-server image's
+ * bytes are its backups', counted as vault storage.
+ */
 const STORED = ['active', 'deactivated'];
+const WHOLE_SERVER = 'full-server';
 
 /** What an account stores in this region: its images' bytes and its vaults' backups' bytes. */
 export interface StoredBytes {
@@ -24,6 +28,7 @@ export async function currentStoredBytesByAccount(db: Db): Promise<Map<string, S
       .innerJoin('projects', 'projects.id', 'images.owner')
       .select(['projects.account_id as account_id', (eb) => eb.fn.sum<number>('images.size').as('bytes')])
       .where('images.status', 'in', STORED)
+      .where('images.image_type', '!=', WHOLE_SERVER)
       .groupBy('projects.account_id')
       .execute(),
     db
@@ -52,6 +57,7 @@ export async function currentStoredBytes(db: Db, accountId: string): Promise<Sto
       .select((eb) => eb.fn.sum<number>('images.size').as('bytes'))
       .where('projects.account_id', '=', accountId)
       .where('images.status', 'in', STORED)
+      .where('images.image_type', '!=', WHOLE_SERVER)
       .executeTakeFirst(),
     db
       .selectFrom('backups')

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from 'commander';
+import type { BackupView } from '../../api/schemas/vault.js';
 import type { FerryClient } from '../client.js';
 import { example, withContext, type CliContext } from '../context.js';
 import { ApiError, UsageError } from '../errors.js';
@@ -82,11 +83,15 @@ export function registerImageDataCommands(image: Command): void {
       .command('download')
       .argument('<image>', 'image ID or name')
       .option('--file <path>', 'write the data here (default: stdout, when it is not a terminal)')
+      .option('--disk <index>', 'a whole-server image: download this disk (0: the system disk)')
       .description('Download an image’s data, checking its MD5 checksum, with progress.'),
     'ferry image download my-image --file disk.qcow2',
+    'ferry image download my-server --disk 1 --file data-disk-1.qcow2',
     'ferry image download my-image | qemu-img info /dev/stdin',
   ).action(
-    withContext<[string], { file?: string }>(async (ctx, o, ref) => {
+    withContext<[string], { file?: string; disk?: string }>(async (ctx, o, ref) => {
+      if (o.disk !== undefined && !/^\d+$/.test(o.disk))
+        throw new UsageError(`--disk must be a disk index (0, 1, ...), not ${o.disk}`);
       if (o.file === undefined && process.stdout.isTTY) {
         throw new UsageError(
           'refusing to write image data to a terminal: give --file PATH or redirect stdout',
@@ -94,19 +99,27 @@ export function registerImageDataCommands(image: Command): void {
       }
       const client = await ctx.client();
       const image = await getImage(client, await resolveImageId(client, ref));
+      const disk =
+        o.disk === undefined
+          ? undefined
+          : (
+              await client.request<{ disks: BackupView[] }>('GET', `/v1/cloudimages/${image.id}/disks`)
+            ).disks.find((d) => d.disk_index === Number(o.disk));
+      if (o.disk !== undefined && disk === undefined)
+        throw new UsageError(`image ${image.id} has no disk ${o.disk}`);
       const result = await downloadImage(
         client,
-        image.id,
+        disk ? disk.file : `/v2/images/${image.id}/file`,
         o.file,
         createProgressDisplay(ctx.progressMode),
-        image.checksum,
+        disk ? disk.checksum : image.checksum,
       );
       if (o.file === undefined) return; // stdout carries the data itself.
       ctx.out.emit({
         json: { id: image.id, file: o.file, bytes: result.bytes, checksum: result.md5 },
         ids: [image.id],
         human: () =>
-          `Downloaded ${formatBytes(result.bytes)} of image ${image.id} to ${o.file} (MD5 ${result.md5}).`,
+          `Downloaded ${formatBytes(result.bytes)} of image ${image.id}${disk ? ` disk ${disk.disk_index}` : ''} to ${o.file} (MD5 ${result.md5}).`,
       });
     }),
   );

@@ -21,6 +21,43 @@ import {
 import { formatBytes } from '../units.js';
 import { registerImageDataCommands, uploadIntoImage } from './image-data.js';
 import { registerReplicateCommands } from './replicate.js';
+import { printBackups } from './vault.js';
+import type { BackupView } from '../../api/schemas/vault.js';
+
+/**
+ * Uploads each disk file as a private disk image (with progress), makes the whole-server image of them, then
+ * deletes the disk images: the vault's backups hold their data (no byte is copied). A failure deletes the
+ * disk images uploaded so far.
+ */
+async function createWholeServerImage(
+  ctx: CliContext,
+  client: FerryClient,
+  spec: { name: string; vault: string; disks: string[]; minRam?: number; tags?: string[] },
+): Promise<ImageView> {
+  const uploaded: string[] = [];
+  try {
+    for (const [index, file] of spec.disks.entries()) {
+      const disk = await client.request<ImageView>('POST', '/v2/images', {
+        json: {
+          name: `${spec.name}-disk-${index}`,
+          visibility: 'private',
+          image_type: index === 0 ? 'system-disk' : 'data-disk',
+        },
+      });
+      uploaded.push(disk.id);
+      await uploadIntoImage(ctx, client, disk.id, file);
+    }
+    return await client.request<ImageView>('POST', '/v1/cloudimages/wholeimages', {
+      json: { name: spec.name, vault_id: spec.vault, disks: uploaded, min_ram: spec.minRam, tags: spec.tags },
+    });
+  } finally {
+    for (const id of uploaded) {
+      await client.request('DELETE', `/v2/images/${id}`).catch((error: unknown) => {
+        ctx.out.warn(`could not delete the disk image ${id}: ${(error as Error).message}`);
+      });
+    }
+  }
+}
 
 /** Fields `image update` sets with JSON-patch `replace` (they always exist). */
 const CORE_FIELDS = [
@@ -147,6 +184,21 @@ export function registerImageCommands(program: Command): void {
   );
 
   example(
+    image
+      .command('disks')
+      .argument('<image>', 'whole-server image ID or name')
+      .description('List the disks of a whole-server image (backups in its vault).'),
+    'ferry image disks my-server',
+  ).action(
+    withContext<[string]>(async (ctx, _o, ref) => {
+      const client = await ctx.client();
+      const id = await resolveImageId(client, ref);
+      const { disks } = await client.request<{ disks: BackupView[] }>('GET', `/v1/cloudimages/${id}/disks`);
+      printBackups(ctx, disks, `Image ${id} has no disks.`);
+    }),
+  );
+
+  example(
     image.command('show').argument('<image>', 'image ID or name').description('Show an image.'),
     'ferry image show my-image',
     'ferry image show 0c7e…-… --output json | jq .checksum',
@@ -173,9 +225,17 @@ export function registerImageCommands(program: Command): void {
       .option('--cmk-id <key>', 'the encryption key id (an encrypted image is neither shared nor replicated)')
       .option('--property <key=value>', 'a free-form property (repeatable)', collect)
       .option('--tag <tag>', 'a tag (repeatable)', collect)
-      .option('--id <uuid>', 'the image ID (default: a new one)'),
+      .option('--id <uuid>', 'the image ID (default: a new one)')
+      .option('--whole-server', 'a whole-server image from --disk files (system disk first) into --vault')
+      .option(
+        '--disk <path>',
+        'whole-server: a disk file to upload (repeatable; the first is the system disk)',
+        collect,
+      )
+      .option('--vault <id>', 'whole-server: the vault (protection type backup) that keeps the disks'),
     'ferry image create --file disk.qcow2',
     'ferry image create web-base --file disk.raw --disk-format raw --property os_distro=debian --tag base',
+    'ferry image create web-server --whole-server --disk system.qcow2 --disk data.qcow2 --vault 6f1c…',
   ).action(
     withContext<
       [string | undefined],
@@ -192,9 +252,28 @@ export function registerImageCommands(program: Command): void {
         property?: string[];
         tag?: string[];
         id?: string;
+        wholeServer?: boolean;
+        disk?: string[];
+        vault?: string;
       }
     >(async (ctx, o, name) => {
       const client = await ctx.client();
+      if (o.wholeServer || o.disk || o.vault) {
+        if (!o.wholeServer || !o.disk?.length || !o.vault || !name)
+          throw new UsageError(
+            'a whole-server image takes a name, --whole-server, --disk FILE... and --vault ID',
+          );
+        if (o.file) throw new UsageError('--file is for a disk image; give the disks with --disk');
+        const created = await createWholeServerImage(ctx, client, {
+          name,
+          vault: o.vault,
+          disks: o.disk,
+          minRam: integer(o.minRam, '--min-ram'),
+          tags: o.tag,
+        });
+        printImage(ctx, created);
+        return;
+      }
       const diskFormat = o.diskFormat ?? (o.file ? await detectDiskFormat(o.file) : undefined);
       const body = {
         ...parseProperties(o.property),

@@ -1,6 +1,6 @@
 /**
  * `ferry usage`: the account's usage in the current region per day (`GET /v1/usage`): traffic sent to each
- * other region and image storage, with their cost; `--csv` prints the API's CSV as it is.
+ * other region, image storage and vault storage, with their cost; `--csv` prints the API's CSV as it is.
  * @module
  */
 import type { Command } from 'commander';
@@ -9,12 +9,18 @@ import type { UsageReport } from '../../replication/usage.js';
 import { example, withContext } from '../context.js';
 import { formatBytes } from '../units.js';
 
+const KIND_TEXT: Record<UsageReport['usage'][number]['kind'], string> = {
+  transfer: 'traffic',
+  image_storage: 'image storage',
+  vault_storage: 'vault storage',
+};
+
 export function registerUsageCommand(program: Command): void {
   example(
     program
       .command('usage')
       .description(
-        'Show your usage in the current region per day: traffic to other regions and image storage.',
+        'Show your usage in the current region per day: traffic to other regions, image and vault storage.',
       )
       .option('--csv', 'print CSV (day,region,kind,dest_region,bytes,cost), for a spreadsheet'),
     'ferry usage --region north-1',
@@ -32,7 +38,7 @@ export function registerUsageCommand(program: Command): void {
         empty: `No usage in ${report.region} yet.`,
         columns: [
           { header: 'Day', value: (row) => row.day },
-          { header: 'Kind', value: (row) => (row.kind === 'transfer' ? 'traffic' : 'image storage') },
+          { header: 'Kind', value: (row) => KIND_TEXT[row.kind] },
           { header: 'To', value: (row) => row.dest_region ?? '' },
           { header: 'Bytes', value: (row) => formatBytes(row.bytes) },
           { header: 'Cost', value: (row) => row.cost.toFixed(6) },

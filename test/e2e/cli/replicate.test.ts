@@ -2,7 +2,7 @@
 // the API, bars on a terminal and plain lines in a pipe, Ctrl-C that cancels or leaves the jobs, and every
 // refusal printed with its code and exit 3.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { api, startTestDeployment } from '../../helpers/deployment.js';
@@ -273,4 +273,93 @@ test('each refused replication prints its code and message and exits 3', async (
   const oneName = await cli.run(['image', 'replicate', id, id, '--to', 'south-1', '--name', 'x']);
   assert.equal(oneName.code, 2);
   assert.match(oneName.stderr, /--name names one image: with several, use --name-prefix/);
+});
+
+test('vault create, image create --whole-server --disk --disk --vault, replicate --vault, image download --disk: byte-identical', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const cli = await createCliSession(t, d);
+  const system = await makeImage(cli.dir, 'qcow2', 64 * MiB, {
+    randomData: 2 * MiB + 3,
+    name: 'system.qcow2',
+  });
+  const data = await makeImage(cli.dir, 'qcow2', 32 * MiB, { randomData: MiB + 5, name: 'data.qcow2' });
+
+  const vault = await cli.run(['vault', 'create', 'servers', '--protection', 'backup', '--size', '1', '-q']);
+  assert.equal(vault.code, 0, vault.stderr);
+  const vaultId = vault.stdout.trim();
+  const created = await cli.run([
+    'image',
+    'create',
+    'web-server',
+    '--whole-server',
+    '--disk',
+    system,
+    '--disk',
+    data,
+    '--vault',
+    vaultId,
+    '-o',
+    'json',
+  ]);
+  assert.equal(created.code, 0, created.stderr);
+  const image = parseJson(created);
+  assert.equal(image.image_type, 'full-server');
+  // Only the whole-server image is left: the disk images were removed once their backups held the data.
+  const listed = parseJson(await cli.run(['image', 'list', '-o', 'json']));
+  assert.deepEqual(
+    listed.map((i: { name: string }) => i.name),
+    ['web-server'],
+  );
+  const disks = parseJson(await cli.run(['image', 'disks', 'web-server', '-o', 'json']));
+  assert.deepEqual(
+    disks.map((b: { disk_index: number; vault_id: string }) => [b.disk_index, b.vault_id]),
+    [
+      [0, vaultId],
+      [1, vaultId],
+    ],
+  );
+
+  const arrivals = await cli.run([
+    '--region',
+    'south-1',
+    'vault',
+    'create',
+    'arrivals',
+    '--protection',
+    'replication',
+    '-q',
+  ]);
+  const replicated = await cli.run([
+    'image',
+    'replicate',
+    'web-server',
+    '--to',
+    'south-1',
+    '--vault',
+    arrivals.stdout.trim(),
+    '--wait',
+    '-o',
+    'json',
+  ]);
+  assert.equal(replicated.code, 0, replicated.stderr);
+  const job = parseJson(replicated).jobs[0];
+  assert.equal(job.status, 'SUCCESS');
+  const out = join(cli.dir, 'disk1.qcow2');
+  const downloaded = await cli.run([
+    '--region',
+    'south-1',
+    'image',
+    'download',
+    job.dest_image_id,
+    '--disk',
+    '1',
+    '--file',
+    out,
+  ]);
+  assert.equal(downloaded.code, 0, downloaded.stderr);
+  assert.deepEqual(await readFile(out), await readFile(data));
+  // Without --vault the refusal is printed with its code.
+  const refused = await cli.run(['image', 'replicate', 'web-server', '--to', 'south-1']);
+  assert.equal(refused.code, 3);
+  assert.match(refused.stderr, /REPLICATION_FULL_SERVER_NEEDS_VAULT/);
 });

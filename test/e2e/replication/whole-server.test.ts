@@ -171,6 +171,9 @@ test('a whole-server image of three qcow2 disks replicates into a replication va
   const southUsage = (await api(south, a, 'GET', '/v1/usage')).body.usage;
   const vaultRow = southUsage.find((r: { kind: string }) => r.kind === 'vault_storage');
   assert.equal(vaultRow?.bytes, total, JSON.stringify(southUsage));
+  // Not counted twice: the whole-server image's bytes are its backups'.
+  const imageRow = southUsage.find((r: { kind: string }) => r.kind === 'image_storage');
+  assert.equal(imageRow?.bytes, 0, JSON.stringify(southUsage));
   const northUsage = (await api(north, a, 'GET', '/v1/usage')).body.usage;
   const traffic = northUsage.find((r: { kind: string; dest_region: string }) => r.kind === 'transfer');
   assert.equal(traffic?.dest_region, 'south-1');
