@@ -75,6 +75,8 @@ export function memberView(member: MemberRow): MemberView {
     status: member.status,
     created_at: glanceTime(member.created_at),
     updated_at: glanceTime(member.updated_at),
+    // IMS's extension, only where it applies: the vault a member accepted a whole-server image with.
+    ...(member.vault_id ? { vault_id: member.vault_id } : {}),
     schema: '/v2/schemas/member',
   };
 }

@@ -67,9 +67,16 @@ test('a restarted local deployment keeps its catalog, account, token and images'
   assert.ok(Buffer.from(await download.arrayBuffer()).equals(data));
   const agencies = await api(second.regions[1]!.url, second.demo.token, 'GET', '/v1/agencies');
   assert.deepEqual(
-    agencies.body.agencies[0].policies.map((p: { region: string }) => p.region),
-    ['north-1', 'south-1'],
-    'the demo agency may replicate into every region',
+    agencies.body.agencies[0].policies.map(
+      (p: { region: string; policy: string }) => `${p.region}:${p.policy}`,
+    ),
+    [
+      'north-1:CrossCopyAgencyCBRPolicy',
+      'north-1:CrossCopyAgencyPolicy',
+      'south-1:CrossCopyAgencyCBRPolicy',
+      'south-1:CrossCopyAgencyPolicy',
+    ],
+    'the demo agency may replicate disk and whole-server images into every region',
   );
 });
 

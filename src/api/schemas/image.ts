@@ -61,6 +61,8 @@ export const MemberView = Type.Object({
   status: Type.String(),
   created_at: Type.String(),
   updated_at: Type.String(),
+  /** The member's vault, for a whole-server image it accepted. */
+  vault_id: Type.Optional(Type.String()),
   schema: Type.String(),
 });
 export type MemberView = Static<typeof MemberView>;

@@ -81,10 +81,11 @@ export function registerMemberCommands(program: Command): void {
         .command(verb)
         .argument('<image>', 'ID of an image shared with your project')
         .option('--project <id>', 'the member project (default: your token’s)')
+        .option('--vault <id>', 'accepting a whole-server image: your vault (protection type backup)')
         .description(`${verb === 'accept' ? 'Accept' : 'Reject'} an image shared with your project.`),
       `ferry member ${verb} 0c7e5a52-…`,
     ).action(
-      withContext<[string], { project?: string }>(async (ctx, o, ref) => {
+      withContext<[string], { project?: string; vault?: string }>(async (ctx, o, ref) => {
         const client = await ctx.client();
         const id = await resolveImageId(client, ref);
         const project = o.project ?? (await ownProjectId(client));
@@ -92,7 +93,7 @@ export function registerMemberCommands(program: Command): void {
           'PUT',
           `/v2/images/${id}/members/${encodeURIComponent(project)}`,
           {
-            json: { status },
+            json: { status, vault_id: o.vault },
           },
         );
         printMembers(ctx, [view]);

@@ -255,6 +255,7 @@ test('vaults: checked input, invisible to other projects; whole-server sharing t
     vault_id: bVault,
   });
   assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+  assert.equal(accepted.body.vault_id, bVault);
   // The member reads the disks of the image shared with it.
   const got = await fetch(`${north}/v1/cloudimages/${image.id}/disks/0/file`, {
     headers: { 'x-auth-token': b },
