@@ -231,6 +231,7 @@ function finishedJobs(accountId: string, userId: string, projectId: string, imag
       agency_name: null,
       vault_id: null,
       disks: null,
+      request_id: null,
       share_with: null,
       cmk_id: null,
       manifest_digest: image.manifest_digest,

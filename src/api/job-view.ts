@@ -36,5 +36,6 @@ export function jobView(job: JobRow): JobView {
     eta_seconds: finished ? 0 : etaSeconds(progress),
     attempts: job.attempts,
     ...(job.share_with !== null ? { share_with: JSON.parse(job.share_with) as string[] } : {}),
+    ...(job.request_id !== null ? { request_id: job.request_id } : {}),
   };
 }

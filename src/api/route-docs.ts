@@ -118,6 +118,7 @@ const JobList = Type.Object({
  */
 export const ROUTE_RESPONSES: Record<string, Record<number, TSchema>> = {
   'POST /v2/images': { 201: ImageView },
+  'POST /v1/cloudimages/wholeimages': { 201: ImageView },
   'GET /v2/images': { 200: ImageList },
   'GET /v2/images/:id': { 200: ImageView },
   'PATCH /v2/images/:id': { 200: ImageView },

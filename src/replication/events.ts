@@ -1,8 +1,12 @@
 /**
- * Events of a replication, recorded in its source region (where the user asked for it): `replication.started`,
- * the progress milestones `replication.progress.25`, `.50` and `.75`, and its end, `replication.succeeded`,
- * `replication.failed` or `replication.cancelled`. Each is recorded once per job (a state learnt twice is one
- * event), with a delivery to each of the account's webhooks (region/webhook-sender.ts sends them). The
+ * Events of a replication, recorded in its source region (where the user asked for it): per destination (per
+ * job) `replication.started`, the progress milestones `replication.progress.25`, `.50` and `.75`, and its end,
+ * `replication.succeeded`, `replication.failed` or `replication.cancelled`; per request (one replication call,
+ * which may start a job per image and destination) `request.started` once its jobs are started, and
+ * `request.finished` once every one of them has ended, with how many succeeded, failed or were cancelled.
+ * A request's events carry its ID in `job_id`, and every event of the request carries it in `request_id`.
+ * Each is recorded once per job or request (a state learnt twice is one event), with a delivery to each of the
+ * account's webhooks (region/webhook-sender.ts sends them). The
  * source learns a job's progress from its destination, which pushes its state at each milestone and at its end
  * (transfer.ts), besides the reads that pull it.
  * @module
@@ -10,9 +14,9 @@
 import { newHexId } from '../domain/ids.js';
 import { isTerminal, processPercent } from '../domain/job.js';
 import { timestamp } from '../store/clock.js';
-import { listEvents, recordEvent, type EventFilters, type EventRow } from '../store/events.js';
+import { hasEvent, listEvents, recordEvent, type EventFilters, type EventRow } from '../store/events.js';
 import type { Principal } from '../identity/tokens.js';
-import { progressOf, type JobRow } from '../store/jobs.js';
+import { listJobsOfRequest, progressOf, type JobRow } from '../store/jobs.js';
 import type { RegionContext } from '../region/context.js';
 
 export const EVENT_TYPES = [
@@ -23,6 +27,8 @@ export const EVENT_TYPES = [
   'replication.succeeded',
   'replication.failed',
   'replication.cancelled',
+  'request.started',
+  'request.finished',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -57,6 +63,7 @@ async function record(ctx: RegionContext, job: JobRow, type: EventType): Promise
     }),
     created_at: timestamp(ctx.clock),
     rank: EVENT_TYPES.indexOf(type),
+    request_id: job.request_id,
   });
 }
 
@@ -76,7 +83,69 @@ export async function recordProgress(ctx: RegionContext, job: JobRow): Promise<v
   for (const milestone of MILESTONES) {
     if (percent >= milestone) await record(ctx, job, `replication.progress.${milestone}`);
   }
-  if (isTerminal(job.status)) await record(ctx, job, END_EVENTS[job.status]!);
+  if (isTerminal(job.status)) {
+    await record(ctx, job, END_EVENTS[job.status]!);
+    if (job.request_id !== null) await recordRequestProgress(ctx, job.request_id);
+  }
+}
+
+async function recordRequest(
+  ctx: RegionContext,
+  requestId: string,
+  jobs: readonly JobRow[],
+  type: 'request.started' | 'request.finished',
+  details: Record<string, unknown>,
+): Promise<void> {
+  const images = [...new Set(jobs.map((job) => job.source_image_id))];
+  await recordEvent(ctx.db, {
+    id: newHexId<string>(),
+    account_id: jobs[0]!.account_id,
+    type,
+    job_id: requestId,
+    // A request of one image is found by that image too.
+    image_id: images.length === 1 ? images[0]! : '',
+    details: JSON.stringify({
+      jobs: jobs.map((job) => ({
+        job_id: job.id,
+        image_id: job.source_image_id,
+        dest_region: job.dest_region,
+        ...(type === 'request.finished' ? { status: job.status } : {}),
+      })),
+      ...details,
+    }),
+    created_at: timestamp(ctx.clock),
+    rank: EVENT_TYPES.indexOf(type),
+    request_id: requestId,
+  });
+}
+
+/**
+ * A replication call started its jobs (`refused`: the image-region pairs it refused). Recorded after the last
+ * job was created, so that a request's end is never judged on part of its jobs; if they all ended meanwhile,
+ * its end follows at once.
+ */
+export async function recordRequestStarted(
+  ctx: RegionContext,
+  requestId: string,
+  refused: number,
+): Promise<void> {
+  const jobs = await listJobsOfRequest(ctx.db, requestId);
+  if (jobs.length === 0) return;
+  await recordRequest(ctx, requestId, jobs, 'request.started', { refused });
+  await recordRequestProgress(ctx, requestId);
+}
+
+/** Records the request's end once every one of its jobs has ended (and the request had started them all). */
+async function recordRequestProgress(ctx: RegionContext, requestId: string): Promise<void> {
+  if (!(await hasEvent(ctx.db, requestId, 'request.started'))) return;
+  const jobs = await listJobsOfRequest(ctx.db, requestId);
+  if (jobs.length === 0 || !jobs.every((job) => isTerminal(job.status))) return;
+  const count = (status: string) => jobs.filter((job) => job.status === status).length;
+  await recordRequest(ctx, requestId, jobs, 'request.finished', {
+    succeeded: count('SUCCESS'),
+    failed: count('FAIL'),
+    cancelled: count('CANCELLED'),
+  });
 }
 
 /** The caller's account's events in this region, oldest first, filtered. */

@@ -41,7 +41,7 @@ import { callPeer, PEER_CALLS, type JobState, type ReplicaDisk, type ReplicaRequ
 import { listBackupsOfImage } from '../store/vaults.js';
 import type { ImageReplications, RegionContext } from '../region/context.js';
 import { jobOrigin } from './job-origin.js';
-import { recordProgress, recordStarted } from './events.js';
+import { recordProgress, recordRequestStarted, recordStarted } from './events.js';
 import { checkRunningEverywhere, runningInOtherRegions, type RunningElsewhere } from './running-limit.js';
 import { RegionCallError } from './region-call.js';
 
@@ -156,9 +156,10 @@ export async function startCrossRegionCopies(
   imageIds: string[],
   regions: string[],
   request: CrossRegionRequest,
-): Promise<{ started: StartedJob[]; refused: Refusal[] }> {
+): Promise<{ requestId: string; started: StartedJob[]; refused: Refusal[] }> {
   const started: StartedJob[] = [];
   const refused: Refusal[] = [];
+  const requestId = newHexId<string>();
   const [here, elsewhere] = await Promise.all([
     countRunningJobs(ctx, principal.userId),
     runningInOtherRegions(ctx, principal.userId),
@@ -176,7 +177,16 @@ export async function startCrossRegionCopies(
     for (const region of regions) {
       try {
         const { projectName } = await checkRules(ctx, principal, image, region, request, running);
-        const jobId = await createSourceJob(ctx, principal, image, region, projectName, request, elsewhere);
+        const jobId = await createSourceJob(
+          ctx,
+          principal,
+          image,
+          region,
+          projectName,
+          request,
+          elsewhere,
+          requestId,
+        );
         started.push({ image_id: image.id, region, job_id: jobId });
         running.here++;
       } catch (error) {
@@ -185,7 +195,8 @@ export async function startCrossRegionCopies(
       }
     }
   }
-  return { started, refused };
+  if (started.length > 0) await recordRequestStarted(ctx, requestId, refused.length);
+  return { requestId, started, refused };
 }
 
 async function createSourceJob(
@@ -196,6 +207,7 @@ async function createSourceJob(
   projectName: string,
   request: CrossRegionRequest,
   elsewhere: RunningElsewhere,
+  requestId: string,
 ): Promise<string> {
   const now = timestamp(ctx.clock);
   const jobId = newHexId<string>();
@@ -218,6 +230,7 @@ async function createSourceJob(
       vault_id: request.vaultId ?? null,
       bandwidth_limit: request.bandwidthLimit ?? null,
       share_with: request.shareWith?.length ? JSON.stringify(request.shareWith) : null,
+      request_id: requestId,
       current_task: JOB_TASKS.createReplica,
     },
     now,

@@ -31,6 +31,7 @@ import * as storageUsage from './migrations/0011-storage-usage.js';
 import * as jobShareWith from './migrations/0012-job-share-with.js';
 import * as events from './migrations/0013-events.js';
 import * as vaults from './migrations/0014-vaults.js';
+import * as requestEvents from './migrations/0015-request-events.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -54,6 +55,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012-job-share-with': jobShareWith,
   '0013-events': events,
   '0014-vaults': vaults,
+  '0015-request-events': requestEvents,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

@@ -48,10 +48,22 @@ export async function recordEvent(db: Db, event: EventRow): Promise<boolean> {
   });
 }
 
+/** Whether the account has an event of this type for this job (or request). */
+export async function hasEvent(db: Db, jobId: string, type: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('events')
+    .select('id')
+    .where('job_id', '=', jobId)
+    .where('type', '=', type)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export interface EventFilters {
   accountId: string;
   imageId?: string;
   jobId?: string;
+  requestId?: string;
   type?: string;
   since?: string;
   until?: string;
@@ -63,6 +75,7 @@ export async function listEvents(db: Db, filters: EventFilters): Promise<EventRo
   let query = db.selectFrom('events').selectAll().where('account_id', '=', filters.accountId);
   if (filters.imageId !== undefined) query = query.where('image_id', '=', filters.imageId);
   if (filters.jobId !== undefined) query = query.where('job_id', '=', filters.jobId);
+  if (filters.requestId !== undefined) query = query.where('request_id', '=', filters.requestId);
   if (filters.type !== undefined) query = query.where('type', '=', filters.type);
   if (filters.since !== undefined) query = query.where('created_at', '>=', filters.since);
   if (filters.until !== undefined) query = query.where('created_at', '<', filters.until);

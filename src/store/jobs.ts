@@ -127,6 +127,18 @@ export async function listActiveSourceJobsOfImage(db: Db, imageId: string): Prom
     .execute();
 }
 
+/** The source jobs one replication call started. */
+export async function listJobsOfRequest(db: Db, requestId: string): Promise<JobRow[]> {
+  return db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('request_id', '=', requestId)
+    .where('role', '=', 'source')
+    .orderBy('begin_time')
+    .orderBy('id')
+    .execute();
+}
+
 /** Manifests unfinished jobs are assembling here (garbage collection must keep their chunks). */
 export async function listActiveJobManifests(db: Db): Promise<string[]> {
   const rows = await db
@@ -267,6 +279,7 @@ export function newJobRow(job: NewJob, now: string, maxAttempts: number): JobRow
     cmk_id: null,
     share_with: null,
     disks: null,
+    request_id: null,
     bytes_transferred: 0,
     bytes_skipped_present: 0,
     bytes_skipped_zero: 0,

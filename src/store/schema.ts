@@ -194,8 +194,10 @@ export interface JobsTable {
   updated_at: string;
   /** Projects of the destination region the replica is shared with once active: a JSON array, or null. */
   share_with: string | null;
-  /** A whole-server image's disks (a JSON array of JobDisk, replication/job-disks.ts); null for one disk. */
+  /** A whole-server image's disks (a JSON array of ReplicaDisk, replication/peer-api.ts); null for one disk. */
   disks: string | null;
+  /** Source rows: the replication call that started the job, shared by the jobs it started (null: before 0015). */
+  request_id: string | null;
 }
 
 /** The right a source region gave a destination to read one image's manifest and chunks, for one job. */
@@ -261,6 +263,8 @@ export interface EventsTable {
   details: string;
   created_at: string;
   rank: number;
+  /** The replication call the event belongs to (its jobs' events and its own); null before migration 0015. */
+  request_id: string | null;
 }
 
 export interface WebhooksTable {

@@ -18,7 +18,8 @@ const Time = Type.String({
 
 const EventQuery = Type.Object({
   image_id: Type.Optional(Type.String({ maxLength: 64, description: 'a single image ID.' })),
-  job_id: Type.Optional(Type.String({ maxLength: 64, description: 'a single job ID.' })),
+  job_id: Type.Optional(Type.String({ maxLength: 64, description: 'a single job ID (or request ID).' })),
+  request_id: Type.Optional(Type.String({ maxLength: 64, description: 'a single request ID.' })),
   type: Type.Optional(oneOf(EVENT_TYPES)),
   since: Type.Optional(Time),
   until: Type.Optional(Time),
@@ -51,6 +52,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: RegionContext): v
       const events = await eventsOf(ctx, principalOf(request), {
         imageId: q.image_id,
         jobId: q.job_id,
+        requestId: q.request_id,
         type: q.type,
         since: q.since,
         until: q.until,

@@ -124,7 +124,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
       const principal = principalOf(request);
       const b = request.body;
       return oncePerClientToken(ctx, principal, clientTokenOf(request), submitted(request), async () => {
-        const { started, refused } = await startCrossRegionCopies(
+        const { requestId, started, refused } = await startCrossRegionCopies(
           ctx,
           principal,
           [request.params.id],
@@ -132,7 +132,12 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
           copyRequest(b),
         );
         if (started.length === 0) throw refusalError(refused);
-        return { job_id: started[0]!.job_id, jobs: started, refused: imsShapedRefusals(refused) };
+        return {
+          job_id: started[0]!.job_id,
+          request_id: requestId,
+          jobs: started,
+          refused: imsShapedRefusals(refused),
+        };
       });
     },
   );
@@ -150,7 +155,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
       const principal = principalOf(request);
       const b = request.body;
       return oncePerClientToken(ctx, principal, clientTokenOf(request), submitted(request), async () => {
-        const { started, refused } = await startCrossRegionCopies(
+        const { requestId, started, refused } = await startCrossRegionCopies(
           ctx,
           principal,
           [...new Set(b.image_ids)],
@@ -158,7 +163,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
           copyRequest(b),
         );
         if (started.length === 0) throw refusalError(refused);
-        return { jobs: started, refused: imsShapedRefusals(refused) };
+        return { request_id: requestId, jobs: started, refused: imsShapedRefusals(refused) };
       });
     },
   );

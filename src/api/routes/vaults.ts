@@ -19,7 +19,6 @@ import type { RegionContext } from '../../region/context.js';
 import { principalOf } from '../auth.js';
 import { imageView } from '../image-view.js';
 import { IdParams } from '../schemas/common.js';
-import { ImageView } from '../schemas/image.js';
 import { BackupView, VaultCreateBody, VaultView, WholeServerBody } from '../schemas/vault.js';
 import { Type } from 'typebox';
 
@@ -125,7 +124,6 @@ export function registerVaultRoutes(app: FastifyInstance, ctx: RegionContext): v
         summary: 'Create a whole-server image from disk images (system disk first) into a backup vault',
         tags: TAGS,
         body: WholeServerBody,
-        response: { 201: ImageView },
       },
     },
     async (request, reply) => {

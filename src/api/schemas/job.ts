@@ -40,5 +40,7 @@ export const JobView = Type.Object({
   attempts: Type.Optional(Type.Integer()),
   /** Projects of the destination region the replica is shared with (pending their answer) once it is active. */
   share_with: Type.Optional(Type.Array(Type.String())),
+  /** The replication call that started the job (its events: `GET /v1/events?request_id=`). */
+  request_id: Type.Optional(Type.String()),
 });
 export type JobView = Static<typeof JobView>;

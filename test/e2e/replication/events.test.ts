@@ -83,22 +83,30 @@ test("a replication's events reach the webhook, signed, even when the receiver r
     events.map((e: { type: string }) => e.type),
     order,
   );
+  // The request's own events besides its one job's: started once its job was, finished once it ended.
+  const requestId = (await api(north, token, 'GET', `/v1/cloudimages/job/${jobId}`)).body.request_id;
+  const ofRequest = (await api(north, token, 'GET', `/v1/events?request_id=${requestId}`)).body.events;
+  assert.deepEqual(
+    ofRequest.map((e: { type: string }) => e.type).sort(),
+    [...order, 'request.finished', 'request.started'].sort(),
+  );
+  const all = [...order, 'request.started', 'request.finished'];
   const deadline = Date.now() + 15_000;
-  while (received.length < order.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (received.length < all.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(
     [...received].map((r) => r.type).sort(),
-    [...order].sort(),
+    [...all].sort(),
     'every event delivered, the refused one again',
   );
   for (const r of received) {
     assert.ok(r.valid, `${r.type} is signed with the webhook's secret`);
-    assert.equal(r.body.job_id, jobId);
+    assert.equal(r.body.job_id, r.type.startsWith('request.') ? requestId : jobId);
     assert.equal(r.body.type, r.type);
   }
-  assert.equal(new Set(received.map((r) => r.id)).size, order.length);
+  assert.equal(new Set(received.map((r) => r.id)).size, all.length);
   const deliveries = (await api(north, token, 'GET', `/v1/webhooks/${hook.body.id}/deliveries`)).body
     .deliveries;
-  assert.equal(deliveries.length, order.length);
+  assert.equal(deliveries.length, all.length);
   assert.ok(deliveries.every((x: { status: string }) => x.status === 'delivered'));
   assert.ok(
     deliveries.some((x: { attempts: number }) => x.attempts === 2),
@@ -125,4 +133,51 @@ test('a cancelled replication ends with replication.cancelled', async (t) => {
   );
   assert.equal(types[0], 'replication.started');
   assert.equal(types.at(-1), 'replication.cancelled');
+});
+
+test('a request to two regions has its own events: started with both jobs, finished with how each ended', async (t) => {
+  // Capped (2 MiB take 4 s), so that the cancel finds its job running.
+  const d = await startTestDeployment(t, ['north-1', 'south-1', 'west-1'], { bandwidthLimit: 512 * 1024 });
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const image = await uploadImage(d, token, 'north-1', pseudoRandom(2 * MiB, 143), { name: 'twice' });
+  const started = await api(north, token, 'POST', `/v1/cloudimages/${image}/cross_region_copy`, {
+    regions: ['south-1', 'west-1'],
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const requestId = started.body.request_id as string;
+  assert.match(requestId, /^[0-9a-f]{32}$/);
+  const [toSouth, toWest] = started.body.jobs.map((j: { job_id: string }) => j.job_id);
+  await api(north, token, 'POST', `/v1/cloudimages/job/${toWest}/cancel`);
+  assert.equal((await waitForJob(north, token, toSouth)).status, 'SUCCESS');
+  await waitForJob(north, token, toWest);
+
+  const events = (await api(north, token, 'GET', `/v1/events?request_id=${requestId}`)).body.events;
+  const request = events.filter((e: { type: string }) => e.type.startsWith('request.'));
+  assert.deepEqual(
+    request.map((e: { type: string; job_id: string; image_id: string }) => [e.type, e.job_id, e.image_id]),
+    [
+      ['request.started', requestId, image],
+      ['request.finished', requestId, image],
+    ],
+  );
+  const finished = request[1].details;
+  assert.deepEqual([finished.succeeded, finished.failed, finished.cancelled], [1, 0, 1]);
+  assert.deepEqual(
+    finished.jobs.map((j: { job_id: string; dest_region: string; status: string }) => [
+      j.job_id,
+      j.dest_region,
+      j.status,
+    ]),
+    [
+      [toSouth, 'south-1', 'SUCCESS'],
+      [toWest, 'west-1', 'CANCELLED'],
+    ],
+  );
+  // Every job event of the request carries its ID too.
+  const jobEvents = events.filter((e: { type: string }) => !e.type.startsWith('request.'));
+  assert.ok(jobEvents.some((e: { job_id: string }) => e.job_id === toSouth));
+  assert.ok(jobEvents.some((e: { type: string }) => e.type === 'replication.cancelled'));
+  assert.ok(jobEvents.every((e: { request_id: string }) => e.request_id === requestId));
 });

@@ -62,6 +62,7 @@ test('collects only old objects that no image or unfinished job references', asy
     agency_name: null,
     vault_id: null,
     disks: null,
+    request_id: null,
     share_with: null,
     cmk_id: null,
     bytes_total: 0,
