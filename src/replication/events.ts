@@ -72,21 +72,30 @@ export function recordStarted(ctx: RegionContext, job: JobRow): Promise<void> {
   return record(ctx, job, 'replication.started');
 }
 
-/**
- * The events a source job's state now means, in order: its start (if a fast job's end arrived before the
- * request that started it had recorded it), each milestone it has reached, then its end.
- */
-export async function recordProgress(ctx: RegionContext, job: JobRow): Promise<void> {
-  if (job.role !== 'source') return;
-  await recordStarted(ctx, job);
+/** The job events a source job's state means, in order: its start, each milestone reached, its end. */
+function impliedBy(job: JobRow): EventType[] {
   const percent = percentOf(job) * 100;
-  for (const milestone of MILESTONES) {
-    if (percent >= milestone) await record(ctx, job, `replication.progress.${milestone}`);
+  return [
+    'replication.started',
+    ...MILESTONES.filter((m) => percent >= m).map((m): EventType => `replication.progress.${m}`),
+    ...(isTerminal(job.status) ? [END_EVENTS[job.status]!] : []),
+  ];
+}
+
+/**
+ * Records the events a source job's state means that its state `before` the change did not (all of them
+ * without `before`). Its start is always among them when there is any (a fast job's end may arrive before the
+ * request that started it recorded its start; a repeat is no event). A state read again unchanged costs no write.
+ */
+export async function recordProgress(ctx: RegionContext, job: JobRow, before?: JobRow): Promise<void> {
+  if (job.role !== 'source') return;
+  const had = new Set(before ? impliedBy(before) : []);
+  const now = impliedBy(job);
+  if (now.every((type) => had.has(type))) return;
+  for (const type of now) {
+    if (type === 'replication.started' || !had.has(type)) await record(ctx, job, type);
   }
-  if (isTerminal(job.status)) {
-    await record(ctx, job, END_EVENTS[job.status]!);
-    if (job.request_id !== null) await recordRequestProgress(ctx, job.request_id);
-  }
+  if (isTerminal(job.status) && job.request_id !== null) await recordRequestProgress(ctx, job.request_id);
 }
 
 async function recordRequest(

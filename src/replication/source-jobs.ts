@@ -341,6 +341,7 @@ export async function applyDestinationState(
   state: JobState,
 ): Promise<void> {
   const now = timestamp(ctx.clock);
+  const before = await findJob(ctx.db, jobId);
   await updateJob(
     ctx.db,
     jobId,
@@ -363,7 +364,7 @@ export async function applyDestinationState(
   );
   if (isTerminal(state.status)) await revokeGrant(ctx.db, jobId, now);
   const job = await findJob(ctx.db, jobId);
-  if (job) await recordProgress(ctx, job);
+  if (job) await recordProgress(ctx, job, before);
 }
 
 /** A destination's report of a job it runs for this region (peer-api.ts: pushed when a run ends). */
@@ -421,6 +422,7 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
   } catch {
     // The destination is unreachable: its next read is refused (grant revoked) and it cancels itself.
   }
+  const before = await findJob(ctx.db, job.id);
   await updateJob(
     ctx.db,
     job.id,
@@ -433,7 +435,7 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
     },
   );
   const cancelled = (await findJob(ctx.db, job.id))!;
-  await recordProgress(ctx, cancelled);
+  await recordProgress(ctx, cancelled, before);
   return cancelled;
 }
 
