@@ -3,7 +3,7 @@
  * regions, one job each, with BCC's 200 GiB cap (settings: replication.bccMaxImageBytes). BCC has no agency;
  * Ferry's rule that an agency allows each copy still holds: the request may name one (`agencyName`, Ferry's
  * extension), else each destination takes the first of the account's agencies (by name) that holds
- * CrossCopyAgencyPolicy there.
+ * CrossCopyAgencyPolicy there; a destination where none does is refused with REPLICATION_AGENCY_INVALID.
  * @module
  */
 import { CROSS_COPY_POLICY } from '../domain/replication-rules.js';
@@ -11,7 +11,8 @@ import type { Principal } from '../identity/tokens.js';
 import { listAgencies } from '../store/identity.js';
 import { findJob } from '../store/jobs.js';
 import type { RegionContext } from '../region/context.js';
-import { startCrossRegionCopies, type Refusal } from './source-jobs.js';
+import { refusalOf, startCrossRegionCopies, type Refusal } from './source-jobs.js';
+import { FerryError } from '../domain/errors.js';
 
 export interface RemoteCopyRequest {
   name?: string;
@@ -33,17 +34,28 @@ export async function remoteCopy(
   );
   const agencyFor = (region: string) =>
     request.agencyName ??
-    agencies.find((a) => a.policies.some((p) => p.region === region && p.policy === CROSS_COPY_POLICY))
-      ?.name ??
-    // None holds the policy there: the rules refuse it with the agency's code and message.
-    agencies[0]?.name ??
-    '(none)';
+    agencies.find((a) => a.policies.some((p) => p.region === region && p.policy === CROSS_COPY_POLICY))?.name;
   const results: RemoteCopyResult[] = [];
   // One region at a time: each may take another agency, and each counts the jobs the previous ones started.
   for (const region of [...new Set(request.destRegions)]) {
+    const agencyName = agencyFor(region);
+    if (agencyName === undefined) {
+      results.push({
+        region,
+        refusal: refusalOf(
+          imageId,
+          region,
+          new FerryError(
+            'REPLICATION_AGENCY_INVALID',
+            `None of your agencies holds ${CROSS_COPY_POLICY} in ${region}: grant that policy to one in ${region}, or name an agency.`,
+          ),
+        ),
+      });
+      continue;
+    }
     const { started, refused } = await startCrossRegionCopies(ctx, principal, [imageId], [region], {
       name: request.name,
-      agencyName: agencyFor(region),
+      agencyName,
       maxImageBytes: ctx.replication.bccMaxImageBytes,
     });
     if (started[0]) {

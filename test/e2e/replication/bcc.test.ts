@@ -108,4 +108,14 @@ test("BCC's refusals: its codes per region, its error shape, and its 200 GiB cap
   }
   const jobs = (await api(north, token, 'GET', '/v1/cloudimages/jobs')).body.jobs;
   assert.equal(jobs.length, 1, 'only the one that started');
+
+  // An account none of whose agencies holds the policy in the destination: refused as such, nothing started.
+  const theirs = await uploadImage(d, d.other.token, 'north-1', pseudoRandom(MiB, 104), { name: 'theirs' });
+  const noAgency = await api(north, d.other.token, 'POST', `/v2/image/${theirs}?remoteCopy`, {
+    destRegion: ['south-1'],
+  });
+  assert.equal(noAgency.status, 400, JSON.stringify(noAgency.body));
+  assert.equal(noAgency.body.code, 'REPLICATION_AGENCY_INVALID');
+  assert.match(noAgency.body.message, /None of your agencies holds CrossCopyAgencyPolicy in south-1/);
+  assert.deepEqual((await api(north, d.other.token, 'GET', '/v1/cloudimages/jobs')).body.jobs, []);
 });
