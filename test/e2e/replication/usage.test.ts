@@ -15,7 +15,7 @@ test('GET /v1/usage: traffic per destination and image storage per day, priced; 
     ['north-1', 'south-1'],
     { transferPricePerGiB: 0.08 },
     {},
-    { storagePricePerGiBMonth: 3 },
+    { storagePricePerGiBMonth: 3, vaultStoragePricePerGiBMonth: 1.5 },
   );
   const north = d.url('north-1');
   const token = d.demo.token;
@@ -26,7 +26,11 @@ test('GET /v1/usage: traffic per destination and image storage per day, priced; 
   const today = new Date().toISOString().slice(0, 10);
   const report = (await api(north, token, 'GET', '/v1/usage')).body;
   assert.equal(report.region, 'north-1');
-  assert.deepEqual(report.prices, { transfer_per_gib: 0.08, image_storage_per_gib_month: 3 });
+  assert.deepEqual(report.prices, {
+    transfer_per_gib: 0.08,
+    image_storage_per_gib_month: 3,
+    vault_storage_per_gib_month: 1.5,
+  });
   const money = (value: number) => Math.round(value * 1e6) / 1e6;
   assert.deepEqual(report.usage, [
     {

@@ -55,7 +55,7 @@ async function threeDisks(t: Parameters<typeof startTestDeployment>[0]) {
 }
 
 test('a whole-server image of three qcow2 disks replicates into a replication vault, byte-identical', async (t) => {
-  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const d = await startTestDeployment(t, ['north-1', 'south-1'], {}, {}, { vaultStoragePricePerGiBMonth: 6 });
   const north = d.url('north-1');
   const south = d.url('south-1');
   const a = d.demo.token;
@@ -171,6 +171,11 @@ test('a whole-server image of three qcow2 disks replicates into a replication va
   const southUsage = (await api(south, a, 'GET', '/v1/usage')).body.usage;
   const vaultRow = southUsage.find((r: { kind: string }) => r.kind === 'vault_storage');
   assert.equal(vaultRow?.bytes, total, JSON.stringify(southUsage));
+  assert.equal(
+    vaultRow.cost,
+    Math.round((total / 1024 ** 3) * (6 / 30) * 1e6) / 1e6,
+    'a day of the vault price',
+  );
   // Not counted twice: the whole-server image's bytes are its backups'.
   const imageRow = southUsage.find((r: { kind: string }) => r.kind === 'image_storage');
   assert.equal(imageRow?.bytes, 0, JSON.stringify(southUsage));
