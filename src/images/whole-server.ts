@@ -140,7 +140,11 @@ export async function openDiskRead(
   diskIndex: number,
   rangeOf: Parameters<typeof openDataRead>[2],
 ): Promise<DataRead & { backup: BackupRow }> {
-  const disk = (await listDisks(ctx, principal, imageId)).find((b) => b.disk_index === diskIndex);
+  const image = await loadVisibleImage(ctx, principal, imageId);
+  if (image.status === 'deactivated' && !principal.isAdmin) {
+    throw new FerryError('FORBIDDEN', `Image ${image.id} is deactivated: its disks cannot be downloaded.`);
+  }
+  const disk = (await listDisks(ctx, principal, image.id)).find((b) => b.disk_index === diskIndex);
   if (!disk || disk.status !== 'available') {
     throw new FerryError(
       'BACKUP_NOT_FOUND',

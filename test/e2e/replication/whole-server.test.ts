@@ -97,6 +97,8 @@ test('a whole-server image of three qcow2 disks replicates into a replication va
   const inRegion = await api(north, a, 'POST', `/v1/cloudimages/${image.id}/copy`, { name: 'x' });
   assert.equal(inRegion.status, 400);
   assert.equal(inRegion.body.error.code, 'IMG.0130');
+  assert.deepEqual((await api(north, a, 'GET', '/v1/cloudimages/jobs')).body.jobs, [], 'no copy job');
+  assert.equal((await api(north, a, 'GET', '/v2/images')).body.images.length, 4, 'no new image');
   // The disk images may go: the backups hold the data.
   for (const disk of disks) assert.equal((await api(north, a, 'DELETE', `/v2/images/${disk}`)).status, 204);
   await api(north, d.admin.token, 'POST', '/v1/admin/gc', { grace_seconds: 0 });
@@ -261,6 +263,11 @@ test('vaults: checked input, invisible to other projects; whole-server sharing t
   });
   assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
   assert.equal(accepted.body.vault_id, bVault);
+  // A deactivated image's disks are not read (by its owner or a member); reactivated, they are.
+  assert.equal((await api(north, a, 'POST', `/v2/images/${image.id}/actions/deactivate`)).status, 204);
+  const deactivated = await api(north, b, 'GET', `/v1/cloudimages/${image.id}/disks/0/file`);
+  assert.equal(deactivated.status, 403);
+  assert.equal((await api(north, a, 'POST', `/v2/images/${image.id}/actions/reactivate`)).status, 204);
   // The member reads the disks of the image shared with it.
   const got = await fetch(`${north}/v1/cloudimages/${image.id}/disks/0/file`, {
     headers: { 'x-auth-token': b },
