@@ -41,9 +41,12 @@ export function printBackups(ctx: CliContext, backups: BackupView[], empty: stri
 }
 
 export function registerVaultCommands(program: Command): void {
-  const vault = program
-    .command('vault')
-    .description('Vaults: where the disks of whole-server images are kept (backup or replication).');
+  const vault = example(
+    program
+      .command('vault')
+      .description('Vaults: where the disks of whole-server images are kept (backup or replication).'),
+    'ferry vault create servers --protection backup --size 100',
+  );
 
   example(
     vault
