@@ -1,7 +1,7 @@
 /**
  * Reads a Glance image-list query string: limit/marker pagination, sort keys and directions (both the old
  * `sort_key`/`sort_dir` pairs and the new `sort=name:asc,size:desc`), and filters, with Glance's operators
- * (`in:` on id, name, status, disk_format and container_format; gt/gte/lt/lte/eq/neq on created_at and
+ * (`in:` on id, name, status, disk_format and container_format; Ferry's `contains:` on name; gt/gte/lt/lte/eq/neq on created_at and
  * updated_at; an exact value on checksum, os_hash_algo, os_hash_value, size, virtual_size, min_disk and
  * min_ram; any other name is a custom property). Every bad value is a 400 that names the parameter.
  * @module
@@ -128,6 +128,21 @@ function anyOf(query: Query, name: string, allowed?: readonly string[]): string[
   return values;
 }
 
+/**
+ * `name`: an exact name, Glance's `in:` list, or Ferry's `contains:` text (what a console's search box asks:
+ * names holding it, whatever its case). As with `in:`, a name that itself begins with `contains:` is matched by
+ * `in:"contains:…"`.
+ */
+function nameFilter(query: Query): Pick<ImageFilters, 'names' | 'nameContains'> {
+  const value = single(query, 'name');
+  if (value?.startsWith('contains:')) {
+    const text = value.slice('contains:'.length);
+    if (text === '') throw bad('name=contains: needs some text.');
+    return { nameContains: text };
+  }
+  return { names: anyOf(query, 'name') };
+}
+
 /** `created_at=gt:2026-01-01T00:00:00Z` (operators gt, gte, lt, lte, eq, neq; none means eq). */
 function timeFilter(query: Query, name: string): TimeFilter | undefined {
   const value = single(query, name);
@@ -205,7 +220,7 @@ export async function parseListQuery(
   }
   const filters: ImageFilters = {
     ids: anyOf(query, 'id')?.map((id) => id.toLowerCase()),
-    names: anyOf(query, 'name'),
+    ...nameFilter(query),
     statuses: anyOf(query, 'status', IMAGE_STATUSES),
     visibility: oneOf(query, 'visibility', [...VISIBILITIES, 'all']),
     owner: single(query, 'owner'),

@@ -54,6 +54,8 @@ export interface ImageFilters {
   /** Each of these filters matches any of its values (Glance's `in:` operator; a plain value is a list of one). */
   ids?: string[];
   names?: string[];
+  /** Ferry's `name=contains:` filter: names holding this text, whatever its case. */
+  nameContains?: string;
   statuses?: string[];
   diskFormats?: string[];
   containerFormats?: string[];
@@ -149,6 +151,11 @@ function branchOf(set: ImageSet, viewer: Viewer): Branch {
 function applyFilters(query: ImagesQuery, filters: ImageFilters): ImagesQuery {
   if (filters.ids !== undefined) query = query.where('id', 'in', filters.ids);
   if (filters.names !== undefined) query = query.where('name', 'in', filters.names);
+  if (filters.nameContains !== undefined) {
+    // LIKE with its wildcards escaped, on lower-cased text: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+    const pattern = `%${filters.nameContains.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where(sql<boolean>`lower(name) like ${pattern} escape '\\'`);
+  }
   if (filters.statuses !== undefined) query = query.where('status', 'in', filters.statuses);
   if (filters.owner !== undefined) query = query.where('owner', '=', filters.owner);
   if (filters.diskFormats !== undefined) query = query.where('disk_format', 'in', filters.diskFormats);

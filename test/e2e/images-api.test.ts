@@ -470,6 +470,12 @@ test("list filters take Glance's operators (in:, gt:/lt: on times), tags as they
   };
   assert.deepEqual(await names('name=in:alpha,beta'), ['alpha', 'beta']);
   assert.deepEqual(await names('name=in:"gamma,delta",beta'), ['beta', 'gamma,delta']);
+  // Ferry's contains: what a search box asks, whatever the case, with LIKE's wildcards taken as text.
+  assert.deepEqual(await names('name=contains:ET'), ['beta']);
+  assert.deepEqual(await names('name=contains:a'), ['alpha', 'beta', 'gamma,delta']);
+  assert.deepEqual(await names('name=contains:%25'), []);
+  assert.deepEqual(await names('name=contains:_'), []);
+  assert.equal((await api(d.url(), token, 'GET', '/v2/images?name=contains:')).status, 400);
   assert.deepEqual(await names('disk_format=in:raw,iso'), ['alpha', 'gamma,delta']);
   assert.deepEqual(await names(`id=in:${a.id},${c.id.toUpperCase()}`), ['alpha', 'gamma,delta']);
   assert.deepEqual(await names('status=in:queued,active'), ['alpha', 'beta', 'gamma,delta']);

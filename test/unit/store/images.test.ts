@@ -95,6 +95,12 @@ for (const { name, skip } of dialects()) {
         [7, 5, 4],
         'created after image 3, named img-1 or img-2',
       );
+      assert.deepEqual(
+        ids(await listImages(db, listing({ filters: { nameContains: 'IMG-1' } }))),
+        [7, 4, 1],
+        'names holding the text, whatever its case',
+      );
+      assert.deepEqual(ids(await listImages(db, listing({ filters: { nameContains: 'img_' } }))), []);
 
       // Sort by name ascending (null first), then size descending (null last), paging two at a time.
       const sort = [
