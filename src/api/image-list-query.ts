@@ -1,7 +1,7 @@
 /**
  * Reads a Glance image-list query string: limit/marker pagination, sort keys and directions (both the old
  * `sort_key`/`sort_dir` pairs and the new `sort=name:asc,size:desc`), and filters, with Glance's operators
- * (`in:` on id, name, status, disk_format and container_format; Ferry's `contains:` on name; gt/gte/lt/lte/eq/neq on created_at and
+ * (`in:` on id, name, status, disk_format and container_format; Ferry's `contains:` on name and `neq:` on owner; gt/gte/lt/lte/eq/neq on created_at and
  * updated_at; an exact value on checksum, os_hash_algo, os_hash_value, size, virtual_size, min_disk and
  * min_ram; any other name is a custom property). Every bad value is a 400 that names the parameter.
  * @module
@@ -143,6 +143,13 @@ function nameFilter(query: Query): Pick<ImageFilters, 'names' | 'nameContains'> 
   return { names: anyOf(query, 'name') };
 }
 
+/** `owner`: a project, or Ferry's `neq:` for every owner but one (the images shared with a project). */
+function ownerFilter(query: Query): Pick<ImageFilters, 'owner' | 'ownerNot'> {
+  const value = single(query, 'owner');
+  if (value?.startsWith('neq:')) return { ownerNot: value.slice('neq:'.length) };
+  return { owner: value };
+}
+
 /** `created_at=gt:2026-01-01T00:00:00Z` (operators gt, gte, lt, lte, eq, neq; none means eq). */
 function timeFilter(query: Query, name: string): TimeFilter | undefined {
   const value = single(query, name);
@@ -223,7 +230,7 @@ export async function parseListQuery(
     ...nameFilter(query),
     statuses: anyOf(query, 'status', IMAGE_STATUSES),
     visibility: oneOf(query, 'visibility', [...VISIBILITIES, 'all']),
-    owner: single(query, 'owner'),
+    ...ownerFilter(query),
     tags,
     memberStatus: oneOf(query, 'member_status', [...MEMBER_STATUSES, 'all']),
     sizeMin: integer(query, 'size_min'),

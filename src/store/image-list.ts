@@ -62,6 +62,8 @@ export interface ImageFilters {
   /** Glance's visibility filter; undefined = the default list (own, public, shared-with-me accepted). */
   visibility?: string;
   owner?: string;
+  /** Ferry's `owner=neq:` filter: images of any owner but this one (a console's "shared with me"). */
+  ownerNot?: string;
   tags?: string[];
   /** For images shared with the viewer: pending, accepted (default), rejected or all. */
   memberStatus?: string;
@@ -158,6 +160,7 @@ function applyFilters(query: ImagesQuery, filters: ImageFilters): ImagesQuery {
   }
   if (filters.statuses !== undefined) query = query.where('status', 'in', filters.statuses);
   if (filters.owner !== undefined) query = query.where('owner', '=', filters.owner);
+  if (filters.ownerNot !== undefined) query = query.where('owner', '<>', filters.ownerNot);
   if (filters.diskFormats !== undefined) query = query.where('disk_format', 'in', filters.diskFormats);
   if (filters.containerFormats !== undefined)
     query = query.where('container_format', 'in', filters.containerFormats);

@@ -476,6 +476,9 @@ test("list filters take Glance's operators (in:, gt:/lt: on times), tags as they
   assert.deepEqual(await names('name=contains:%25'), []);
   assert.deepEqual(await names('name=contains:_'), []);
   assert.equal((await api(d.url(), token, 'GET', '/v2/images?name=contains:')).status, 400);
+  // Ferry's owner=neq: every owner but one (here: none of the caller's images).
+  assert.deepEqual(await names(`owner=neq:${a.owner}`), []);
+  assert.deepEqual(await names(`owner=neq:someone-else&name=in:alpha,beta`), ['alpha', 'beta']);
   assert.deepEqual(await names('disk_format=in:raw,iso'), ['alpha', 'gamma,delta']);
   assert.deepEqual(await names(`id=in:${a.id},${c.id.toUpperCase()}`), ['alpha', 'gamma,delta']);
   assert.deepEqual(await names('status=in:queued,active'), ['alpha', 'beta', 'gamma,delta']);
