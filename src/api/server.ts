@@ -20,6 +20,8 @@ import { registerDiscoveryRoutes } from './routes/discovery.js';
 import { registerBccRoutes } from './routes/bcc.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerVaultRoutes } from './routes/vaults.js';
+import { registerConsoleRoutes } from './routes/console.js';
+import { registerCors } from './cors.js';
 import { registerLimitRoutes } from './routes/limits.js';
 import { registerIdentityRoutes } from './routes/identity.js';
 import { registerImageFileRoutes } from './routes/image-file.js';
@@ -218,8 +220,11 @@ export async function createRegionServer(
   });
 
   answerExpectContinue(app);
+  // Before the token check: a preflight carries no token.
+  await registerCors(app, ctx);
   await registerOpenApi(app, ctx.region);
   registerAuth(app, ctx);
+  await registerConsoleRoutes(app);
   registerDiscoveryRoutes(app, ctx);
   registerLimitRoutes(app, ctx);
   registerImageRoutes(app, ctx);

@@ -27,7 +27,12 @@ function versionsBody(request: FastifyRequest): unknown {
 export function registerDiscoveryRoutes(app: FastifyInstance, ctx: RegionContext): void {
   const open = { config: { public: true } };
   // Glance answers the root with 300 Multiple Choices, which keystoneauth's discovery expects.
-  app.get('/', open, async (request, reply) => reply.code(300).send(versionsBody(request)));
+  // A browser is sent to the console; API clients get Glance's version list, as from Glance.
+  app.get('/', open, async (request, reply) =>
+    /\btext\/html\b/.test(request.headers.accept ?? '')
+      ? reply.redirect('/console/')
+      : reply.code(300).send(versionsBody(request)),
+  );
   app.get('/versions', open, async (request) => versionsBody(request));
   app.get('/v2', open, async (request) => versionsBody(request));
   app.get('/v2/', open, async (request) => versionsBody(request));

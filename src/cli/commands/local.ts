@@ -63,6 +63,7 @@ export function registerLocalCommand(program: Command): void {
       '',
       `Demo account: ${'demo'} (a project named after each region; agency ferry_copy may replicate into every region)`,
       `Token (valid 7 days, every region): ${deployment.demo.token}`,
+      `Console: ${first.url}/console/ (sign in with the token; every region serves it)`,
       '',
       'Try:',
       `  ferry configure --catalog ${deployment.clientCatalogFile} --region ${first.name} --token ${deployment.demo.token}`,
