@@ -25,9 +25,10 @@ export function consoleOrigins(endpoints: readonly string[]): Set<string> {
 }
 
 export async function registerCors(app: FastifyInstance, ctx: RegionContext): Promise<void> {
-  const allowed = consoleOrigins(ctx.catalog.regions.map((r) => r.endpoint));
+  // Read at each request: a deployment on system-chosen ports learns its regions' endpoints after they start.
+  const allowed = () => consoleOrigins(ctx.catalog.regions.map((r) => r.endpoint));
   await app.register(cors, {
-    origin: (origin, done) => done(null, origin !== undefined && allowed.has(origin)),
+    origin: (origin, done) => done(null, origin !== undefined && allowed().has(origin)),
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['x-auth-token', 'content-type', 'x-client-token', 'range'],
     exposedHeaders: ['x-openstack-request-id', 'content-range', 'content-md5', 'location'],

@@ -159,7 +159,9 @@ export function ImagesPage({ region, regions, me }: Props) {
       const link = document.createElement('a');
       link.href = url;
       link.download = `${image.name ?? image.id}.${image.disk_format ?? 'img'}`;
+      document.body.append(link);
       link.click();
+      link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (e) {
       setNotice(e instanceof Error ? e.message : String(e));

@@ -187,9 +187,12 @@ async function sendData(
   if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
   else if (checksum) headers['content-md5'] = checksum;
   // Written to the socket by hand (see blobs/read.ts): each chunk is sent from the buffer the store lends.
+  // The headers hooks set on the reply (CORS, for the console in another region) go out with them.
+  const hooked = reply.getHeaders();
   reply.hijack();
   const res = reply.raw;
   try {
+    for (const [name, value] of Object.entries(hooked)) if (value !== undefined) res.setHeader(name, value);
     res.writeHead(range ? 206 : 200, headers);
     if (request.method === 'HEAD') return void res.end();
     await writePieces(res, ctx.chunks, pieces);
