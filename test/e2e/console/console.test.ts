@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { assertNoBrowserErrors, choose, listedNames, openBrowser, signIn } from '../../helpers/browser.js';
 import { api, OCTET, startTestDeployment, type TestDeployment } from '../../helpers/deployment.js';
-import { makeIso } from '../../helpers/qemu.js';
+import { makeImage, makeIso } from '../../helpers/qemu.js';
 import { pseudoRandom, startReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 import { makeTempDir } from '../../helpers/tmp.js';
 
@@ -143,6 +143,13 @@ test('sign in; the list shows the API’s images; search and sort; replicate one
   await again.getByRole('button', { name: 'Sign in' }).click();
   await row(again, 'copy_north-1_web-server').waitFor();
   assert.match(again.url(), /\/console\/south-1\/images$/);
+
+  // The source region's usage shows the traffic to south-1, as a chart and a table.
+  await choose(page, 'Region', 'North 1 (north-1)');
+  await page.getByRole('tab', { name: 'Usage' }).click();
+  await page.getByRole('img', { name: /Bytes sent from north-1/ }).waitFor();
+  const traffic = page.locator('[data-testid="usage-table"] tbody tr', { hasText: 'north-1 → south-1' });
+  assert.match(await traffic.innerText(), /Traffic/);
   assertNoBrowserErrors(session);
 });
 
@@ -275,5 +282,29 @@ test('share an image with another project; its user accepts it in “Shared with
   await shared.getByRole('button', { name: /More actions/ }).click();
   await theirs.getByRole('menuitem', { name: 'Accept' }).click();
   await shared.getByText('membership: accepted').waitFor();
+  assertNoBrowserErrors(session);
+});
+
+test('upload an image file with progress; it shows Normal, with every field in its details', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  const dir = await makeTempDir(t);
+  const file = await makeImage(dir, 'qcow2', 64 * MiB, { randomData: 2 * MiB, name: 'uploaded.qcow2' });
+  const session = await openBrowser(t);
+  const { page } = session;
+  await signIn(page, d.url(), d.demo.token);
+  await page.getByTestId('empty').waitFor();
+  await page.getByRole('button', { name: 'Upload image' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Upload image' });
+  await dialog.locator('input[type="file"]').setInputFiles(file);
+  assert.equal(await dialog.getByLabel('Name').inputValue(), 'uploaded');
+  await dialog.getByRole('button', { name: 'Upload', exact: true }).click();
+  await row(page, 'uploaded').getByText('Normal').waitFor();
+  const [image] = (await api(d.url(), d.demo.token, 'GET', '/v2/images')).body.images;
+  assert.equal(image.disk_format, 'qcow2');
+  assert.equal(image.size, (await readFile(file)).length);
+  await row(page, 'uploaded').getByRole('button', { name: 'uploaded', exact: true }).click();
+  const details = page.getByTestId('image-details');
+  await details.waitFor();
+  assert.match(await details.innerText(), new RegExp(image.checksum));
   assertNoBrowserErrors(session);
 });
