@@ -14,12 +14,26 @@ const TOKEN_HEADER = 'x-auth-token';
 /** Every route registered on each app, as `METHOD url` (what the document must cover). */
 const routesOf = new WeakMap<FastifyInstance, string[]>();
 
-/** The routes registered on `app` after registerOpenApi, HEAD and the region-to-region calls aside. */
-export function documentedRoutes(app: FastifyInstance): string[] {
-  return (routesOf.get(app) ?? []).filter(
-    (route) =>
-      !route.startsWith('HEAD ') && !route.includes(' /internal/') && !route.endsWith(' /openapi.json'),
+/**
+ * Whether a route stays out of the document: HEAD (GET's twin), the region-to-region calls, the document
+ * itself and the console's pages (a web app, not an API).
+ */
+function undocumented(method: string, url: string): boolean {
+  return (
+    method === 'HEAD' ||
+    url.startsWith('/internal/') ||
+    url === '/openapi.json' ||
+    url === '/console' ||
+    url.startsWith('/console/')
   );
+}
+
+/** The routes registered on `app` after registerOpenApi that the document must cover. */
+export function documentedRoutes(app: FastifyInstance): string[] {
+  return (routesOf.get(app) ?? []).filter((route) => {
+    const [method, url] = route.split(' ') as [string, string];
+    return !undocumented(method, url);
+  });
 }
 
 /** Registers the document's collector; call before any route is registered. */
@@ -47,8 +61,9 @@ export async function registerOpenApi(app: FastifyInstance, region: string): Pro
     },
     hideUntagged: false,
     transform: ({ schema, url, route }) => {
-      const hidden = url.startsWith('/internal/') || url === '/openapi.json' || route.method === 'HEAD';
-      const key = `${[route.method].flat()[0]} ${route.url}`;
+      const method = [route.method].flat()[0]!;
+      const hidden = undocumented(method, url);
+      const key = `${method} ${route.url}`;
       const docs = ROUTE_DOCS[key];
       const answers = Object.fromEntries(
         Object.entries(ROUTE_RESPONSES[key] ?? {}).map(([status, body]) => [

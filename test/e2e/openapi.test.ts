@@ -39,6 +39,10 @@ test('GET /openapi.json is valid OpenAPI 3 and documents every public route', as
     !Object.keys(doc.paths).some((path) => path.startsWith('/internal/')),
     'region-to-region calls are not in the public document',
   );
+  assert.ok(
+    !Object.keys(doc.paths).some((path) => path.startsWith('/console')),
+    'the console’s pages are not API calls',
+  );
 
   // The schemas the routes validate with are the ones documented.
   const copy = doc.paths['/v1/cloudimages/{id}/cross_region_copy']!.post!;

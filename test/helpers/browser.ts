@@ -98,5 +98,5 @@ export async function choose(page: Page, label: string, option: string): Promise
     .or(page.getByRole('combobox', { name: label }))
     .first()
     .click();
-  await page.getByRole('option', { name: option }).click();
+  await page.getByRole('option', { name: option, exact: true }).click();
 }

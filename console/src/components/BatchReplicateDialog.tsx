@@ -3,30 +3,17 @@
  * image that cannot be replicated and why; OK sends the others in one request
  * (`POST /v1/cloudimages/cross_region_copy`), and the answer lists each job started and each refusal.
  */
-import {
-  Alert,
-  Badge,
-  Button,
-  Checkbox,
-  Group,
-  Modal,
-  MultiSelect,
-  Select,
-  Stack,
-  Table,
-  Text,
-  Textarea,
-} from '@mantine/core';
-import { useEffect, useState, type FormEvent } from 'react';
+import { Alert, Badge, Button, Group, Modal, MultiSelect, Select, Stack, Table, Text } from '@mantine/core';
+import { useState, type FormEvent } from 'react';
 import { call, type Image, type Refusal, type Region, type StartedJob, type WhoAmI } from '../api';
 import { ineligibility } from '../format';
 import {
   AgencySelect,
   CROSS_COPY_CBR_POLICY,
   CROSS_COPY_POLICY,
-  DISCLAIMER,
-  useAgencies,
-  useDestination,
+  ReplicateFooter,
+  refusalText,
+  useDestinationChoices,
 } from './destination';
 
 interface Props {
@@ -46,27 +33,13 @@ export function BatchReplicateDialog({ images, region, regions, me, maxBytes, on
   const wholeServer = eligible.some((i) => i.image_type === 'full-server');
   const [destNames, setDestNames] = useState<string[]>(targets[0] ? [targets[0].name] : []);
   const single = destNames.length === 1 ? targets.find((r) => r.name === destNames[0]) : undefined;
-  const destination = useDestination(single, wholeServer);
-  const [project, setProject] = useState<string | null>(null);
-  const [vault, setVault] = useState<string | null>(null);
-  const agencies = useAgencies(region.endpoint);
-  const [agency, setAgency] = useState<string | null>(null);
+  const destination = useDestinationChoices(single, wholeServer, region.endpoint);
+  const { agencies, project, setProject, vault, setVault, agency, setAgency } = destination;
   const [description, setDescription] = useState('');
   const [agreed, setAgreed] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<{ jobs: StartedJob[]; refused: Refusal[] } | null>(null);
-
-  useEffect(() => {
-    const projects = destination.projects;
-    setProject(
-      projects ? ((projects.find((p) => p.name === single?.name) ?? projects[0])?.name ?? null) : null,
-    );
-  }, [destination.projects, single]);
-  useEffect(() => setVault(destination.vaults?.[0]?.id ?? null), [destination.vaults]);
-  useEffect(() => {
-    if (agencies && agency === null) setAgency(agencies[0]?.name ?? null);
-  }, [agencies, agency]);
 
   const ready =
     agreed &&
@@ -100,7 +73,7 @@ export function BatchReplicateDialog({ images, region, regions, me, maxBytes, on
       setResult(answer);
       onDone();
     } catch (e) {
-      setError(e instanceof Error ? `${e.message}${'code' in e ? ` (${String(e.code)})` : ''}` : String(e));
+      setError(refusalText(e));
     } finally {
       setBusy(false);
     }
@@ -216,33 +189,17 @@ export function BatchReplicateDialog({ images, region, regions, me, maxBytes, on
               policy={wholeServer ? CROSS_COPY_CBR_POLICY : CROSS_COPY_POLICY}
               regions={destNames}
             />
-            <Textarea
-              label="Description"
-              maxLength={1024}
-              autosize
-              minRows={2}
-              value={description}
-              onChange={(e) => setDescription(e.currentTarget.value)}
-            />
-            <Checkbox
-              label={DISCLAIMER}
-              checked={agreed}
-              onChange={(e) => setAgreed(e.currentTarget.checked)}
-            />
             {destination.error && <Alert color="orange">{destination.error}</Alert>}
-            {error && (
-              <Alert color="red" role="alert" title="Refused" data-testid="api-error">
-                {error}
-              </Alert>
-            )}
-            <Group justify="flex-end">
-              <Button variant="default" onClick={onClose}>
-                Cancel
-              </Button>
-              <Button type="submit" disabled={!ready} loading={busy}>
-                OK
-              </Button>
-            </Group>
+            <ReplicateFooter
+              description={description}
+              onDescription={setDescription}
+              agreed={agreed}
+              onAgreed={setAgreed}
+              error={error}
+              ready={ready}
+              busy={busy}
+              onClose={onClose}
+            />
           </Stack>
         </form>
       )}

@@ -4,29 +4,17 @@
  * destination, its project, the agency, a vault for a whole-server image and the description. OK stays
  * disabled until the disclaimer is ticked; a refusal shows the API's own message.
  */
-import {
-  Alert,
-  Button,
-  Checkbox,
-  Group,
-  Modal,
-  SegmentedControl,
-  Select,
-  Stack,
-  Text,
-  TextInput,
-  Textarea,
-} from '@mantine/core';
-import { useEffect, useState, type FormEvent } from 'react';
+import { Alert, Modal, SegmentedControl, Select, Stack, Text, TextInput } from '@mantine/core';
+import { useState, type FormEvent } from 'react';
 import { call, type Image, type Region, type WhoAmI } from '../api';
 import { defaultCopyName, typeWord } from '../format';
 import {
   AgencySelect,
   CROSS_COPY_CBR_POLICY,
   CROSS_COPY_POLICY,
-  DISCLAIMER,
-  useAgencies,
-  useDestination,
+  ReplicateFooter,
+  refusalText,
+  useDestinationChoices,
 } from './destination';
 
 interface Props {
@@ -50,25 +38,16 @@ export function ReplicateDialog({ image, region, regions, onClose, onStarted }: 
   const [name, setName] = useState(defaultCopyName(region.name, image.name));
   const [destName, setDestName] = useState<string | null>(targets[0]?.name ?? null);
   const dest = targets.find((r) => r.name === destName);
-  const destination = useDestination(mode === 'across' ? dest : undefined, wholeServer);
-  const [project, setProject] = useState<string | null>(null);
-  const [vault, setVault] = useState<string | null>(null);
-  const agencies = useAgencies(region.endpoint);
-  const [agency, setAgency] = useState<string | null>(null);
+  const destination = useDestinationChoices(
+    mode === 'across' ? dest : undefined,
+    wholeServer,
+    region.endpoint,
+  );
+  const { agencies, project, setProject, vault, setVault, agency, setAgency } = destination;
   const [description, setDescription] = useState('');
   const [agreed, setAgreed] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-
-  // The destination's projects arrive as it is chosen: the one named after the region first, as public clouds do.
-  useEffect(() => {
-    const projects = destination.projects;
-    setProject(projects ? ((projects.find((p) => p.name === destName) ?? projects[0])?.name ?? null) : null);
-  }, [destination.projects, destName]);
-  useEffect(() => setVault(destination.vaults?.[0]?.id ?? null), [destination.vaults]);
-  useEffect(() => {
-    if (agencies && agency === null) setAgency(agencies[0]?.name ?? null);
-  }, [agencies, agency]);
 
   const nameError =
     name.trim().length === 0 ? 'Give a name.' : name.length > 128 ? 'At most 128 characters.' : null;
@@ -111,7 +90,7 @@ export function ReplicateDialog({ image, region, regions, onClose, onStarted }: 
         );
       }
     } catch (e) {
-      setError(e instanceof Error ? `${e.message}${'code' in e ? ` (${String(e.code)})` : ''}` : String(e));
+      setError(refusalText(e));
     } finally {
       setBusy(false);
     }
@@ -196,32 +175,16 @@ export function ReplicateDialog({ image, region, regions, onClose, onStarted }: 
               {destination.error && <Alert color="orange">{destination.error}</Alert>}
             </>
           )}
-          <Textarea
-            label="Description"
-            maxLength={1024}
-            autosize
-            minRows={2}
-            value={description}
-            onChange={(e) => setDescription(e.currentTarget.value)}
+          <ReplicateFooter
+            description={description}
+            onDescription={setDescription}
+            agreed={agreed}
+            onAgreed={setAgreed}
+            error={error}
+            ready={ready}
+            busy={busy}
+            onClose={onClose}
           />
-          <Checkbox
-            label={DISCLAIMER}
-            checked={agreed}
-            onChange={(e) => setAgreed(e.currentTarget.checked)}
-          />
-          {error && (
-            <Alert color="red" role="alert" title="Refused" data-testid="api-error">
-              {error}
-            </Alert>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" disabled={!ready} loading={busy}>
-              OK
-            </Button>
-          </Group>
         </Stack>
       </form>
     </Modal>

@@ -3,8 +3,8 @@
  * loaded from that region as it is chosen; its vaults of protection type replication (whole-server images);
  * and the account's agencies, each shown with whether it holds the policy the copy needs there.
  */
-import { Select, Text } from '@mantine/core';
-import { useEffect, useState } from 'react';
+import { Alert, Button, Checkbox, Group, Select, Text, Textarea } from '@mantine/core';
+import { useEffect, useRef, useState } from 'react';
 import { call, type Agency, type Project, type Region, type Vault } from '../api';
 
 export const CROSS_COPY_POLICY = 'CrossCopyAgencyPolicy';
@@ -32,6 +32,87 @@ export function useDestination(region: Region | undefined, wantVaults: boolean) 
     }
   }, [region, wantVaults]);
   return { projects, vaults, error };
+}
+
+/**
+ * What a dialog chooses for a destination, with the defaults a console offers: the project named after the
+ * region (as public clouds name them) or the first, the first replication vault, the first agency.
+ */
+export function useDestinationChoices(
+  region: Region | undefined,
+  wholeServer: boolean,
+  sourceEndpoint: string,
+) {
+  const destination = useDestination(region, wholeServer);
+  const agencies = useAgencies(sourceEndpoint);
+  const [project, setProject] = useState<string | null>(null);
+  const [vault, setVault] = useState<string | null>(null);
+  const [agency, setAgency] = useState<string | null>(null);
+  useEffect(() => {
+    const projects = destination.projects;
+    setProject(
+      projects ? ((projects.find((p) => p.name === region?.name) ?? projects[0])?.name ?? null) : null,
+    );
+  }, [destination.projects, region]);
+  useEffect(() => setVault(destination.vaults?.[0]?.id ?? null), [destination.vaults]);
+  useEffect(() => {
+    if (agencies && agency === null) setAgency(agencies[0]?.name ?? null);
+  }, [agencies, agency]);
+  return { ...destination, agencies, project, setProject, vault, setVault, agency, setAgency };
+}
+
+/** The end of both dialogs: description, disclaimer (OK waits for it), the API's refusal, Cancel and OK. */
+export function ReplicateFooter(props: {
+  description: string;
+  onDescription: (value: string) => void;
+  agreed: boolean;
+  onAgreed: (value: boolean) => void;
+  error: string | null;
+  ready: boolean;
+  busy: boolean;
+  onClose: () => void;
+}) {
+  // OK is disabled while the request runs, which drops the keyboard focus; a refusal takes it, so that it is
+  // read out and the keyboard stays in the dialog.
+  const refusal = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (props.error) refusal.current?.focus();
+  }, [props.error]);
+  return (
+    <>
+      <Textarea
+        label="Description"
+        maxLength={1024}
+        autosize
+        minRows={2}
+        value={props.description}
+        onChange={(e) => props.onDescription(e.currentTarget.value)}
+      />
+      <Checkbox
+        label={DISCLAIMER}
+        checked={props.agreed}
+        onChange={(e) => props.onAgreed(e.currentTarget.checked)}
+      />
+      {props.error && (
+        <Alert ref={refusal} tabIndex={-1} color="red" role="alert" title="Refused" data-testid="api-error">
+          {props.error}
+        </Alert>
+      )}
+      <Group justify="flex-end">
+        <Button variant="default" onClick={props.onClose}>
+          Cancel
+        </Button>
+        <Button type="submit" disabled={!props.ready} loading={props.busy}>
+          OK
+        </Button>
+      </Group>
+    </>
+  );
+}
+
+/** The API's refusal as a dialog shows it: its message and code. */
+export function refusalText(e: unknown): string {
+  return e instanceof Error ? `${e.message}${'code' in e ? ` (${String(e.code)})` : ''}` : String(e);
 }
 
 export function useAgencies(endpoint: string) {

@@ -251,6 +251,12 @@ test("a refusal is shown in the dialog with the API's message", async (t) => {
     'the API’s own message',
   );
   assert.match(await error.innerText(), /IMG\.0151/);
+  // The keyboard: focus stays in the dialog, and Escape closes it.
+  assert.equal(await dialog.evaluate((el) => el.contains(document.activeElement)), true);
+  await page.keyboard.press('Tab');
+  assert.equal(await dialog.evaluate((el) => el.contains(document.activeElement)), true);
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
   assert.deepEqual((await api(d.url('north-1'), token, 'GET', '/v1/cloudimages/jobs')).body.jobs, []);
   assertNoBrowserErrors(session);
 });
@@ -306,5 +312,41 @@ test('upload an image file with progress; it shows Normal, with every field in i
   const details = page.getByTestId('image-details');
   await details.waitFor();
   assert.match(await details.innerText(), new RegExp(image.checksum));
+  assertNoBrowserErrors(session);
+});
+
+test('pages: 27 images, 10 a page, forward and back', async (t) => {
+  const d = await startTestDeployment(t, ['north-1']);
+  for (let i = 0; i < 27; i++) {
+    const name = `image-${String(i).padStart(2, '0')}`;
+    const created = await api(d.url(), d.demo.token, 'POST', '/v2/images', { name, visibility: 'private' });
+    assert.equal(created.status, 201);
+  }
+  const session = await openBrowser(t);
+  const { page } = session;
+  await signIn(page, d.url(), d.demo.token);
+  await page.getByText('image-26').waitFor();
+  await choose(page, 'Images per page', '10');
+  await page.getByRole('button', { name: /^Name/ }).click();
+  const first = async () => (await listedNames(page))[0];
+  await page.waitForFunction(
+    () => document.querySelectorAll('[data-testid="image-table"] tbody tr').length === 10,
+  );
+  assert.equal(await first(), 'image-00');
+  const next = page.getByRole('button', { name: 'Next page' });
+  await next.click();
+  await page.getByText('Page 2').waitFor();
+  await page.getByText('image-10').waitFor();
+  assert.equal(await first(), 'image-10');
+  await next.click();
+  await page.getByText('Page 3').waitFor();
+  await page.getByText('image-20').waitFor();
+  assert.equal((await listedNames(page)).length, 7);
+  assert.equal(await next.isDisabled(), true, 'the last page');
+  await page.getByRole('button', { name: 'Previous page' }).click();
+  await page.getByText('Page 2').waitFor();
+  await page.getByText('image-10').waitFor();
+  // A new image is Creating until its data arrives.
+  assert.match(await row(page, 'image-10').innerText(), /Creating/i); // a Badge, shown in capitals
   assertNoBrowserErrors(session);
 });
