@@ -32,6 +32,8 @@ export interface RegionLimits {
   maxConcurrentUploads: number;
   /** Uploads one account runs at once in this region process (default: 8), so one account cannot take them all. */
   maxConcurrentUploadsPerAccount: number;
+  /** Images one project may hold in the region (default: 10,000); more are refused 413 LIMIT_EXCEEDED. */
+  maxImagesPerProject: number;
 }
 
 export const DEFAULT_LIMITS: RegionLimits = {
@@ -45,6 +47,7 @@ export const DEFAULT_LIMITS: RegionLimits = {
   uploadIdleTimeoutMs: 60 * 1000,
   maxConcurrentUploads: 32,
   maxConcurrentUploadsPerAccount: 8,
+  maxImagesPerProject: 10_000,
 };
 
 /** How the region treats image data it is given (`images` in the settings file). */

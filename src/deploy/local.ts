@@ -21,6 +21,7 @@ import {
 import { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS } from './demo.js';
 import type { ReplicationSettings } from '../config/replication.js';
 import type { ImageSettings, RegionLimits } from '../config/limits.js';
+import type { DatabaseConfig } from '../store/db.js';
 
 export { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS };
 
@@ -36,6 +37,8 @@ export interface LocalOptions {
   limits?: Partial<RegionLimits>;
   /** Image settings (the upload's hashing algorithm) for every region. */
   images?: Partial<ImageSettings>;
+  /** Each region's metadata database; default: SQLite at `<data>/<region>/ferry.sqlite`. */
+  database?: (region: string) => DatabaseConfig;
 }
 
 export interface LocalDeployment {
@@ -68,6 +71,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
           ...(options.replication ? { replication: options.replication } : {}),
           ...(options.limits ? { limits: options.limits } : {}),
           ...(options.images ? { images: options.images } : {}),
+          ...(options.database ? { database: options.database(region.name) } : {}),
         }),
       );
     }

@@ -14,8 +14,11 @@ export interface StartRegionMessage {
   catalog: RegionCatalog;
   /** 0 = any free port (the first start of a deployment on port 0). */
   port: number;
-  /** The deployment's options, each region's settings among them (limits, replication, ...). */
-  options: LocalOptions;
+  /**
+   * The deployment's options, each region's settings among them (limits, replication, ...); not `database`,
+   * a function, which a message cannot carry (region processes use their SQLite file).
+   */
+  options: Omit<LocalOptions, 'database'>;
 }
 
 /** Supervisor → region: the catalog with every region's real endpoint, once ports chosen by the system are known. */

@@ -19,7 +19,7 @@ import {
 } from '../store/images.js';
 import type { RegionContext } from '../region/context.js';
 import { assertChangeable, loadChangeableImage, loadOwnedImage, notFound } from './access.js';
-import { assertTagQuota } from './tags.js';
+import { assertMetadataQuota } from './quotas.js';
 
 async function reload(ctx: RegionContext, id: string): Promise<ImageRecord> {
   const image = await findImage(ctx.db, id);
@@ -43,9 +43,16 @@ export async function updateImageRecord(
   if (owner !== undefined && !(await findProject(ctx.db, owner))) {
     throw new FerryError('VALIDATION_FAILED', `Owner ${owner} is not a project of this region.`);
   }
-  if (changes.tags) assertTagQuota(changes.tags);
+  assertMetadataQuota(propertiesAfter(image.properties, changes), changes.tags ?? image.tags);
   await updateImage(ctx.db, image.id, changes, timestamp(ctx.clock));
   return reload(ctx, image.id);
+}
+
+/** The image's free-form properties once `changes` are applied. */
+function propertiesAfter(properties: Readonly<Record<string, string>>, changes: ImageChanges) {
+  const after = { ...properties, ...changes.setProperties };
+  for (const name of changes.removeProperties ?? []) delete after[name];
+  return after;
 }
 
 /** Deletes an image (its ID is never reused); a protected one must be unprotected first. */

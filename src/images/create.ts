@@ -12,7 +12,7 @@ import { timestamp } from '../store/clock.js';
 import { findProject } from '../store/identity.js';
 import { insertImage, isImageIdTaken, newImageRow, type ImageRecord } from '../store/images.js';
 import type { RegionContext } from '../region/context.js';
-import { assertTagQuota } from './tags.js';
+import { assertNewImageFits } from './quotas.js';
 
 /** The fields of a new image, as the caller gave them (undefined: the default). */
 export interface ImageCreation {
@@ -70,7 +70,7 @@ export async function createImage(
     principal,
   );
   const tags = fields.tags ?? [];
-  assertTagQuota(tags);
+  await assertNewImageFits(ctx, owner, fields.properties, tags);
   const row = newImageRow(
     {
       id,

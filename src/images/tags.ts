@@ -9,14 +9,7 @@ import { timestamp } from '../store/clock.js';
 import { addTag, countTags, removeTag } from '../store/images.js';
 import type { RegionContext } from '../region/context.js';
 import { loadChangeableImage } from './access.js';
-
-/** Glance's default image tag limit (image_tag_quota). */
-export const MAX_TAGS = 128;
-
-/** Refuses a tag list over the quota (413 LIMIT_EXCEEDED, as Glance; repeated tags count once). */
-export function assertTagQuota(tags: readonly string[]): void {
-  if (new Set(tags).size > MAX_TAGS) throw new FerryError('LIMIT_EXCEEDED', `At most ${MAX_TAGS} tags.`);
-}
+import { MAX_TAGS, assertMetadataQuota } from './quotas.js';
 
 /** Adds the tag to the image (nothing to do if it has it) or removes it (NOT_FOUND if it has not). */
 export async function setImageTag(
@@ -40,5 +33,6 @@ export async function setImageTag(
   if (!image.tags.includes(tag) && (await countTags(ctx.db, image.id)) >= MAX_TAGS) {
     throw new FerryError('LIMIT_EXCEEDED', `An image may carry at most ${MAX_TAGS} tags.`);
   }
+  if (!image.tags.includes(tag)) assertMetadataQuota(image.properties, [...image.tags, tag]);
   await addTag(ctx.db, image.id, tag, now);
 }

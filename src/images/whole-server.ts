@@ -16,7 +16,7 @@ import { insertBackups, listBackupsOfImage, vaultUsedBytes, type BackupRow } fro
 import type { RegionContext } from '../region/context.js';
 import { loadOwnedImage, loadVisibleImage } from './access.js';
 import { openDataRead, type DataRead } from './download.js';
-import { assertTagQuota } from './tags.js';
+import { assertNewImageFits } from './quotas.js';
 import { loadVault } from './vaults.js';
 
 export interface WholeServerCreation {
@@ -63,7 +63,11 @@ export async function createWholeServerImage(
   const total = disks.reduce((sum, disk) => sum + disk.size!, 0);
   checkVaultSpace(vault, await vaultUsedBytes(ctx.db, vault.id), total);
   const tags = fields.tags ?? [];
-  assertTagQuota(tags);
+  const properties = {
+    __whole_image: 'true',
+    ...(fields.description ? { description: fields.description } : {}),
+  };
+  await assertNewImageFits(ctx, principal.projectId, properties, tags);
 
   const now = timestamp(ctx.clock);
   const system = disks[0]!;
@@ -90,7 +94,7 @@ export async function createWholeServerImage(
       now,
     ),
     tags,
-    { __whole_image: 'true', ...(fields.description ? { description: fields.description } : {}) },
+    properties,
   );
   const backups = disks.map((disk, index): BackupRow => ({
     id: newUuid(),

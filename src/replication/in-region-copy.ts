@@ -16,6 +16,7 @@ import { recordAccountChunks } from '../store/account-chunks.js';
 import { insertImage } from '../store/images.js';
 import { insertJob, newJobRow } from '../store/jobs.js';
 import { findMember } from '../store/members.js';
+import { assertNewImageFits } from '../images/quotas.js';
 import type { RegionContext } from '../region/context.js';
 import { jobOrigin } from './job-origin.js';
 
@@ -71,13 +72,15 @@ export async function copyInRegion(
       `Image ${image.id} is larger than ${ctx.replication.limits.maxImageBytes} bytes.`,
     );
   }
+  const { tags, properties: sourceProperties, ...row } = image;
+  const properties = copyProperties(sourceProperties, request.description);
+  await assertNewImageFits(ctx, principal.projectId, properties, tags);
   // The copy's account now holds the source's chunks (see store/account-chunks.ts).
   const manifest = await ctx.chunks.getManifest(image.manifest_digest as Digest);
   await recordAccountChunks(ctx.db, principal.accountId, distinctDigests(manifest));
   const now = timestamp(ctx.clock);
   const jobId = newHexId<string>();
   const copyId = newUuid<string>();
-  const { tags, properties, ...row } = image;
   await insertImage(
     ctx.db,
     {
@@ -97,7 +100,7 @@ export async function copyInRegion(
       replication_job_id: jobId,
     },
     tags,
-    copyProperties(properties, request.description),
+    properties,
   );
   await insertJob(
     ctx.db,

@@ -15,6 +15,7 @@ import { timestamp } from '../store/clock.js';
 import { findAccount, findAgencyByName, findProject, findProjectByName } from '../store/identity.js';
 import { deleteImage, insertImage, newImageRow } from '../store/images.js';
 import { deleteJob, findJob, insertJob, newJobRow, updateJob, type JobRow } from '../store/jobs.js';
+import { assertNewImageFits } from '../images/quotas.js';
 import type { RegionContext } from '../region/context.js';
 import type { JobState, ReplicaRequest } from './peer-api.js';
 
@@ -84,6 +85,8 @@ export async function createReplica(
       );
     }
   }
+  const properties = copyProperties(req.image.properties, req.description);
+  await assertNewImageFits(ctx, project.id, properties, req.image.tags);
 
   const now = timestamp(ctx.clock);
   const imageId = newUuid<string>();
@@ -147,7 +150,7 @@ export async function createReplica(
         now,
       ),
       req.image.tags,
-      copyProperties(req.image.properties, req.description),
+      properties,
     );
     // The disks' backups, `creating` until the transfer ends: their place in the vault is taken now, and their
     // manifests are garbage-collection roots while their chunks arrive.

@@ -63,7 +63,13 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export async function openDatabase(config: DatabaseConfig): Promise<Db> {
   const db = config.kind === 'sqlite' ? openSqlite(config.file) : await openPostgres(config);
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+    // Kysely looks for its migration tables in every schema unless told which: a second region on the same
+    // PostgreSQL server (its own schema) would find the first one's and never make its own.
+    ...(config.kind === 'postgres' && config.schema ? { migrationTableSchema: config.schema } : {}),
+  });
   const { error } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();

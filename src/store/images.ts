@@ -196,6 +196,16 @@ export async function countTags(db: Db, id: string): Promise<number> {
   return Number(row.n);
 }
 
+/** The images `owner` holds in this region, whatever their status (deleted ones are gone from the table). */
+export async function countOwnedImages(db: Db, owner: string): Promise<number> {
+  const row = await db
+    .selectFrom('images')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('owner', '=', owner)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /**
  * Deletes the image row with its tags, properties and members, and records its ID as deleted so that it is
  * never issued again (see `isImageIdTaken`).

@@ -7,6 +7,10 @@ import type { TestContext } from 'node:test';
 import { startLocal, type LocalDeployment } from '../../src/deploy/local.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { DatabaseConfig } from '../../src/store/db.js';
+import { testPostgresUrl, type DialectName } from './db.js';
 import { makeTempDir } from './tmp.js';
 import type { ImageSettings, RegionLimits } from '../../src/config/limits.js';
 import type { ReplicationSettings } from '../../src/config/replication.js';
@@ -31,12 +35,15 @@ export async function startTestDeployment(
   replication: Partial<ReplicationSettings> = {},
   limits: Partial<RegionLimits> = {},
   images: Partial<ImageSettings> = {},
+  dialect: DialectName = 'sqlite',
 ): Promise<TestDeployment> {
   // Hooks run in the order they are added: the deployment must stop before its folder is removed.
   const stop: Array<() => Promise<void>> = [];
   t.after(() => stop.pop()?.());
   const dataDir = await makeTempDir(t);
+  const database = dialect === 'postgres' ? await postgresSchemas(t) : undefined;
   const deployment = await startLocal({
+    ...(database ? { database } : {}),
     dataDir,
     basePort: 0,
     regions,
@@ -63,6 +70,28 @@ export async function startTestDeployment(
     admin,
     url: (region) =>
       (region ? deployment.regions.find((r) => r.name === region)! : deployment.regions[0]!).url,
+  };
+}
+
+/**
+ * Each region's database as a PostgreSQL schema of its own on FERRY_TEST_PG, dropped after the test (after
+ * the deployment has stopped: this hook is added after the one that stops it).
+ */
+async function postgresSchemas(t: TestContext): Promise<(region: string) => DatabaseConfig> {
+  const url = testPostgresUrl();
+  if (!url) throw new Error('FERRY_TEST_PG is unset: run this PostgreSQL case with it set.');
+  const prefix = `t_${randomBytes(6).toString('hex')}`;
+  const schemas: string[] = [];
+  t.after(async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    for (const schema of schemas) await client.query(`drop schema if exists ${schema} cascade`);
+    await client.end();
+  });
+  return (region) => {
+    const schema = `${prefix}_${region.replace(/-/g, '_')}`;
+    schemas.push(schema);
+    return { kind: 'postgres', url, schema, maxConnections: 8 };
   };
 }
 

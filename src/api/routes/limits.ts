@@ -11,7 +11,7 @@ import {
   MAX_WHOLE_SERVER_MEMBERS,
   MIN_VAULT_GIB,
 } from '../../domain/vault.js';
-import { MAX_TAGS } from '../../images/tags.js';
+import { MAX_METADATA_BYTES, MAX_PROPERTIES, MAX_TAGS } from '../../images/quotas.js';
 import { CLIENT_TOKEN_TTL_MS } from '../../replication/client-tokens.js';
 import type { RegionContext } from '../../region/context.js';
 import type { LimitsView } from '../schemas/limits.js';
@@ -27,6 +27,9 @@ export function registerLimitRoutes(app: FastifyInstance, ctx: RegionContext): v
     max_disks_per_whole_server_image: MAX_WHOLE_SERVER_DISKS,
     vault_size_gib: { min: MIN_VAULT_GIB, max: MAX_VAULT_GIB },
     max_tags_per_image: MAX_TAGS,
+    max_properties_per_image: MAX_PROPERTIES,
+    max_metadata_bytes_per_image: MAX_METADATA_BYTES,
+    max_images_per_project: ctx.limits.maxImagesPerProject,
     max_concurrent_uploads_per_account: ctx.limits.maxConcurrentUploadsPerAccount,
     client_token_ttl_seconds: CLIENT_TOKEN_TTL_MS / 1000,
   }));

@@ -21,6 +21,12 @@ export const LimitsView = Type.Object({
   /** A vault's capacity bounds, GiB. */
   vault_size_gib: Type.Object({ min: Type.Integer(), max: Type.Integer() }),
   max_tags_per_image: Type.Integer(),
+  /** Free-form properties of one image (Glance's image_property_quota). */
+  max_properties_per_image: Type.Integer(),
+  /** UTF-8 bytes of one image's property names and values and tags together. */
+  max_metadata_bytes_per_image: Type.Integer(),
+  /** Images one project may hold in this region. */
+  max_images_per_project: Type.Integer(),
   /** Uploads one account may run at once in one region process. */
   max_concurrent_uploads_per_account: Type.Integer(),
   /** How long a client token (`client_token`, `X-Client-Token`) is remembered. */

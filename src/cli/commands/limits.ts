@@ -29,6 +29,8 @@ export function registerLimitsCommand(program: Command): void {
             `disks per whole-server image            ${limits.max_disks_per_whole_server_image}`,
             `vault size                              ${limits.vault_size_gib.min} to ${limits.vault_size_gib.max} GiB`,
             `tags per image                          ${limits.max_tags_per_image}`,
+            `properties per image                    ${limits.max_properties_per_image} (with the tags, ${formatBytes(limits.max_metadata_bytes_per_image)} at most)`,
+            `images per project                      ${limits.max_images_per_project}`,
             `uploads at once per account             ${limits.max_concurrent_uploads_per_account}`,
             `client tokens remembered for            ${limits.client_token_ttl_seconds / 3600} hours`,
           ].join('\n'),
