@@ -16,6 +16,8 @@ import { registerAuth } from './auth.js';
 import { registerOpenApi } from './openapi.js';
 import { formatSchemaError } from './schema-errors.js';
 import { answerExpectContinue } from './expect-continue.js';
+import { answerOnSocket } from './socket-answer.js';
+import { guardSlowClients } from './slow-clients.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
 import { registerBccRoutes } from './routes/bcc.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -84,12 +86,7 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
     return;
   }
   const { code, message } = describeClientError(error.code, imageUploadingOn(socket));
-  const body = JSON.stringify(errorBody(code, message));
-  const { status, title } = ERROR_CODES[code];
-  socket.end(
-    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  answerOnSocket(socket, code, message);
 }
 
 function describeClientError(
@@ -220,6 +217,7 @@ export async function createRegionServer(
   });
 
   answerExpectContinue(app);
+  guardSlowClients(app, ctx.limits);
   // Before the token check: a preflight carries no token.
   await registerCors(app, ctx);
   await registerOpenApi(app, ctx.region);

@@ -32,6 +32,20 @@ export interface RegionLimits {
   maxConcurrentUploads: number;
   /** Uploads one account runs at once in this region process (default: 8), so one account cannot take them all. */
   maxConcurrentUploadsPerAccount: number;
+  /**
+   * An upload slower than this on average, once `uploadGraceMs` has passed, is cut off (default: 8 KiB/s):
+   * a trickle that never idles long enough for the idle timeout must not hold its slot for ever (Apache's
+   * mod_reqtimeout `MinRate`).
+   */
+  uploadMinBytesPerSecond: number;
+  /** How long an upload may start slowly before its rate is held to `uploadMinBytesPerSecond` (default: 60 s). */
+  uploadGraceMs: number;
+  /** Every other request must arrive whole, body included, within this (default: 30 s); api/slow-clients.ts. */
+  requestTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed (default: 120 s). */
+  idleSocketTimeoutMs: number;
+  /** Connections one client address may hold open at once (default: 128). */
+  maxConnectionsPerClient: number;
   /** Images one project may hold in the region (default: 10,000); more are refused 413 LIMIT_EXCEEDED. */
   maxImagesPerProject: number;
 }
@@ -48,6 +62,11 @@ export const DEFAULT_LIMITS: RegionLimits = {
   maxConcurrentUploads: 32,
   maxConcurrentUploadsPerAccount: 8,
   maxImagesPerProject: 10_000,
+  uploadMinBytesPerSecond: 8 * 1024,
+  uploadGraceMs: 60 * 1000,
+  requestTimeoutMs: 30 * 1000,
+  idleSocketTimeoutMs: 120 * 1000,
+  maxConnectionsPerClient: 128,
 };
 
 /** How the region treats image data it is given (`images` in the settings file). */

@@ -20,6 +20,7 @@ import { openDiskRead } from '../../images/whole-server.js';
 import { DiskParams } from '../schemas/vault.js';
 import { uploadImageData } from '../../images/upload.js';
 import { IMAGE_DATA_MEDIA_TYPE, mediaTypeOf } from '../media-type.js';
+import { STREAMS_BODY, watchUploadRate } from '../slow-clients.js';
 import { sendContinue } from '../expect-continue.js';
 import { parseRange } from '../range.js';
 import { takeBody } from '../socket-body.js';
@@ -69,7 +70,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
 
   app.put<{ Params: IdParams }>(
     '/v2/images/:id/file',
-    { onRequest: requireOctetStream, config: { continueInHandler: true } },
+    { onRequest: requireOctetStream, config: { continueInHandler: true, ...STREAMS_BODY } },
     async (request, reply) => {
       const principal = principalOf(request);
       const image = await loadOwnedImage(ctx, principal, request.params.id);
@@ -98,6 +99,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
       // connection is closed.
       const stalled = new AbortController();
       let unmark: (() => void) | undefined;
+      let unwatch: (() => void) | undefined;
       try {
         await uploadImageData(ctx, principal, image, diskFormat, {
           openBody: () => {
@@ -110,6 +112,14 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
                 ),
               ),
             );
+            unwatch = watchUploadRate(request.raw.socket, ctx.limits, (why) =>
+              stalled.abort(
+                new FerryError(
+                  'UPLOAD_TOO_SLOW',
+                  `${why}; the upload is cut off and image ${image.id} is killed.`,
+                ),
+              ),
+            );
             unmark = markUploading(request.raw.socket, image.id);
             sendContinue(request, reply); // every check passed: the client may send the data now
             // A Content-Length body is read from the socket into the ingest's ring (socket-body.ts); the HTTP
@@ -119,7 +129,11 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
             return body ?? (request.body as Readable);
           },
           signal: stalled.signal,
-          onBodyRead: () => request.raw.socket.setTimeout(0), // what is left is Ferry's work
+          onBodyRead: () => {
+            // What is left is Ferry's work.
+            request.raw.socket.setTimeout(0);
+            unwatch?.();
+          },
           log: request.log,
         });
         return await reply.code(204).send();
@@ -128,6 +142,7 @@ export function registerImageFileRoutes(app: FastifyInstance, ctx: RegionContext
         if (unmark !== undefined) reply.header('connection', 'close');
         throw error;
       } finally {
+        unwatch?.();
         unmark?.();
         slot?.release();
       }
