@@ -18,6 +18,7 @@ import { formatSchemaError } from './schema-errors.js';
 import { answerExpectContinue } from './expect-continue.js';
 import { answerOnSocket } from './socket-answer.js';
 import { guardSlowClients } from './slow-clients.js';
+import { refuseNulCharacters } from './nul-characters.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
 import { registerBccRoutes } from './routes/bcc.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -218,6 +219,7 @@ export async function createRegionServer(
 
   answerExpectContinue(app);
   guardSlowClients(app, ctx.limits);
+  refuseNulCharacters(app);
   // Before the token check: a preflight carries no token.
   await registerCors(app, ctx);
   await registerOpenApi(app, ctx.region);

@@ -5,6 +5,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { FerryError } from '../domain/errors.js';
+import { assertNoControlCharacters } from '../domain/image.js';
 import { ADDITIONAL_PROPERTY, READ_ONLY_NAMES, WRITABLE_PROPERTIES } from './schemas/image-schema.js';
 
 const ajv = new Ajv({ allErrors: false, strict: false });
@@ -34,6 +35,7 @@ export function isWritableCore(name: string): name is keyof typeof WRITABLE_PROP
 
 /** Checks that a caller may set or remove a property called `name`; throws FORBIDDEN or VALIDATION_FAILED. */
 export function assertPropertyName(name: string): void {
+  assertNoControlCharacters('A property name', name);
   if (READ_ONLY_NAMES.has(name)) {
     throw new FerryError('FORBIDDEN', `Attribute '${name}' is read-only.`);
   }
@@ -55,5 +57,8 @@ export function assertPropertyValue(name: string, value: unknown): void {
     throw new FerryError('VALIDATION_FAILED', `Invalid value for '${name}': ${problem}${kind}.`, {
       property: name,
     });
+  }
+  for (const text of [value].flat()) {
+    if (typeof text === 'string') assertNoControlCharacters(`'${name}'`, text);
   }
 }

@@ -39,12 +39,29 @@ export interface Printer {
   warn(text: string): void;
 }
 
-/** A cell's text: empty for null, JSON for objects and lists. */
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with its control characters (C0, DEL, C1) written as escapes (`\n`, `\x1b`, `\u009b`): a name
+ * another account chose (an image shared with you) must not move the cursor, recolour or clear the
+ * terminal, or forge a line of the table. `keepLineBreaks` for text whose lines Ferry wrote itself.
+ */
+export function printable(text: string, keepLineBreaks = false): string {
+  return text.replace(/\p{Cc}/gu, (c) => {
+    if (keepLineBreaks && c === '\n') return c;
+    const code = c.codePointAt(0)!;
+    return (
+      ESCAPES[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`)
+    );
+  });
+}
+
+/** A cell's text: empty for null, JSON for objects and lists; control characters escaped. */
 export function cellText(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'object')
     return Array.isArray(value) ? value.map(cellText).join(', ') : JSON.stringify(value);
-  return String(value);
+  return printable(String(value));
 }
 
 /** Columns aligned with two spaces between them, a header line first; no trailing spaces. */
@@ -80,7 +97,7 @@ export function createPrinter(options: {
       else if (options.quiet) {
         if (ids.length > 0) write(ids.join('\n'));
       } else {
-        const text = human();
+        const text = printable(human(), true);
         if (text !== '') write(text);
       }
     },
@@ -106,7 +123,7 @@ export function createPrinter(options: {
         human: () =>
           renderTable(
             ['Field', 'Value'],
-            fields.map((f) => [f, cellText(object[f])]),
+            fields.map((f) => [printable(f), cellText(object[f])]),
           ),
       });
     },

@@ -72,3 +72,6 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   webhookAttempts: 8,
   runWorker: true,
 };
+
+/** Highest bandwidth cap a job takes (100 GiB/s, past any link): a bound, so that 1e308 is no "integer" cap. */
+export const MAX_BANDWIDTH_LIMIT = 100 * 1024 ** 3;

@@ -63,6 +63,20 @@ export function canTransition(from: ImageStatus, to: ImageStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/**
+ * Control characters (C0, DEL, C1): never in an image's name, tags or properties, which other accounts see
+ * when the image is shared and terminals print (an escape sequence in a name would run in the reader's
+ * terminal; a line break would forge a line of `ferry image list`). IMS refuses them in names likewise.
+ */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/** Refuses `value` if it holds a control character; `what` names it in the message. */
+export function assertNoControlCharacters(what: string, value: string): void {
+  if (CONTROL_CHARACTER.test(value)) {
+    throw new FerryError('VALIDATION_FAILED', `${what} must not contain control characters.`);
+  }
+}
+
 /** The image type a new image gets when the caller names none. */
 export function defaultImageType(diskFormat: string | null): ImageType {
   return diskFormat === 'iso' ? 'iso' : 'system-disk';

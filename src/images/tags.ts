@@ -3,7 +3,7 @@
  * @module
  */
 import { FerryError } from '../domain/errors.js';
-import { MAX_NAME_LENGTH } from '../domain/image.js';
+import { assertNoControlCharacters, MAX_NAME_LENGTH } from '../domain/image.js';
 import type { Principal } from '../identity/tokens.js';
 import { timestamp } from '../store/clock.js';
 import { addTag, countTags, removeTag } from '../store/images.js';
@@ -30,6 +30,7 @@ export async function setImageTag(
   if (tag.length === 0 || tag.length > MAX_NAME_LENGTH) {
     throw new FerryError('VALIDATION_FAILED', `Tags must be 1 to ${MAX_NAME_LENGTH} characters long.`);
   }
+  assertNoControlCharacters('A tag', tag);
   if (!image.tags.includes(tag) && (await countTags(ctx.db, image.id)) >= MAX_TAGS) {
     throw new FerryError('LIMIT_EXCEEDED', `An image may carry at most ${MAX_TAGS} tags.`);
   }

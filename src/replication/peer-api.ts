@@ -10,7 +10,7 @@
  * @module
  */
 import { Type, type Static } from 'typebox';
-import { MAX_CHUNKS_PER_REQUEST } from '../config/replication.js';
+import { MAX_BANDWIDTH_LIMIT, MAX_CHUNKS_PER_REQUEST } from '../config/replication.js';
 import { JOB_STATUSES } from '../domain/job.js';
 import { nullable, oneOf } from '../lib/schema.js';
 import type { RegionClient } from './region-client.js';
@@ -132,7 +132,7 @@ export const ReplicaRequest = Type.Object({
   name: Type.String({ minLength: 1 }),
   description: Type.String(),
   grant_secret: Type.String({ minLength: 1 }),
-  bandwidth_limit: nullable(Type.Integer({ minimum: 1 })),
+  bandwidth_limit: nullable(Type.Integer({ minimum: 1, maximum: MAX_BANDWIDTH_LIMIT })),
   /** Projects of the destination region to share the replica with once it is active. */
   share_with: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 128 })),
   image: Type.Object({
@@ -187,7 +187,13 @@ export const ChunkBatchRequest = Type.Object({
     description: `1 to ${MAX_CHUNKS_PER_REQUEST} SHA-256 digests of the granted image.`,
   }),
   bytes_per_second: Type.Optional(
-    nullable(Type.Integer({ minimum: 1024, description: 'an integer ≥ 1024, or null.' })),
+    nullable(
+      Type.Integer({
+        minimum: 1024,
+        maximum: MAX_BANDWIDTH_LIMIT,
+        description: `an integer from 1024 to ${MAX_BANDWIDTH_LIMIT}, or null.`,
+      }),
+    ),
   ),
 });
 export type ChunkBatchRequest = Static<typeof ChunkBatchRequest>;

@@ -6,6 +6,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { JOB_STATUSES, JOB_TYPES } from '../../domain/job.js';
+import { MAX_BANDWIDTH_LIMIT } from '../../config/replication.js';
 import { MAX_COPY_NAME_LENGTH } from '../../domain/replication-rules.js';
 import { nullable, oneOf } from './common.js';
 
@@ -76,7 +77,8 @@ const copyFields = {
   bandwidth_limit: Type.Optional(
     Type.Integer({
       minimum: MIN_BANDWIDTH_LIMIT,
-      description: `an integer number of bytes per second, at least ${MIN_BANDWIDTH_LIMIT} (128 KiB/s).`,
+      maximum: MAX_BANDWIDTH_LIMIT,
+      description: `an integer number of bytes per second from ${MIN_BANDWIDTH_LIMIT} (128 KiB/s) to ${MAX_BANDWIDTH_LIMIT} (100 GiB/s).`,
     }),
   ),
   // Ferry's extensions, after IMS's fields.
