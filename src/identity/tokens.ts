@@ -99,7 +99,11 @@ export async function issueToken(
   return issued;
 }
 
-/** Resolves a secret to its principal, or throws UNAUTHORIZED (unknown, expired or revoked: one message). */
+/**
+ * Resolves a secret to its principal, or throws UNAUTHORIZED (unknown, expired or revoked: one message), or
+ * USER_DISABLED for a valid token of a user an administrator disabled (its holder knows the secret already,
+ * so saying why leaks nothing, and tells them whom to ask).
+ */
 export async function authenticate(db: Db, clock: Clock, secret: string): Promise<Principal> {
   const token = await findTokenByHash(db, hashSecret(secret));
   const now = timestamp(clock);
@@ -109,6 +113,12 @@ export async function authenticate(db: Db, clock: Clock, secret: string): Promis
   const [user, project] = await Promise.all([findUser(db, token.user_id), findProject(db, token.project_id)]);
   if (!user || !project) {
     throw new FerryError('UNAUTHORIZED', 'The token is unknown, expired or revoked. Ask for a new token.');
+  }
+  if (user.enabled === 0) {
+    throw new FerryError(
+      'USER_DISABLED',
+      `User ${user.name} is disabled: ask an administrator to enable it.`,
+    );
   }
   return {
     tokenId: token.id,
