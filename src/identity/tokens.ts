@@ -113,7 +113,10 @@ export async function authenticate(db: Db, clock: Clock, secret: string): Promis
   if (!user || !project) throw refused();
   // Before revocation: disabling a user revokes their tokens too, and the holder should learn why.
   if (user.enabled === 0) {
-    throw new FerryError('USER_DISABLED', `User ${user.name} is disabled: ask an administrator to enable it.`);
+    throw new FerryError(
+      'USER_DISABLED',
+      `User ${user.name} is disabled: ask an administrator to enable it.`,
+    );
   }
   if (token.revoked_at !== null || token.expires_at <= timestamp(clock)) throw refused();
   return {
