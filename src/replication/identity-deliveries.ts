@@ -65,7 +65,8 @@ export async function changeEverywhere<T>(
       secret_hash: done.change.secret_hash ?? null,
       changed_at: done.change.changed_at,
       attempts: 0,
-      next_at: created,
+      // Sent at once below; the periodic task leaves it alone meanwhile, and takes it after a crash.
+      next_at: new Date(Date.parse(created) + ctx.replication.identityRetryBaseMs).toISOString(),
       last_error: null,
       created_at: created,
     }));

@@ -141,7 +141,7 @@ function registerAccountCommands(admin: Command): void {
         human: () =>
           [
             `Account ${detail.name} (${detail.id}), created ${detail.created_at}`,
-            `Users: ${detail.users.map((u) => `${u.name} (${u.id}${u.is_admin ? ', admin' : ''})`).join(', ') || 'none'}`,
+            `Users: ${detail.users.map((u) => `${u.name} (${u.id}${u.is_admin ? ', admin' : ''}${u.enabled === false ? ', disabled' : ''})`).join(', ') || 'none'}`,
             `Projects in ${client.region ?? 'this region'}: ${detail.projects.map((p) => `${p.name} (${p.id})`).join(', ') || 'none'}`,
           ].join('\n'),
       });
