@@ -94,6 +94,22 @@ export const ROUTE_DOCS: Record<string, { summary: string; tag: string }> = {
   'POST /v1/admin/accounts/:id/users': { summary: 'Create a user in an account', tag: ADMIN },
   'POST /v1/admin/accounts/:id/projects': { summary: 'Create a project in this region', tag: ADMIN },
   'POST /v1/admin/users/:id/tokens': { summary: 'Issue a token for a user', tag: ADMIN },
+  'GET /v1/admin/users/:id/tokens': {
+    summary: "List a user's tokens here, and the changes other regions have not acknowledged yet",
+    tag: ADMIN,
+  },
+  'DELETE /v1/admin/users/:id/tokens/:token': {
+    summary: "Revoke a user's token in every region, and the tokens made with it",
+    tag: ADMIN,
+  },
+  'DELETE /v1/admin/users/:id/tokens': {
+    summary: 'Revoke every token issued to a user so far, in every region',
+    tag: ADMIN,
+  },
+  'PATCH /v1/admin/users/:id': {
+    summary: 'Disable a user (its tokens are revoked and refused) or enable it, in every region',
+    tag: ADMIN,
+  },
   'POST /v1/admin/gc': { summary: "Collect the chunk store's garbage now", tag: ADMIN },
   'POST /v1/admin/scrub': { summary: 'Re-verify every stored chunk now', tag: ADMIN },
   'GET /v1/admin/runtime': { summary: "This region process's memory and event-loop delay", tag: ADMIN },

@@ -16,7 +16,7 @@ export interface AccountView {
 }
 
 export interface AccountDetail extends AccountView {
-  users: Array<{ id: string; name: string; is_admin: boolean; created_at: string }>;
+  users: Array<{ id: string; name: string; is_admin: boolean; enabled: boolean; created_at: string }>;
   projects: Array<{ id: string; name: string; region: string; created_at: string }>;
 }
 
@@ -46,4 +46,19 @@ export async function resolveAccountId(client: FerryClient, ref: string): Promis
   const account = accounts.find((a) => a.name === ref);
   if (!account) throw new UsageError(`no account named ${ref}; see \`ferry admin account list\``);
   return account.id;
+}
+
+/** A user's id from its id, or from its name in `account` (an id or name); a name without an account is refused. */
+export async function resolveUserId(
+  client: FerryClient,
+  ref: string,
+  accountRef: string | undefined,
+): Promise<string> {
+  if (HEX_ID.test(ref) && accountRef === undefined) return ref;
+  if (accountRef === undefined) throw new UsageError('give --account with a user name, or the user ID');
+  const accountId = await resolveAccountId(client, accountRef);
+  const detail = await client.request<AccountDetail>('GET', `/v1/admin/accounts/${accountId}`);
+  const user = detail.users.find((u) => u.id === ref || u.name === ref);
+  if (!user) throw new UsageError(`account ${detail.name} has no user ${ref}`);
+  return user.id;
 }

@@ -49,6 +49,16 @@ export interface ReplicationSettings {
   webhookRetryBaseMs: number;
   /** Tries per delivery before it is given up as failed (default: 8). */
   webhookAttempts: number;
+  /** How often identity changes owed to other regions (a revoked token, a disabled user) are sent (default: 1 s). */
+  identityDeliveryIntervalMs: number;
+  /** First delay before a failed identity delivery is sent again (default: 2 s; doubles each time). */
+  identityRetryBaseMs: number;
+  /**
+   * Longest delay between tries of an identity delivery (default: 1 minute): a region back from an outage may
+   * accept a revoked token for up to this long. Never given up: a revocation must reach every region, however
+   * long one is down.
+   */
+  identityRetryMaxMs: number;
   /** Start the job worker in this process (default: true). */
   runWorker: boolean;
 }
@@ -70,6 +80,9 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   webhookIntervalMs: 1000,
   webhookRetryBaseMs: 2000,
   webhookAttempts: 8,
+  identityDeliveryIntervalMs: 1000,
+  identityRetryBaseMs: 2000,
+  identityRetryMaxMs: 60_000,
   runWorker: true,
 };
 

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   UPLOAD_TOO_SLOW: { status: 408, title: 'Request Timeout' },
   REQUEST_TIMEOUT: { status: 408, title: 'Request Timeout' },
   UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
+  USER_DISABLED: { status: 401, title: 'Unauthorized' },
   FORBIDDEN: { status: 403, title: 'Forbidden' },
   IMAGE_PROTECTED: { status: 403, title: 'Forbidden' },
   IMAGE_FROZEN: { status: 403, title: 'Forbidden' },

@@ -99,17 +99,26 @@ export async function issueToken(
   return issued;
 }
 
-/** Resolves a secret to its principal, or throws UNAUTHORIZED (unknown, expired or revoked: one message). */
+/**
+ * Resolves a secret to its principal, or throws UNAUTHORIZED (unknown, expired or revoked: one message), or
+ * USER_DISABLED for a known token of a user an administrator disabled, revoked or not (its holder knows the
+ * secret already, so saying why leaks nothing, and tells them whom to ask).
+ */
 export async function authenticate(db: Db, clock: Clock, secret: string): Promise<Principal> {
+  const refused = () =>
+    new FerryError('UNAUTHORIZED', 'The token is unknown, expired or revoked. Ask for a new token.');
   const token = await findTokenByHash(db, hashSecret(secret));
-  const now = timestamp(clock);
-  if (!token || token.revoked_at !== null || token.expires_at <= now) {
-    throw new FerryError('UNAUTHORIZED', 'The token is unknown, expired or revoked. Ask for a new token.');
-  }
+  if (!token) throw refused();
   const [user, project] = await Promise.all([findUser(db, token.user_id), findProject(db, token.project_id)]);
-  if (!user || !project) {
-    throw new FerryError('UNAUTHORIZED', 'The token is unknown, expired or revoked. Ask for a new token.');
+  if (!user || !project) throw refused();
+  // Before revocation: disabling a user revokes their tokens too, and the holder should learn why.
+  if (user.enabled === 0) {
+    throw new FerryError(
+      'USER_DISABLED',
+      `User ${user.name} is disabled: ask an administrator to enable it.`,
+    );
   }
+  if (token.revoked_at !== null || token.expires_at <= timestamp(clock)) throw refused();
   return {
     tokenId: token.id,
     userId: user.id,

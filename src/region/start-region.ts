@@ -24,6 +24,7 @@ import { startPeriodicScrub } from './periodic-scrub.js';
 import { startAbandonedUploadSweep } from './abandoned-uploads.js';
 import { startStorageUsageSampler } from './storage-usage.js';
 import { startWebhookSender } from './webhook-sender.js';
+import { startIdentityDeliverySender } from './identity-delivery-sender.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../config/storage.js';
@@ -120,6 +121,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
   const uploadSweep = startAbandonedUploadSweep(ctx, app.log);
   const storageSampler = startStorageUsageSampler(ctx, app.log);
   const webhookSender = startWebhookSender(ctx, app.log);
+  const identitySender = startIdentityDeliverySender(ctx, app.log);
   const address = app.server.address();
   let closing: Promise<void> | undefined;
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
@@ -137,6 +139,7 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
         await uploadSweep.stop();
         await storageSampler.stop();
         await webhookSender.stop();
+        await identitySender.stop();
         await app.close();
         ctx.regions.close();
         await ctx.blobs.close?.();

@@ -46,6 +46,8 @@ export const PEER_CALLS = {
   copyToken: call('POST', '/internal/v1/tokens'),
   /** A token revoked in the caller's region. */
   revokeToken: call('POST', '/internal/v1/tokens/revoke'),
+  /** A user's tokens revoked, or the user disabled or enabled, in the caller's region. */
+  identityChange: call('POST', '/internal/v1/identity/changes'),
   /** The source asks the destination for the replica and its job. */
   createReplica: call('POST', '/internal/v1/replicas'),
   /** The source reads the job's state at the destination. */
@@ -79,6 +81,20 @@ export type TokenCopy = Static<typeof TokenCopy>;
 
 export const TokenRevocation = Type.Object({ user_id: Type.String(), secret_hash: SecretHash });
 export type TokenRevocation = Static<typeof TokenRevocation>;
+
+/** Identity changes one region sends the others (replication/identity-deliveries.ts). */
+export const USER_CHANGE_KINDS = ['user_tokens_revoked', 'user_disabled', 'user_enabled'] as const;
+
+/**
+ * A change to a user made in the caller's region at `changed_at` (its clock): tokens issued up to then are
+ * revoked (`user_tokens_revoked`, and `user_disabled` too), and the latest enable or disable wins.
+ */
+export const UserChange = Type.Object({
+  kind: oneOf(USER_CHANGE_KINDS),
+  user_id: Type.String({ maxLength: 64 }),
+  changed_at: Timestamp,
+});
+export type UserChange = Static<typeof UserChange>;
 
 export const RunningJobsQuery = Type.Object({ user_id: Type.String({ maxLength: 64 }) });
 export type RunningJobsQuery = Static<typeof RunningJobsQuery>;

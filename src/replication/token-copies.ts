@@ -2,7 +2,8 @@
  * A token's secret in every region. Identity is global but each region keeps its own copy (see
  * provision.ts), and a token is a row per region, each acting in that region's project. A token issued in one
  * region is copied to the others through the region-to-region API, and a revocation follows the same way, so
- * a token works, and stops working, everywhere at once.
+ * a token works, and stops working, everywhere at once. A copy that could not be made is not retried (the answer
+ * lists where the token works); a revocation is, until every region has it (identity-deliveries.ts).
  *
  * Which project a copy acts in: for a token made with a token, the project its parent acts in there (so it
  * works wherever its parent works, never longer); for a token an administrator issues, the user's project of
@@ -25,7 +26,8 @@ import {
   type Token,
 } from '../store/identity.js';
 import type { RegionContext } from '../region/context.js';
-import { PEER_CALLS, peerRegions, type PeerCall, type TokenCopy, type TokenRevocation } from './peer-api.js';
+import { changeEverywhere } from './identity-deliveries.js';
+import { PEER_CALLS, peerRegions, type PeerCall, type TokenCopy } from './peer-api.js';
 
 /** What another region needs to store its copy of a new token (never the secret, only its SHA-256). */
 export type { TokenCopy };
@@ -68,12 +70,6 @@ export async function copyTokenToPeers(
   return spread;
 }
 
-/** Revokes the secret in every other region; resolves the regions that could not be reached. */
-export async function revokeTokenInPeers(ctx: RegionContext, revocation: TokenRevocation): Promise<string[]> {
-  const calls = await callPeers(ctx, PEER_CALLS.revokeToken, revocation);
-  return calls.filter(({ result }) => result.status === 'rejected').map(({ region }) => region);
-}
-
 /** A token just issued, with its secret (shown once) and where it works. */
 export interface SpreadToken extends IssuedToken {
   spread: TokenSpread;
@@ -111,6 +107,7 @@ export async function issueUserToken(
 ): Promise<SpreadToken> {
   const user = await findUser(ctx.db, userId);
   if (!user) throw new FerryError('NOT_FOUND', `No user ${userId}.`);
+  if (user.enabled === 0) throw new FerryError('CONFLICT', `User ${user.name} is disabled: enable it first.`);
   const project = await findProject(ctx.db, fields.project_id);
   if (!project || project.account_id !== user.account_id || project.region !== ctx.region) {
     throw new FerryError(
@@ -127,31 +124,35 @@ export async function issueUserToken(
 }
 
 /**
- * Revokes one of the caller's tokens in every region, and with it the tokens made with it. A region that
- * cannot be reached is 503 REGION_UNREACHABLE (`details.not_reached`): the revoke is repeated to finish.
+ * Revokes one of the caller's tokens in every region, and with it the tokens made with it. Done here at once;
+ * a region that cannot be reached now gets it from the durable queue (identity-deliveries.ts).
  */
 export async function revokeTokenEverywhere(
   ctx: RegionContext,
   principal: Principal,
   tokenId: string,
 ): Promise<void> {
-  const secretHash = await revokeToken(ctx.db, ctx.clock, principal.userId, tokenId);
-  if (secretHash === undefined) throw new FerryError('NOT_FOUND', `You have no token ${tokenId}.`);
-  const unreached = await revokeTokenInPeers(ctx, { user_id: principal.userId, secret_hash: secretHash });
-  if (unreached.length > 0) {
-    throw new FerryError(
-      'REGION_UNREACHABLE',
-      `Token ${tokenId} is revoked in ${ctx.region}, but ${unreached.join(', ')} could not be reached: revoke it again to finish.`,
-      { not_reached: unreached },
-    );
-  }
+  const revoked = await changeEverywhere(ctx, async (tx, changedAt) => {
+    const secretHash = await revokeToken(tx, ctx.clock, principal.userId, tokenId);
+    if (secretHash === undefined) return undefined;
+    return {
+      result: secretHash,
+      change: {
+        kind: 'token_revoked',
+        user_id: principal.userId,
+        secret_hash: secretHash,
+        changed_at: changedAt,
+      },
+    };
+  });
+  if (revoked === undefined) throw new FerryError('NOT_FOUND', `You have no token ${tokenId}.`);
 }
 
 /** Stores this region's copy of another region's new token; resolves false where it has no project to act in. */
 export async function storeTokenCopy(ctx: RegionContext, copy: TokenCopy): Promise<boolean> {
   if (await findTokenByHash(ctx.db, copy.secret_hash)) return true; // copied already (a retried call)
   const user = await findUser(ctx.db, copy.user_id);
-  if (!user) return false;
+  if (!user || user.enabled === 0) return false; // a disabled user gets no new token anywhere
   let projectId: string | undefined;
   let expiresAt = copy.expires_at;
   if (copy.parent_secret_hash !== undefined) {

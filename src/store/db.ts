@@ -32,6 +32,7 @@ import * as jobShareWith from './migrations/0012-job-share-with.js';
 import * as events from './migrations/0013-events.js';
 import * as vaults from './migrations/0014-vaults.js';
 import * as requestEvents from './migrations/0015-request-events.js';
+import * as identityDeliveries from './migrations/0016-identity-deliveries.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -56,6 +57,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013-events': events,
   '0014-vaults': vaults,
   '0015-request-events': requestEvents,
+  '0016-identity-deliveries': identityDeliveries,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

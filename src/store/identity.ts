@@ -42,7 +42,13 @@ export async function insertUser(
   clock: Clock,
   row: { id: string; account_id: string; name: string; is_admin: boolean },
 ): Promise<User> {
-  const user = { ...row, is_admin: row.is_admin ? 1 : 0, created_at: timestamp(clock) };
+  const user = {
+    ...row,
+    is_admin: row.is_admin ? 1 : 0,
+    created_at: timestamp(clock),
+    enabled: 1,
+    enabled_changed_at: null,
+  };
   await db.insertInto('users').values(user).execute();
   return user;
 }
@@ -149,7 +155,7 @@ export async function revokeToken(
       .where('id', '=', tokenId)
       .execute();
   }
-  await revokeDescendants(db, clock, userId, token.secret_hash);
+  await revokeDescendants(db, clock, userId, [token.secret_hash]);
   return token.secret_hash;
 }
 
@@ -157,8 +163,13 @@ export async function revokeToken(
  * Revokes the tokens made with the token of `secretHash`, the tokens made with those, and so on. Every
  * region keeps the parent of its copies, so revoking the first token in each region reaches them all there.
  */
-async function revokeDescendants(db: Db, clock: Clock, userId: string, secretHash: string): Promise<void> {
-  for (let parents = [secretHash]; ;) {
+async function revokeDescendants(
+  db: Db,
+  clock: Clock,
+  userId: string,
+  secretHashes: string[],
+): Promise<void> {
+  for (let parents = secretHashes; parents.length > 0;) {
     const children = await db
       .selectFrom('tokens')
       .select('secret_hash')
@@ -191,8 +202,59 @@ export async function revokeTokensByHash(
     .where('secret_hash', '=', secretHash)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
-  await revokeDescendants(db, clock, userId, secretHash);
+  await revokeDescendants(db, clock, userId, [secretHash]);
   return Number(result.numUpdatedRows);
+}
+
+/**
+ * Revokes every token of the user issued at or before `issuedBefore` (ISO 8601), as a Keystone revocation
+ * event by user does: a token issued later (after the user was enabled again) is not touched, so the same
+ * revocation may arrive late, or twice, from another region. Resolves how many it revoked.
+ */
+export async function revokeUserTokens(
+  db: Db,
+  clock: Clock,
+  userId: string,
+  issuedBefore: string,
+): Promise<number> {
+  const revoked = await db
+    .selectFrom('tokens')
+    .select('secret_hash')
+    .where('user_id', '=', userId)
+    .where('created_at', '<=', issuedBefore)
+    .where('revoked_at', 'is', null)
+    .execute();
+  if (revoked.length === 0) return 0;
+  const hashes = revoked.map((token) => token.secret_hash);
+  await db
+    .updateTable('tokens')
+    .set({ revoked_at: timestamp(clock) })
+    .where('user_id', '=', userId)
+    .where('secret_hash', 'in', hashes)
+    .execute();
+  // A copy stored here after the cut (this region's clock ahead) still goes with the token it was made with.
+  await revokeDescendants(db, clock, userId, hashes);
+  return hashes.length;
+}
+
+/**
+ * Sets whether the user may authenticate, unless a later change is recorded already (`changedAt` against
+ * `enabled_changed_at`): changes from several regions, arriving in any order, settle on the latest. Resolves
+ * false if the user is unknown here or a later change won.
+ */
+export async function setUserEnabled(
+  db: Db,
+  userId: string,
+  enabled: boolean,
+  changedAt: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ enabled: enabled ? 1 : 0, enabled_changed_at: changedAt })
+    .where('id', '=', userId)
+    .where((eb) => eb.or([eb('enabled_changed_at', 'is', null), eb('enabled_changed_at', '<=', changedAt)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 export async function insertAgency(

@@ -20,6 +20,10 @@ export interface UsersTable {
   /** 1 = region administrator: may see and act on every account's resources. */
   is_admin: number;
   created_at: string;
+  /** 0 = disabled by an administrator: the user's tokens are refused (migrations/0016-identity-deliveries.ts). */
+  enabled: number;
+  /** When `enabled` last changed, in the clock of the region that changed it (null: never changed). */
+  enabled_changed_at: string | null;
 }
 
 /** An account's project in one region. Glance's `owner` of an image is the project id. */
@@ -317,6 +321,31 @@ export interface BackupsTable {
   created_at: string;
 }
 
+/** The identity kinds of change a region sends to the others (replication/identity-deliveries.ts). */
+export type IdentityChangeKind = 'token_revoked' | 'user_tokens_revoked' | 'user_disabled' | 'user_enabled';
+
+/**
+ * An identity change another region has not acknowledged yet (migrations/0016-identity-deliveries.ts;
+ * store/identity-deliveries.ts).
+ */
+export interface IdentityDeliveriesTable {
+  id: string;
+  /** The region that must learn the change. */
+  region: string;
+  kind: IdentityChangeKind;
+  user_id: string;
+  /** token_revoked: the token's secret hash (the same in every region); null otherwise. */
+  secret_hash: string | null;
+  /** When the change was made in this region (ISO 8601). */
+  changed_at: string;
+  /** Deliveries tried so far. */
+  attempts: number;
+  /** Not sent before this time (backoff after a failure). */
+  next_at: string;
+  last_error: string | null;
+  created_at: string;
+}
+
 export interface FerryDatabase {
   vaults: VaultsTable;
   backups: BackupsTable;
@@ -341,6 +370,7 @@ export interface FerryDatabase {
   events: EventsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  identity_deliveries: IdentityDeliveriesTable;
 }
 
 export type { Generated };

@@ -21,7 +21,14 @@ import {
   revokeTokenEverywhere,
   type SpreadToken,
 } from '../../replication/token-copies.js';
+import {
+  revokeAllUserTokens,
+  revokeUserToken,
+  setUserEnabledEverywhere,
+  userTokens,
+} from '../../replication/user-admin.js';
 import { listAccounts, type Agency, type Token, type User } from '../../store/identity.js';
+import type { IdentityDelivery } from '../../store/identity-deliveries.js';
 import { principalOf } from '../auth.js';
 import type { RegionContext } from '../../region/context.js';
 import { IdParams } from '../schemas/common.js';
@@ -33,6 +40,8 @@ import {
   ProjectBody,
   TokenBody,
   UserBody,
+  UserPatchBody,
+  UserTokenParams,
 } from '../schemas/identity.js';
 
 function tokenView(token: Token): Record<string, unknown> {
@@ -57,9 +66,28 @@ function issuedView({ token, secret, spread }: SpreadToken): Record<string, unkn
   };
 }
 
-/** A user as the API shows it: `is_admin` a boolean (stored as 0/1, the portable flag). */
+/** A user as the API shows it: `is_admin` and `enabled` booleans (stored as 0/1, the portable flag). */
 function userView(user: User): Record<string, unknown> {
-  return { ...user, is_admin: user.is_admin === 1 };
+  return {
+    id: user.id,
+    account_id: user.account_id,
+    name: user.name,
+    is_admin: user.is_admin === 1,
+    enabled: user.enabled === 1,
+    created_at: user.created_at,
+  };
+}
+
+/** A change another region has not acknowledged yet: where it is owed and how its delivery goes. */
+function undeliveredView(delivery: IdentityDelivery): Record<string, unknown> {
+  return {
+    region: delivery.region,
+    kind: delivery.kind,
+    changed_at: delivery.changed_at,
+    attempts: delivery.attempts,
+    next_at: delivery.next_at,
+    last_error: delivery.last_error,
+  };
 }
 
 function agencyView(agency: Agency): Record<string, unknown> {
@@ -155,5 +183,42 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: RegionContext)
     { onRequest: adminOnly, preValidation: bodyOrEmpty, schema: { params: IdParams, body: AdminTokenBody } },
     async (request, reply) =>
       reply.code(201).send(issuedView(await issueUserToken(ctx, request.params.id, request.body))),
+  );
+
+  // Another user's tokens and state; every change reaches every region (replication/user-admin.ts).
+  app.get<{ Params: { id: string } }>(
+    '/v1/admin/users/:id/tokens',
+    { onRequest: adminOnly, schema: { params: IdParams } },
+    async (request) => {
+      const { tokens, undelivered } = await userTokens(ctx, request.params.id);
+      return { tokens: tokens.map(tokenView), undelivered: undelivered.map(undeliveredView) };
+    },
+  );
+
+  app.delete<{ Params: UserTokenParams }>(
+    '/v1/admin/users/:id/tokens/:token',
+    { onRequest: adminOnly, schema: { params: UserTokenParams } },
+    async (request, reply) => {
+      await revokeUserToken(ctx, request.params.id, request.params.token);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/admin/users/:id/tokens',
+    { onRequest: adminOnly, schema: { params: IdParams } },
+    async (request, reply) => {
+      await revokeAllUserTokens(ctx, request.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.patch<{ Params: { id: string }; Body: UserPatchBody }>(
+    '/v1/admin/users/:id',
+    { onRequest: adminOnly, preValidation: bodyOrEmpty, schema: { params: IdParams, body: UserPatchBody } },
+    async (request) =>
+      userView(
+        await setUserEnabledEverywhere(ctx, principalOf(request), request.params.id, request.body.enabled),
+      ),
   );
 }

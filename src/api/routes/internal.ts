@@ -18,7 +18,9 @@ import {
   TokenCopy,
   type RunningJobs,
   TokenRevocation,
+  UserChange,
 } from '../../replication/peer-api.js';
+import { applyUserChange } from '../../replication/identity-deliveries.js';
 import {
   authenticateRegion,
   GRANT_HEADER,
@@ -121,6 +123,13 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
     async (request) => ({
       revoked: await revokeTokenCopy(ctx, request.body.user_id, request.body.secret_hash),
     }),
+  );
+
+  // A user's tokens revoked, or the user disabled or enabled, in another region (replication/identity-deliveries.ts).
+  app.post<{ Body: UserChange }>(
+    PEER_CALLS.identityChange.pattern,
+    { ...internal, schema: { body: UserChange } },
+    async (request) => applyUserChange(ctx, request.body),
   );
 
   app.post<{ Body: ReplicaRequest }>(

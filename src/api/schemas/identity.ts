@@ -64,3 +64,15 @@ export const AdminTokenBody = Type.Object({
   ttl_seconds: Type.Optional(TtlSeconds),
 });
 export type AdminTokenBody = Static<typeof AdminTokenBody>;
+
+/** An administrator's change to a user: only whether it may authenticate, for now. */
+export const UserPatchBody = Type.Object({
+  enabled: Type.Boolean({ description: 'true or false.' }),
+});
+export type UserPatchBody = Static<typeof UserPatchBody>;
+
+export const UserTokenParams = Type.Object({
+  id: Type.String({ description: 'the user ID in the path' }),
+  token: Type.String({ description: 'the token ID in the path (not its secret)' }),
+});
+export type UserTokenParams = Static<typeof UserTokenParams>;

@@ -12,6 +12,7 @@ import {
   clientsFor,
   newId,
   resolveAccountId,
+  resolveUserId,
   targetRegions,
   type AccountDetail,
   type AccountView,
@@ -140,7 +141,7 @@ function registerAccountCommands(admin: Command): void {
         human: () =>
           [
             `Account ${detail.name} (${detail.id}), created ${detail.created_at}`,
-            `Users: ${detail.users.map((u) => `${u.name} (${u.id}${u.is_admin ? ', admin' : ''})`).join(', ') || 'none'}`,
+            `Users: ${detail.users.map((u) => `${u.name} (${u.id}${u.is_admin ? ', admin' : ''}${u.enabled === false ? ', disabled' : ''})`).join(', ') || 'none'}`,
             `Projects in ${client.region ?? 'this region'}: ${detail.projects.map((p) => `${p.name} (${p.id})`).join(', ') || 'none'}`,
           ].join('\n'),
       });
@@ -182,6 +183,31 @@ function registerUserAndProjectCommands(admin: Command): void {
       },
     ),
   );
+
+  for (const enabled of [false, true]) {
+    const verb = enabled ? 'enable' : 'disable';
+    example(
+      user
+        .command(verb)
+        .argument('<user>', 'user ID, or name with --account')
+        .option('--account <id|name>', 'the user’s account')
+        .description(
+          enabled
+            ? 'Enable a disabled user again, in every region (it needs new tokens).'
+            : 'Disable a user in every region: its tokens are revoked and refused, and no new one is issued.',
+        ),
+      `ferry admin user ${verb} alice --account acme`,
+    ).action(
+      withContext<[string], { account?: string }>(async (ctx, o, ref) => {
+        const client = await ctx.client();
+        const id = await resolveUserId(client, ref, o.account);
+        const changed = await client.request<Record<string, unknown>>('PATCH', `/v1/admin/users/${id}`, {
+          json: { enabled },
+        });
+        ctx.out.record(changed, { id });
+      }),
+    );
+  }
 
   const project = example(
     admin.command('project').description('Projects of accounts, one per region (administrators).'),

@@ -1,6 +1,7 @@
 /**
  * `ferry admin token create|list|revoke`: API tokens. `create` issues one for yourself (your token's user and
- * project), or, for an administrator, for any user (`--user`, `--account`, `--project`). A token's secret is
+ * project), or, for an administrator, for any user (`--user`, `--account`, `--project`); `list` and `revoke`
+ * take `--user` too (administrators), and `revoke --user U --all` revokes every token of the user. A token's secret is
  * shown once; `--quiet` prints only the secret. A new token works in every region where its maker's token works
  * (a user's: where the user has a project of the same name, or named after the region); see replication/token-copies.ts.
  * @module
@@ -8,7 +9,7 @@
 import type { Command } from 'commander';
 import { example, withContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { resolveAccountId, type AccountDetail } from '../identity.js';
+import { resolveAccountId, resolveUserId, type AccountDetail } from '../identity.js';
 
 interface TokenView {
   id: string;
@@ -92,11 +93,27 @@ export function registerAdminTokenCommands(admin: Command): void {
   );
 
   example(
-    token.command('list').description('List your tokens (never their secrets).'),
+    token
+      .command('list')
+      .description('List your tokens, or a user’s (administrators); never their secrets.')
+      .option(
+        '--user <id|name>',
+        'this user’s tokens in this region (administrators; a name needs --account)',
+      )
+      .option('--account <id|name>', 'the user’s account'),
     'ferry admin token list',
+    'ferry admin token list --user alice --account acme',
   ).action(
-    withContext(async (ctx) => {
-      const { tokens } = await (await ctx.client()).request<{ tokens: TokenView[] }>('GET', '/v1/tokens');
+    withContext<[], { user?: string; account?: string }>(async (ctx, o) => {
+      const client = await ctx.client();
+      const path =
+        o.user === undefined
+          ? '/v1/tokens'
+          : `/v1/admin/users/${await resolveUserId(client, o.user, o.account)}/tokens`;
+      const { tokens, undelivered } = await client.request<{
+        tokens: TokenView[];
+        undelivered?: Array<{ region: string; kind: string; attempts: number; last_error: string | null }>;
+      }>('GET', path);
       ctx.out.list(tokens, {
         id: (t) => t.id,
         columns: [
@@ -107,20 +124,41 @@ export function registerAdminTokenCommands(admin: Command): void {
           { header: 'Revoked', value: (t) => (t.revoked ? 'yes' : '') },
         ],
       });
+      for (const owed of undelivered ?? [])
+        ctx.out.note(
+          `Not yet in ${owed.region}: ${owed.kind} (${owed.attempts} tries${owed.last_error ? `, last: ${owed.last_error}` : ''}); retried until it arrives.`,
+        );
     }),
   );
 
   example(
     token
       .command('revoke')
-      .argument('<token...>', 'token IDs (not secrets)')
-      .description('Revoke your tokens.'),
+      .argument('[token...]', 'token IDs (not secrets)')
+      .option('--user <id|name>', 'revoke this user’s tokens (administrators; a name needs --account)')
+      .option('--account <id|name>', 'the user’s account')
+      .option('--all', 'with --user: every token issued to the user so far')
+      .description('Revoke tokens in every region: yours, or a user’s (administrators).'),
     'ferry admin token revoke 6b1f…',
+    'ferry admin token revoke --user alice --account acme --all',
   ).action(
-    withContext<[string[]]>(async (ctx, _o, ids) => {
+    withContext<[string[]], { user?: string; account?: string; all?: boolean }>(async (ctx, o, ids) => {
       const client = await ctx.client();
+      if (o.all === true && (o.user === undefined || ids.length > 0))
+        throw new UsageError('--all takes --user and no token IDs');
+      if (o.all !== true && ids.length === 0)
+        throw new UsageError('name the tokens to revoke, or --user U --all');
+      const base =
+        o.user === undefined
+          ? '/v1/tokens'
+          : `/v1/admin/users/${await resolveUserId(client, o.user, o.account)}/tokens`;
+      if (o.all === true) {
+        await client.request('DELETE', base);
+        ctx.out.note(`Revoked every token of user ${o.user}.`);
+        return;
+      }
       for (const id of ids) {
-        await client.request('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
+        await client.request('DELETE', `${base}/${encodeURIComponent(id)}`);
         ctx.out.note(`Revoked token ${id}.`);
       }
     }),
