@@ -278,7 +278,7 @@ test('a job whose chunks take longer than its lease keeps the lease: one run, no
     bandwidth_limit: 1024,
   });
   assert.equal(tooSlow.status, 400);
-  assert.match(tooSlow.body.error.message, /at least 131072/);
+  assert.match(tooSlow.body.error.message, /from 131072 \(128 KiB\/s\)/);
 });
 
 test('an account an administrator made region by region replicates into a project only the destination knows', async (t) => {

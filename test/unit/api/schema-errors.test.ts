@@ -11,6 +11,7 @@ import {
   JobListQuery,
   MIN_BANDWIDTH_LIMIT,
 } from '../../../src/api/schemas/replication.js';
+import { MAX_BANDWIDTH_LIMIT } from '../../../src/config/replication.js';
 
 const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, verbose: true, strict: false });
 
@@ -39,7 +40,7 @@ test('each kind of fault is named with its field and rule', () => {
   assert.equal(messageFor(CrossRegionCopyBody, 'x'), 'The request body must be a JSON object.');
   assert.equal(
     messageFor(CrossRegionCopyBody, { ...copy, bandwidth_limit: 5 }),
-    `bandwidth_limit must be an integer number of bytes per second, at least ${MIN_BANDWIDTH_LIMIT} (128 KiB/s).`,
+    `bandwidth_limit must be an integer number of bytes per second from ${MIN_BANDWIDTH_LIMIT} (128 KiB/s) to ${MAX_BANDWIDTH_LIMIT} (100 GiB/s).`,
   );
   assert.equal(
     messageFor(CrossRegionCopyBody, { ...copy, regions: [] }),
