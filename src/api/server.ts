@@ -17,6 +17,11 @@ import { registerOpenApi } from './openapi.js';
 import { formatSchemaError } from './schema-errors.js';
 import { answerExpectContinue } from './expect-continue.js';
 import { answerOnSocket } from './socket-answer.js';
+import {
+  DisconnectAwareLogController,
+  isClientDisconnect,
+  logClientDisconnect,
+} from './client-disconnects.js';
 import { guardSlowClients } from './slow-clients.js';
 import { refuseNulCharacters } from './nul-characters.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
@@ -135,6 +140,7 @@ export async function createRegionServer(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
+    logController: new DisconnectAwareLogController(),
     bodyLimit: JSON_BODY_LIMIT,
     // Image uploads of many GiB take minutes; the socket's own timeouts guard against idle peers.
     requestTimeout: 0,
@@ -171,6 +177,13 @@ export async function createRegionServer(
   app.addContentTypeParser(IMAGE_DATA_MEDIA_TYPE, (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler((error: FastifyError | FerryError, request, reply) => {
+    if (isClientDisconnect(error, request)) {
+      logClientDisconnect(error, request);
+      // Nobody is left to answer: the request ends here.
+      reply.hijack();
+      reply.raw.destroy();
+      return;
+    }
     const shape = isImsRoute(request.routeOptions.url) ? 'ims' : 'ferry';
     const bodyOf = (code: ErrorCode, message: string, details?: Record<string, unknown>) =>
       errorBody(code, message, details, shape);

@@ -168,7 +168,8 @@ async function abandon(
   const retryable = serverFault || REFUSALS.has(error.code);
   await transitionImage(ctx.db, image.id, 'saving', retryable ? 'queued' : 'killed', timestamp(ctx.clock));
   if (serverFault) log.error({ image: image.id, err: error }, 'upload failed in Ferry');
-  else log.warn({ image: image.id, err: error }, 'upload refused or broken off');
+  // The client's doing (data refused, a stream cut or stalled): one line, no stack.
+  else log.info({ image: image.id, code: error.code, reason: error.message }, 'upload refused or broken off');
   if (isStorageFull(error)) {
     throw new FerryError(
       'STORAGE_FULL',

@@ -213,10 +213,14 @@ async function sendData(
     await writePieces(res, ctx.chunks, pieces);
     res.end();
   } catch (error) {
-    // The status line is sent: a download cut short is all the client can be told. A chunk missing or
-    // damaged in the store is the operator's business (an error); a client that went away is not.
-    const storeDamage = error instanceof BlobNotFoundError || error instanceof DigestMismatchError;
-    request.log[storeDamage ? 'error' : 'warn']({ err: error, ...logged }, 'download cut short');
+    // The status line is sent: a download cut short is all the client can be told. A client that went away
+    // is no fault (one line at info); anything else, a chunk missing or damaged in the store above all, is
+    // the operator's business (an error with its stack).
+    if (res.destroyed && !(error instanceof BlobNotFoundError || error instanceof DigestMismatchError)) {
+      request.log.info(logged, 'download cut short: the client disconnected');
+    } else {
+      request.log.error({ err: error, ...logged }, 'download cut short');
+    }
     res.destroy();
   } finally {
     hold.release();
