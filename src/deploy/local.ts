@@ -6,7 +6,7 @@
  * (local-data.ts), so either reuses what the other made.
  * @module
  */
-import { mkdir } from 'node:fs/promises';
+import { makePrivateDir } from '../lib/private-files.js';
 import type { RegionCatalog } from '../config/catalog.js';
 import type { ProvisionedIdentity } from '../identity/provision.js';
 import { startRegion, type RunningRegion } from '../region/start-region.js';
@@ -53,7 +53,7 @@ export interface LocalDeployment {
 }
 
 export async function startLocal(options: LocalOptions): Promise<LocalDeployment> {
-  await mkdir(options.dataDir, { recursive: true });
+  await makePrivateDir(options.dataDir);
   const catalogFile = serverCatalogFile(options.dataDir);
   const basePort = options.basePort ?? DEMO_BASE_PORT;
   const catalog = await loadOrWriteCatalog(catalogFile, options.regions ?? DEMO_REGIONS, basePort);

@@ -9,7 +9,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { makePrivateDir, ownPrivateDir } from '../lib/private-files.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RegionCatalog } from '../config/catalog.js';
@@ -105,7 +105,7 @@ async function provisionRegions(dataDir: string, catalog: RegionCatalog): Promis
   const dbs: RegionDb[] = [];
   try {
     for (const { name } of catalog.regions) {
-      await mkdir(path.join(dataDir, name), { recursive: true });
+      await ownPrivateDir(path.join(dataDir, name));
       dbs.push({
         region: name,
         db: await openDatabase({ kind: 'sqlite', file: regionDatabaseFile(dataDir, name) }),
@@ -123,7 +123,7 @@ export async function superviseLocal(
 ): Promise<SupervisedDeployment> {
   const policy = { ...DEFAULT_RESTART_POLICY, ...supervision.restartPolicy };
   const notify = supervision.notify ?? ((line: string) => process.stderr.write(`ferry: ${line}\n`));
-  await mkdir(options.dataDir, { recursive: true });
+  await makePrivateDir(options.dataDir);
   const catalogFile = serverCatalogFile(options.dataDir);
   const basePort = options.basePort ?? DEMO_BASE_PORT;
   const catalog = await loadOrWriteCatalog(catalogFile, options.regions ?? DEMO_REGIONS, basePort);

@@ -4,7 +4,7 @@
  * `<data>/<region>/blobs/`.
  * @module
  */
-import { mkdir } from 'node:fs/promises';
+import { ownPrivateDir } from '../lib/private-files.js';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createChunkStore } from '../blobs/chunk-store.js';
@@ -68,7 +68,7 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     throw new Error(`region ${options.name} is not in the region catalog`);
   }
   const regionDir = path.join(options.dataDir, options.name);
-  await mkdir(regionDir, { recursive: true });
+  await ownPrivateDir(regionDir);
   const db = await openDatabase(
     options.database ?? { kind: 'sqlite', file: path.join(regionDir, 'ferry.sqlite') },
   );

@@ -33,6 +33,7 @@ import * as events from './migrations/0013-events.js';
 import * as vaults from './migrations/0014-vaults.js';
 import * as requestEvents from './migrations/0015-request-events.js';
 import * as identityDeliveries from './migrations/0016-identity-deliveries.js';
+import { ownPrivateFile } from '../lib/private-files.js';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
@@ -64,6 +65,7 @@ const MIGRATIONS: Record<string, Migration> = {
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export async function openDatabase(config: DatabaseConfig): Promise<Db> {
+  if (config.kind === 'sqlite') await ownPrivateFile(config.file);
   const db = config.kind === 'sqlite' ? openSqlite(config.file) : await openPostgres(config);
   const migrator = new Migrator({
     db,

@@ -5,6 +5,7 @@
  */
 import {
   ACTIVE_JOB_STATUSES,
+  isTerminal,
   statusesBefore,
   type JobProgress,
   type JobRole,
@@ -167,9 +168,12 @@ export type JobHolder = { role: JobRole } | { worker: string };
  * new status, or is not `holder`'s.
  */
 export async function updateJob(db: Db, id: string, holder: JobHolder, update: JobUpdate): Promise<boolean> {
+  // A destination presents its grant's secret to the source, so it keeps it as it is (a hash would not do),
+  // but only while the job can still read: a finished job forgets it.
+  const forget = update.status !== undefined && isTerminal(update.status) ? { grant_secret: null } : {};
   let query = db
     .updateTable('jobs')
-    .set(update)
+    .set({ ...update, ...forget })
     .where('id', '=', id)
     .where('status', 'in', update.status === undefined ? ACTIVE : statusesBefore(update.status));
   query =

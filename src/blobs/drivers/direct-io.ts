@@ -13,6 +13,7 @@ import { constants as fsConstants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE } from '../../lib/private-files.js';
 
 /** O_DIRECT needs buffer address, file offset and length aligned; 4 KiB covers every common device. */
 export const DIRECT_IO_ALIGNMENT = 4096;
@@ -63,7 +64,7 @@ export async function alignedBuffers(
   const probe = join(probeDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
   let handle;
   try {
-    handle = await open(probe, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT);
+    handle = await open(probe, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, PRIVATE_FILE_MODE);
   } catch {
     return undefined;
   }

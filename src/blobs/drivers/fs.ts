@@ -9,7 +9,8 @@
  * @module
  */
 import { statSync } from 'node:fs';
-import { mkdir, opendir, readFile, readdir, stat, unlink, utimes } from 'node:fs/promises';
+import { opendir, readFile, readdir, stat, unlink, utimes } from 'node:fs/promises';
+import { makePrivateDir } from '../../lib/private-files.js';
 import { join } from 'node:path';
 import {
   assertValidKey,
@@ -116,7 +117,7 @@ async function hasLooseObjects(root: string): Promise<boolean> {
 export async function createFsBlobDriver(options: FsBlobDriverOptions): Promise<FsBlobDriver> {
   const root = options.root;
   const tempDir = join(root, TEMP_DIR);
-  await mkdir(tempDir, { recursive: true });
+  await makePrivateDir(tempDir);
 
   const maxParallelism = options.maxParallelism ?? FS_MAX_PARALLELISM;
   // Shared memory, so a chunk read through a stage can be hashed in place by the hash pool's threads (the

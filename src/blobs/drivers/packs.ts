@@ -29,7 +29,8 @@
  */
 import { constants as fsConstants, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, open, readdir, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { appendFile, open, readdir, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../../lib/private-files.js';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { CompactReport } from '../driver.js';
@@ -142,7 +143,7 @@ function takeLock(dir: string): void {
   } catch (error) {
     if (!isErrno(error, 'ENOENT')) throw error;
   }
-  writeFileSync(file, String(process.pid));
+  writeFileSync(file, String(process.pid), { mode: PRIVATE_FILE_MODE });
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -208,7 +209,7 @@ export class PackStore {
   /** Opens the packs under `options.root`, recovering from a crash: see the module comment. */
   static async open(options: PackStoreOptions): Promise<PackStore> {
     const store = new PackStore(options);
-    await mkdir(store.dir, { recursive: true });
+    await makePrivateDir(store.dir);
     takeLock(store.dir);
     await store.load();
     return store;
@@ -367,12 +368,12 @@ export class PackStore {
       const id = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${randomBytes(4).toString('hex')}`;
       pack = this.newPack(id, false);
       this.stripes[slot] = pack;
-      writeFileSync(pack.idxPath, '', { flag: 'wx' });
+      writeFileSync(pack.idxPath, '', { flag: 'wx', mode: PRIVATE_FILE_MODE });
     }
     if (pack.writer === undefined) {
       const direct = this.options.stages !== undefined ? fsConstants.O_DIRECT : 0;
       const { O_WRONLY, O_CREAT } = fsConstants;
-      pack.writer = open(pack.dataPath, O_WRONLY | O_CREAT | direct, 0o666);
+      pack.writer = open(pack.dataPath, O_WRONLY | O_CREAT | direct, PRIVATE_FILE_MODE);
       pack.writer.catch(() => undefined);
     }
     return pack;

@@ -34,14 +34,14 @@ function registerBootstrap(admin: Command): void {
   ).action(async (options: { catalog: string; data: string; database?: string }) => {
     // The server modules are loaded only here, so the client commands start quickly.
     const [
-      { mkdir },
+      { ownPrivateDir },
       path,
       { loadCatalog },
       { hasAdmin, provisionIdentity },
       { SYSTEM_CLOCK },
       { openDatabase },
     ] = await Promise.all([
-      import('node:fs/promises'),
+      import('../../lib/private-files.js'),
       import('node:path'),
       import('../../config/catalog.js'),
       import('../../identity/provision.js'),
@@ -51,7 +51,7 @@ function registerBootstrap(admin: Command): void {
     const catalog = await loadCatalog(options.catalog);
     const dataDir = path.resolve(options.data);
     if (!options.database)
-      await Promise.all(catalog.regions.map((r) => mkdir(path.join(dataDir, r.name), { recursive: true })));
+      await Promise.all(catalog.regions.map((r) => ownPrivateDir(path.join(dataDir, r.name))));
     const regions = await Promise.all(
       catalog.regions.map(async (r) => ({
         region: r.name,
