@@ -49,6 +49,11 @@ export interface ReplicationSettings {
   webhookRetryBaseMs: number;
   /** Tries per delivery before it is given up as failed (default: 8). */
   webhookAttempts: number;
+  /**
+   * Whether webhooks may reach loopback, private and reserved addresses (default: false: they must reach a
+   * public address; replication/webhook-target.ts). `ferry local` turns it on: its receivers are local.
+   */
+  webhookPrivateAddresses: boolean;
   /** How often identity changes owed to other regions (a revoked token, a disabled user) are sent (default: 1 s). */
   identityDeliveryIntervalMs: number;
   /** First delay before a failed identity delivery is sent again (default: 2 s; doubles each time). */
@@ -80,6 +85,7 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   webhookIntervalMs: 1000,
   webhookRetryBaseMs: 2000,
   webhookAttempts: 8,
+  webhookPrivateAddresses: false,
   identityDeliveryIntervalMs: 1000,
   identityRetryBaseMs: 2000,
   identityRetryMaxMs: 60_000,

@@ -21,6 +21,7 @@ import {
   type WebhookRow,
 } from '../store/events.js';
 import type { RegionContext } from '../region/context.js';
+import { assertWebhookUrl, postWebhook } from './webhook-target.js';
 
 /** How long one delivery may take before it counts as failed. */
 const DELIVERY_TIMEOUT_MS = 10_000;
@@ -39,10 +40,7 @@ export async function createWebhook(
   principal: Principal,
   url: string,
 ): Promise<WebhookRow> {
-  const parsed = URL.canParse(url) ? new URL(url) : undefined;
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-    throw new FerryError('VALIDATION_FAILED', 'url must be an http(s) URL.');
-  }
+  assertWebhookUrl(url, ctx.replication.webhookPrivateAddresses);
   if ((await listWebhooks(ctx.db, principal.accountId)).length >= MAX_WEBHOOKS) {
     throw new FerryError(
       'LIMIT_EXCEEDED',
@@ -99,19 +97,16 @@ export async function sendDueDeliveries(ctx: RegionContext, signal?: AbortSignal
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(due.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-ferry-event-id': due.event_id,
-          'x-ferry-event-type': due.type,
-          'x-ferry-signature': signature(due.secret, body),
-        },
-        body,
-        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      const headers = {
+        'content-type': 'application/json',
+        'x-ferry-event-id': due.event_id,
+        'x-ferry-event-type': due.type,
+        'x-ferry-signature': signature(due.secret, body),
+      };
+      status = await postWebhook(due.url, headers, body, {
+        privateAddresses: ctx.replication.webhookPrivateAddresses,
+        timeoutMs: DELIVERY_TIMEOUT_MS,
       });
-      status = response.status;
-      await response.arrayBuffer().catch(() => undefined);
     } catch (caught) {
       error = (caught as Error).message;
     }

@@ -45,6 +45,8 @@ export function registerLocalCommand(program: Command): void {
     const settings = await loadSettings(options.settings);
     const deployment = await superviseLocal({
       ...settings,
+      // The demo's webhook receivers are on this machine, like its regions; a settings file may say otherwise.
+      replication: { webhookPrivateAddresses: true, ...settings.replication },
       dataDir: path.resolve(options.data),
       basePort: Number(options.port),
       regions: options.regions.split(',').map((r) => r.trim()),

@@ -25,6 +25,7 @@ async function bodyOf(request: IncomingMessage): Promise<string> {
 
 test("a replication's events reach the webhook, signed, even when the receiver refuses the first delivery", async (t) => {
   const d = await startTestDeployment(t, ['north-1', 'south-1'], {
+    webhookPrivateAddresses: true, // the receiver below listens on loopback
     webhookIntervalMs: 50,
     webhookRetryBaseMs: 100,
     chunksPerRequest: 1,
