@@ -46,7 +46,14 @@ export const ROUTE_DOCS: Record<string, { summary: string; tag: string }> = {
     summary: 'Download one disk of a whole-server image, whole or a Range',
     tag: 'Vaults and whole-server images',
   },
-  'GET /readyz': { summary: 'The region can serve: its database answers', tag: DISCOVERY },
+  'GET /readyz': {
+    summary: 'The region can serve: its database and its blob store answer',
+    tag: DISCOVERY,
+  },
+  'GET /metrics': {
+    summary: 'The region process’s figures in Prometheus text format (an administrator’s token)',
+    tag: DISCOVERY,
+  },
 
   'POST /v2/images': { summary: 'Create an image record (queued, no data yet)', tag: GLANCE },
   'GET /v2/images': { summary: 'List the images you may see, filtered, sorted and paged', tag: GLANCE },

@@ -230,6 +230,12 @@ export async function createRegionServer(
     if (hasEmptyParam(request.params)) return noRoute(request, reply);
   });
 
+  // Every answer counted by its route's pattern (never the raw URL: one series per image would be unbounded).
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'no route' };
+    ctx.metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode) });
+    ctx.metrics.httpSeconds.observe(labels, reply.elapsedTime / 1000);
+  });
   answerExpectContinue(app);
   guardSlowClients(app, ctx.limits);
   refuseNulCharacters(app);

@@ -38,17 +38,26 @@ export function completeImagesOf(db: Db): ListCompleteImages {
 }
 
 /** Collects what no image row and no unfinished job references, older than `graceMs`. */
-export function collectRegionGarbage(
-  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs' | 'clock'>,
+export async function collectRegionGarbage(
+  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs' | 'clock'> & Partial<Pick<RegionContext, 'metrics'>>,
   graceMs: number,
 ): Promise<GcReport> {
-  return collectGarbage(gcRootsOf(ctx.db), ctx.chunks, ctx.blobs, { graceMs, now: ctx.clock.now() });
+  const report = await collectGarbage(gcRootsOf(ctx.db), ctx.chunks, ctx.blobs, {
+    graceMs,
+    now: ctx.clock.now(),
+  });
+  ctx.metrics?.gcRuns.inc();
+  ctx.metrics?.gcDeletedObjects.inc(report.chunksDeleted + report.manifestsDeleted);
+  return report;
 }
 
 /** Verifies every stored chunk at `bytesPerSecond` (null: as fast as the disk goes); see blobs/scrub.ts. */
-export function scrubRegion(
-  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs'>,
+export async function scrubRegion(
+  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs'> & Partial<Pick<RegionContext, 'metrics'>>,
   options: { bytesPerSecond: number | null; signal?: AbortSignal },
 ): Promise<ScrubReport> {
-  return scrubChunkStore(completeImagesOf(ctx.db), ctx.chunks, ctx.blobs, options);
+  const report = await scrubChunkStore(completeImagesOf(ctx.db), ctx.chunks, ctx.blobs, options);
+  ctx.metrics?.scrubbedBytes.inc(report.bytesChecked);
+  ctx.metrics?.scrubCorruptChunks.inc(report.corruptChunks.length);
+  return report;
 }

@@ -137,6 +137,7 @@ export async function uploadImageData(
     if (!activated) {
       throw new FerryError('IMAGE_DELETED_DURING_UPLOAD', `Image ${image.id} was deleted during the upload.`);
     }
+    ctx.metrics.uploadedBytes.inc(ingested.size);
     log.info(
       { audit: 'image.upload', image: image.id, size: ingested.size, stored: ingested.bytesWritten },
       'upload finished',

@@ -12,6 +12,7 @@ import type { ReplicationSettings } from '../config/replication.js';
 import type { Clock } from '../store/clock.js';
 import type { Db } from '../store/db.js';
 import type { RegionClient } from '../replication/region-client.js';
+import type { RegionMetrics } from '../lib/metrics.js';
 
 export interface RegionContext {
   region: string;
@@ -37,6 +38,8 @@ export interface RegionContext {
   jobEvents: EventTarget;
   /** What the image use cases ask of replication (see ImageReplications). */
   imageReplications: ImageReplications;
+  /** The region's figures for `GET /metrics`. */
+  metrics: RegionMetrics;
 }
 
 /**

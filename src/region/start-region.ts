@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { createChunkStore } from '../blobs/chunk-store.js';
 import { createFsBlobDriver } from '../blobs/drivers/fs.js';
 import { withFlushDelay } from '../blobs/drivers/flush-delay.js';
+import { withFailureCount } from '../blobs/drivers/failure-count.js';
 import { createManifestCache } from '../blobs/manifest-cache.js';
 import { createRegionServer } from '../api/server.js';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
@@ -19,6 +20,8 @@ import { createRegionClient } from '../replication/region-client.js';
 import { startJobWorker } from '../replication/worker.js';
 import { imageReplicationsOf } from '../replication/source-jobs.js';
 import { startRuntimeStats } from '../lib/runtime-stats.js';
+import { createRegionMetrics } from '../lib/metrics.js';
+import { countJobsByStatus } from '../store/jobs.js';
 import { startPeriodicGc } from './periodic-gc.js';
 import { startPeriodicScrub } from './periodic-scrub.js';
 import { startAbandonedUploadSweep } from './abandoned-uploads.js';
@@ -73,6 +76,7 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     options.database ?? { kind: 'sqlite', file: path.join(regionDir, 'ferry.sqlite') },
   );
   const storage = { ...DEFAULT_STORAGE_SETTINGS, ...options.storage };
+  const metrics = createRegionMetrics(options.name, () => countJobsByStatus(db));
   const driver = withFlushDelay(
     await createFsBlobDriver({
       root: path.join(regionDir, 'blobs'),
@@ -81,13 +85,14 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     }),
     storage.flushDelayMs,
   );
-  const chunks = createChunkStore({ driver });
+  const counted = withFailureCount(driver, (operation) => metrics.blobDriverErrors.inc({ operation }));
+  const chunks = createChunkStore({ driver: counted });
   const ctx: RegionContext = {
     region: options.name,
     db,
     chunks,
     manifests: createManifestCache((digest) => chunks.getManifestIndex(digest)),
-    blobs: driver,
+    blobs: counted,
     catalog: options.catalog,
     clock: options.clock ?? SYSTEM_CLOCK,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
@@ -97,6 +102,7 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     workerId: `${hostname()}:${process.pid}:${options.name}:${randomBytes(4).toString('hex')}`,
     jobEvents: new EventTarget(),
     imageReplications: undefined as never, // set below: it needs the context it belongs to
+    metrics,
   };
   ctx.imageReplications = imageReplicationsOf(ctx);
   return ctx;

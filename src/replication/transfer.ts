@@ -162,6 +162,7 @@ export async function runTransfer(
         onStored: (digest, length) => {
           recorder.add(digest);
           counters.transferred += length;
+          ctx.metrics.replicationReceivedBytes.inc(length);
         },
         signal: abort.signal,
         log,

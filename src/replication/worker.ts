@@ -32,7 +32,10 @@ export function startJobWorker(ctx: RegionContext, log: FastifyBaseLogger): JobW
       while (!stopped && running.size < ctx.replication.concurrentJobs) {
         const now = ctx.clock.now();
         const leaseUntil = new Date(now.getTime() + ctx.replication.leaseMs).toISOString();
-        const job = await claimJob(ctx.db, ctx.workerId, timestamp(ctx.clock), leaseUntil);
+        const job = await claimJob(ctx.db, ctx.workerId, timestamp(ctx.clock), leaseUntil, (from) => {
+          ctx.metrics.leaseTakeovers.inc();
+          log.info({ from }, 'replication job taken over from a worker whose lease lapsed');
+        });
         if (!job) break;
         log.info({ job: job.id, attempt: job.attempts + 1, of: job.max_attempts }, 'replication run starts');
         const turn = new AbortController();

@@ -192,6 +192,18 @@ function claimable(db: Db, now: string) {
     .where((eb) => eb.or([eb('locked_by', 'is', null), eb('lease_until', '<', now)]));
 }
 
+/** How many jobs the region holds, by role and status (the metrics' job gauge). */
+export async function countJobsByStatus(
+  db: Db,
+): Promise<Array<{ role: string; status: string; count: number }>> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['role', 'status', (eb) => eb.fn.countAll<number | string | bigint>().as('count')])
+    .groupBy(['role', 'status'])
+    .execute();
+  return rows.map((row) => ({ role: row.role, status: row.status, count: Number(row.count) }));
+}
+
 /** Whether some job waits for a worker (see claimJob). */
 export async function isJobWaiting(db: Db, now: string): Promise<boolean> {
   return (await claimable(db, now).select('id').limit(1).executeTakeFirst()) !== undefined;
@@ -206,6 +218,8 @@ export async function claimJob(
   workerId: string,
   now: string,
   leaseUntil: string,
+  /** Told when the job claimed was another worker's, whose lease lapsed. */
+  onTakeover?: (from: string) => void,
 ): Promise<JobRow | undefined> {
   const candidates = await claimable(db, now)
     .select(['id', 'locked_by', 'lease_until'])
@@ -225,7 +239,9 @@ export async function claimJob(
             .where('locked_by', '=', candidate.locked_by)
             .where('lease_until', '=', candidate.lease_until);
     const result = await update.executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 1) return findJob(db, candidate.id);
+    if (Number(result.numUpdatedRows) !== 1) continue;
+    if (candidate.locked_by !== null) onTakeover?.(candidate.locked_by);
+    return findJob(db, candidate.id);
   }
   return undefined;
 }

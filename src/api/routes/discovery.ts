@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA } from '../schemas/image-schema.js';
 import { replicationTargets } from '../../config/catalog.js';
 import type { RegionContext } from '../../region/context.js';
+import { requireAdmin } from '../auth.js';
 import type { RegionList } from '../schemas/region.js';
 
 /** Glance API versions Ferry answers for; the newest is CURRENT. */
@@ -62,6 +63,12 @@ export function registerDiscoveryRoutes(app: FastifyInstance, ctx: RegionContext
   app.get('/healthz', open, async () => ({ status: 'ok', region: ctx.region }));
   app.get('/readyz', open, async () => {
     await sql`select 1`.execute(ctx.db);
+    await ctx.blobs.has('readyz'); // rejects if the blob store cannot be reached (an absent key is no error)
     return { status: 'ready', region: ctx.region };
+  });
+  // Figures of the whole region, so an administrator's (Prometheus sends it as Authorization: Bearer).
+  app.get('/metrics', async (request, reply) => {
+    requireAdmin(request);
+    return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
 }

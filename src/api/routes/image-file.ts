@@ -188,7 +188,7 @@ function rangeReader(request: FastifyRequest, reply: FastifyReply) {
 async function sendData(
   request: FastifyRequest,
   reply: FastifyReply,
-  ctx: Pick<RegionContext, 'chunks'>,
+  ctx: Pick<RegionContext, 'chunks' | 'metrics'>,
   read: DataRead,
   checksum: string | null,
   logged: Record<string, unknown>,
@@ -210,7 +210,9 @@ async function sendData(
     for (const [name, value] of Object.entries(hooked)) if (value !== undefined) res.setHeader(name, value);
     res.writeHead(range ? 206 : 200, headers);
     if (request.method === 'HEAD') return void res.end();
-    await writePieces(res, ctx.chunks, pieces);
+    await writePieces(res, ctx.chunks, pieces, {
+      onWritten: (bytes) => ctx.metrics.downloadedBytes.inc(bytes),
+    });
     res.end();
   } catch (error) {
     // The status line is sent: a download cut short is all the client can be told. A client that went away

@@ -82,7 +82,11 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': batch.bytes });
       try {
-        await writePieces(res, ctx.chunks, batch.pieces, { pace: batch.pace, onWritten: batch.sent });
+        const onWritten = (bytes: number) => {
+          batch.sent(bytes);
+          ctx.metrics.replicationSentBytes.inc(bytes);
+        };
+        await writePieces(res, ctx.chunks, batch.pieces, { pace: batch.pace, onWritten });
         res.end();
       } catch (error) {
         // Cut short: the destination sees the answer end early, a transient error it retries.
