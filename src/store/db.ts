@@ -65,8 +65,16 @@ const MIGRATIONS: Record<string, Migration> = {
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export async function openDatabase(config: DatabaseConfig): Promise<Db> {
-  if (config.kind === 'sqlite') await ownPrivateFile(config.file);
-  const db = config.kind === 'sqlite' ? openSqlite(config.file) : await openPostgres(config);
+  if (config.kind === 'sqlite') {
+    await ownPrivateFile(config.file);
+    // SQLite's own write lock runs the processes' migrations one after the other.
+    return migrated(openSqlite(config.file), config);
+  }
+  return whileMigrationsLocked(config, async () => migrated(await openPostgres(config), config));
+}
+
+/** `db` with every migration applied (destroyed if one fails). */
+async function migrated(db: Db, config: DatabaseConfig): Promise<Db> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => MIGRATIONS },
@@ -81,6 +89,28 @@ export async function openDatabase(config: DatabaseConfig): Promise<Db> {
   }
   await optimizeDatabase(db);
   return db;
+}
+
+/**
+ * Runs `open` (create the schema, migrate) holding a PostgreSQL advisory lock named after the schema, so the
+ * processes of a region that start together do it one at a time: two `create schema if not exists` at once
+ * fail on PostgreSQL's unique index, as do two creations of Kysely's migration tables. The lock belongs to a
+ * session of its own, and ends with it.
+ */
+async function whileMigrationsLocked<T>(
+  config: { url: string; schema?: string },
+  open: () => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({ connectionString: config.url });
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock(hashtext($1))', [
+      `ferry migrations ${config.schema ?? 'public'}`,
+    ]);
+    return await open();
+  } finally {
+    await client.end();
+  }
 }
 
 /**

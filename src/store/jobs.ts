@@ -11,6 +11,7 @@ import {
   type JobRole,
   type JobStatus,
 } from '../domain/job.js';
+import { SqliteAdapter } from 'kysely';
 import type { Db } from './db.js';
 import type { JobsTable } from './schema.js';
 
@@ -211,7 +212,9 @@ export async function isJobWaiting(db: Db, now: string): Promise<boolean> {
 
 /**
  * Claims the next runnable destination job: unfinished, due, and either unleased or with an expired lease
- * (its worker is presumed dead). Compare-and-set on the lease, so two workers never hold one job.
+ * (its worker is presumed dead). Compare-and-set on the lease, so two workers never hold one job. On
+ * PostgreSQL the candidate is picked `FOR UPDATE SKIP LOCKED` in the claim's transaction, so many workers
+ * claiming at once each take a different row instead of racing for the same one and retrying.
  */
 export async function claimJob(
   db: Db,
@@ -221,6 +224,27 @@ export async function claimJob(
   /** Told when the job claimed was another worker's, whose lease lapsed. */
   onTakeover?: (from: string) => void,
 ): Promise<JobRow | undefined> {
+  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) {
+    const claimed = await db.transaction().execute(async (trx) => {
+      const candidate = await claimable(trx, now)
+        .select(['id', 'locked_by'])
+        .orderBy('run_at')
+        .limit(1)
+        .forUpdate()
+        .skipLocked()
+        .executeTakeFirst();
+      if (candidate === undefined) return undefined;
+      await trx
+        .updateTable('jobs')
+        .set({ locked_by: workerId, lease_until: leaseUntil, updated_at: now })
+        .where('id', '=', candidate.id)
+        .execute();
+      return candidate;
+    });
+    if (claimed === undefined) return undefined;
+    if (claimed.locked_by !== null) onTakeover?.(claimed.locked_by);
+    return findJob(db, claimed.id);
+  }
   const candidates = await claimable(db, now)
     .select(['id', 'locked_by', 'lease_until'])
     .orderBy('run_at')

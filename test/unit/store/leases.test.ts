@@ -92,6 +92,21 @@ for (const { name, skip } of dialects()) {
       assert.equal(await claimJob(db, 'w3', at(1), at(31)), undefined);
     });
 
+    test('eight workers claiming at once over five jobs take each job once; a takeover is reported', async (t) => {
+      const db = await openTestDb(t, name);
+      for (const id of ['1', '2', '3', '4', '5']) await addJob(db, id);
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => claimJob(db, `w${i}`, at(1), at(31))),
+      );
+      const ids = claims.filter((job) => job !== undefined).map((job) => job.id);
+      assert.equal(ids.length, 5, 'every job is claimed');
+      assert.equal(new Set(ids).size, 5, 'none twice');
+      const takeovers: string[] = [];
+      const taken = await claimJob(db, 'late', at(32), at(62), (from) => takeovers.push(from));
+      assert.ok(taken !== undefined);
+      assert.deepEqual(takeovers, [claims.find((job) => job?.id === taken.id)!.locked_by]);
+    });
+
     test('finished jobs, jobs not yet due and source-side jobs are never claimed', async (t) => {
       const db = await openTestDb(t, name);
       await addJob(db, '1', { status: 'SUCCESS' });
