@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -30,11 +31,21 @@ test('a restarted local deployment keeps its catalog, account, token and images'
   const data = Buffer.alloc(3 * 1024 * 1024 + 5, 9);
   assert.equal((await api(url, token, 'PUT', `/v2/images/${image.id}/file`, data, OCTET)).status, 204);
   const catalog = await readFile(join(dataDir, 'catalog.json'), 'utf8');
-  // The clients' catalog: the same regions and endpoints, none of the regions' secrets.
+  // Each region's credential in a file of its own, readable by its owner only; the servers' catalog lists
+  // its hash, and no secret.
   const servers = JSON.parse(catalog);
+  for (const region of servers.regions as Array<{ name: string; credential_sha256: string[] }>) {
+    const file = join(dataDir, region.name, 'region-credential');
+    assert.equal((await stat(file)).mode & 0o777, 0o600, file);
+    const credential = (await readFile(file, 'utf8')).trim();
+    assert.equal(Buffer.from(credential, 'base64url').length, 32, 'a random 32-byte credential');
+    assert.deepEqual(region.credential_sha256, [createHash('sha256').update(credential).digest('hex')]);
+    assert.ok(!catalog.includes(credential), 'the catalog does not hold the credential');
+  }
+  assert.equal((await stat(join(dataDir, 'catalog.json'))).mode & 0o777, 0o644, 'the catalog is no secret');
+  // The clients' catalog: the same regions and endpoints, without the hashes.
   const clients = JSON.parse(await readFile(first.clientCatalogFile, 'utf8'));
   assert.equal(first.clientCatalogFile, join(dataDir, 'regions.json'));
-  assert.ok(servers.regions.every((r: { internal_secret?: string }) => r.internal_secret));
   assert.deepEqual(
     clients,
     {
@@ -45,7 +56,7 @@ test('a restarted local deployment keeps its catalog, account, token and images'
       })),
       replication_pairs: servers.replication_pairs,
     },
-    'regions.json has no secret',
+    'regions.json has no credential hash',
   );
   await first.close();
 
