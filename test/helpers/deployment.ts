@@ -56,6 +56,11 @@ export async function startTestDeployment(
     ...(TEST_TLS ? { tls: await testDeploymentTls() } : {}),
   });
   stop.push(() => deployment.close());
+  if (TEST_TLS && !deployment.regions.every((r) => r.url.startsWith('https://'))) {
+    throw new Error(
+      `FERRY_TEST_TLS=1, yet a region serves plain HTTP: ${deployment.regions.map((r) => r.url)}`,
+    );
+  }
   const dbs = deployment.regions.map((r) => ({ region: r.name, db: r.ctx.db }));
   const other = await provisionIdentity(dbs, SYSTEM_CLOCK, {
     account: 'other',
