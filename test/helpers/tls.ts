@@ -85,10 +85,28 @@ export async function makeTestCa(dir: string, name = 'ferry-test-ca'): Promise<T
   };
 }
 
+/** The CAs this process's `fetch` trusts besides Node's roots (trustInFetch). */
+const fetchCas: string[] = [];
+
+/**
+ * Makes this process's `fetch` trust the CA in `caFile` too (an undici dispatcher with every such CA and
+ * Node's roots; Node's `fetch` reads NODE_EXTRA_CA_CERTS only at start).
+ */
+export async function trustInFetch(caFile: string): Promise<void> {
+  fetchCas.push(await readFile(caFile, 'utf8'));
+  setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, ...fetchCas] } }));
+}
+
 /** Whether this run starts test deployments over HTTPS (FERRY_TEST_TLS=1). */
 export const TEST_TLS = process.env.FERRY_TEST_TLS === '1';
 
 let processTls: Promise<Partial<TlsSettings>> | undefined;
+
+/** The CAs a raw TLS client of a FERRY_TEST_TLS deployment trusts (Node's roots and the test CA). */
+export async function testDeploymentCa(): Promise<string[]> {
+  const { peerCaFile } = await testDeploymentTls();
+  return [...rootCertificates, await readFile(peerCaFile!, 'utf8')];
+}
 
 /**
  * FERRY_TEST_TLS's settings, made once per process: a CA and one certificate for 127.0.0.1 (every region
@@ -102,8 +120,7 @@ export function testDeploymentTls(): Promise<Partial<TlsSettings>> {
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const ca = await makeTestCa(dir);
     const { certFile, keyFile } = await ca.issue('regions');
-    const pem = await readFile(ca.caFile, 'utf8');
-    setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, pem] } }));
+    await trustInFetch(ca.caFile);
     process.env.NODE_EXTRA_CA_CERTS = ca.caFile;
     return { certFile, keyFile, peerCaFile: ca.caFile, peerCaOnly: true };
   })();

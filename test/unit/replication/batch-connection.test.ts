@@ -358,10 +358,11 @@ test('over TLS: chunks in any pieces and a slow store, on one connection; a cert
   assert.match(source.requests[0]!.head, /x-ferry-grant: g1/, 'the request went through the TLS session');
 
   const otherPem = await readFile(other.caFile, 'utf8');
-  for (const [name, tls] of [
+  const untrustedCases: Array<[string, { ca?: string[] }]> = [
     ['another CA', { ca: [otherPem] }],
     ["Node's roots alone", {}],
-  ] as const) {
+  ];
+  for (const [name, tls] of untrustedCases) {
     const untrusted = new BatchConnection('north-1', source.url, {}, tls);
     const failure = await untrusted.post('/c', {}, receiverFor(chunks).receiver, NO_ABORT).then(
       () => assert.fail(`${name}: resolved`),
