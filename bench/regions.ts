@@ -1,6 +1,7 @@
 /**
  * Two Ferry regions, north-1 and south-1, as separate `ferry serve` processes on loopback, for the benches
- * that replicate (bench/replicate.ts, bench/targets.ts): a catalog with an `internal_secret` per region, a
+ * that replicate (bench/replicate.ts, bench/targets.ts): a catalog with each region's credential hash (the
+ * credential in `<data>/<region>/region-credential`), a
  * deployment settings file (the defaults unless the bench asks otherwise, e.g. an injected flush delay), and
  * identity provisioned into each region's SQLite before start, as in test/helpers/region-processes.ts. Also
  * the API steps on them: replicate and wait, delete, collect garbage.
@@ -10,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loopbackCatalog } from '../src/config/catalog.js';
+import { ensureRegionCredentials } from '../src/config/region-credential.js';
 import {
   apiJson,
   freePort,
@@ -54,10 +56,11 @@ export async function startRegions(options: {
   const names = [SOURCE, DEST];
   const ports: number[] = [];
   while (ports.length < names.length) ports.push(await freePort());
-  const catalog = loopbackCatalog(names, ports); // both directions allowed
+  await mkdir(dataDir, { recursive: true });
+  // Both directions allowed.
+  const catalog = loopbackCatalog(names, ports, await ensureRegionCredentials(dataDir, names));
   const catalogFile = join(dataDir, 'catalog.json');
   const settingsFile = join(dataDir, 'settings.json');
-  await mkdir(dataDir, { recursive: true });
   await writeFile(catalogFile, JSON.stringify(catalog));
   await writeFile(settingsFile, JSON.stringify(options.settings));
 

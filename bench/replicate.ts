@@ -1,8 +1,8 @@
 /**
  * Cross-region replication benchmark (part of `npm run bench`; `--only replicate` for this part alone).
  *
- * Two regions, north-1 and south-1, run as separate `ferry serve` processes on loopback (a catalog with an
- * `internal_secret` per region, default deployment settings, identity provisioned into each region's SQLite
+ * Two regions, north-1 and south-1, run as separate `ferry serve` processes on loopback (a catalog with a
+ * credential per region (its hash in the catalog), default deployment settings, identity provisioned into each region's SQLite
  * before start, as in test/helpers/region-processes.ts). Then:
  *
  * 1. upload the generated image to north-1 (timed, checked);

@@ -2,9 +2,10 @@
 # Installs the Debian packages Ferry's tests need: qemu-img (build and check real disk images), PostgreSQL
 # (the scale-out metadata store), genisoimage (ISO test images), the stock OpenStack and Glance command
 # line clients (compatibility tests), zsh (checks the CLI's zsh completion), curl (the benchmark's
-# download client) and Chromium (the console's browser tests, driven by playwright-core). Run as root on Debian.
+# download client), Chromium (the console's browser tests, driven by playwright-core) and openssl (the CA and
+# certificates of the tests of regions over HTTPS). Run as root on Debian.
 set -euo pipefail
-packages=(qemu-utils postgresql genisoimage python3-openstackclient python3-glanceclient zsh curl chromium)
+packages=(qemu-utils postgresql genisoimage python3-openstackclient python3-glanceclient zsh curl chromium openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

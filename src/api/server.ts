@@ -47,6 +47,8 @@ import type { RegionContext } from '../region/context.js';
 export interface ServerOptions {
   /** Fastify's logger option: false (tests), true (JSON lines on stdout), or a pino config. */
   logger?: boolean | Record<string, unknown>;
+  /** PEM certificate (chain) and key: the server speaks HTTPS (only) with them. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /** Largest JSON body accepted (image data never goes through the JSON parser). */
@@ -138,7 +140,10 @@ export async function createRegionServer(
   ctx: RegionContext,
   options: ServerOptions = {},
 ): Promise<FastifyInstance> {
+  // An https.Server is an http.Server for everything the hooks below use (its sockets are TLSSockets, which
+  // are net.Sockets); the type says http so that every route and hook keeps one FastifyInstance type.
   const app = Fastify({
+    ...(options.https ? { https: { ...options.https, minVersion: 'TLSv1.2' as const } } : {}),
     logger: options.logger ?? false,
     logController: new DisconnectAwareLogController(),
     bodyLimit: JSON_BODY_LIMIT,
@@ -159,7 +164,7 @@ export async function createRegionServer(
       const message = code === 'BAD_REQUEST' ? 'The URL is malformed (bad percent-encoding).' : error.message;
       void (reply as FastifyReply).code(ERROR_CODES[code].status).send(errorBody(code, message));
     },
-  });
+  }) as unknown as FastifyInstance;
 
   const defaultJsonParser = app.getDefaultJsonParser('error', 'error');
   // An empty body with a JSON Content-Type is no body (Glance ignores it): routes that need one say so.

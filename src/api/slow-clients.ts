@@ -9,7 +9,9 @@
  * - **Idle sockets.** A connection with no traffic either way for `limits.idleSocketTimeoutMs` (120 s) is
  *   closed: a client that stops reading a download, or leaves a connection open and silent.
  * - **Connections per client.** One client address holds at most `limits.maxConnectionsPerClient` (128)
- *   connections; one more is answered 429 TOO_MANY_CONNECTIONS and closed at once.
+ *   connections; one more is answered 429 TOO_MANY_CONNECTIONS and closed at once. On an HTTPS server the
+ *   count is of TCP connections, before their TLS handshake, and one too many is closed without an answer:
+ *   an answer would take a handshake first, the CPU a flood of connections is after.
  *
  * Credentials are checked before a body is read (auth.ts and the region-to-region routes check on
  * `onRequest`), so a request without them is refused without waiting for its body.
@@ -17,6 +19,7 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { RegionLimits } from '../config/limits.js';
 import { answerOnSocket } from './socket-answer.js';
@@ -55,6 +58,7 @@ function limitConnections(
 ): void {
   // Node closes a socket idle this long (the server's 'timeout' default), whatever request it is in.
   server.timeout = limits.idleSocketTimeoutMs;
+  const tls = (server as unknown) instanceof TlsServer;
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
     const client = socket.remoteAddress ?? 'unknown';
@@ -66,11 +70,14 @@ function limitConnections(
       else open.set(client, left);
     });
     if (count > limits.maxConnectionsPerClient) {
-      answerOnSocket(
-        socket,
-        'TOO_MANY_CONNECTIONS',
-        `This client holds ${limits.maxConnectionsPerClient} connections to the region already; reuse them.`,
-      );
+      // 'connection' gives the TCP socket, under TLS: plain bytes on it would be no answer the client reads.
+      if (tls) socket.destroy();
+      else
+        answerOnSocket(
+          socket,
+          'TOO_MANY_CONNECTIONS',
+          `This client holds ${limits.maxConnectionsPerClient} connections to the region already; reuse them.`,
+        );
     }
   });
 }

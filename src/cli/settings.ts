@@ -7,7 +7,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { holdsSecrets, parseCatalog } from '../config/catalog.js';
+import { parseCatalog } from '../config/catalog.js';
 import { getText } from './client.js';
 import { configFilePath, DEFAULT_PROFILE, readConfig, type Profile } from './config-file.js';
 import { CliError, UsageError } from './errors.js';
@@ -92,15 +92,11 @@ export async function resolveSettings(
   };
 }
 
-/** Reads a region catalog from a file or an http(s) URL; keeps only names and endpoints (never secrets). */
+/**
+ * Reads a region catalog from a file or an http(s) URL (a servers' catalog or a clients' one); keeps only
+ * names and endpoints.
+ */
 export async function loadRegionCatalog(ref: string): Promise<RegionEndpoint[]> {
-  return (await readRegionCatalog(ref)).regions;
-}
-
-/** As loadRegionCatalog, and whether the catalog carries region secrets (a servers' catalog, not a client's). */
-export async function readRegionCatalog(
-  ref: string,
-): Promise<{ regions: RegionEndpoint[]; holdsSecrets: boolean }> {
   let text: string;
   try {
     if (/^https?:\/\//.test(ref)) {
@@ -112,15 +108,11 @@ export async function readRegionCatalog(
     throw new CliError(`cannot read the region catalog ${ref}: ${(error as Error).message}`);
   }
   try {
-    const catalog = parseCatalog(JSON.parse(text));
-    return {
-      regions: catalog.regions.map((r) => ({
-        name: r.name,
-        display_name: r.display_name,
-        endpoint: r.endpoint,
-      })),
-      holdsSecrets: holdsSecrets(catalog),
-    };
+    return parseCatalog(JSON.parse(text)).regions.map((r) => ({
+      name: r.name,
+      display_name: r.display_name,
+      endpoint: r.endpoint,
+    }));
   } catch (error) {
     throw new CliError(`the region catalog ${ref} is not valid: ${(error as Error).message}`);
   }

@@ -64,6 +64,11 @@ export interface ReplicationSettings {
    * long one is down.
    */
   identityRetryMaxMs: number;
+  /**
+   * How often a region looks whether its catalog file or its credential file changed, and re-reads them
+   * (default: 5 s; SIGHUP to `ferry serve` re-reads them at once). See docs/security.md, rotation.
+   */
+  trustCheckMs: number;
   /** Start the job worker in this process (default: true). */
   runWorker: boolean;
 }
@@ -89,6 +94,7 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   identityDeliveryIntervalMs: 1000,
   identityRetryBaseMs: 2000,
   identityRetryMaxMs: 60_000,
+  trustCheckMs: 5_000,
   runWorker: true,
 };
 

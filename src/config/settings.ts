@@ -7,7 +7,9 @@
  *   "images": { "hashingAlgorithm": "sha256" },
  *   "storage": { "flushDelayMs": 0, "packBytes": 134217728, "compactThreshold": 0.5 },
  *   "replication": { "limits": { "maxImageBytes": 137438953472, "maxRunningJobsPerUser": 5 },
- *                    "bandwidthLimit": null, "transferPricePerGiB": 0.02 } }
+ *                    "bandwidthLimit": null, "transferPricePerGiB": 0.02 },
+ *   "tls": { "certFile": "/etc/ferry/north-1.crt", "keyFile": "/etc/ferry/north-1.key",
+ *            "peerCaFile": "/etc/ferry/regions-ca.crt", "peerCaOnly": true } }
  * ```
  * @module
  */
@@ -16,6 +18,7 @@ import { FerryError } from '../domain/errors.js';
 import { OS_HASH_ALGORITHMS, isOsHashAlgorithm } from '../domain/image.js';
 import { ImageSettings, RegionLimits, DEFAULT_IMAGE_SETTINGS, DEFAULT_LIMITS } from './limits.js';
 import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from './storage.js';
+import { parseTlsSettings, type TlsSettings } from './tls.js';
 import {
   MAX_CHUNKS_PER_REQUEST,
   DEFAULT_REPLICATION_SETTINGS,
@@ -27,6 +30,7 @@ export interface DeploymentSettings {
   images?: Partial<ImageSettings>;
   replication?: Partial<ReplicationSettings>;
   storage?: Partial<StorageSettings>;
+  tls?: Partial<TlsSettings>;
 }
 
 function checkKeys(where: string, value: unknown, defaults: object): Record<string, unknown> {
@@ -49,7 +53,13 @@ function checkKeys(where: string, value: unknown, defaults: object): Record<stri
 }
 
 export function parseSettings(value: unknown): DeploymentSettings {
-  const root = checkKeys('(root)', value, { limits: {}, images: {}, replication: {}, storage: {} });
+  const root = checkKeys('(root)', value, {
+    limits: {},
+    images: {},
+    replication: {},
+    storage: {},
+    tls: {},
+  });
   const settings: DeploymentSettings = {};
   if (root.limits !== undefined) settings.limits = checkKeys('limits', root.limits, DEFAULT_LIMITS);
   if (root.images !== undefined) {
@@ -75,6 +85,7 @@ export function parseSettings(value: unknown): DeploymentSettings {
     }
     settings.storage = storage;
   }
+  if (root.tls !== undefined) settings.tls = parseTlsSettings(root.tls);
   if (root.replication !== undefined) {
     const replication = checkKeys('replication', root.replication, DEFAULT_REPLICATION_SETTINGS);
     if (replication.limits !== undefined) {

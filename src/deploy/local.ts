@@ -22,6 +22,7 @@ import { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS } from './demo.
 import type { ReplicationSettings } from '../config/replication.js';
 import type { ImageSettings, RegionLimits } from '../config/limits.js';
 import type { DatabaseConfig } from '../store/db.js';
+import type { TlsSettings } from '../config/tls.js';
 
 export { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS };
 
@@ -39,13 +40,23 @@ export interface LocalOptions {
   images?: Partial<ImageSettings>;
   /** Each region's metadata database; default: SQLite at `<data>/<region>/ferry.sqlite`. */
   database?: (region: string) => DatabaseConfig;
+  /**
+   * TLS for every region (they all listen on 127.0.0.1, so one certificate for that address serves them
+   * all): with a certificate, the catalog written on first start has https endpoints.
+   */
+  tls?: Partial<TlsSettings>;
+}
+
+/** The scheme of a new deployment's endpoints. */
+export function localScheme(options: Pick<LocalOptions, 'tls'>): 'http' | 'https' {
+  return (options.tls?.certFile ?? null) !== null ? 'https' : 'http';
 }
 
 export interface LocalDeployment {
   catalog: RegionCatalog;
-  /** The servers' catalog, with the regions' secrets (mode 0600). */
+  /** The servers' catalog, with the regions' credential hashes; each region re-reads it when it changes. */
   catalogFile: string;
-  /** The same catalog without secrets, for the CLI and other clients (`regions.json`). */
+  /** The same catalog without the hashes, for the CLI and other clients (`regions.json`). */
   clientCatalogFile: string;
   regions: RunningRegion[];
   demo: ProvisionedIdentity;
@@ -56,7 +67,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
   await makePrivateDir(options.dataDir);
   const catalogFile = serverCatalogFile(options.dataDir);
   const basePort = options.basePort ?? DEMO_BASE_PORT;
-  const catalog = await loadOrWriteCatalog(catalogFile, options.regions ?? DEMO_REGIONS, basePort);
+  const catalog = await loadOrWriteCatalog(
+    options.dataDir,
+    options.regions ?? DEMO_REGIONS,
+    basePort,
+    localScheme(options),
+  );
   const regions: RunningRegion[] = [];
   try {
     for (const region of catalog.regions) {
@@ -65,6 +81,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
         await startRegion({
           name: region.name,
           catalog,
+          catalogFile,
           dataDir: options.dataDir,
           port,
           logger: options.logger,
@@ -72,13 +89,17 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
           ...(options.limits ? { limits: options.limits } : {}),
           ...(options.images ? { images: options.images } : {}),
           ...(options.database ? { database: options.database(region.name) } : {}),
+          ...(options.tls ? { tls: options.tls } : {}),
         }),
       );
     }
     if (basePort === 0) {
-      // Ports were chosen by the system: tell every region where the others really are.
-      for (const region of catalog.regions)
-        region.endpoint = regions.find((r) => r.name === region.name)!.url;
+      // Ports were chosen by the system: tell every region where the others really are (a region's catalog
+      // is its own object, from its reading of the file; the file keeps port 0).
+      const urlOf = (name: string) => regions.find((r) => r.name === name)!.url;
+      for (const entry of catalog.regions) entry.endpoint = urlOf(entry.name);
+      for (const running of regions)
+        for (const entry of running.ctx.catalog.regions) entry.endpoint = urlOf(entry.name);
     }
     const demo = await provisionDemo(regions.map((r) => ({ region: r.name, db: r.ctx.db })));
     const clientCatalogFile = clientCatalogPath(options.dataDir);

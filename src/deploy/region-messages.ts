@@ -1,7 +1,7 @@
 /**
  * The messages the supervisor of `ferry local` (supervisor.ts) and its region processes (region-process.ts)
- * exchange over the IPC channel of `child_process.fork`. The catalog travels this way rather than on the
- * command line, where every user of the machine could read the regions' secrets (`ps`).
+ * exchange over the IPC channel of `child_process.fork`: the deployment's options (settings, catalog) as
+ * structured values rather than flags on a command line.
  * @module
  */
 import type { RegionCatalog } from '../config/catalog.js';
@@ -12,6 +12,8 @@ export interface StartRegionMessage {
   type: 'start';
   name: string;
   catalog: RegionCatalog;
+  /** The file the catalog is read from, and re-read when it changes. */
+  catalogFile: string;
   /** 0 = any free port (the first start of a deployment on port 0). */
   port: number;
   /**

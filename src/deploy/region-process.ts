@@ -2,7 +2,8 @@
  * One region of `ferry local` in a process of its own, forked by the supervisor (supervisor.ts): it runs the
  * region its start message names (its HTTP server and every background task: replication worker, GC, scrub,
  * upload sweep) and stops when the supervisor asks (SIGTERM) or is gone (the IPC channel closes: the
- * supervisor was killed before it could stop its regions, which must not outlive it).
+ * supervisor was killed before it could stop its regions, which must not outlive it). SIGHUP makes it re-read
+ * the catalog and its credential file at once (it also looks every `replication.trustCheckMs`).
  * @module
  */
 import type { RegionCatalog } from '../config/catalog.js';
@@ -52,6 +53,7 @@ async function run(message: StartRegionMessage): Promise<void> {
       ...message.options,
       name: message.name,
       catalog,
+      catalogFile: message.catalogFile,
       port: message.port,
     });
   } catch (error) {
@@ -65,7 +67,7 @@ async function run(message: StartRegionMessage): Promise<void> {
 
 /** Points this region at the other regions' real endpoints (the region client reads the catalog per call). */
 function updateEndpoints(update: RegionCatalog): void {
-  for (const entry of catalog?.regions ?? []) {
+  for (const entry of (region?.ctx.catalog ?? catalog)?.regions ?? []) {
     const endpoint = update.regions.find((r) => r.name === entry.name)?.endpoint;
     if (endpoint !== undefined) entry.endpoint = endpoint;
   }
@@ -79,6 +81,7 @@ if (!process.send) {
 // a region that stopped on its own at the same moment would look to it like a region to restart.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', stop);
+process.on('SIGHUP', () => void region?.refreshTrust());
 process.on('disconnect', stop);
 process.on('message', (message: SupervisorMessage) => {
   if (message.type === 'start') void run(message);

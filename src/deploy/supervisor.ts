@@ -24,7 +24,7 @@ import {
   serverCatalogFile,
   writeClientCatalog,
 } from './local-data.js';
-import type { LocalOptions } from './local.js';
+import { localScheme, type LocalOptions } from './local.js';
 import type { RegionMessage, SupervisorMessage } from './region-messages.js';
 import { decideRestart, DEFAULT_RESTART_POLICY, type RestartPolicy } from './restart-policy.js';
 
@@ -56,9 +56,9 @@ export interface SupervisedRegion {
 
 export interface SupervisedDeployment {
   catalog: RegionCatalog;
-  /** The servers' catalog, with the regions' secrets (mode 0600). */
+  /** The servers' catalog, with the regions' credential hashes; each region re-reads it when it changes. */
   catalogFile: string;
-  /** The same catalog without secrets, for the CLI and other clients (`regions.json`). */
+  /** The same catalog without the hashes, for the CLI and other clients (`regions.json`). */
   clientCatalogFile: string;
   regions: readonly SupervisedRegion[];
   demo: ProvisionedIdentity;
@@ -126,7 +126,12 @@ export async function superviseLocal(
   await makePrivateDir(options.dataDir);
   const catalogFile = serverCatalogFile(options.dataDir);
   const basePort = options.basePort ?? DEMO_BASE_PORT;
-  const catalog = await loadOrWriteCatalog(catalogFile, options.regions ?? DEMO_REGIONS, basePort);
+  const catalog = await loadOrWriteCatalog(
+    options.dataDir,
+    options.regions ?? DEMO_REGIONS,
+    basePort,
+    localScheme(options),
+  );
   // Before any region process runs, so nothing else writes to the databases meanwhile.
   const demo = await provisionRegions(options.dataDir, catalog);
 
@@ -162,7 +167,10 @@ export async function superviseLocal(
     const message: SupervisorMessage = {
       type: 'start',
       name: region.name,
+      // The region reads catalogFile itself (a restarted one must see a rotation since); from this one it
+      // takes only the endpoints the system chose (port 0 in the file).
       catalog,
+      catalogFile,
       port: region.port,
       options,
     };

@@ -7,8 +7,10 @@
  *   then: its scratch, the bytes then copied. Measured on a replication destination: 3,078 such reads of
  *   64 KiB for two 2 GiB replications, 5% of the bytes copied once more. `pointNextRead` names the buffer
  *   again before the resume.
- * `userBufferFields` answers undefined where this Node's sockets lack the fields; callers keep a path
- * without them.
+ * `userBufferFields` answers undefined where this Node's sockets lack the fields, and for a TLS socket (its
+ * handle decrypts: the fields are there, but a server's TLS socket switched to user buffers this way stopped
+ * delivering bytes when tried on Node 20); callers keep a path without them. A TLS client still takes the
+ * public `onread` option of `tls.connect`.
  * @module
  */
 import type { Socket } from 'node:net';
@@ -22,6 +24,7 @@ export interface UserBufferFields {
 
 /** The socket's user-buffer fields, if this Node has them as expected (and the socket is connected). */
 export function userBufferFields(socket: Socket): UserBufferFields | undefined {
+  if ((socket as Socket & { encrypted?: boolean }).encrypted === true) return undefined;
   const symbols = new Map(Object.getOwnPropertySymbols(socket).map((symbol) => [symbol.description, symbol]));
   const kBuffer = symbols.get('kBuffer');
   const kBufferCb = symbols.get('kBufferCb');

@@ -13,6 +13,7 @@ import type { Clock } from '../store/clock.js';
 import type { Db } from '../store/db.js';
 import type { RegionClient } from '../replication/region-client.js';
 import type { RegionMetrics } from '../lib/metrics.js';
+import type { RegionTrust } from './region-trust.js';
 
 export interface RegionContext {
   region: string;
@@ -22,7 +23,10 @@ export interface RegionContext {
   manifests: ManifestCache;
   /** The blob driver under the chunk store (garbage collection walks it). */
   blobs: BlobDriver;
-  catalog: RegionCatalog;
+  /** The region catalog as the region has it now (`trust.catalog()`: it changes when its file does). */
+  readonly catalog: RegionCatalog;
+  /** The catalog and this region's credential, kept current (region-trust.ts). */
+  trust: RegionTrust;
   clock: Clock;
   limits: RegionLimits;
   images: ImageSettings;

@@ -1,7 +1,8 @@
 /**
- * Starts one region: opens its metadata database and blob store, builds its API and listens.
- * The embedded default keeps everything under one data folder: `<data>/<region>/ferry.sqlite` and
- * `<data>/<region>/blobs/`.
+ * Starts one region: opens its metadata database and blob store, reads its credential and TLS files, builds
+ * its API and listens (HTTPS when given a certificate). The embedded default keeps everything under one
+ * data folder: `<data>/<region>/ferry.sqlite`, `<data>/<region>/blobs/` and
+ * `<data>/<region>/region-credential`.
  * @module
  */
 import { ownPrivateDir } from '../lib/private-files.js';
@@ -14,6 +15,11 @@ import { withFailureCount } from '../blobs/drivers/failure-count.js';
 import { createManifestCache } from '../blobs/manifest-cache.js';
 import { createRegionServer } from '../api/server.js';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
+import { regionCredentialFile } from '../config/region-credential.js';
+import { loadRegionTls, type RegionTls, type TlsSettings } from '../config/tls.js';
+import { coerceError } from '../domain/errors.js';
+import { openRegionTrust, type TrustLog } from './region-trust.js';
+import { startPeriodicTask } from './periodic-task.js';
 import { SYSTEM_CLOCK, type Clock } from '../store/clock.js';
 import { openDatabase, type DatabaseConfig } from '../store/db.js';
 import { createRegionClient } from '../replication/region-client.js';
@@ -43,6 +49,15 @@ import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from '../confi
 export interface RegionOptions {
   name: string;
   catalog: RegionCatalog;
+  /**
+   * The file `catalog` was read from: read again at start and whenever it changes (region-trust.ts).
+   * Undefined: the catalog stays as given.
+   */
+  catalogFile?: string;
+  /** The region's credential file (default: `<dataDir>/<name>/region-credential`). */
+  credentialFile?: string;
+  /** TLS: the server's certificate and key (then it serves HTTPS), the CAs trusted for peers. */
+  tls?: Partial<TlsSettings>;
   /** Folder for the region's SQLite file and blobs (default layout `<dataDir>/<name>/`). */
   dataDir: string;
   /** Metadata database; default: SQLite at `<dataDir>/<name>/ferry.sqlite`. */
@@ -63,15 +78,23 @@ export interface RunningRegion {
   url: string;
   ctx: RegionContext;
   app: FastifyInstance;
+  /** Re-reads the catalog and credential files now if they changed (SIGHUP to `ferry serve`). */
+  refreshTrust(): Promise<boolean>;
   close(): Promise<void>;
 }
 
-export async function openRegionContext(options: RegionOptions): Promise<RegionContext> {
+export async function openRegionContext(options: RegionOptions, tls: RegionTls = {}): Promise<RegionContext> {
   if (!findRegion(options.catalog, options.name)) {
     throw new Error(`region ${options.name} is not in the region catalog`);
   }
   const regionDir = path.join(options.dataDir, options.name);
   await ownPrivateDir(regionDir);
+  const trust = await openRegionTrust({
+    region: options.name,
+    catalog: options.catalog,
+    ...(options.catalogFile !== undefined ? { catalogFile: options.catalogFile } : {}),
+    credentialFile: options.credentialFile ?? regionCredentialFile(options.dataDir, options.name),
+  });
   const db = await openDatabase(
     options.database ?? { kind: 'sqlite', file: path.join(regionDir, 'ferry.sqlite') },
   );
@@ -93,12 +116,20 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
     chunks,
     manifests: createManifestCache((digest) => chunks.getManifestIndex(digest)),
     blobs: counted,
-    catalog: options.catalog,
+    get catalog() {
+      return trust.catalog();
+    },
+    trust,
     clock: options.clock ?? SYSTEM_CLOCK,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     images: { ...DEFAULT_IMAGE_SETTINGS, ...options.images },
     replication: { ...DEFAULT_REPLICATION_SETTINGS, ...options.replication },
-    regions: createRegionClient(options.catalog, options.name),
+    regions: createRegionClient({
+      self: options.name,
+      catalog: trust.catalog,
+      credential: trust.credential,
+      ...(tls.peerCa !== undefined ? { peerCa: tls.peerCa } : {}),
+    }),
     workerId: `${hostname()}:${process.pid}:${options.name}:${randomBytes(4).toString('hex')}`,
     jobEvents: new EventTarget(),
     imageReplications: undefined as never, // set below: it needs the context it belongs to
@@ -109,11 +140,22 @@ export async function openRegionContext(options: RegionOptions): Promise<RegionC
 }
 
 export async function startRegion(options: RegionOptions): Promise<RunningRegion> {
-  const ctx = await openRegionContext(options);
-  const app = await createRegionServer(ctx, { logger: options.logger ?? false });
-  const endpoint = new URL(findRegion(options.catalog, options.name)!.endpoint);
+  const tls = await loadRegionTls(options.tls);
+  const ctx = await openRegionContext(options, tls);
+  const app = await createRegionServer(ctx, {
+    logger: options.logger ?? false,
+    ...(tls.server !== undefined ? { https: tls.server } : {}),
+  });
+  const endpoint = new URL(findRegion(ctx.catalog, options.name)!.endpoint);
+  const scheme = tls.server !== undefined ? 'https' : 'http';
+  if (`${scheme}:` !== endpoint.protocol) {
+    app.log.warn(
+      `region ${options.name} serves ${scheme.toUpperCase()} but its catalog endpoint is ${endpoint.href}: ` +
+        'the other regions and clients will fail to reach it',
+    );
+  }
   const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? Number(endpoint.port || 80);
+  const port = options.port ?? Number(endpoint.port || (scheme === 'https' ? 443 : 80));
   try {
     await app.listen({ host, port });
   } catch (error) {
@@ -128,17 +170,34 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
   const storageSampler = startStorageUsageSampler(ctx, app.log);
   const webhookSender = startWebhookSender(ctx, app.log);
   const identitySender = startIdentityDeliverySender(ctx, app.log);
+  const trustLog: TrustLog = {
+    info: (message) => app.log.info(message),
+    // Without --log, `ferry local` logs errors only: a catalog or credential not taken must show.
+    error: (message) => app.log.error(message),
+  };
+  const trustCheck = startPeriodicTask({
+    name: 'catalog and credential check',
+    intervalMs: ctx.replication.trustCheckMs,
+    run: async () => void (await ctx.trust.refresh(trustLog)),
+    log: app.log,
+  });
   const address = app.server.address();
   let closing: Promise<void> | undefined;
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   return {
     name: options.name,
-    url: `http://${host}:${actualPort}`,
+    url: `${scheme}://${host}:${actualPort}`,
     ctx,
     app,
+    refreshTrust: () =>
+      ctx.trust.refresh(trustLog).catch((error: unknown) => {
+        app.log.error({ err: coerceError(error) }, 'catalog and credential check failed');
+        return false;
+      }),
     // Once, however often it is called (a test may stop one region before the whole deployment).
     close() {
       closing ??= (async () => {
+        await trustCheck.stop();
         await worker?.stop();
         await gc?.stop();
         await scrub?.stop();

@@ -10,6 +10,7 @@
  * @module
  */
 import { Type, type Static } from 'typebox';
+import { findRegion, hasCredentials } from '../config/catalog.js';
 import { MAX_BANDWIDTH_LIMIT, MAX_CHUNKS_PER_REQUEST } from '../config/replication.js';
 import { JOB_STATUSES } from '../domain/job.js';
 import { nullable, oneOf } from '../lib/schema.js';
@@ -101,13 +102,13 @@ export type RunningJobsQuery = Static<typeof RunningJobsQuery>;
 export const RunningJobs = Type.Object({ running: Type.Integer({ minimum: 0 }) });
 export type RunningJobs = Static<typeof RunningJobs>;
 
-/** The other regions of the catalog that take part in region-to-region calls (none if this one does not). */
+/**
+ * The other regions of the catalog that take part in region-to-region calls, those the catalog lists a
+ * credential for (none if it lists none for this one).
+ */
 export function peerRegions(ctx: Pick<RegionContext, 'catalog' | 'region'>): string[] {
-  const self = ctx.catalog.regions.find((r) => r.name === ctx.region);
-  if (!self?.internal_secret) return [];
-  return ctx.catalog.regions
-    .filter((r) => r.name !== ctx.region && r.internal_secret !== undefined)
-    .map((r) => r.name);
+  if (!hasCredentials(findRegion(ctx.catalog, ctx.region))) return [];
+  return ctx.catalog.regions.filter((r) => r.name !== ctx.region && hasCredentials(r)).map((r) => r.name);
 }
 
 /** One disk of a whole-server image, as the source sends it and both job rows keep it (`jobs.disks`). */

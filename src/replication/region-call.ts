@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { DigestMismatchError } from '../blobs/chunk-store.js';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
+import { credentialMatches } from '../config/region-credential.js';
 import { FerryError } from '../domain/errors.js';
 import { BatchStreamError } from './chunk-batch.js';
 
@@ -23,15 +24,26 @@ export function sameSecret(a: string, b: string): boolean {
 }
 
 /**
- * The calling region, named by REGION_HEADER, once REGION_SECRET_HEADER is checked against its secret in the
- * catalog; else UNAUTHORIZED.
+ * The calling region, named by REGION_HEADER, if the credential in REGION_SECRET_HEADER hashes to one of
+ * the hashes the catalog lists for that region (`credential_sha256`); else undefined. Another region's
+ * credential does not do: it is checked against the named region's list only.
  */
-export function authenticateRegion(catalog: RegionCatalog, name: unknown, secret: unknown): string {
+export function verifyRegion(catalog: RegionCatalog, name: unknown, secret: unknown): string | undefined {
   const region = typeof name === 'string' ? findRegion(catalog, name) : undefined;
-  if (!region?.internal_secret || typeof secret !== 'string' || !sameSecret(secret, region.internal_secret)) {
-    throw new FerryError('UNAUTHORIZED', 'Region-to-region calls need region credentials from the catalog.');
-  }
+  if (region === undefined || !credentialMatches(region.credential_sha256 ?? [], secret)) return undefined;
   return region.name;
+}
+
+/** As verifyRegion, throwing UNAUTHORIZED where it answers undefined. */
+export function authenticateRegion(catalog: RegionCatalog, name: unknown, secret: unknown): string {
+  const region = verifyRegion(catalog, name, secret);
+  if (region === undefined) {
+    throw new FerryError(
+      'UNAUTHORIZED',
+      "Region-to-region calls need the calling region's credential, as the catalog lists it.",
+    );
+  }
+  return region;
 }
 
 /** A failed call to another region. `transient` errors may succeed when retried. */

@@ -1,13 +1,18 @@
 /**
- * Calls from one region to another over the internal API, authenticated with the calling region's
- * credential from the catalog. Control calls are small JSON requests over a keep-alive HTTP agent;
- * chunk batches travel over a BatchConnection of their own. Errors are classified: a refusal (4xx) is permanent, anything else
- * (connection refused, timeout, 5xx) is transient and may be retried.
+ * Calls from one region to another over the internal API, authenticated with the calling region's own
+ * credential (config/region-credential.ts). Control calls are small JSON requests over a keep-alive agent,
+ * HTTPS where the peer's endpoint is `https:` (its certificate checked against the trusted CAs), plain HTTP
+ * where it is `http:` (loopback, or a catalog that allows it); chunk batches travel over a BatchConnection of
+ * their own, the same way. The catalog and the credential are asked for at every call, so a region that
+ * re-reads them (region/region-trust.ts) uses the new ones from its next call on. Errors are classified: a
+ * refusal (4xx) is permanent, anything else (connection refused, a certificate refused, timeout, 5xx) is
+ * transient and may be retried.
  * @module
  */
-import { Agent, request, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { findRegion, type RegionCatalog } from '../config/catalog.js';
-import { BatchConnection } from './batch-connection.js';
+import { BatchConnection, type BatchTls } from './batch-connection.js';
 import {
   REGION_CALL_TIMEOUT_MS,
   REGION_HEADER,
@@ -40,18 +45,35 @@ export interface RegionClient {
   close(): void;
 }
 
-export function createRegionClient(catalog: RegionCatalog, self: string): RegionClient {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+export interface RegionClientOptions {
+  /** This region's name. */
+  self: string;
+  /** The catalog as the region has it now. */
+  catalog: () => RegionCatalog;
+  /** This region's credential as it has it now; undefined: the region makes no region-to-region call. */
+  credential: () => string | undefined;
+  /** CA certificates trusted for the other regions' certificates (default: Node's bundled roots). */
+  peerCa?: string[];
+}
 
-  function target(region: string): { endpoint: string; headers: Record<string, string> } {
-    const entry = findRegion(catalog, region);
-    const own = findRegion(catalog, self);
-    if (!entry || !own?.internal_secret) {
+/** Connections kept per peer for JSON calls. */
+const MAX_SOCKETS = 16;
+
+export function createRegionClient(options: RegionClientOptions): RegionClient {
+  const { self } = options;
+  const tls: BatchTls = options.peerCa === undefined ? {} : { ca: options.peerCa };
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, ...tls });
+
+  function target(region: string): { endpoint: URL; headers: Record<string, string> } {
+    const entry = findRegion(options.catalog(), region);
+    const credential = options.credential();
+    if (!entry || credential === undefined) {
       throw new RegionCallError(`region ${region} cannot be reached from ${self}: check the catalog`, false);
     }
     return {
-      endpoint: entry.endpoint,
-      headers: { [REGION_HEADER]: self, [REGION_SECRET_HEADER]: own.internal_secret },
+      endpoint: new URL(entry.endpoint),
+      headers: { [REGION_HEADER]: self, [REGION_SECRET_HEADER]: credential },
     };
   }
 
@@ -68,10 +90,17 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
   /** Starts a request; resolves with the response once its status line and headers are in. */
   function open({ region, method, path, headers, body, signal }: Call): Promise<IncomingMessage> {
     const { endpoint, headers: auth } = target(region);
+    const secure = endpoint.protocol === 'https:';
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = (secure ? httpsRequest : httpRequest)(
         new URL(path, endpoint),
-        { method, agent, headers: { ...auth, ...headers }, timeout: REGION_CALL_TIMEOUT_MS, signal },
+        {
+          method,
+          agent: secure ? httpsAgent : httpAgent,
+          headers: { ...auth, ...headers },
+          timeout: REGION_CALL_TIMEOUT_MS,
+          signal,
+        },
         resolve,
       );
       req.on('timeout', () => req.destroy(new Error('timed out')));
@@ -123,7 +152,7 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
     },
     batchConnection(region, headers) {
       const { endpoint, headers: auth } = target(region);
-      return new BatchConnection(region, new URL(endpoint), { ...auth, ...headers });
+      return new BatchConnection(region, endpoint, { ...auth, ...headers }, tls);
     },
     async getBytes(region, path, headers, signal) {
       const { status, data } = await send({ region, method: 'GET', path, headers, signal });
@@ -131,7 +160,8 @@ export function createRegionClient(catalog: RegionCatalog, self: string): Region
       return data;
     },
     close() {
-      agent.destroy();
+      httpAgent.destroy();
+      httpsAgent.destroy();
     },
   };
 }

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -30,11 +31,21 @@ test('a restarted local deployment keeps its catalog, account, token and images'
   const data = Buffer.alloc(3 * 1024 * 1024 + 5, 9);
   assert.equal((await api(url, token, 'PUT', `/v2/images/${image.id}/file`, data, OCTET)).status, 204);
   const catalog = await readFile(join(dataDir, 'catalog.json'), 'utf8');
-  // The clients' catalog: the same regions and endpoints, none of the regions' secrets.
+  // Each region's credential in a file of its own, readable by its owner only; the servers' catalog lists
+  // its hash, and no secret.
   const servers = JSON.parse(catalog);
+  for (const region of servers.regions as Array<{ name: string; credential_sha256: string[] }>) {
+    const file = join(dataDir, region.name, 'region-credential');
+    assert.equal((await stat(file)).mode & 0o777, 0o600, file);
+    const credential = (await readFile(file, 'utf8')).trim();
+    assert.equal(Buffer.from(credential, 'base64url').length, 32, 'a random 32-byte credential');
+    assert.deepEqual(region.credential_sha256, [createHash('sha256').update(credential).digest('hex')]);
+    assert.ok(!catalog.includes(credential), 'the catalog does not hold the credential');
+  }
+  assert.equal((await stat(join(dataDir, 'catalog.json'))).mode & 0o777, 0o644, 'the catalog is no secret');
+  // The clients' catalog: the same regions and endpoints, without the hashes.
   const clients = JSON.parse(await readFile(first.clientCatalogFile, 'utf8'));
   assert.equal(first.clientCatalogFile, join(dataDir, 'regions.json'));
-  assert.ok(servers.regions.every((r: { internal_secret?: string }) => r.internal_secret));
   assert.deepEqual(
     clients,
     {
@@ -45,7 +56,7 @@ test('a restarted local deployment keeps its catalog, account, token and images'
       })),
       replication_pairs: servers.replication_pairs,
     },
-    'regions.json has no secret',
+    'regions.json has no credential hash',
   );
   await first.close();
 
@@ -128,4 +139,61 @@ test('ferry serve runs one region of a catalog; admin bootstrap prints a working
   assert.equal(notAdmin.status, 403);
   server.kill('SIGTERM');
   await once(server, 'exit');
+});
+
+test('a data folder whose catalog still holds the regions’ secrets is migrated at start: each secret to its region’s file', async (t) => {
+  const dataDir = await makeTempDir(t);
+  const secrets = {
+    'north-1': 'n'.repeat(20) + 'former-secret',
+    'south-1': 's'.repeat(20) + 'former-secret',
+  };
+  await writeFile(
+    join(dataDir, 'catalog.json'),
+    JSON.stringify({
+      regions: Object.entries(secrets).map(([name, secret]) => ({
+        name,
+        endpoint: 'http://127.0.0.1:0', // any free port
+        internal_secret: secret,
+      })),
+      replication_pairs: [
+        ['north-1', 'south-1'],
+        ['south-1', 'north-1'],
+      ],
+    }),
+  );
+  const d = await startLocal({ dataDir, basePort: 0 });
+  t.after(() => d.close());
+  const catalog = await readFile(join(dataDir, 'catalog.json'), 'utf8');
+  for (const [name, secret] of Object.entries(secrets)) {
+    assert.ok(!catalog.includes(secret), 'the secret left the catalog');
+    const file = join(dataDir, name, 'region-credential');
+    assert.equal(await readFile(file, 'utf8'), `${secret}\n`);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.deepEqual(
+      JSON.parse(catalog).regions.find((r: { name: string }) => r.name === name).credential_sha256,
+      [createHash('sha256').update(secret).digest('hex')],
+    );
+  }
+  // The regions accept each other with the migrated credentials: a replication goes through.
+  const url = d.regions[0]!.url;
+  const data = Buffer.alloc(2 * 1024 * 1024 + 3, 7);
+  const image = (
+    await api(url, d.demo.token, 'POST', '/v2/images', {
+      name: 'm',
+      disk_format: 'raw',
+      container_format: 'bare',
+    })
+  ).body;
+  assert.equal((await api(url, d.demo.token, 'PUT', `/v2/images/${image.id}/file`, data, OCTET)).status, 204);
+  const started = await api(url, d.demo.token, 'POST', `/v1/cloudimages/${image.id}/cross_region_copy`, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  let job = started.body;
+  for (let i = 0; job.status !== 'SUCCESS'; i++) {
+    assert.ok(i < 300 && job.status !== 'FAIL', JSON.stringify(job));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    job = (await api(url, d.demo.token, 'GET', `/v1/cloudimages/job/${started.body.job_id}`)).body;
+  }
 });

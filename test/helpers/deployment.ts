@@ -1,6 +1,7 @@
 /**
  * A local multi-region deployment for end-to-end tests: regions on free loopback ports in a temp data dir,
- * the demo account plus a second account ("other") and an administrator, all stopped after the test.
+ * the demo account plus a second account ("other") and an administrator, all stopped after the test. With
+ * FERRY_TEST_TLS=1 the regions serve HTTPS (helpers/tls.ts), so any test file can be run over TLS.
  * @module
  */
 import type { TestContext } from 'node:test';
@@ -14,6 +15,8 @@ import { testPostgresUrl, type DialectName } from './db.js';
 import { makeTempDir } from './tmp.js';
 import type { ImageSettings, RegionLimits } from '../../src/config/limits.js';
 import type { ReplicationSettings } from '../../src/config/replication.js';
+import { readCredential, regionCredentialFile } from '../../src/config/region-credential.js';
+import { TEST_TLS, testDeploymentTls } from './tls.js';
 
 export interface TestDeployment extends LocalDeployment {
   dataDir: string;
@@ -50,8 +53,14 @@ export async function startTestDeployment(
     replication: { ...FAST_REPLICATION, ...replication },
     limits,
     images,
+    ...(TEST_TLS ? { tls: await testDeploymentTls() } : {}),
   });
   stop.push(() => deployment.close());
+  if (TEST_TLS && !deployment.regions.every((r) => r.url.startsWith('https://'))) {
+    throw new Error(
+      `FERRY_TEST_TLS=1, yet a region serves plain HTTP: ${deployment.regions.map((r) => r.url)}`,
+    );
+  }
   const dbs = deployment.regions.map((r) => ({ region: r.name, db: r.ctx.db }));
   const other = await provisionIdentity(dbs, SYSTEM_CLOCK, {
     account: 'other',
@@ -71,6 +80,11 @@ export async function startTestDeployment(
     url: (region) =>
       (region ? deployment.regions.find((r) => r.name === region)! : deployment.regions[0]!).url,
   };
+}
+
+/** The credential `region` of a test deployment presents in region-to-region calls (its file's content). */
+export function regionCredential(d: { dataDir: string }, region: string): Promise<string> {
+  return readCredential(regionCredentialFile(d.dataDir, region));
 }
 
 /**

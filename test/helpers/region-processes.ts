@@ -1,6 +1,8 @@
 /**
  * Regions as separate `ferry serve` processes on loopback, for tests that kill a region (kill -9) and
- * start it again. Each process logs to `<data>/<region>.log`; every process is stopped after the test.
+ * start it again, and for tests of regions each with settings of its own (TLS certificates). Each region's
+ * credential is in `<data>/<region>/region-credential`, the catalog at `<data>/catalog.json`. Each process
+ * logs to `<data>/<region>.log`; every process is stopped after the test.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,6 +13,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { loopbackCatalog } from '../../src/config/catalog.js';
+import { ensureRegionCredentials } from '../../src/config/region-credential.js';
 import type { DeploymentSettings } from '../../src/config/settings.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
@@ -20,6 +23,8 @@ import { ferryArgs } from './ferry-command.js';
 
 export interface RegionProcesses {
   dataDir: string;
+  /** The catalog file every region reads. */
+  catalogFile: string;
   demo: ProvisionedIdentity;
   /** An administrator of every region (storage operations). */
   admin: ProvisionedIdentity;
@@ -39,11 +44,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Starts `names`, each with `settings` (or `settings(region)`, its own) as its `--settings` file; the
+ * catalog's endpoints are https when the first region's settings give a certificate.
+ */
 export async function startRegionProcesses(
   t: TestContext,
   names: string[],
-  settings: DeploymentSettings = {},
+  settings: DeploymentSettings | ((region: string) => DeploymentSettings) = {},
 ): Promise<RegionProcesses> {
+  const settingsOf = typeof settings === 'function' ? settings : () => settings;
   const children = new Map<string, ChildProcess>();
   // Hooks run in the order they are added: the processes must stop before their folder is removed.
   t.after(async () => {
@@ -52,11 +62,12 @@ export async function startRegionProcesses(
   const dataDir = await makeTempDir(t);
   const ports: number[] = [];
   while (ports.length < names.length) ports.push(await freePort());
-  const catalog = loopbackCatalog(names, ports);
+  const scheme = (settingsOf(names[0]!).tls?.certFile ?? null) !== null ? 'https' : 'http';
+  const catalog = loopbackCatalog(names, ports, await ensureRegionCredentials(dataDir, names), scheme);
   const catalogFile = join(dataDir, 'catalog.json');
-  const settingsFile = join(dataDir, 'settings.json');
+  const settingsFile = (name: string) => join(dataDir, `settings-${name}.json`);
   await writeFile(catalogFile, JSON.stringify(catalog));
-  await writeFile(settingsFile, JSON.stringify(settings));
+  for (const name of names) await writeFile(settingsFile(name), JSON.stringify(settingsOf(name)));
 
   const dbs = [];
   for (const name of names) {
@@ -92,7 +103,7 @@ export async function startRegionProcesses(
         '--data',
         dataDir,
         '--settings',
-        settingsFile,
+        settingsFile(name),
       ),
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -119,6 +130,7 @@ export async function startRegionProcesses(
   for (const name of names) await start(name);
   return {
     dataDir,
+    catalogFile,
     demo,
     admin,
     url: (name) => catalog.regions.find((r) => r.name === name)!.endpoint,

@@ -49,7 +49,7 @@ export function registerDiscoveryRoutes(app: FastifyInstance, ctx: RegionContext
     'import-methods': { description: 'Import methods available.', type: 'array', value: [] },
   }));
 
-  // The catalog as clients may have it (config/catalog.ts clientCatalog): no region's secret.
+  // The catalog as clients may have it (config/catalog.ts clientCatalog): no credential hashes.
   app.get('/v1/regions', open, async (): Promise<RegionList> => ({
     region: ctx.region,
     regions: ctx.catalog.regions.map((r) => ({

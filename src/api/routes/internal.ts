@@ -1,7 +1,7 @@
 /**
  * The region-to-region API (replication/peer-api.ts names every call). Never reachable with a user token:
- * every call must name its region and present that region's secret from the catalog, checked before the body
- * is read. A destination reads a source image's manifest and chunks only under the grant the source issued
+ * every call must name its region and present that region's credential, which must hash to one the catalog
+ * lists for that region, checked before the body is read. A destination reads a source image's manifest and chunks only under the grant the source issued
  * for that one job, and only the chunks that manifest lists (replication/source-reads.ts).
  * @module
  */
@@ -26,6 +26,7 @@ import {
   GRANT_HEADER,
   REGION_HEADER,
   REGION_SECRET_HEADER,
+  verifyRegion,
 } from '../../replication/region-call.js';
 import { cancelReplica, createReplica, jobState, replicaJobFrom } from '../../replication/replicas.js';
 import { acceptDestinationReport, countRunningJobs } from '../../replication/source-jobs.js';
@@ -42,7 +43,14 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: RegionContext)
   // No user token; the calling region's credentials instead, checked before the body is read.
   const internal = {
     config: { public: true },
-    onRequest: async (request: FastifyRequest) => void callerOf(request),
+    onRequest: async (request: FastifyRequest) => {
+      const { [REGION_HEADER]: name, [REGION_SECRET_HEADER]: secret } = request.headers;
+      if (verifyRegion(ctx.catalog, name, secret) !== undefined) return;
+      // Before refusing, the catalog file once more: a rotation may have listed the caller's new credential
+      // since this region last looked (region/region-trust.ts). Two stat calls when nothing changed.
+      await ctx.trust.refresh(request.log);
+      callerOf(request);
+    },
   };
   const grantOf = (request: FastifyRequest & { params: { job: string } }) =>
     reads.grantFor(callerOf(request), request.params.job, request.headers[GRANT_HEADER]);

@@ -1,5 +1,5 @@
 /**
- * The regions of the catalog as `GET /v1/regions` shows them (routes/discovery.ts): no secrets, and for each
+ * The regions of the catalog as `GET /v1/regions` shows them (routes/discovery.ts): no credential hashes, and for each
  * region the regions it may replicate into. The CLI reads the same shape.
  * @module
  */

@@ -15,7 +15,6 @@ import { coerceCliError, describeError, UsageError } from '../errors.js';
 import { createPrinter } from '../output.js';
 import {
   loadRegionCatalog,
-  readRegionCatalog,
   parseOutputFormat,
   type GlobalOptions,
   type RegionEndpoint,
@@ -130,13 +129,7 @@ export function registerConfigureCommand(program: Command): void {
       throw new UsageError('a profile needs --catalog FILE|URL (or --endpoint URL for a single region)');
     }
     if (merged.catalog) {
-      const { regions, holdsSecrets } = await readRegionCatalog(merged.catalog);
-      if (holdsSecrets) {
-        out.warn(
-          `the catalog ${merged.catalog} holds the regions' secrets (internal_secret): whoever can read it can act as a region. ` +
-            'Give clients a copy without them (`ferry local` writes <data>/regions.json); see docs/cli.md.',
-        );
-      }
+      const regions = await loadRegionCatalog(merged.catalog);
       if (merged.region && !regions.some((r) => r.name === merged.region)) {
         throw new UsageError(
           `region ${merged.region} is not in the catalog (${regions.map((r) => r.name).join(', ')})`,

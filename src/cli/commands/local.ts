@@ -34,7 +34,7 @@ export function registerLocalCommand(program: Command): void {
         'comma-separated region names (only when the data folder is new)',
         DEMO_REGIONS.join(','),
       )
-      .option('--settings <file>', 'deployment settings (JSON): limits and replication rules')
+      .option('--settings <file>', 'deployment settings (JSON): limits, replication rules, TLS')
       .option('--log', 'print JSON request logs (without it, only errors are printed)', false),
     'ferry local --data ./data --port 9301',
   ).action(async (options: LocalOptions) => {
@@ -72,8 +72,9 @@ export function registerLocalCommand(program: Command): void {
       `  curl -s -H "X-Auth-Token: ${deployment.demo.token}" ${first.url}/v2/images`,
       `  openstack --os-auth-type admin_token --os-endpoint ${first.url}/v2 --os-token ${deployment.demo.token} image list`,
       '',
-      `Region catalog for clients: ${deployment.clientCatalogFile}. The servers' catalog, with the regions' secrets:`,
-      `${deployment.catalogFile} (keep it to the servers). Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
+      `Region catalog for clients: ${deployment.clientCatalogFile}. The servers' catalog: ${deployment.catalogFile};`,
+      `each region's credential for region-to-region calls: ${path.join(path.resolve(options.data), '<region>', 'region-credential')}`,
+      `(mode 0600; rotate with \`ferry region credential rotate\`). Data: ${path.resolve(options.data)}. Stop with Ctrl-C.`,
     ];
     console.log(lines.join('\n'));
     stopOnSignals(() => deployment.close());

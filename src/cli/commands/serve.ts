@@ -1,6 +1,7 @@
 /**
  * `ferry serve`: one region alone, as in a scale-out deployment. The server modules are loaded only when the
- * command runs, so the client commands start quickly.
+ * command runs, so the client commands start quickly. SIGHUP makes the region re-read its catalog and its
+ * credential file at once (it also looks for a change every `replication.trustCheckMs`).
  * @module
  */
 import path from 'node:path';
@@ -16,6 +17,7 @@ interface ServeOptions {
   host: string;
   port?: string;
   settings?: string;
+  credentialFile?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -30,7 +32,11 @@ export function registerServeCommand(program: Command): void {
       .option('--database <url>', 'PostgreSQL URL (postgres://...) instead of the embedded SQLite file')
       .option('--host <host>', 'address to listen on', '127.0.0.1')
       .option('--port <port>', 'port to listen on (default: the catalog endpoint port)')
-      .option('--settings <file>', 'deployment settings (JSON): limits and replication rules'),
+      .option('--settings <file>', 'deployment settings (JSON): limits, replication rules, TLS')
+      .option(
+        '--credential-file <file>',
+        "the region's credential for region-to-region calls (default: <data>/<region>/region-credential)",
+      ),
     'ferry serve --region north-1 --catalog ./data/catalog.json',
   ).action(async (options: ServeOptions, command: Command) => {
     const name = command.optsWithGlobals<{ region?: string }>().region;
@@ -45,6 +51,10 @@ export function registerServeCommand(program: Command): void {
     const region = await startRegion({
       name,
       catalog,
+      catalogFile: path.resolve(options.catalog),
+      ...(options.credentialFile !== undefined
+        ? { credentialFile: path.resolve(options.credentialFile) }
+        : {}),
       dataDir: path.resolve(options.data),
       host: options.host,
       ...(options.port !== undefined ? { port: Number(options.port) } : {}),
@@ -53,6 +63,7 @@ export function registerServeCommand(program: Command): void {
       logger: true,
     });
     console.error(`ferry: region ${region.name} listening on ${region.url}`);
+    process.on('SIGHUP', () => void region.refreshTrust());
     stopOnSignals(() => region.close());
   });
 }

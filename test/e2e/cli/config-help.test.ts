@@ -51,11 +51,12 @@ test('profiles: configure writes them, FERRY_* and flags override them, nothing 
   ]);
   assert.equal(prod.code, 0, prod.stderr);
   assert.match(prod.stdout, /Signed in as olga \(account other, project south-1\) in south-1\./);
-  assert.doesNotMatch(prod.stderr, /secrets/, 'a catalog without secrets is what clients should have');
-  // The servers' catalog, secrets included, is taken with a warning.
+  assert.equal(prod.stderr, '', 'no warning');
+  // The servers' catalog lists credential hashes, no secret: taken as well, without a warning.
   const serversCatalog = join(cli.dir, 'servers.json');
   await writeFile(serversCatalog, JSON.stringify(d.catalog));
-  const withSecrets = await cli.run([
+  assert.ok(d.catalog.regions.every((r) => r.credential_sha256?.length === 1));
+  const servers = await cli.run([
     'configure',
     '--profile',
     'ops',
@@ -63,8 +64,22 @@ test('profiles: configure writes them, FERRY_* and flags override them, nothing 
     serversCatalog,
     '--no-verify',
   ]);
-  assert.equal(withSecrets.code, 0, withSecrets.stderr);
-  assert.match(withSecrets.stderr, /holds the regions' secrets \(internal_secret\).*regions\.json/);
+  assert.equal(servers.code, 0, servers.stderr);
+  assert.equal(servers.stderr, '');
+  // A former catalog, with the regions' secrets in it, is refused with the way to migrate it.
+  const formerCatalog = join(cli.dir, 'former.json');
+  await writeFile(
+    formerCatalog,
+    JSON.stringify({
+      regions: [{ name: 'north-1', endpoint: d.url('north-1'), internal_secret: 's'.repeat(24) }],
+    }),
+  );
+  const former = await cli.run(['configure', '--profile', 'old', '--catalog', formerCatalog, '--no-verify']);
+  assert.notEqual(former.code, 0);
+  assert.match(
+    former.stderr,
+    /regions\[0\]\.internal_secret: the catalog no longer holds region secrets.*ferry region credential migrate/,
+  );
   assert.match(
     await readFile(configFile, 'utf8'),
     /\[default\][^[]*\n\[profile prod\]\ncatalog = .*\nregion = south-1\n/,

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { dialects } from '../../helpers/db.js';
-import { api, startTestDeployment } from '../../helpers/deployment.js';
+import { api, regionCredential, startTestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, requestReplication, uploadImage } from '../../helpers/replication.js';
 import { REGION_HEADER, REGION_SECRET_HEADER } from '../../../src/replication/region-call.js';
 
@@ -74,7 +74,7 @@ for (const { name: dialect, skip } of dialects()) {
 
     test('region-to-region bodies are schema-checked (row 5)', async (t) => {
       const d = await startTestDeployment(t, ['north-1', 'south-1'], {}, {}, {}, dialect);
-      const secret = d.catalog.regions.find((r) => r.name === 'north-1')!.internal_secret!;
+      const secret = await regionCredential(d, 'north-1');
       const asNorth = { [REGION_HEADER]: 'north-1', [REGION_SECRET_HEADER]: secret };
       const south = d.url('south-1');
       const call = (method: string, path: string, body: string) =>
@@ -101,7 +101,7 @@ for (const { name: dialect, skip } of dialects()) {
         method: 'POST',
         headers: {
           [REGION_HEADER]: 'south-1',
-          [REGION_SECRET_HEADER]: d.catalog.regions.find((r) => r.name === 'south-1')!.internal_secret!,
+          [REGION_SECRET_HEADER]: await regionCredential(d, 'south-1'),
           'content-type': 'application/json',
         },
         body: JSON.stringify({ status: 'BOGUS' }),

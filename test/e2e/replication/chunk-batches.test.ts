@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { sha256Digest } from '../../../src/blobs/chunk-store.js';
 import type { Digest } from '../../../src/domain/ids.js';
 import { findJob } from '../../../src/store/jobs.js';
-import { api, startTestDeployment, type TestDeployment } from '../../helpers/deployment.js';
+import { api, regionCredential, startTestDeployment, type TestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 import { corruptStoredChunk } from '../../helpers/stored-chunks.js';
 
@@ -41,7 +41,7 @@ test('a chunk batch needs region credentials and the grant, and answers only the
     if (!grant) await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.ok(grant, 'the destination holds the grant');
-  const southSecret = d.catalog.regions.find((r) => r.name === 'south-1')!.internal_secret!;
+  const southSecret = await regionCredential(d, 'south-1');
   const credentials = { 'x-ferry-region': 'south-1', 'x-ferry-region-secret': southSecret };
   const digestOf = (index: number, length = MiB) =>
     sha256Digest(data.subarray(index * MiB, index * MiB + length));

@@ -5,14 +5,19 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { PEER_CALLS } from '../../../src/replication/peer-api.js';
 import { findJob } from '../../../src/store/jobs.js';
-import { api, startTestDeployment } from '../../helpers/deployment.js';
+import { api, regionCredential, startTestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 
 test('peer bodies are schema-checked: a bad replica request or job state is a 400 and changes nothing', async (t) => {
   const d = await startTestDeployment(t, ['north-1', 'south-1']);
-  const secretOf = (name: string) => d.catalog.regions.find((r) => r.name === name)!.internal_secret!;
-  const asNorth = { 'x-ferry-region': 'north-1', 'x-ferry-region-secret': secretOf('north-1') };
-  const asSouth = { 'x-ferry-region': 'south-1', 'x-ferry-region-secret': secretOf('south-1') };
+  const asNorth = {
+    'x-ferry-region': 'north-1',
+    'x-ferry-region-secret': await regionCredential(d, 'north-1'),
+  };
+  const asSouth = {
+    'x-ferry-region': 'south-1',
+    'x-ferry-region-secret': await regionCredential(d, 'south-1'),
+  };
   const south = d.url('south-1');
   const north = d.url('north-1');
 

@@ -61,21 +61,24 @@ test('settings: unknown keys, wrong types and values out of range are refused by
   );
 });
 
-test('catalog: regions with endpoints and secrets, and replication pairs of known regions', () => {
+test('catalog: regions with endpoints and credential hashes, and replication pairs of known regions', () => {
   const catalog = parseCatalog({
     regions: [
-      { name: 'north-1', endpoint: 'http://127.0.0.1:9301/', internal_secret: 's'.repeat(16) },
+      { name: 'north-1', endpoint: 'http://127.0.0.1:9301/', credential_sha256: ['ab'.repeat(32)] },
       { name: 'south-1', endpoint: 'http://127.0.0.1:9302' },
     ],
     replication_pairs: [['north-1', 'south-1']],
   });
   assert.equal(catalog.regions[0]!.endpoint, 'http://127.0.0.1:9301', 'no trailing slash');
   assert.equal(catalog.regions[1]!.display_name, 'south-1');
+  assert.deepEqual(catalog.regions[0]!.credential_sha256, ['ab'.repeat(32)]);
   assert.deepEqual(catalog.replication_pairs, [['north-1', 'south-1']]);
   // Pairs are one-way: south-1 may not replicate back.
   assert.deepEqual(replicationTargets(catalog, 'north-1'), ['south-1']);
   assert.deepEqual(replicationTargets(catalog, 'south-1'), []);
-  const region = (extra: object) => ({ regions: [{ name: 'north-1', endpoint: 'http://x', ...extra }] });
+  const region = (extra: object) => ({
+    regions: [{ name: 'north-1', endpoint: 'http://127.0.0.1:1', ...extra }],
+  });
   assert.match(
     refusal(() => parseCatalog({ regions: [] })),
     /non-empty array/,
@@ -89,8 +92,12 @@ test('catalog: regions with endpoints and secrets, and replication pairs of know
     /http\(s\) URL/,
   );
   assert.match(
-    refusal(() => parseCatalog(region({ internal_secret: 'short' }))),
-    /at least 16/,
+    refusal(() => parseCatalog(region({ credential_sha256: ['short'] }))),
+    /regions\[0\]\.credential_sha256 must be a list of SHA-256 hashes/,
+  );
+  assert.match(
+    refusal(() => parseCatalog(region({ internal_secret: 's'.repeat(16) }))),
+    /regions\[0\]\.internal_secret: the catalog no longer holds region secrets.*ferry region credential migrate/,
   );
   assert.match(
     refusal(() => parseCatalog({ ...region({}), replication_pairs: [['north-1', 'north-1']] })),

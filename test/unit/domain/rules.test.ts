@@ -83,7 +83,7 @@ test('replication eligibility names the first rule an image breaks', () => {
 test('the catalog and the settings file are validated, with messages naming the bad entry', () => {
   const good = {
     regions: [
-      { name: 'north-1', endpoint: 'http://127.0.0.1:1/', internal_secret: 'x'.repeat(16) },
+      { name: 'north-1', endpoint: 'http://127.0.0.1:1/', credential_sha256: ['0'.repeat(64)] },
       { name: 'south-1', endpoint: 'http://127.0.0.1:2' },
     ],
     replication_pairs: [['north-1', 'south-1']],
@@ -96,12 +96,19 @@ test('the catalog and the settings file are validated, with messages naming the 
     /replication_pairs\[0\]/,
   );
   assert.throws(
-    () => parseCatalog({ regions: [{ name: 'North 1', endpoint: 'http://x' }] }),
+    () => parseCatalog({ regions: [{ name: 'North 1', endpoint: 'http://127.0.0.1' }] }),
     /regions\[0\]\.name/,
   );
   assert.throws(
-    () => parseCatalog({ regions: [{ name: 'n-1', endpoint: 'http://x', internal_secret: 'short' }] }),
-    /internal_secret/,
+    () =>
+      parseCatalog({
+        regions: [{ name: 'n-1', endpoint: 'http://127.0.0.1', internal_secret: 'x'.repeat(16) }],
+      }),
+    /regions\[0\]\.internal_secret: the catalog no longer holds region secrets/,
+  );
+  assert.throws(
+    () => parseCatalog({ regions: [{ name: 'n-1', endpoint: 'http://ferry.example' }] }),
+    /regions\[0\]\.endpoint http:\/\/ferry\.example is plain HTTP to a host that is not loopback/,
   );
   assert.throws(() => parseCatalog({ regions: [good.regions[0], good.regions[0]] }), /unique/);
 

@@ -1,16 +1,20 @@
 // A destination lane's chunk batch exchange: a BatchConnection reading a source's answer into a ChunkReceiver.
-// The source here is a raw TCP server that writes scripted answers byte by byte as a real or broken peer
-// could: every way the answer can be wrong must be refused without storing a bad chunk.
+// The source here is a raw TCP (or TLS) server that writes scripted answers byte by byte as a real or broken
+// peer could: every way the answer can be wrong must be refused without storing a bad chunk.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, test } from 'node:test';
+import { createServer as createTlsServer } from 'node:tls';
 import { createChunkStore, DigestMismatchError, sha256Digest } from '../../../src/blobs/chunk-store.js';
 import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
 import { BatchConnection } from '../../../src/replication/batch-connection.js';
 import { BatchStreamError, ChunkReceiver, type BatchChunk } from '../../../src/replication/chunk-batch.js';
 import { RegionCallError } from '../../../src/replication/region-call.js';
 import type { Digest } from '../../../src/domain/ids.js';
+import { makeTestCa } from '../../helpers/tls.js';
+import { makeTempDir } from '../../helpers/tmp.js';
 
 const LENGTHS = [4096, 4096, 4096, 1000];
 const CHUNK_BYTES = 4096;
@@ -20,14 +24,20 @@ interface Received {
   readonly body: unknown;
 }
 
-/** Answers each request with `answer(request, socket)`; records the requests. */
-async function startSource(answer: (request: Received, socket: Socket) => void): Promise<{
+/**
+ * Answers each request with `answer(request, socket)`; records the requests. With `tls` (a certificate and
+ * key), over TLS at an https URL.
+ */
+async function startSource(
+  answer: (request: Received, socket: Socket) => void,
+  tls?: { cert: Buffer; key: Buffer },
+): Promise<{
   server: Server;
   url: URL;
   requests: Received[];
 }> {
   const requests: Received[] = [];
-  const server = createServer((socket) => {
+  const serve = (socket: Socket) => {
     let pending = Buffer.alloc(0);
     socket.on('data', (data) => {
       pending = Buffer.concat([pending, data]);
@@ -45,12 +55,14 @@ async function startSource(answer: (request: Received, socket: Socket) => void):
       }
     });
     socket.on('error', () => undefined);
-  });
+  };
+  const server: Server = tls === undefined ? createServer(serve) : createTlsServer(tls, serve);
+  if (tls !== undefined) server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { server, url: new URL(`http://127.0.0.1:${port}`), requests };
+  return { server, url: new URL(`${tls ? 'https' : 'http'}://127.0.0.1:${port}`), requests };
 }
 
 function makeChunks(): { chunks: BatchChunk[]; bodies: Buffer[] } {
@@ -306,4 +318,76 @@ test('an unreachable source is a transient RegionCallError; an abort ends a stal
   } finally {
     connection.close();
   }
+});
+
+test('over TLS: chunks in any pieces and a slow store, on one connection; a certificate the CA did not sign is refused', async (t) => {
+  const dir = await makeTempDir(t);
+  const ca = await makeTestCa(dir, 'regions-ca');
+  const other = await makeTestCa(dir, 'other-ca');
+  const issued = await ca.issue('north-1');
+  const pem = await readFile(ca.caFile, 'utf8');
+  const { chunks, bodies } = makeChunks();
+  const payload = Buffer.concat(bodies);
+  let connections = 0;
+  let pieces = true;
+  const source = await startSource(
+    (_request, socket) => {
+      const answer = Buffer.concat([head(200, payload.length), payload]);
+      if (pieces) void writeInPieces(socket, answer, 777);
+      else socket.write(answer);
+    },
+    { cert: await readFile(issued.certFile), key: await readFile(issued.keyFile) },
+  );
+  assert.equal(source.url.protocol, 'https:');
+  source.server.on('secureConnection', () => connections++);
+
+  const connection = new BatchConnection('north-1', source.url, { 'x-ferry-grant': 'g1' }, { ca: [pem] });
+  try {
+    const first = receiverFor(chunks);
+    await connection.post('/c', { digests: ['a'] }, first.receiver, NO_ABORT);
+    await assertStored(first.store, chunks, first.stored, bodies);
+    pieces = false; // all at once, into a store slower than the network: the socket is held back
+    const inner = createChunkStore({ driver: createMemoryBlobDriver() });
+    const slow = receiverFor(chunks, slowStore(inner));
+    await connection.post('/c', { digests: ['a'] }, slow.receiver, NO_ABORT);
+    await assertStored(inner, chunks, slow.stored, bodies);
+  } finally {
+    connection.close();
+  }
+  assert.equal(connections, 1, 'one keep-alive TLS connection for both batches');
+  assert.match(source.requests[0]!.head, /x-ferry-grant: g1/, 'the request went through the TLS session');
+
+  const otherPem = await readFile(other.caFile, 'utf8');
+  const untrustedCases: Array<[string, { ca?: string[] }]> = [
+    ['another CA', { ca: [otherPem] }],
+    ["Node's roots alone", {}],
+  ];
+  for (const [name, tls] of untrustedCases) {
+    const untrusted = new BatchConnection('north-1', source.url, {}, tls);
+    const failure = await untrusted.post('/c', {}, receiverFor(chunks).receiver, NO_ABORT).then(
+      () => assert.fail(`${name}: resolved`),
+      (e: unknown) => e,
+    );
+    untrusted.close();
+    assert.ok(failure instanceof RegionCallError, name);
+    assert.match(failure.message, /north-1 unreachable: .*certificate/, name);
+  }
+  assert.equal(source.requests.length, 2, 'nothing was sent to the source without a trusted certificate');
+});
+
+test('an https endpoint is never spoken to in plain text: a plain TCP server there fails the call', async () => {
+  const { chunks } = makeChunks();
+  const plain = await startSource((_request, socket) => socket.write(head(200, 0)));
+  const url = new URL(plain.url.href.replace('http:', 'https:'));
+  const connection = new BatchConnection('north-1', url, {});
+  try {
+    const failure = await connection.post('/c', {}, receiverFor(chunks).receiver, NO_ABORT).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(failure instanceof RegionCallError, String(failure));
+  } finally {
+    connection.close();
+  }
+  assert.equal(plain.requests.length, 0, 'no plain request reached it');
 });
