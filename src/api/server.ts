@@ -25,6 +25,7 @@ import {
 import { guardSlowClients } from './slow-clients.js';
 import { refuseNulCharacters } from './nul-characters.js';
 import { registerDiscoveryRoutes } from './routes/discovery.js';
+import { registerOperationsRoutes } from './routes/operations.js';
 import { registerBccRoutes } from './routes/bcc.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerVaultRoutes } from './routes/vaults.js';
@@ -49,6 +50,8 @@ export interface ServerOptions {
   logger?: boolean | Record<string, unknown>;
   /** PEM certificate (chain) and key: the server speaks HTTPS (only) with them. */
   https?: { cert: Buffer; key: Buffer };
+  /** `operations`: only /healthz, /readyz and /metrics, for a worker process (default: every route). */
+  routes?: 'all' | 'operations';
 }
 
 /** Largest JSON body accepted (image data never goes through the JSON parser). */
@@ -248,6 +251,8 @@ export async function createRegionServer(
   await registerCors(app, ctx);
   await registerOpenApi(app, ctx.region);
   registerAuth(app, ctx);
+  registerOperationsRoutes(app, ctx);
+  if (options.routes === 'operations') return app;
   await registerConsoleRoutes(app);
   registerDiscoveryRoutes(app, ctx);
   registerLimitRoutes(app, ctx);

@@ -11,8 +11,13 @@ import { forgetChunks } from '../store/account-chunks.js';
 import type { Db } from '../store/db.js';
 import { listImageManifests, listReferencedManifests } from '../store/images.js';
 import { listActiveJobManifests } from '../store/jobs.js';
+import { oldestLiveUploadStart } from '../store/upload-heartbeats.js';
+import { DEFAULT_LIMITS } from '../config/limits.js';
 import { listAvailableBackupManifests, listBackupManifests } from '../store/vaults.js';
 import type { Digest } from '../domain/ids.js';
+
+/** Clock skew between the region's processes that an upload's start may carry. */
+const HOLD_MARGIN_MS = 60_000;
 
 /** The collection's roots from the region's rows: image rows', backups' and unfinished jobs' manifests. */
 export function gcRootsOf(db: Db): GcRoots {
@@ -39,12 +44,22 @@ export function completeImagesOf(db: Db): ListCompleteImages {
 
 /** Collects what no image row and no unfinished job references, older than `graceMs`. */
 export async function collectRegionGarbage(
-  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs' | 'clock'> & Partial<Pick<RegionContext, 'metrics'>>,
+  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs' | 'clock'> &
+    Partial<Pick<RegionContext, 'metrics' | 'limits'>>,
   graceMs: number,
 ): Promise<GcReport> {
+  const now = ctx.clock.now();
+  // The chunk holds of uploads are per process (ChunkStore.hold); an upload in another process of the region
+  // (a scale-out region's API processes) is seen through its heartbeat: nothing newer than its start is taken.
+  const aliveSince = new Date(
+    now.getTime() - 3 * (ctx.limits?.uploadIdleTimeoutMs ?? DEFAULT_LIMITS.uploadIdleTimeoutMs),
+  );
+  const oldestUpload = await oldestLiveUploadStart(ctx.db, aliveSince.toISOString());
+  const uploadGraceMs =
+    oldestUpload === undefined ? 0 : now.getTime() - Date.parse(oldestUpload) + HOLD_MARGIN_MS;
   const report = await collectGarbage(gcRootsOf(ctx.db), ctx.chunks, ctx.blobs, {
-    graceMs,
-    now: ctx.clock.now(),
+    graceMs: Math.max(graceMs, uploadGraceMs),
+    now,
   });
   ctx.metrics?.gcRuns.inc();
   ctx.metrics?.gcDeletedObjects.inc(report.chunksDeleted + report.manifestsDeleted);

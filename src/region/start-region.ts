@@ -71,7 +71,16 @@ export interface RegionOptions {
   storage?: Partial<StorageSettings>;
   clock?: Clock;
   logger?: boolean | Record<string, unknown>;
+  /**
+   * What this process does for its region (default `all`): `api` serves the API and runs nothing in the
+   * background (any number of them behind a load balancer); `worker` runs the replication transfers, garbage
+   * collection, scrub and the other periodic tasks, and serves only /healthz, /readyz and /metrics. A
+   * scale-out region runs both kinds over one PostgreSQL database and one S3 bucket (docs/deploy.md).
+   */
+  role?: RegionRole;
 }
+
+export type RegionRole = 'all' | 'api' | 'worker';
 
 export interface RunningRegion {
   name: string;
@@ -142,8 +151,11 @@ export async function openRegionContext(options: RegionOptions, tls: RegionTls =
 export async function startRegion(options: RegionOptions): Promise<RunningRegion> {
   const tls = await loadRegionTls(options.tls);
   const ctx = await openRegionContext(options, tls);
+  const role = options.role ?? 'all';
+  const works = role !== 'api';
   const app = await createRegionServer(ctx, {
     logger: options.logger ?? false,
+    routes: role === 'worker' ? 'operations' : 'all',
     ...(tls.server !== undefined ? { https: tls.server } : {}),
   });
   const endpoint = new URL(findRegion(ctx.catalog, options.name)!.endpoint);
@@ -163,13 +175,13 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
     throw error;
   }
   startRuntimeStats();
-  const worker = ctx.replication.runWorker ? startJobWorker(ctx, app.log) : undefined;
-  const gc = ctx.limits.gcIntervalMs > 0 ? startPeriodicGc(ctx, app.log) : undefined;
-  const scrub = ctx.limits.scrubIntervalMs > 0 ? startPeriodicScrub(ctx, app.log) : undefined;
-  const uploadSweep = startAbandonedUploadSweep(ctx, app.log);
-  const storageSampler = startStorageUsageSampler(ctx, app.log);
-  const webhookSender = startWebhookSender(ctx, app.log);
-  const identitySender = startIdentityDeliverySender(ctx, app.log);
+  const worker = works && ctx.replication.runWorker ? startJobWorker(ctx, app.log) : undefined;
+  const gc = works && ctx.limits.gcIntervalMs > 0 ? startPeriodicGc(ctx, app.log) : undefined;
+  const scrub = works && ctx.limits.scrubIntervalMs > 0 ? startPeriodicScrub(ctx, app.log) : undefined;
+  const uploadSweep = works ? startAbandonedUploadSweep(ctx, app.log) : undefined;
+  const storageSampler = works ? startStorageUsageSampler(ctx, app.log) : undefined;
+  const webhookSender = works ? startWebhookSender(ctx, app.log) : undefined;
+  const identitySender = works ? startIdentityDeliverySender(ctx, app.log) : undefined;
   const trustLog: TrustLog = {
     info: (message) => app.log.info(message),
     // Without --log, `ferry local` logs errors only: a catalog or credential not taken must show.
@@ -201,10 +213,10 @@ export async function startRegion(options: RegionOptions): Promise<RunningRegion
         await worker?.stop();
         await gc?.stop();
         await scrub?.stop();
-        await uploadSweep.stop();
-        await storageSampler.stop();
-        await webhookSender.stop();
-        await identitySender.stop();
+        await uploadSweep?.stop();
+        await storageSampler?.stop();
+        await webhookSender?.stop();
+        await identitySender?.stop();
         await app.close();
         ctx.regions.close();
         await ctx.blobs.close?.();

@@ -40,3 +40,19 @@ export async function listAbandonedUploads(db: Db, staleBefore: string): Promise
     .execute();
   return rows.map((row) => row.id);
 }
+
+/**
+ * When the oldest upload still alive (a heartbeat since `aliveSince`) began: its image became `saving` then.
+ * Every chunk it wrote or touched is at least that recent, so garbage collection in any process of the region
+ * spares what is newer (images/storage-maintenance.ts). Undefined when no upload is running.
+ */
+export async function oldestLiveUploadStart(db: Db, aliveSince: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('upload_heartbeats')
+    .innerJoin('images', 'images.id', 'upload_heartbeats.image_id')
+    .select((eb) => eb.fn.min<string>('images.updated_at').as('started'))
+    .where('images.status', '=', 'saving')
+    .where('upload_heartbeats.alive_at', '>=', aliveSince)
+    .executeTakeFirst();
+  return row?.started ?? undefined;
+}

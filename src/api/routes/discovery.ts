@@ -1,14 +1,12 @@
 /**
  * Public routes clients call before anything else: API versions (OpenStack version discovery), the JSON
- * schemas, the regions of the catalog with the pairs they may replicate along, and health checks.
+ * schemas, and the regions of the catalog with the pairs they may replicate along.
  * @module
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import { IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA } from '../schemas/image-schema.js';
 import { replicationTargets } from '../../config/catalog.js';
 import type { RegionContext } from '../../region/context.js';
-import { requireAdmin } from '../auth.js';
 import type { RegionList } from '../schemas/region.js';
 
 /** Glance API versions Ferry answers for; the newest is CURRENT. */
@@ -59,16 +57,4 @@ export function registerDiscoveryRoutes(app: FastifyInstance, ctx: RegionContext
       replicates_to: replicationTargets(ctx.catalog, r.name),
     })),
   }));
-
-  app.get('/healthz', open, async () => ({ status: 'ok', region: ctx.region }));
-  app.get('/readyz', open, async () => {
-    await sql`select 1`.execute(ctx.db);
-    await ctx.blobs.has('readyz'); // rejects if the blob store cannot be reached (an absent key is no error)
-    return { status: 'ready', region: ctx.region };
-  });
-  // Figures of the whole region, so an administrator's (Prometheus sends it as Authorization: Bearer).
-  app.get('/metrics', async (request, reply) => {
-    requireAdmin(request);
-    return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
-  });
 }

@@ -1,7 +1,10 @@
 /**
- * `ferry serve`: one region alone, as in a scale-out deployment. The server modules are loaded only when the
- * command runs, so the client commands start quickly. SIGHUP makes the region re-read its catalog and its
- * credential file at once (it also looks for a change every `replication.trustCheckMs`).
+ * `ferry serve` and `ferry worker`: one region's process, as in a deployment of one process per region
+ * (`serve`), or a scale-out region (`serve --api-only` many times behind a load balancer, and `worker` beside
+ * them, over one PostgreSQL database and one S3 bucket). The server modules are loaded only when the command
+ * runs, so the client commands start quickly. SIGHUP makes the process re-read its catalog and its credential
+ * file at once (it also looks for a change every `replication.trustCheckMs`); SIGTERM stops it: no new job is
+ * claimed, running transfers are handed back for another worker, requests in flight finish.
  * @module
  */
 import path from 'node:path';
@@ -18,52 +21,91 @@ interface ServeOptions {
   port?: string;
   settings?: string;
   credentialFile?: string;
+  apiOnly?: boolean;
 }
+
+type RegionRole = 'all' | 'api' | 'worker';
 
 export function registerServeCommand(program: Command): void {
   example(
-    program
-      .command('serve')
-      .description('Run one region of a catalog.')
+    withRegionOptions(
+      program
+        .command('serve')
+        .description('Run one region of a catalog: its API, and its background work unless --api-only.'),
+      '--port <port>',
+      'port to listen on (default: the catalog endpoint port)',
+    ).option(
+      '--api-only',
+      'serve the API only, no background work: for many API processes beside `ferry worker` processes',
+    ),
+    'ferry serve --region north-1 --catalog ./data/catalog.json',
+  ).action((options: ServeOptions, command: Command) =>
+    runRegionProcess(options, command, options.apiOnly === true ? 'api' : 'all'),
+  );
+  example(
+    withRegionOptions(
+      program
+        .command('worker')
+        .description(
+          "Run one region's background work: replication transfers, garbage collection, scrub, deliveries. " +
+            'It serves /healthz, /readyz and /metrics only.',
+        ),
+      '--port <port>',
+      'port of its /healthz, /readyz and /metrics (default: any free port, printed)',
+      '0',
+    ),
+    'ferry worker --region north-1 --catalog ./catalog.json --database postgres://... --settings s3.json',
+  ).action((options: ServeOptions, command: Command) => runRegionProcess(options, command, 'worker'));
+}
+
+function withRegionOptions(
+  command: Command,
+  portFlag: string,
+  portHelp: string,
+  portDefault?: string,
+): Command {
+  return (
+    command
       // Declared for the help; the value arrives through the program's global --region option.
-      .option('--region <name>', 'the region to serve (a name in the catalog; required)')
+      .option('--region <name>', 'the region (a name in the catalog; required)')
       .requiredOption('--catalog <file>', 'region catalog (JSON): regions, endpoints, replication pairs')
       .option('--data <dir>', 'data folder: <data>/<region>/ holds the SQLite file and blobs', './data')
       .option('--database <url>', 'PostgreSQL URL (postgres://...) instead of the embedded SQLite file')
       .option('--host <host>', 'address to listen on', '127.0.0.1')
-      .option('--port <port>', 'port to listen on (default: the catalog endpoint port)')
-      .option('--settings <file>', 'deployment settings (JSON): limits, replication rules, TLS')
+      .option(portFlag, portHelp, portDefault)
+      .option('--settings <file>', 'deployment settings (JSON): limits, replication rules, storage, TLS')
       .option(
         '--credential-file <file>',
         "the region's credential for region-to-region calls (default: <data>/<region>/region-credential)",
-      ),
-    'ferry serve --region north-1 --catalog ./data/catalog.json',
-  ).action(async (options: ServeOptions, command: Command) => {
-    const name = command.optsWithGlobals<{ region?: string }>().region;
-    if (name === undefined) throw new UsageError("required option '--region <name>' not specified");
-    const [{ loadCatalog }, { loadSettings }, { startRegion }] = await Promise.all([
-      import('../../config/catalog.js'),
-      import('../../config/settings.js'),
-      import('../../region/start-region.js'),
-    ]);
-    const catalog = await loadCatalog(options.catalog);
-    const settings = await loadSettings(options.settings);
-    const region = await startRegion({
-      name,
-      catalog,
-      catalogFile: path.resolve(options.catalog),
-      ...(options.credentialFile !== undefined
-        ? { credentialFile: path.resolve(options.credentialFile) }
-        : {}),
-      dataDir: path.resolve(options.data),
-      host: options.host,
-      ...(options.port !== undefined ? { port: Number(options.port) } : {}),
-      ...(options.database ? { database: { kind: 'postgres' as const, url: options.database } } : {}),
-      ...settings,
-      logger: true,
-    });
-    console.error(`ferry: region ${region.name} listening on ${region.url}`);
-    process.on('SIGHUP', () => void region.refreshTrust());
-    stopOnSignals(() => region.close());
+      )
+  );
+}
+
+async function runRegionProcess(options: ServeOptions, command: Command, role: RegionRole): Promise<void> {
+  const name = command.optsWithGlobals<{ region?: string }>().region;
+  if (name === undefined) throw new UsageError("required option '--region <name>' not specified");
+  const [{ loadCatalog }, { loadSettings }, { startRegion }] = await Promise.all([
+    import('../../config/catalog.js'),
+    import('../../config/settings.js'),
+    import('../../region/start-region.js'),
+  ]);
+  const catalog = await loadCatalog(options.catalog);
+  const settings = await loadSettings(options.settings);
+  const region = await startRegion({
+    name,
+    catalog,
+    catalogFile: path.resolve(options.catalog),
+    ...(options.credentialFile !== undefined ? { credentialFile: path.resolve(options.credentialFile) } : {}),
+    dataDir: path.resolve(options.data),
+    host: options.host,
+    ...(options.port !== undefined ? { port: Number(options.port) } : {}),
+    ...(options.database ? { database: { kind: 'postgres' as const, url: options.database } } : {}),
+    ...settings,
+    role,
+    logger: true,
   });
+  const what = role === 'worker' ? 'worker' : role === 'api' ? 'API' : 'region';
+  console.error(`ferry: ${what} of region ${region.name} listening on ${region.url}`);
+  process.on('SIGHUP', () => void region.refreshTrust());
+  stopOnSignals(() => region.close());
 }

@@ -7,6 +7,7 @@ import { PEER_CALLS } from '../../../src/replication/peer-api.js';
 import { findJob } from '../../../src/store/jobs.js';
 import { api, regionCredential, startTestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
+import { TEST_TLS } from '../../helpers/tls.js';
 
 test('peer bodies are schema-checked: a bad replica request or job state is a 400 and changes nothing', async (t) => {
   const d = await startTestDeployment(t, ['north-1', 'south-1']);
@@ -57,7 +58,10 @@ test('peer bodies are schema-checked: a bad replica request or job state is a 40
   assert.equal(revoke.status, 400);
 });
 
-test('a peer call without region credentials is refused before its body arrives', async (t) => {
+// A raw plain-HTTP socket: under FERRY_TEST_TLS the same refusal before the body is slow-clients.test.ts's.
+const rawSocket = { skip: TEST_TLS && 'speaks plain HTTP on a raw socket (slow-clients.test.ts covers TLS)' };
+
+test('a peer call without region credentials is refused before its body arrives', rawSocket, async (t) => {
   const d = await startTestDeployment(t, ['north-1']);
   const { port } = new URL(d.url());
   const answer = await new Promise<string>((resolve, reject) => {
