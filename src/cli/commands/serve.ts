@@ -17,6 +17,7 @@ interface ServeOptions {
   catalog: string;
   data: string;
   database?: string;
+  databaseSchema?: string;
   host: string;
   port?: string;
   settings?: string;
@@ -71,6 +72,10 @@ function withRegionOptions(
       .requiredOption('--catalog <file>', 'region catalog (JSON): regions, endpoints, replication pairs')
       .option('--data <dir>', 'data folder: <data>/<region>/ holds the SQLite file and blobs', './data')
       .option('--database <url>', 'PostgreSQL URL (postgres://...) instead of the embedded SQLite file')
+      .option(
+        '--database-schema <name>',
+        "the region's PostgreSQL schema (created if missing), so regions can share one database",
+      )
       .option('--host <host>', 'address to listen on', '127.0.0.1')
       .option(portFlag, portHelp, portDefault)
       .option('--settings <file>', 'deployment settings (JSON): limits, replication rules, storage, TLS')
@@ -84,6 +89,9 @@ function withRegionOptions(
 async function runRegionProcess(options: ServeOptions, command: Command, role: RegionRole): Promise<void> {
   const name = command.optsWithGlobals<{ region?: string }>().region;
   if (name === undefined) throw new UsageError("required option '--region <name>' not specified");
+  if (options.databaseSchema !== undefined && options.database === undefined) {
+    throw new UsageError('--database-schema names a schema of the --database given: give --database too');
+  }
   const [{ loadCatalog }, { loadSettings }, { startRegion }] = await Promise.all([
     import('../../config/catalog.js'),
     import('../../config/settings.js'),
@@ -99,7 +107,15 @@ async function runRegionProcess(options: ServeOptions, command: Command, role: R
     dataDir: path.resolve(options.data),
     host: options.host,
     ...(options.port !== undefined ? { port: Number(options.port) } : {}),
-    ...(options.database ? { database: { kind: 'postgres' as const, url: options.database } } : {}),
+    ...(options.database
+      ? {
+          database: {
+            kind: 'postgres' as const,
+            url: options.database,
+            ...(options.databaseSchema !== undefined ? { schema: options.databaseSchema } : {}),
+          },
+        }
+      : {}),
     ...settings,
     role,
     logger: true,
