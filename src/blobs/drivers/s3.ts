@@ -1,0 +1,452 @@
+/**
+ * The S3 blob driver: each object is one S3 object named `<prefix><key>` in one bucket, through the AWS SDK
+ * for JavaScript v3. Any S3-compatible server that answers the calls below works (the tests run against
+ * OpenStack Swift's s3api). Calls: PutObject (multipart above a threshold), GetObject, HeadObject, CopyObject
+ * (onto itself, for `touch`), DeleteObject, ListObjectsV2, HeadBucket (once, at open).
+ *
+ * - Durable when `put` resolves: S3 answers a PUT once it has stored the object, so `deferSync` changes
+ *   nothing and `flush` has nothing to do. Readers see an object whole or not at all (S3 PUTs are atomic).
+ * - Age: `stat().modifiedAt` is the time of the last put or touch, kept in the object's own metadata
+ *   (TOUCHED_METADATA, milliseconds) because S3's Last-Modified counts whole seconds and a copy onto itself
+ *   need not change it (Swift's does not). An object without that metadata (written by something else) has
+ *   its Last-Modified.
+ * - Objects are immutable: a `put` first touches the key (a CopyObject of the object onto itself with new
+ *   metadata: a single call that fails with 404 when there is no object) and writes only if that finds nothing.
+ * - Retries: the SDK's standard retry strategy, `maxAttempts` attempts in all, on throttling (429, SlowDown,
+ *   ...; exponential backoff from 1 s with full jitter) and transient errors (500, 502, 503, 504, timeouts,
+ *   reset connections; from 50 ms), each delay capped at 20 s; a body cut off while read is asked for again.
+ * @module
+ */
+import { STATUS_CODES } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type HeadObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import {
+  DEFAULT_S3_MAX_ATTEMPTS,
+  DEFAULT_S3_MAX_PARALLELISM,
+  DEFAULT_S3_MULTIPART_THRESHOLD_BYTES,
+  type S3Settings,
+} from '../../config/storage.js';
+import { assertValidKey, BlobNotFoundError, InvalidBlobKeyError, type BlobDriver } from '../driver.js';
+
+export interface S3BlobDriverOptions extends S3Settings {
+  /** Size of each part of a multipart upload, at least 5 MiB (default: S3_PART_BYTES, more if needed). */
+  readonly multipartPartBytes?: number;
+  /** Check at open that the bucket answers (HeadBucket), so a wrong setting fails at start (default: true). */
+  readonly checkBucket?: boolean;
+  /** Keys asked for per ListObjectsV2 page (default 1000, S3's most); smaller only to test paging. */
+  readonly listPageKeys?: number;
+}
+
+/** The S3 driver: a BlobDriver whose `close` lets go of the client's connections. */
+export interface S3BlobDriver extends BlobDriver {
+  close(): Promise<void>;
+}
+
+/** The user metadata (`x-amz-meta-…`) holding the time of the last put or touch, in ms since the epoch. */
+export const TOUCHED_METADATA = 'ferry-touched';
+
+/** Default part size of multipart uploads: 16 MiB, so a 1 GiB object is 64 parts. */
+export const S3_PART_BYTES = 16 * 1024 * 1024;
+
+/** S3's smallest part (all but the last). */
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+
+/** Most parts an upload may have: 10,000 on AWS, 1,000 on Swift (max_upload_part_num); the lower one. */
+const MAX_PARTS = 1000;
+
+/** Parts of one multipart upload in flight at once. */
+const PART_PARALLELISM = 4;
+
+/** Largest single PUT S3 accepts (5 GiB): a larger threshold would make some puts impossible. */
+export const MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;
+
+/**
+ * How long a failed touch (no object) lets the `put` of that key that usually follows skip its own touch: the
+ * chunk store touches, then puts when the touch found nothing (blobs/chunk-store.ts), and without this every
+ * new chunk cost two 404 probes and a PUT instead of one probe and a PUT.
+ */
+const ABSENT_MEMO_MS = 10_000;
+/** At most this many remembered absent keys (the oldest go first). */
+const ABSENT_MEMO_ENTRIES = 4096;
+
+/** An S3 call that failed for a reason other than a missing object, with what the service said. */
+export class S3BlobStoreError extends Error {
+  constructor(
+    message: string,
+    readonly operation: string,
+    readonly status: number | undefined,
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'S3BlobStoreError';
+  }
+}
+
+interface SdkError {
+  name?: string;
+  message?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+}
+
+function sdkError(error: unknown): SdkError {
+  return typeof error === 'object' && error !== null ? (error as SdkError) : {};
+}
+
+function statusOf(error: unknown): number | undefined {
+  return sdkError(error).$metadata?.httpStatusCode;
+}
+
+function isMissingObject(error: unknown): boolean {
+  const { name, Code } = sdkError(error);
+  // HEAD answers carry no body, so the SDK names a 404 "NotFound"; a GET or COPY names it NoSuchKey.
+  return name === 'NoSuchKey' || Code === 'NoSuchKey' || (name === 'NotFound' && statusOf(error) === 404);
+}
+
+/** Whether `name` is an S3 object name this driver uses: a valid key below its prefix. */
+function isValidKey(key: string): boolean {
+  try {
+    assertValidKey(key);
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidBlobKeyError) return false;
+    throw error;
+  }
+}
+
+/** Percent-encodes each segment of a key for CopyObject's `CopySource` (`bucket/key`). */
+function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * Opens the bucket `options.bucket` as a blob store. Nothing is cached locally, so any number of processes
+ * may open the same bucket and prefix.
+ * @throws S3BlobStoreError when the bucket does not answer (missing, access denied, unreachable).
+ * @example
+ * const driver = await createS3BlobDriver({ bucket: 'images', prefix: 'north-1/', endpoint: 'http://127.0.0.1:18580',
+ *   region: 'us-east-1', forcePathStyle: true });
+ */
+export async function createS3BlobDriver(options: S3BlobDriverOptions): Promise<S3BlobDriver> {
+  const { bucket } = options;
+  const prefix = options.prefix ?? '';
+  const maxParallelism = options.maxParallelism ?? DEFAULT_S3_MAX_PARALLELISM;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_S3_MAX_ATTEMPTS;
+  const multipartThreshold = options.multipartThresholdBytes ?? DEFAULT_S3_MULTIPART_THRESHOLD_BYTES;
+  const partBytes = Math.max(MIN_PART_BYTES, options.multipartPartBytes ?? S3_PART_BYTES);
+  if (multipartThreshold > MAX_SINGLE_PUT_BYTES) {
+    throw new RangeError(`multipartThresholdBytes above ${MAX_SINGLE_PUT_BYTES} (S3's largest single PUT)`);
+  }
+  const credentials =
+    options.accessKeyId !== undefined && options.secretAccessKey !== undefined
+      ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
+      : undefined;
+  const agent = { keepAlive: true, maxSockets: maxParallelism };
+  const client = new S3Client({
+    // Unset: the SDK's own sources (AWS_ENDPOINT_URL, AWS_REGION, the credential chain).
+    ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+    ...(options.region !== undefined ? { region: options.region } : {}),
+    ...(credentials !== undefined ? { credentials } : {}),
+    forcePathStyle: options.forcePathStyle ?? false,
+    retryMode: 'standard',
+    maxAttempts,
+    // The SDK's default since 2025 is a CRC32 of every body: CPU for nothing, since SigV4 already sends the
+    // body's SHA-256 (x-amz-content-sha256), which S3 and Swift check, and servers older than that default
+    // refuse the aws-chunked uploads it brings for streams (Swift 2.30: 501).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: {
+      connectionTimeout: 10_000,
+      // A connection silent this long is dropped; the SDK retries the request as a transient error.
+      socketTimeout: 120_000,
+      httpAgent: agent,
+      httpsAgent: agent,
+    },
+  });
+  const where = `s3://${bucket}/${prefix}${options.endpoint !== undefined ? ` at ${options.endpoint}` : ''}`;
+
+  /** The error to throw for a failed call: what S3 said, and what to check for the usual causes. */
+  function failure(operation: string, key: string | undefined, error: unknown): Error {
+    if (error instanceof BlobNotFoundError || error instanceof S3BlobStoreError) return error;
+    const status = statusOf(error);
+    const { name, message, Code } = sdkError(error);
+    // HEAD answers have no body, hence no error code: the status's name stands for it. A network error has
+    // neither, only its message.
+    const named =
+      Code ?? (name === 'Unknown' || name === 'UnknownError' || name === 'Error' ? undefined : name);
+    const code = named ?? (status !== undefined ? STATUS_CODES[status] : undefined);
+    const said = [
+      code,
+      status !== undefined ? `(HTTP ${status})` : undefined,
+      message && message !== 'UnknownError' ? (code === undefined ? message : `(${message})`) : undefined,
+    ].filter((part) => part !== undefined);
+    const hint =
+      status === 403
+        ? '; access denied: check the credentials (storage.s3 or AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and their rights on the bucket'
+        : code === 'NoSuchBucket' || (operation === 'HeadBucket' && status === 404)
+          ? '; the bucket does not exist'
+          : message === 'Region is missing'
+            ? ': set storage.s3.region or AWS_REGION'
+            : '';
+    const attempts = sdkError(error).$metadata?.attempts;
+    const text = `${operation} ${key === undefined ? where : `${key} in ${where}`} failed: ${said.join(' ')}${
+      attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : ''
+    }${hint}`;
+    return new S3BlobStoreError(text, operation, status, code, { cause: error });
+  }
+
+  /** Keys whose touch found no object just now, with when (see ABSENT_MEMO_MS). */
+  const absent = new Map<string, number>();
+  function rememberAbsent(key: string): void {
+    absent.delete(key);
+    absent.set(key, Date.now());
+    if (absent.size > ABSENT_MEMO_ENTRIES) absent.delete(absent.keys().next().value!);
+  }
+  function takeAbsent(key: string): boolean {
+    const since = absent.get(key);
+    absent.delete(key);
+    return since !== undefined && Date.now() - since < ABSENT_MEMO_MS;
+  }
+
+  const touchedNow = () => ({ [TOUCHED_METADATA]: String(Date.now()) });
+
+  async function touchObject(key: string): Promise<boolean> {
+    const name = prefix + key;
+    try {
+      await client.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: name,
+          CopySource: encodePath(`${bucket}/${name}`),
+          MetadataDirective: 'REPLACE',
+          Metadata: touchedNow(),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isMissingObject(error)) return false;
+      throw failure('CopyObject (touch)', key, error);
+    }
+  }
+
+  async function putMultipart(key: string, data: Buffer): Promise<void> {
+    const name = prefix + key;
+    // Parts grow for large objects so that no upload needs more than MAX_PARTS; whole MiB.
+    const size = Math.ceil(Math.max(partBytes, data.length / MAX_PARTS) / (1 << 20)) * (1 << 20);
+    let uploadId: string | undefined;
+    try {
+      ({ UploadId: uploadId } = await client.send(
+        new CreateMultipartUploadCommand({ Bucket: bucket, Key: name, Metadata: touchedNow() }),
+      ));
+      const count = Math.ceil(data.length / size);
+      const etags: string[] = [];
+      let next = 0;
+      const lane = async () => {
+        for (let index = next++; index < count; index = next++) {
+          const { ETag } = await client.send(
+            new UploadPartCommand({
+              Bucket: bucket,
+              Key: name,
+              UploadId: uploadId,
+              PartNumber: index + 1,
+              Body: data.subarray(index * size, Math.min(data.length, (index + 1) * size)),
+            }),
+          );
+          etags[index] = ETag!;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PART_PARALLELISM, count) }, lane));
+      await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: name,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: etags.map((ETag, index) => ({ ETag, PartNumber: index + 1 })) },
+        }),
+      );
+    } catch (error) {
+      // Parts already stored cost space until the upload ends: end it (best effort; a bucket lifecycle rule
+      // for incomplete uploads catches what is left when this fails too).
+      if (uploadId !== undefined) {
+        await client
+          .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: name, UploadId: uploadId }))
+          .catch(() => undefined);
+      }
+      throw failure('multipart upload', key, error);
+    }
+  }
+
+  /**
+   * The object's bytes, in memory the SDK allocated for them. The SDK retries the request; a body cut off
+   * while it is read (a reset connection, fewer bytes than Content-Length) is asked for again here.
+   */
+  async function getBytes(key: string): Promise<Buffer> {
+    for (let attempt = 1; ; attempt++) {
+      let response;
+      try {
+        response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
+      } catch (error) {
+        if (isMissingObject(error)) throw new BlobNotFoundError(key);
+        throw failure('GetObject', key, error);
+      }
+      let problem: unknown;
+      try {
+        const bytes = await response.Body!.transformToByteArray();
+        if (response.ContentLength === undefined || bytes.length === response.ContentLength) {
+          return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        }
+        problem = new Error(`${bytes.length} bytes of ${response.ContentLength}`);
+      } catch (error) {
+        problem = error;
+      }
+      if (attempt >= maxAttempts) throw failure('GetObject (reading the body)', key, problem);
+      await sleep(Math.random() * Math.min(50 * 2 ** attempt, 20_000));
+    }
+  }
+
+  async function head(key: string): Promise<HeadObjectCommandOutput | undefined> {
+    try {
+      return await client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + key }));
+    } catch (error) {
+      if (isMissingObject(error)) return undefined;
+      throw failure('HeadObject', key, error);
+    }
+  }
+
+  if (options.checkBucket !== false) {
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    } catch (error) {
+      client.destroy();
+      throw failure('HeadBucket', undefined, error);
+    }
+  }
+
+  return {
+    name: 's3',
+    capabilities: { maxParallelism },
+
+    async put(key, data) {
+      assertValidKey(key);
+      // Present already (or put by another writer meanwhile): a touch refreshes its age, nothing is written.
+      if (!takeAbsent(key) && (await touchObject(key))) return;
+      if (data.length > multipartThreshold) return putMultipart(key, data);
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: prefix + key,
+            Body: data,
+            ContentLength: data.length,
+            Metadata: touchedNow(),
+          }),
+        );
+      } catch (error) {
+        throw failure('PutObject', key, error);
+      }
+    },
+
+    async allocate(count, size, allocateOptions) {
+      // No preference: the SDK sends from any memory.
+      if (allocateOptions?.shared !== true) {
+        return Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size));
+      }
+      const memory = Buffer.from(new SharedArrayBuffer(count * size));
+      return Array.from({ length: count }, (_, i) => memory.subarray(i * size, (i + 1) * size));
+    },
+
+    async touch(key) {
+      assertValidKey(key);
+      const found = await touchObject(key);
+      if (!found) rememberAbsent(key);
+      return found;
+    },
+
+    // Every put is durable when it resolves: nothing is deferred.
+    async flush(keys) {
+      keys?.forEach(assertValidKey);
+    },
+
+    async get(key) {
+      assertValidKey(key);
+      return getBytes(key);
+    },
+
+    // Lends the bytes the SDK read: memory of their own for each read, so no reader ever waits for a buffer.
+    async read(key, use) {
+      assertValidKey(key);
+      return use(await getBytes(key));
+    },
+
+    async has(key) {
+      assertValidKey(key);
+      return (await head(key)) !== undefined;
+    },
+
+    async stat(key) {
+      assertValidKey(key);
+      const found = await head(key);
+      if (found === undefined) return undefined;
+      const touched = Number(found.Metadata?.[TOUCHED_METADATA]);
+      return {
+        size: found.ContentLength ?? 0,
+        modifiedAt: Number.isFinite(touched) && touched > 0 ? new Date(touched) : found.LastModified!,
+      };
+    },
+
+    async delete(key) {
+      assertValidKey(key);
+      absent.delete(key);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: prefix + key }));
+      } catch (error) {
+        // S3 answers 204 for a missing key; some servers 404.
+        if (!isMissingObject(error)) throw failure('DeleteObject', key, error);
+      }
+    },
+
+    async *list(listPrefix) {
+      let token: string | undefined;
+      do {
+        let page;
+        try {
+          page = await client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: prefix + listPrefix,
+              ...(options.listPageKeys !== undefined ? { MaxKeys: options.listPageKeys } : {}),
+              ...(token !== undefined ? { ContinuationToken: token } : {}),
+            }),
+          );
+        } catch (error) {
+          throw failure('ListObjectsV2', listPrefix, error);
+        }
+        for (const object of page.Contents ?? []) {
+          const key = object.Key?.slice(prefix.length);
+          // Objects below the prefix that no driver would have written (by another program) are not keys.
+          if (key !== undefined && isValidKey(key)) yield key;
+        }
+        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
+    },
+
+    async close() {
+      client.destroy();
+    },
+  } satisfies S3BlobDriver;
+}
