@@ -7,9 +7,8 @@
  * - Durable when `put` resolves: S3 answers a PUT once it has stored the object, so `deferSync` changes
  *   nothing and `flush` has nothing to do. Readers see an object whole or not at all (S3 PUTs are atomic).
  * - Age: `stat().modifiedAt` is the time of the last put or touch, kept in the object's own metadata
- *   (TOUCHED_METADATA, milliseconds) because S3's Last-Modified counts whole seconds and a copy onto itself
- *   need not change it (Swift's does not). An object without that metadata (written by something else) has
- *   its Last-Modified.
+ *   (TOUCHED_METADATA, milliseconds) because S3's Last-Modified counts whole seconds: a re-put a moment later
+ *   must show a later age. An object without that metadata (written by something else) has its Last-Modified.
  * - Objects are immutable: a `put` first touches the key (a CopyObject of the object onto itself with new
  *   metadata: a single call that fails with 404 when there is no object) and writes only if that finds nothing.
  * - Retries: the SDK's standard retry strategy, `maxAttempts` attempts in all, on throttling (429, SlowDown,
