@@ -11,6 +11,8 @@
  *   must show a later age. An object without that metadata (written by something else) has its Last-Modified.
  * - Objects are immutable: a `put` first touches the key (a CopyObject of the object onto itself with new
  *   metadata: a single call that fails with 404 when there is no object) and writes only if that finds nothing.
+ * - Integrity on the way: every PUT is signed with its body's SHA-256, which the server checks; for a key of
+ *   the layout that is the digest the key names, so a body that does not match its key is refused.
  * - Retries: the SDK's standard retry strategy, `maxAttempts` attempts in all, on throttling (429, SlowDown,
  *   ...; exponential backoff from 1 s with full jitter) and transient errors (500, 502, 503, 504, timeouts,
  *   reset connections; from 50 ms), each delay capped at 20 s; a body cut off while read is asked for again.
@@ -40,6 +42,7 @@ import {
   type S3Settings,
 } from '../../config/storage.js';
 import { assertValidKey, BlobNotFoundError, InvalidBlobKeyError, type BlobDriver } from '../driver.js';
+import { parseKey } from '../layout.js';
 
 export interface S3BlobDriverOptions extends S3Settings {
   /** Size of each part of a multipart upload, at least 5 MiB (default: S3_PART_BYTES, more if needed). */
@@ -177,6 +180,24 @@ export async function createS3BlobDriver(options: S3BlobDriverOptions): Promise<
       httpsAgent: agent,
     },
   });
+  // SigV4 signs a PUT's body by its SHA-256 (x-amz-content-sha256), which the server checks as it reads the
+  // body. A key of the layout names exactly that digest (blobs/layout.ts; the chunk store verified it), so it
+  // is given as it is: the SDK hashes nothing again (~0.9 ms of main thread per MiB here), and bytes that do
+  // not match their key are still refused (400: XAmzContentSHA256Mismatch on AWS, BadDigest on Swift).
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'PutObjectCommand') {
+        const name = (args.input as { Key?: string }).Key;
+        const digest = name?.startsWith(prefix) ? parseKey(name.slice(prefix.length))?.digest : undefined;
+        const request = args.request as { headers?: Record<string, string> };
+        if (digest !== undefined && request.headers !== undefined) {
+          request.headers['x-amz-content-sha256'] = digest;
+        }
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'ferryKnownContentSha256' },
+  );
   const where = `s3://${bucket}/${prefix}${options.endpoint !== undefined ? ` at ${options.endpoint}` : ''}`;
 
   /** The error to throw for a failed call: what S3 said, and what to check for the usual causes. */

@@ -3,13 +3,15 @@
 // errors of a missing bucket and wrong credentials, and retries, through a loopback proxy in front of the
 // real server that answers some requests itself (a 503, or a body cut off).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createS3BlobDriver, S3BlobStoreError, TOUCHED_METADATA } from '../../../src/blobs/drivers/s3.js';
 import { BlobNotFoundError } from '../../../src/blobs/driver.js';
+import { chunkKey } from '../../../src/blobs/layout.js';
+import type { Digest } from '../../../src/domain/ids.js';
 import type { S3Settings } from '../../../src/config/storage.js';
 import { runBlobDriverContract } from '../../contracts/blob-driver.js';
 import { freshS3Prefix, openTestS3Driver, s3Skip, testS3Settings } from '../../helpers/s3.js';
@@ -31,6 +33,14 @@ function rawClient(t: TestContext, settings: S3Settings): S3Client {
   return client;
 }
 
+/** A request the proxy saw, and what it did with it. */
+interface ProxyRequest {
+  method: string;
+  url: string;
+  action: string;
+  contentSha256: string | undefined;
+}
+
 /** What the proxy does with one request: pass it on, or answer it itself. */
 type ProxyAction = 'forward' | { status: number; code: string } | 'cut-body';
 
@@ -43,14 +53,19 @@ async function startProxy(
   t: TestContext,
   target: string,
   decide: (method: string, url: string) => ProxyAction,
-): Promise<{ endpoint: string; requests: Array<{ method: string; url: string; action: string }> }> {
+): Promise<{ endpoint: string; requests: ProxyRequest[] }> {
   const upstream = new URL(target);
-  const requests: Array<{ method: string; url: string; action: string }> = [];
+  const requests: ProxyRequest[] = [];
   const server = createServer((incoming: IncomingMessage, outgoing: ServerResponse) => {
     const method = incoming.method!;
     const url = incoming.url!;
     const action = decide(method, url);
-    requests.push({ method, url, action: typeof action === 'string' ? action : String(action.status) });
+    requests.push({
+      method,
+      url,
+      action: typeof action === 'string' ? action : String(action.status),
+      contentSha256: incoming.headers['x-amz-content-sha256'] as string | undefined,
+    });
     if (typeof action === 'object') {
       // Answered before the body is read: drain it, so the client's keep-alive connection stays usable.
       incoming.resume();
@@ -133,6 +148,28 @@ describe('s3 driver', { skip }, () => {
     assert.equal((await driver.get('v1/chunks/ab/one')).toString(), 'one');
     assert.equal(await driver.touch('v1/chunks/ab/none'), false);
     assert.equal(await driver.has('v1/chunks/ab/none'), false, 'a failed touch creates nothing');
+  });
+
+  test('a PUT under a key of the layout is signed with the digest the key names: bytes that do not match are refused', async (t) => {
+    const settings = testS3Settings()!;
+    const proxy = await startProxy(t, settings.endpoint!, () => 'forward');
+    const driver = await openTestS3Driver(t, { endpoint: proxy.endpoint });
+    const data = randomBytes(200_000);
+    const digest = createHash('sha256').update(data).digest('hex') as Digest;
+    await driver.put(chunkKey(digest), data);
+    assert.ok((await driver.get(chunkKey(digest))).equals(data));
+    const put = proxy.requests.find((r) => isObjectPut(r.method, r.url))!;
+    assert.equal(put.contentSha256, digest, "the key's digest");
+    const other = createHash('sha256').update('other').digest('hex') as Digest;
+    await assert.rejects(driver.put(chunkKey(other), data), (error: unknown) => {
+      assert.ok(error instanceof S3BlobStoreError);
+      assert.equal(error.status, 400);
+      // AWS names it XAmzContentSHA256Mismatch, Swift BadDigest.
+      assert.match(error.code ?? '', /^(XAmzContentSHA256Mismatch|BadDigest)$/);
+      return true;
+    });
+    assert.equal(await driver.has(chunkKey(other)), false);
+    await driver.delete(chunkKey(digest));
   });
 
   test('an object above the multipart threshold is uploaded in parts and reads back byte for byte', async (t) => {
