@@ -18,7 +18,6 @@
  *   reset connections; from 50 ms), each delay capped at 20 s; a body cut off while read is asked for again.
  * @module
  */
-import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand,
@@ -43,6 +42,9 @@ import {
 } from '../../config/storage.js';
 import { assertValidKey, BlobNotFoundError, InvalidBlobKeyError, type BlobDriver } from '../driver.js';
 import { parseKey } from '../layout.js';
+import { describeS3Failure, isMissingObject, S3BlobStoreError } from './s3-errors.js';
+
+export { S3BlobStoreError };
 
 export interface S3BlobDriverOptions extends S3Settings {
   /** Size of each part of a multipart upload, at least 5 MiB (default: S3_PART_BYTES, more if needed). */
@@ -84,41 +86,6 @@ export const MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;
 const ABSENT_MEMO_MS = 10_000;
 /** At most this many remembered absent keys (the oldest go first). */
 const ABSENT_MEMO_ENTRIES = 4096;
-
-/** An S3 call that failed for a reason other than a missing object, with what the service said. */
-export class S3BlobStoreError extends Error {
-  constructor(
-    message: string,
-    readonly operation: string,
-    readonly status: number | undefined,
-    readonly code: string | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'S3BlobStoreError';
-  }
-}
-
-interface SdkError {
-  name?: string;
-  message?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number; attempts?: number };
-}
-
-function sdkError(error: unknown): SdkError {
-  return typeof error === 'object' && error !== null ? (error as SdkError) : {};
-}
-
-function statusOf(error: unknown): number | undefined {
-  return sdkError(error).$metadata?.httpStatusCode;
-}
-
-function isMissingObject(error: unknown): boolean {
-  const { name, Code } = sdkError(error);
-  // HEAD answers carry no body, so the SDK names a 404 "NotFound"; a GET or COPY names it NoSuchKey.
-  return name === 'NoSuchKey' || Code === 'NoSuchKey' || (name === 'NotFound' && statusOf(error) === 404);
-}
 
 /** Whether `name` is an S3 object name this driver uses: a valid key below its prefix. */
 function isValidKey(key: string): boolean {
@@ -200,34 +167,9 @@ export async function createS3BlobDriver(options: S3BlobDriverOptions): Promise<
   );
   const where = `s3://${bucket}/${prefix}${options.endpoint !== undefined ? ` at ${options.endpoint}` : ''}`;
 
-  /** The error to throw for a failed call: what S3 said, and what to check for the usual causes. */
+  /** The error to throw for a failed call (see s3-errors.ts). */
   function failure(operation: string, key: string | undefined, error: unknown): Error {
-    if (error instanceof BlobNotFoundError || error instanceof S3BlobStoreError) return error;
-    const status = statusOf(error);
-    const { name, message, Code } = sdkError(error);
-    // HEAD answers have no body, hence no error code: the status's name stands for it. A network error has
-    // neither, only its message.
-    const named =
-      Code ?? (name === 'Unknown' || name === 'UnknownError' || name === 'Error' ? undefined : name);
-    const code = named ?? (status !== undefined ? STATUS_CODES[status] : undefined);
-    const said = [
-      code,
-      status !== undefined ? `(HTTP ${status})` : undefined,
-      message && message !== 'UnknownError' ? (code === undefined ? message : `(${message})`) : undefined,
-    ].filter((part) => part !== undefined);
-    const hint =
-      status === 403
-        ? '; access denied: check the credentials (storage.s3 or AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and their rights on the bucket'
-        : code === 'NoSuchBucket' || (operation === 'HeadBucket' && status === 404)
-          ? '; the bucket does not exist'
-          : message === 'Region is missing'
-            ? ': set storage.s3.region or AWS_REGION'
-            : '';
-    const attempts = sdkError(error).$metadata?.attempts;
-    const text = `${operation} ${key === undefined ? where : `${key} in ${where}`} failed: ${said.join(' ')}${
-      attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : ''
-    }${hint}`;
-    return new S3BlobStoreError(text, operation, status, code, { cause: error });
+    return describeS3Failure(operation, key === undefined ? where : `${key} in ${where}`, error);
   }
 
   /** Keys whose touch found no object just now, with when (see ABSENT_MEMO_MS). */
