@@ -5,7 +5,9 @@
  * ```json
  * { "limits": { "maxImageBytes": 1099511627776 },
  *   "images": { "hashingAlgorithm": "sha256" },
- *   "storage": { "flushDelayMs": 0, "packBytes": 134217728, "compactThreshold": 0.5 },
+ *   "storage": { "blobStore": "fs", "flushDelayMs": 0, "packBytes": 134217728, "compactThreshold": 0.5,
+ *                "s3": { "bucket": "ferry", "prefix": "", "endpoint": "https://s3.example.net", "region": "us-east-1",
+ *                        "forcePathStyle": true } },
  *   "replication": { "limits": { "maxImageBytes": 137438953472, "maxRunningJobsPerUser": 5 },
  *                    "bandwidthLimit": null, "transferPricePerGiB": 0.02 },
  *   "tls": { "certFile": "/etc/ferry/north-1.crt", "keyFile": "/etc/ferry/north-1.key",
@@ -17,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { FerryError } from '../domain/errors.js';
 import { OS_HASH_ALGORITHMS, isOsHashAlgorithm } from '../domain/image.js';
 import { ImageSettings, RegionLimits, DEFAULT_IMAGE_SETTINGS, DEFAULT_LIMITS } from './limits.js';
-import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from './storage.js';
+import { BLOB_STORES, DEFAULT_STORAGE_SETTINGS, type S3Settings, type StorageSettings } from './storage.js';
 import { parseTlsSettings, type TlsSettings } from './tls.js';
 import {
   MAX_CHUNKS_PER_REQUEST,
@@ -73,7 +75,8 @@ export function parseSettings(value: unknown): DeploymentSettings {
     settings.images = images;
   }
   if (root.storage !== undefined) {
-    const storage = checkKeys('storage', root.storage, DEFAULT_STORAGE_SETTINGS);
+    const { s3, ...rest } = checkKeys('storage', root.storage, { ...DEFAULT_STORAGE_SETTINGS, s3: {} });
+    const storage: Record<string, unknown> = rest;
     for (const [key, min, max] of [
       ['flushDelayMs', 0, 60_000],
       ['packBytes', 1024 * 1024, 4 * 1024 * 1024 * 1024],
@@ -82,6 +85,19 @@ export function parseSettings(value: unknown): DeploymentSettings {
       const value = storage[key];
       if (value !== undefined && !((value as number) >= min && (value as number) <= max))
         throw new FerryError('VALIDATION_FAILED', `settings: storage.${key} must be from ${min} to ${max}`);
+    }
+    if (storage.blobStore !== undefined && !(BLOB_STORES as readonly unknown[]).includes(storage.blobStore)) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        `settings: storage.blobStore must be ${BLOB_STORES.join(' or ')}`,
+      );
+    }
+    if (s3 !== undefined) storage.s3 = parseS3Settings(s3);
+    if (storage.blobStore === 's3' && storage.s3 === undefined) {
+      throw new FerryError(
+        'VALIDATION_FAILED',
+        'settings: storage.blobStore "s3" needs storage.s3 (its bucket at least)',
+      );
     }
     settings.storage = storage;
   }
@@ -111,6 +127,56 @@ export function parseSettings(value: unknown): DeploymentSettings {
     settings.replication = replication;
   }
   return settings;
+}
+
+/** `storage.s3`'s keys, each with a value of its type (checkKeys compares types); `bucket` is required. */
+const S3_KEY_TYPES: Required<S3Settings> = {
+  bucket: '',
+  prefix: '',
+  endpoint: '',
+  region: '',
+  forcePathStyle: false,
+  accessKeyId: '',
+  secretAccessKey: '',
+  maxAttempts: 0,
+  maxParallelism: 0,
+  multipartThresholdBytes: 0,
+};
+
+/** A prefix of whole key segments (as blobs/driver.ts allows them), each ending in `/`, or ''. */
+const S3_PREFIX_PATTERN = /^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*$/;
+
+function parseS3Settings(value: unknown): S3Settings {
+  const s3 = checkKeys('storage.s3', value, S3_KEY_TYPES);
+  const refuse = (message: string) => {
+    throw new FerryError('VALIDATION_FAILED', `settings: storage.s3.${message}`);
+  };
+  // S3's bucket naming rules (DNS-compliant names), the ones every S3 server enforces.
+  if (typeof s3.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(s3.bucket)) {
+    refuse('bucket is required: 3 to 63 lower-case letters, digits, dots and hyphens');
+  }
+  if (s3.prefix !== undefined && !S3_PREFIX_PATTERN.test(s3.prefix as string)) {
+    refuse('prefix must be empty or segments of letters, digits, ".", "_" and "-", each ending in "/"');
+  }
+  if (s3.endpoint !== undefined && !/^https?:\/\/[^/]/.test(s3.endpoint as string)) {
+    refuse('endpoint must be an http(s) URL');
+  }
+  if ((s3.accessKeyId === undefined) !== (s3.secretAccessKey === undefined)) {
+    refuse('accessKeyId and secretAccessKey go together');
+  }
+  for (const [key, min, max] of [
+    ['maxAttempts', 1, 20],
+    ['maxParallelism', 1, 1024],
+    ['multipartThresholdBytes', 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024],
+  ] as const) {
+    const count = s3[key];
+    if (
+      count !== undefined &&
+      !(Number.isInteger(count) && (count as number) >= min && (count as number) <= max)
+    )
+      refuse(`${key} must be an integer from ${min} to ${max}`);
+  }
+  return s3 as unknown as S3Settings;
 }
 
 export async function loadSettings(file: string | undefined): Promise<DeploymentSettings> {

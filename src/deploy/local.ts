@@ -23,6 +23,7 @@ import type { ReplicationSettings } from '../config/replication.js';
 import type { ImageSettings, RegionLimits } from '../config/limits.js';
 import type { DatabaseConfig } from '../store/db.js';
 import type { TlsSettings } from '../config/tls.js';
+import type { StorageSettings } from '../config/storage.js';
 
 export { DEMO_ACCOUNT, DEMO_AGENCY, DEMO_BASE_PORT, DEMO_REGIONS };
 
@@ -38,6 +39,8 @@ export interface LocalOptions {
   limits?: Partial<RegionLimits>;
   /** Image settings (the upload's hashing algorithm) for every region. */
   images?: Partial<ImageSettings>;
+  /** Storage settings for every region (the blob store: pack files, or a bucket, one prefix per region). */
+  storage?: Partial<StorageSettings>;
   /** Each region's metadata database; default: SQLite at `<data>/<region>/ferry.sqlite`. */
   database?: (region: string) => DatabaseConfig;
   /**
@@ -88,6 +91,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalDeployment
           ...(options.replication ? { replication: options.replication } : {}),
           ...(options.limits ? { limits: options.limits } : {}),
           ...(options.images ? { images: options.images } : {}),
+          ...(options.storage ? { storage: options.storage } : {}),
           ...(options.database ? { database: options.database(region.name) } : {}),
           ...(options.tls ? { tls: options.tls } : {}),
         }),

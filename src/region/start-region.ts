@@ -2,14 +2,16 @@
  * Starts one region: opens its metadata database and blob store, reads its credential and TLS files, builds
  * its API and listens (HTTPS when given a certificate). The embedded default keeps everything under one
  * data folder: `<data>/<region>/ferry.sqlite`, `<data>/<region>/blobs/` and
- * `<data>/<region>/region-credential`.
+ * `<data>/<region>/region-credential`; with `storage.blobStore` `s3`, the blobs are objects in a bucket instead.
  * @module
  */
 import { ownPrivateDir } from '../lib/private-files.js';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createChunkStore } from '../blobs/chunk-store.js';
+import type { BlobDriver } from '../blobs/driver.js';
 import { createFsBlobDriver } from '../blobs/drivers/fs.js';
+import { createS3BlobDriver } from '../blobs/drivers/s3.js';
 import { withFlushDelay } from '../blobs/drivers/flush-delay.js';
 import { withFailureCount } from '../blobs/drivers/failure-count.js';
 import { createManifestCache } from '../blobs/manifest-cache.js';
@@ -58,7 +60,7 @@ export interface RegionOptions {
   credentialFile?: string;
   /** TLS: the server's certificate and key (then it serves HTTPS), the CAs trusted for peers. */
   tls?: Partial<TlsSettings>;
-  /** Folder for the region's SQLite file and blobs (default layout `<dataDir>/<name>/`). */
+  /** Folder for the region's SQLite file and (with the `fs` blob store) blobs: `<dataDir>/<name>/`. */
   dataDir: string;
   /** Metadata database; default: SQLite at `<dataDir>/<name>/ferry.sqlite`. */
   database?: DatabaseConfig;
@@ -92,6 +94,28 @@ export interface RunningRegion {
   close(): Promise<void>;
 }
 
+/**
+ * The region's blob store as `storage` says: pack files under `<regionDir>/blobs/` (`fs`), or the objects under
+ * `<storage.s3.prefix><region>/` in the bucket (`s3`), the region's name keeping regions that share a bucket
+ * apart (each collects its own garbage).
+ */
+async function openBlobStore(
+  region: string,
+  regionDir: string,
+  storage: StorageSettings,
+): Promise<BlobDriver> {
+  if (storage.blobStore === 's3') {
+    if (storage.s3 === undefined)
+      throw new Error('storage.blobStore "s3" needs storage.s3 (its bucket at least)');
+    return createS3BlobDriver({ ...storage.s3, prefix: `${storage.s3.prefix ?? ''}${region}/` });
+  }
+  return createFsBlobDriver({
+    root: path.join(regionDir, 'blobs'),
+    packBytes: storage.packBytes,
+    compactThreshold: storage.compactThreshold,
+  });
+}
+
 export async function openRegionContext(options: RegionOptions, tls: RegionTls = {}): Promise<RegionContext> {
   if (!findRegion(options.catalog, options.name)) {
     throw new Error(`region ${options.name} is not in the region catalog`);
@@ -109,14 +133,13 @@ export async function openRegionContext(options: RegionOptions, tls: RegionTls =
   );
   const storage = { ...DEFAULT_STORAGE_SETTINGS, ...options.storage };
   const metrics = createRegionMetrics(options.name, () => countJobsByStatus(db));
-  const driver = withFlushDelay(
-    await createFsBlobDriver({
-      root: path.join(regionDir, 'blobs'),
-      packBytes: storage.packBytes,
-      compactThreshold: storage.compactThreshold,
-    }),
-    storage.flushDelayMs,
-  );
+  let driver: BlobDriver;
+  try {
+    driver = withFlushDelay(await openBlobStore(options.name, regionDir, storage), storage.flushDelayMs);
+  } catch (error) {
+    await db.destroy(); // a wrong bucket or folder must not leave the database open
+    throw error;
+  }
   const counted = withFailureCount(driver, (operation) => metrics.blobDriverErrors.inc({ operation }));
   const chunks = createChunkStore({ driver: counted });
   const ctx: RegionContext = {

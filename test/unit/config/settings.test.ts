@@ -61,6 +61,45 @@ test('settings: unknown keys, wrong types and values out of range are refused by
   );
 });
 
+test('settings: storage.blobStore "s3" with its bucket; what storage.s3 refuses', () => {
+  const s3 = {
+    bucket: 'ferry-images',
+    prefix: 'ferry/prod/',
+    endpoint: 'http://127.0.0.1:18580',
+    region: 'us-east-1',
+    forcePathStyle: true,
+    accessKeyId: 'test:tester',
+    secretAccessKey: 'testing',
+    maxAttempts: 8,
+    maxParallelism: 16,
+    multipartThresholdBytes: 128 * 1024 * 1024,
+  };
+  assert.deepEqual(parseSettings({ storage: { blobStore: 's3', s3 } }).storage, { blobStore: 's3', s3 });
+  assert.deepEqual(parseSettings({ storage: { blobStore: 's3', s3: { bucket: 'abc' } } }).storage, {
+    blobStore: 's3',
+    s3: { bucket: 'abc' },
+  });
+  const refused = (storage: unknown) => refusal(() => parseSettings({ storage }));
+  assert.match(refused({ blobStore: 'ceph' }), /storage\.blobStore must be fs or s3/);
+  assert.match(refused({ blobStore: 's3' }), /needs storage\.s3/);
+  assert.match(refused({ blobStore: 's3', s3: {} }), /storage\.s3\.bucket is required/);
+  assert.match(refused({ s3: { bucket: 'Ferry_Images' } }), /storage\.s3\.bucket is required: 3 to 63/);
+  assert.match(refused({ s3: { bucket: 'abc', bucketName: 'x' } }), /unknown key storage\.s3\.bucketName/);
+  assert.match(
+    refused({ s3: { bucket: 'abc', forcePathStyle: 'yes' } }),
+    /forcePathStyle has the wrong type/,
+  );
+  for (const prefix of ['ferry', '/ferry/', 'a//', '../x/', 'a b/'])
+    assert.match(refused({ s3: { bucket: 'abc', prefix } }), /storage\.s3\.prefix must be empty or/, prefix);
+  assert.match(refused({ s3: { bucket: 'abc', endpoint: 'ftp://x' } }), /endpoint must be an http\(s\) URL/);
+  assert.match(refused({ s3: { bucket: 'abc', accessKeyId: 'k' } }), /go together/);
+  assert.match(refused({ s3: { bucket: 'abc', maxAttempts: 0 } }), /maxAttempts must be an integer from 1/);
+  assert.match(
+    refused({ s3: { bucket: 'abc', multipartThresholdBytes: 1024 } }),
+    /multipartThresholdBytes must be an integer from 5242880 to 5368709120/,
+  );
+});
+
 test('catalog: regions with endpoints and credential hashes, and replication pairs of known regions', () => {
   const catalog = parseCatalog({
     regions: [

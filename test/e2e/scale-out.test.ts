@@ -1,0 +1,225 @@
+// A scale-out deployment (issue 21): each region runs two API processes (`ferry serve --api-only`) and two
+// workers (`ferry worker`) over its own PostgreSQL schema and one S3 bucket (the real Swift s3api server of
+// scripts/start-test-s3.sh). Images uploaded through either API process replicate while one destination worker
+// is killed with SIGKILL: every job ends SUCCESS with a byte-identical image, read through the other API
+// process; no job was run by two workers at once (the workers' claim lines, with their leases, never
+// overlap); the other workers' /metrics count the takeover. Needs FERRY_TEST_PG and FERRY_TEST_S3.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { loopbackCatalog } from '../../src/config/catalog.js';
+import { ensureRegionCredentials } from '../../src/config/region-credential.js';
+import { provisionIdentity } from '../../src/identity/provision.js';
+import { SYSTEM_CLOCK } from '../../src/store/clock.js';
+import { openDatabase } from '../../src/store/db.js';
+import { testPostgresUrl } from '../helpers/db.js';
+import { ferryArgs } from '../helpers/ferry-command.js';
+import { pseudoRandom, startReplication, uploadImage, waitForJob } from '../helpers/replication.js';
+import { emptyS3Prefix, freshS3Prefix, s3Skip, testS3Settings } from '../helpers/s3.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+const REGIONS = ['north-1', 'south-1'];
+/** Images per run (the per-user limit of running replications is 5); FERRY_SCALE_OUT_IMAGES for more. */
+const IMAGES = Number(process.env.FERRY_SCALE_OUT_IMAGES ?? 5);
+const skip = s3Skip() || (testPostgresUrl() ? false : 'FERRY_TEST_PG is unset (outside CI)');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  return port;
+}
+
+interface Process {
+  child: ChildProcess;
+  url: string;
+  log: string;
+}
+
+test(
+  'two API processes and two workers per region on PostgreSQL and S3: replications survive a worker killed with SIGKILL',
+  { skip, timeout: 240_000 },
+  async (t: TestContext) => {
+    const url = testPostgresUrl()!;
+    const s3 = testS3Settings()!;
+    const prefix = freshS3Prefix();
+    const schemaOf = (region: string) => `t_${suffix}_${region.replace('-', '_')}`;
+    const suffix = randomBytes(4).toString('hex');
+    const processes: Process[] = [];
+    // Hooks run in the order they are added: processes stop, then the schemas and the prefix go.
+    t.after(async () => {
+      await Promise.all(
+        processes
+          .filter((p) => p.child.exitCode === null && p.child.signalCode === null)
+          .map(async (p) => {
+            const exited = once(p.child, 'exit');
+            p.child.kill('SIGKILL');
+            await exited;
+          }),
+      );
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      for (const region of REGIONS) await client.query(`drop schema if exists ${schemaOf(region)} cascade`);
+      await client.end();
+      await emptyS3Prefix(s3, prefix);
+    });
+    const dataDir = await makeTempDir(t);
+    const apiPorts = [await freePort(), await freePort()];
+    const catalog = loopbackCatalog(
+      REGIONS,
+      apiPorts,
+      await ensureRegionCredentials(dataDir, REGIONS),
+      'http',
+    );
+    const catalogFile = join(dataDir, 'catalog.json');
+    await writeFile(catalogFile, JSON.stringify(catalog));
+    const settingsFile = join(dataDir, 'settings.json');
+    await writeFile(
+      settingsFile,
+      JSON.stringify({
+        storage: { blobStore: 's3', s3: { ...s3, prefix } },
+        replication: { pollMs: 100, retryBaseMs: 100, leaseMs: 3000, parallelFetches: 2 },
+      }),
+    );
+    const dbs = [];
+    for (const region of REGIONS) {
+      dbs.push({
+        region,
+        db: await openDatabase({ kind: 'postgres', url, schema: schemaOf(region), maxConnections: 2 }),
+      });
+    }
+    const demo = await provisionIdentity(dbs, SYSTEM_CLOCK, {
+      account: 'demo',
+      user: 'demo',
+      isAdmin: false,
+      agency: 'ferry_copy',
+    });
+    const admin = await provisionIdentity(dbs, SYSTEM_CLOCK, {
+      account: 'admin',
+      user: 'admin',
+      isAdmin: true,
+    });
+    await Promise.all(dbs.map(({ db }) => db.destroy()));
+
+    /** Starts `ferry serve --api-only` or `ferry worker` for `region`; resolves once it listens. */
+    const start = async (region: string, command: 'api' | 'worker', port: number): Promise<Process> => {
+      const args = command === 'api' ? ['serve', '--api-only'] : ['worker'];
+      const log = join(dataDir, `${region}-${command}-${processes.length}.log`);
+      const child = spawn(
+        process.execPath,
+        ferryArgs(
+          ...args,
+          ...['--region', region, '--catalog', catalogFile, '--data', dataDir, '--port', String(port)],
+          ...['--database', url, '--database-schema', schemaOf(region), '--settings', settingsFile],
+        ),
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const out = createWriteStream(log);
+      child.stdout!.pipe(out);
+      let stderr = '';
+      const listening = await new Promise<string>((resolve, reject) => {
+        child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+          stderr += text;
+          out.write(text);
+          const match = /listening on (\S+)/.exec(stderr);
+          if (match) resolve(match[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`${command} of ${region} exited ${code}: ${stderr}`)));
+      });
+      const started = { child, url: listening, log };
+      processes.push(started);
+      return started;
+    };
+    // Every process of a region starts at once: their migrations must not collide (an advisory lock).
+    const regions = await Promise.all(
+      REGIONS.map(async (region, i) => {
+        const [api, api2, worker1, worker2] = await Promise.all([
+          start(region, 'api', apiPorts[i]!),
+          start(region, 'api', 0),
+          start(region, 'worker', 0),
+          start(region, 'worker', 0),
+        ]);
+        return { api: api!, api2: api2!, workers: [worker1!, worker2!] };
+      }),
+    );
+    const [north, south] = regions as [(typeof regions)[0], (typeof regions)[0]];
+    const token = demo.token;
+
+    // Uploads through either API process of north-1 (no process keeps state of its own).
+    const images = new Map<string, Buffer>();
+    for (let i = 0; i < IMAGES; i++) {
+      const data = pseudoRandom(6 * MiB + i * 4096, 101 + 2 * i);
+      const via = i % 2 === 0 ? north.api : north.api2;
+      images.set(await uploadImage({ url: () => via.url }, token, 'north-1', data, { name: `s-${i}` }), data);
+    }
+    const jobs = [];
+    for (const id of images.keys()) {
+      jobs.push(
+        await startReplication(north.api.url, token, id, {
+          region: 'south-1',
+          agency_name: 'ferry_copy',
+          bandwidth_limit: 2 * MiB, // each job runs a few seconds: the kill lands in the middle
+        }),
+      );
+    }
+    await sleep(1500);
+    const victim = south.workers[0]!;
+    const killed = once(victim.child, 'exit');
+    victim.child.kill('SIGKILL');
+    await killed;
+
+    for (const [i, jobId] of jobs.entries()) {
+      const job = await waitForJob(north.api2.url, token, jobId, 180_000);
+      assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
+      const id = [...images.keys()][i]!;
+      const download = await fetch(`${south.api2.url}/v2/images/${job.entities.image_id}/file`, {
+        headers: { 'x-auth-token': token },
+      });
+      assert.equal(download.status, 200);
+      assert.ok(
+        Buffer.from(await download.arrayBuffer()).equals(images.get(id)!),
+        `image ${i} byte-identical`,
+      );
+    }
+
+    // The claims: each worker logs `replication run starts` with the job; two workers' runs of one job never
+    // overlap in time, since a run ends (or its worker dies) before the lease lets another take it.
+    const claims: Array<{ job: string; worker: string; time: number }> = [];
+    for (const [w, worker] of south.workers.entries()) {
+      for (const line of (await readFile(worker.log, 'utf8')).split('\n')) {
+        if (!line.includes('replication run starts')) continue;
+        const entry = JSON.parse(line) as { job: string; time: number };
+        claims.push({ job: entry.job, worker: String(w), time: entry.time });
+      }
+    }
+    const victimClaims = claims.filter((c) => c.worker === '0');
+    assert.ok(victimClaims.length > 0, 'the killed worker had claimed jobs');
+    for (const claim of victimClaims) {
+      const later = claims.filter((c) => c.job === claim.job && c.worker === '1' && c.time > claim.time);
+      for (const other of later) {
+        assert.ok(other.time - claim.time >= 2_500, 'taken over only once the killed worker’s lease lapsed');
+      }
+    }
+    const metrics = await fetch(`${south.workers[1]!.url}/metrics`, {
+      headers: { authorization: `Bearer ${admin.token}` },
+    });
+    assert.equal(metrics.status, 200);
+    const text = await metrics.text();
+    const takeovers = Number(/^ferry_job_lease_takeovers_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+    assert.ok(takeovers >= 1, 'the surviving worker took over the killed one’s jobs');
+    // A worker serves no API route.
+    const notApi = await fetch(`${south.workers[1]!.url}/v2/images`, { headers: { 'x-auth-token': token } });
+    assert.equal(notApi.status, 404);
+  },
+);
