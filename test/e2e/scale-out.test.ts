@@ -19,12 +19,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { loopbackCatalog } from '../../src/config/catalog.js';
 import { ensureRegionCredentials } from '../../src/config/region-credential.js';
-import { provisionIdentity } from '../../src/identity/provision.js';
-import { SYSTEM_CLOCK } from '../../src/store/clock.js';
 import { openDatabase } from '../../src/store/db.js';
 import { testPostgresUrl } from '../helpers/db.js';
 import { api } from '../helpers/deployment.js';
 import { ferryArgs } from '../helpers/ferry-command.js';
+import { provisionProcessIdentities } from '../helpers/region-processes.js';
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../helpers/replication.js';
 import { emptyS3Prefix, freshS3Prefix, s3Skip, testS3Settings } from '../helpers/s3.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -102,18 +101,7 @@ test(
         db: await openDatabase({ kind: 'postgres', url, schema: schemaOf(region), maxConnections: 2 }),
       });
     }
-    const demo = await provisionIdentity(dbs, SYSTEM_CLOCK, {
-      account: 'demo',
-      user: 'demo',
-      isAdmin: false,
-      agency: 'ferry_copy',
-    });
-    const admin = await provisionIdentity(dbs, SYSTEM_CLOCK, {
-      account: 'admin',
-      user: 'admin',
-      isAdmin: true,
-    });
-    await Promise.all(dbs.map(({ db }) => db.destroy()));
+    const { demo, admin } = await provisionProcessIdentities(dbs);
 
     /** Starts `ferry serve --api-only` or `ferry worker` for `region`; resolves once it listens. */
     const start = async (region: string, command: 'api' | 'worker', port: number): Promise<Process> => {

@@ -17,7 +17,7 @@ import { ensureRegionCredentials } from '../../src/config/region-credential.js';
 import type { DeploymentSettings } from '../../src/config/settings.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
-import { openDatabase } from '../../src/store/db.js';
+import { openDatabase, type Db } from '../../src/store/db.js';
 import { makeTempDir } from './tmp.js';
 import { ferryArgs } from './ferry-command.js';
 
@@ -42,6 +42,31 @@ async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   server.close();
   return port;
+}
+
+/**
+ * The demo account (with its agency) and an administrator in each region's database, for regions that run as
+ * processes of their own; the databases are closed after.
+ */
+export async function provisionProcessIdentities(
+  dbs: Array<{ region: string; db: Db }>,
+): Promise<{ demo: ProvisionedIdentity; admin: ProvisionedIdentity }> {
+  try {
+    const demo = await provisionIdentity(dbs, SYSTEM_CLOCK, {
+      account: 'demo',
+      user: 'demo',
+      isAdmin: false,
+      agency: 'ferry_copy',
+    });
+    const admin = await provisionIdentity(dbs, SYSTEM_CLOCK, {
+      account: 'admin',
+      user: 'admin',
+      isAdmin: true,
+    });
+    return { demo, admin };
+  } finally {
+    await Promise.all(dbs.map(({ db }) => db.destroy()));
+  }
 }
 
 /**
@@ -77,18 +102,7 @@ export async function startRegionProcesses(
       db: await openDatabase({ kind: 'sqlite', file: join(dataDir, name, 'ferry.sqlite') }),
     });
   }
-  const demo = await provisionIdentity(dbs, SYSTEM_CLOCK, {
-    account: 'demo',
-    user: 'demo',
-    isAdmin: false,
-    agency: 'ferry_copy',
-  });
-  const admin = await provisionIdentity(dbs, SYSTEM_CLOCK, {
-    account: 'admin',
-    user: 'admin',
-    isAdmin: true,
-  });
-  await Promise.all(dbs.map(({ db }) => db.destroy()));
+  const { demo, admin } = await provisionProcessIdentities(dbs);
 
   const start = async (name: string) => {
     const log = createWriteStream(join(dataDir, `${name}.log`), { flags: 'a' });
