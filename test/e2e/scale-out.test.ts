@@ -1,4 +1,4 @@
-// A scale-out deployment (issue 21): each region runs two API processes (`ferry serve --api-only`) and two
+// A scale-out deployment (issue 21): each region runs two API processes (`ferry serve --api-only`) and three
 // workers (`ferry worker`) over its own PostgreSQL schema and one S3 bucket (the real Swift s3api server of
 // scripts/start-test-s3.sh), all started at once. Images uploaded through either API process replicate while
 // a destination worker is killed with SIGKILL every 3 s (and a new one started): every job ends SUCCESS with a
@@ -50,7 +50,7 @@ interface Process {
 }
 
 test(
-  'two API processes and two workers per region on PostgreSQL and S3: replications survive workers killed with SIGKILL',
+  'two API processes and three workers per region on PostgreSQL and S3: replications survive workers killed with SIGKILL',
   { skip, timeout: 240_000 },
   async (t: TestContext) => {
     const url = testPostgresUrl()!;
@@ -135,13 +135,14 @@ test(
     // Every process of a region starts at once: their migrations must not collide (an advisory lock).
     const regions = await Promise.all(
       REGIONS.map(async (region, i) => {
-        const [api, api2, worker1, worker2] = await Promise.all([
+        const [api, api2, ...workers] = await Promise.all([
           start(region, 'api', apiPorts[i]!),
           start(region, 'api', 0),
           start(region, 'worker', 0),
           start(region, 'worker', 0),
+          start(region, 'worker', 0),
         ]);
-        return { api: api!, api2: api2!, workers: [worker1!, worker2!] };
+        return { api: api!, api2: api2!, workers };
       }),
     );
     const [north, south] = regions as [(typeof regions)[0], (typeof regions)[0]];
@@ -179,12 +180,12 @@ test(
           const gc = await api(region.api2.url, admin.token, 'POST', '/v1/admin/gc', { grace_seconds: 0 });
           assert.equal(gc.status, 200, JSON.stringify(gc.body));
         }
-        const victim = south.workers[n % 2]!;
+        const victim = south.workers[n % 3]!;
         const exited = once(victim.child, 'exit');
         victim.child.kill('SIGKILL');
         await exited;
         killed.push(victim);
-        south.workers[n % 2] = await start('south-1', 'worker', 0);
+        south.workers[n % 3] = await start('south-1', 'worker', 0);
       }
     })();
     const jobs: string[] = [];
