@@ -103,10 +103,11 @@ test(
     }
     const { demo, admin } = await provisionProcessIdentities(dbs);
 
+    let launched = 0; // names each process's log: several start at once
     /** Starts `ferry serve --api-only` or `ferry worker` for `region`; resolves once it listens. */
     const start = async (region: string, command: 'api' | 'worker', port: number): Promise<Process> => {
       const args = command === 'api' ? ['serve', '--api-only'] : ['worker'];
-      const log = join(dataDir, `${region}-${command}-${processes.length}.log`);
+      const log = join(dataDir, `${region}-${command}-${(launched += 1)}.log`);
       const child = spawn(
         process.execPath,
         ferryArgs(
@@ -116,13 +117,14 @@ test(
         ),
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      const out = createWriteStream(log);
-      child.stdout!.pipe(out);
+      // JSON log lines on stdout (read below); stderr apart, so no line of one is cut by the other.
+      child.stdout!.pipe(createWriteStream(log));
+      const err = createWriteStream(`${log}.stderr`);
       let stderr = '';
       const listening = await new Promise<string>((resolve, reject) => {
         child.stderr!.setEncoding('utf8').on('data', (text: string) => {
           stderr += text;
-          out.write(text);
+          err.write(text);
           const match = /listening on (\S+)/.exec(stderr);
           if (match) resolve(match[1]!);
         });
