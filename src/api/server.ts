@@ -84,6 +84,12 @@ export function errorBody(
   };
 }
 
+/** What the router refuses before any route, in words for the client (anything else is a fault of Ferry's). */
+const FRAMEWORK_REFUSALS: Record<string, string | undefined> = {
+  FST_ERR_BAD_URL: 'The URL is malformed (bad percent-encoding).',
+  FST_ERR_MAX_PARAM_LENGTH: 'A part of the URL path is longer than 4096 characters: no image, tag or ID is.',
+};
+
 /** Methods a path may have, for the `Allow` header of a 405. */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -162,9 +168,11 @@ export async function createRegionServer(
     // Glance's request ids (`x-openstack-request-id`), also in every log line of the request.
     genReqId: () => `req-${randomUUID()}`,
     // A path Fastify cannot decode (bad percent-encoding) never reaches a route or the error handler.
+    // A path parameter past maxParamLength is refused by the router itself (no route could take it).
     frameworkErrors: (error, _request, reply) => {
-      const code: ErrorCode = error.code === 'FST_ERR_BAD_URL' ? 'BAD_REQUEST' : 'INTERNAL_ERROR';
-      const message = code === 'BAD_REQUEST' ? 'The URL is malformed (bad percent-encoding).' : error.message;
+      const refusal = FRAMEWORK_REFUSALS[error.code];
+      const code: ErrorCode = refusal === undefined ? 'INTERNAL_ERROR' : 'BAD_REQUEST';
+      const message = refusal ?? error.message;
       void (reply as FastifyReply).code(ERROR_CODES[code].status).send(errorBody(code, message));
     },
   }) as unknown as FastifyInstance;
