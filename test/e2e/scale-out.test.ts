@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,7 +22,7 @@ import { openDatabase } from '../../src/store/db.js';
 import { testPostgresUrl } from '../helpers/db.js';
 import { api } from '../helpers/deployment.js';
 import { ferryArgs } from '../helpers/ferry-command.js';
-import { provisionProcessIdentities } from '../helpers/region-processes.js';
+import { freePort, provisionProcessIdentities } from '../helpers/region-processes.js';
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../helpers/replication.js';
 import { emptyS3Prefix, freshS3Prefix, s3Skip, testS3Settings } from '../helpers/s3.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -33,15 +32,6 @@ const REGIONS = ['north-1', 'south-1'];
 /** Images per run (CI: 6); FERRY_SCALE_OUT_IMAGES=20 for the full run. */
 const IMAGES = Number(process.env.FERRY_SCALE_OUT_IMAGES ?? 6);
 const skip = s3Skip() || (testPostgresUrl() ? false : 'FERRY_TEST_PG is unset (outside CI)');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
-}
 
 interface Process {
   child: ChildProcess;
