@@ -84,10 +84,16 @@ export function errorBody(
   };
 }
 
+/**
+ * Longest path parameter the router takes. A tag in PUT /v2/images/{id}/tags/{tag} may be 255 characters, up
+ * to 12 URL-encoded bytes each: longer than Fastify's default of 100.
+ */
+const MAX_PARAM_LENGTH = 4096;
+
 /** What the router refuses before any route, in words for the client (anything else is a fault of Ferry's). */
 const FRAMEWORK_REFUSALS: Record<string, string | undefined> = {
   FST_ERR_BAD_URL: 'The URL is malformed (bad percent-encoding).',
-  FST_ERR_MAX_PARAM_LENGTH: 'A part of the URL path is longer than 4096 characters: no image, tag or ID is.',
+  FST_ERR_MAX_PARAM_LENGTH: `A part of the URL path is longer than ${MAX_PARAM_LENGTH} characters: no image, tag or ID is.`,
 };
 
 /** Methods a path may have, for the `Allow` header of a 405. */
@@ -158,9 +164,7 @@ export async function createRegionServer(
     bodyLimit: JSON_BODY_LIMIT,
     // Image uploads of many GiB take minutes; the socket's own timeouts guard against idle peers.
     requestTimeout: 0,
-    // A tag in PUT /v2/images/{id}/tags/{tag} may be 255 characters, up to 12 URL-encoded bytes each: longer
-    // than Fastify's default of 100, past which the route would not match at all (a 404 "no route").
-    routerOptions: { maxParamLength: 4096 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // verbose: an error carries the failing schema, whose description api/schema-errors.ts words it with.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, verbose: true } },
     schemaErrorFormatter: formatSchemaError,

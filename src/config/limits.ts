@@ -50,6 +50,14 @@ export interface RegionLimits {
   maxImagesPerProject: number;
 }
 
+/**
+ * How long an upload's heartbeat stays proof that it is alive: three idle timeouts (it is refreshed every third
+ * of one, and a live upload that sends nothing is cut off after one). Older, the upload's process is gone.
+ */
+export function uploadHeartbeatLifetimeMs(limits: Pick<RegionLimits, 'uploadIdleTimeoutMs'>): number {
+  return 3 * limits.uploadIdleTimeoutMs;
+}
+
 export const DEFAULT_LIMITS: RegionLimits = {
   maxImageBytes: 1024 ** 4,
   maxListLimit: 1000,

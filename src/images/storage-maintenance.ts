@@ -12,7 +12,7 @@ import type { Db } from '../store/db.js';
 import { listImageManifests, listReferencedManifests } from '../store/images.js';
 import { listActiveJobManifests } from '../store/jobs.js';
 import { oldestLiveUploadStart } from '../store/upload-heartbeats.js';
-import { DEFAULT_LIMITS } from '../config/limits.js';
+import { uploadHeartbeatLifetimeMs } from '../config/limits.js';
 import { listAvailableBackupManifests, listBackupManifests } from '../store/vaults.js';
 import type { Digest } from '../domain/ids.js';
 
@@ -44,16 +44,13 @@ export function completeImagesOf(db: Db): ListCompleteImages {
 
 /** Collects what no image row and no unfinished job references, older than `graceMs`. */
 export async function collectRegionGarbage(
-  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs' | 'clock'> &
-    Partial<Pick<RegionContext, 'metrics' | 'limits'>>,
+  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs' | 'clock' | 'metrics' | 'limits'>,
   graceMs: number,
 ): Promise<GcReport> {
   const now = ctx.clock.now();
   // The chunk holds of uploads are per process (ChunkStore.hold); an upload in another process of the region
   // (a scale-out region's API processes) is seen through its heartbeat: nothing newer than its start is taken.
-  const aliveSince = new Date(
-    now.getTime() - 3 * (ctx.limits?.uploadIdleTimeoutMs ?? DEFAULT_LIMITS.uploadIdleTimeoutMs),
-  );
+  const aliveSince = new Date(now.getTime() - uploadHeartbeatLifetimeMs(ctx.limits));
   const oldestUpload = await oldestLiveUploadStart(ctx.db, aliveSince.toISOString());
   const uploadGraceMs =
     oldestUpload === undefined ? 0 : now.getTime() - Date.parse(oldestUpload) + HOLD_MARGIN_MS;
@@ -61,18 +58,18 @@ export async function collectRegionGarbage(
     graceMs: Math.max(graceMs, uploadGraceMs),
     now,
   });
-  ctx.metrics?.gcRuns.inc();
-  ctx.metrics?.gcDeletedObjects.inc(report.chunksDeleted + report.manifestsDeleted);
+  ctx.metrics.gcRuns.inc();
+  ctx.metrics.gcDeletedObjects.inc(report.chunksDeleted + report.manifestsDeleted);
   return report;
 }
 
 /** Verifies every stored chunk at `bytesPerSecond` (null: as fast as the disk goes); see blobs/scrub.ts. */
 export async function scrubRegion(
-  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs'> & Partial<Pick<RegionContext, 'metrics'>>,
+  ctx: Pick<RegionContext, 'db' | 'chunks' | 'blobs' | 'metrics'>,
   options: { bytesPerSecond: number | null; signal?: AbortSignal },
 ): Promise<ScrubReport> {
   const report = await scrubChunkStore(completeImagesOf(ctx.db), ctx.chunks, ctx.blobs, options);
-  ctx.metrics?.scrubbedBytes.inc(report.bytesChecked);
-  ctx.metrics?.scrubCorruptChunks.inc(report.corruptChunks.length);
+  ctx.metrics.scrubbedBytes.inc(report.bytesChecked);
+  ctx.metrics.scrubCorruptChunks.inc(report.corruptChunks.length);
   return report;
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { uploadHeartbeatLifetimeMs } from '../config/limits.js';
 import { transitionImage } from '../store/images.js';
 import { endUploadHeartbeat, listAbandonedUploads } from '../store/upload-heartbeats.js';
 import { timestamp } from '../store/clock.js';
@@ -16,7 +17,7 @@ import type { RegionContext } from './context.js';
 /** Kills the images of abandoned uploads (see the module); returns their IDs. */
 export async function killAbandonedUploads(ctx: RegionContext): Promise<string[]> {
   const now = ctx.clock.now();
-  const staleBefore = new Date(now.getTime() - 3 * ctx.limits.uploadIdleTimeoutMs).toISOString();
+  const staleBefore = new Date(now.getTime() - uploadHeartbeatLifetimeMs(ctx.limits)).toISOString();
   const killed: string[] = [];
   for (const id of await listAbandonedUploads(ctx.db, staleBefore)) {
     if (await transitionImage(ctx.db, id, 'saving', 'killed', timestamp(ctx.clock))) killed.push(id);

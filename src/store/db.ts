@@ -113,6 +113,11 @@ async function whileMigrationsLocked<T>(
   }
 }
 
+/** Whether `db` is the embedded SQLite database (else PostgreSQL), for the few queries that differ. */
+export function isSqlite(db: Db): boolean {
+  return db.getExecutor().adapter instanceof SqliteAdapter;
+}
+
 /**
  * Refreshes the query planner's statistics where they are stale. SQLite keeps none unless asked: without
  * them, a list filtered by name at 100,000 images took 33-85 ms (p50) instead of 2-8 ms, and the planner
@@ -122,7 +127,7 @@ async function whileMigrationsLocked<T>(
  * autovacuum keeps its statistics itself.
  */
 export async function optimizeDatabase(db: Db): Promise<void> {
-  if (db.getExecutor().adapter instanceof SqliteAdapter) await sql`pragma optimize=0x10002`.execute(db);
+  if (isSqlite(db)) await sql`pragma optimize=0x10002`.execute(db);
 }
 
 function openSqlite(file: string): Db {

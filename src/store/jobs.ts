@@ -11,8 +11,7 @@ import {
   type JobRole,
   type JobStatus,
 } from '../domain/job.js';
-import { SqliteAdapter } from 'kysely';
-import type { Db } from './db.js';
+import { isSqlite, type Db } from './db.js';
 import type { JobsTable } from './schema.js';
 
 export type JobRow = JobsTable;
@@ -224,7 +223,7 @@ export async function claimJob(
   /** Told when the job claimed was another worker's, whose lease lapsed. */
   onTakeover?: (from: string) => void,
 ): Promise<JobRow | undefined> {
-  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) {
+  if (!isSqlite(db)) {
     const claimed = await db.transaction().execute(async (trx) => {
       const candidate = await claimable(trx, now)
         .select(['id', 'locked_by'])

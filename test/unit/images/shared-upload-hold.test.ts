@@ -8,6 +8,7 @@ import { createChunkStore } from '../../../src/blobs/chunk-store.js';
 import { createMemoryBlobDriver } from '../../../src/blobs/drivers/memory.js';
 import { DEFAULT_LIMITS } from '../../../src/config/limits.js';
 import { collectRegionGarbage } from '../../../src/images/storage-maintenance.js';
+import { createRegionMetrics } from '../../../src/lib/metrics.js';
 import { insertImage } from '../../../src/store/images.js';
 import { endUploadHeartbeat, markUploadAlive } from '../../../src/store/upload-heartbeats.js';
 import { dialects, openTestDb } from '../../helpers/db.js';
@@ -32,7 +33,8 @@ for (const { name, skip } of dialects()) {
       for (let i = 0; i < 3; i++) written.push((await chunks.addChunk(randomBytes(4096))).digest);
       await new Promise((resolve) => setTimeout(resolve, 20));
 
-      const ctx = { db, chunks, blobs, clock, limits: DEFAULT_LIMITS };
+      const metrics = createRegionMetrics('north-1', async () => [], false);
+      const ctx = { db, chunks, blobs, clock, limits: DEFAULT_LIMITS, metrics };
       const during = await collectRegionGarbage(ctx, 0);
       assert.equal(during.chunksDeleted, 0, 'the live upload keeps its chunks');
       assert.deepEqual(await chunks.missingChunks(written), []);
