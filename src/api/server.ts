@@ -3,7 +3,6 @@
  * Errors leave as `{"error": {"code", "message", "title", "status"}}`; unexpected ones become a logged 500.
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyError,
@@ -39,6 +38,7 @@ import { registerMemberRoutes } from './routes/members.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { registerReplicationRoutes } from './routes/replication.js';
 import { registerAdminRuntimeRoutes } from './routes/admin-runtime.js';
+import { requestIdOf } from './request-ids.js';
 import { registerAdminStorageRoutes } from './routes/admin-storage.js';
 import { IMAGE_DATA_MEDIA_TYPE, JSON_PATCH_MEDIA_TYPES } from './media-type.js';
 import { imageUploadingOn } from './upload-sockets.js';
@@ -169,8 +169,9 @@ export async function createRegionServer(
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, verbose: true } },
     schemaErrorFormatter: formatSchemaError,
     clientErrorHandler: answerClientError,
-    // Glance's request ids (`x-openstack-request-id`), also in every log line of the request.
-    genReqId: () => `req-${randomUUID()}`,
+    // Glance's request ids (`x-openstack-request-id`), also in every log line of the request; a replication's
+    // calls between regions carry the ID of the user's request that started it (api/request-ids.ts).
+    genReqId: requestIdOf,
     // A path Fastify cannot decode (bad percent-encoding) never reaches a route or the error handler.
     // A path parameter past maxParamLength is refused by the router itself (no route could take it).
     frameworkErrors: (error, _request, reply) => {

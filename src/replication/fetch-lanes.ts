@@ -17,12 +17,14 @@ import type { RegionContext } from '../region/context.js';
 import type { BatchConnection } from './batch-connection.js';
 import { ChunkReceiver } from './chunk-batch.js';
 import { PEER_CALLS, type ChunkBatchRequest } from './peer-api.js';
-import { GRANT_HEADER, isTransient } from './region-call.js';
+import { GRANT_HEADER, isTransient, requestIdHeaders } from './region-call.js';
 
 export interface FetchLanesOptions {
   readonly jobId: string;
   readonly sourceRegion: string;
   readonly grantSecret: string;
+  /** The user request the job serves, sent along so the source logs its reads under it. */
+  readonly requestId: string | null;
   /** The job's cap in bytes per second (kept by the source), or null. */
   readonly bandwidthLimit: number | null;
   readonly batches: readonly Digest[][];
@@ -82,6 +84,7 @@ export async function fetchInLanes(
     const buffers: [Buffer, Buffer] = [first!, second!];
     const connection = ctx.regions.batchConnection(options.sourceRegion, {
       [GRANT_HEADER]: options.grantSecret,
+      ...requestIdHeaders(options.requestId),
     });
     try {
       while (next < batches.length) await fetchBatch(batches[next++]!, connection, buffers);

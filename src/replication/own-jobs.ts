@@ -98,6 +98,6 @@ export async function cancelReplicationInto(
   }
   const state = await cancelReplica(ctx, job, 'cancelled from the destination region');
   // The source learns it at its next refresh otherwise.
-  await reportState(ctx, job.source_region, state).catch(() => undefined);
+  await reportState(ctx, job.source_region, state, job.request_id).catch(() => undefined);
   return state;
 }

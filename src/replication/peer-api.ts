@@ -15,6 +15,7 @@ import { MAX_BANDWIDTH_LIMIT, MAX_CHUNKS_PER_REQUEST } from '../config/replicati
 import { JOB_STATUSES } from '../domain/job.js';
 import { nullable, oneOf } from '../lib/schema.js';
 import type { RegionClient } from './region-client.js';
+import { requestIdHeaders } from './region-call.js';
 import type { RegionContext } from '../region/context.js';
 
 /** A call: its method, its route pattern (`:job` for the job's id), and its path for a given job. */
@@ -32,14 +33,18 @@ function call(method: PeerCall['method'], pattern: string): PeerCall {
   };
 }
 
-/** Makes `peerCall` (for `job`, where its path names one) on `region`; resolves the parsed answer. */
+/**
+ * Makes `peerCall` (for `job`, where its path names one) on `region`, on behalf of the user request
+ * `requestId` if one started it; resolves the parsed answer.
+ */
 export function callPeer<T>(
   client: Pick<RegionClient, 'call'>,
   region: string,
   peerCall: PeerCall,
-  options: { job?: string; body?: unknown } = {},
+  options: { job?: string; body?: unknown; requestId?: string | null } = {},
 ): Promise<T> {
-  return client.call<T>(region, peerCall.method, peerCall.path(options.job), options.body);
+  const headers = requestIdHeaders(options.requestId);
+  return client.call<T>(region, peerCall.method, peerCall.path(options.job), options.body, headers);
 }
 
 export const PEER_CALLS = {
@@ -139,6 +144,8 @@ export type GrantManifestQuery = Static<typeof GrantManifestQuery>;
 /** What a source region sends to create a replica. */
 export const ReplicaRequest = Type.Object({
   job_id: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+  /** The user request that started the job (absent from older sources): the destination logs its work under it. */
+  request_id: Type.Optional(Type.String({ maxLength: 64 })),
   account_id: Type.String(),
   user_id: Type.String(),
   source_image_id: Type.String(),

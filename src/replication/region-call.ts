@@ -15,6 +15,16 @@ import { BatchStreamError } from './chunk-batch.js';
 export const REGION_HEADER = 'x-ferry-region';
 export const REGION_SECRET_HEADER = 'x-ferry-region-secret';
 export const GRANT_HEADER = 'x-ferry-grant';
+/**
+ * The ID of the user's request a call serves (a replication's `request_id`): the region that receives the call
+ * logs it as the call's own request ID, so one ID finds a replication's lines in every region's log.
+ */
+export const REQUEST_ID_HEADER = 'x-ferry-request-id';
+
+/** The headers that carry `requestId` to another region; none for work no user request started. */
+export function requestIdHeaders(requestId: string | null | undefined): Record<string, string> {
+  return requestId ? { [REQUEST_ID_HEADER]: requestId } : {};
+}
 
 /** Compares two secrets in constant time. */
 export function sameSecret(a: string, b: string): boolean {

@@ -28,6 +28,7 @@ export async function remoteCopy(
   principal: Principal,
   imageId: string,
   request: RemoteCopyRequest,
+  requestId: string,
 ): Promise<RemoteCopyResult[]> {
   const agencies = (await listAgencies(ctx.db, principal.accountId)).sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
@@ -53,11 +54,19 @@ export async function remoteCopy(
       });
       continue;
     }
-    const { started, refused } = await startCrossRegionCopies(ctx, principal, [imageId], [region], {
-      name: request.name,
-      agencyName,
-      maxImageBytes: ctx.replication.bccMaxImageBytes,
-    });
+    const { started, refused } = await startCrossRegionCopies(
+      ctx,
+      principal,
+      [imageId],
+      [region],
+      {
+        name: request.name,
+        agencyName,
+        maxImageBytes: ctx.replication.bccMaxImageBytes,
+      },
+      // Each region's job is a request of its own (its own events), under the API request's ID.
+      `${requestId}.${region}`,
+    );
     if (started[0]) {
       const job = await findJob(ctx.db, started[0].job_id);
       results.push({ region, imageId: job?.dest_image_id ?? '' });

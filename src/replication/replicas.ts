@@ -116,6 +116,7 @@ export async function createReplica(
       current_task: JOB_TASKS.queued,
       grant_secret: req.grant_secret,
       share_with: shareWith.length > 0 ? JSON.stringify(shareWith) : null,
+      request_id: req.request_id ?? null,
     },
     now,
     ctx.replication.maxAttempts,

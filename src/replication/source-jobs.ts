@@ -148,7 +148,9 @@ export async function countRunningJobs(ctx: RegionContext, userId: string): Prom
 
 /**
  * Starts one job per (image, region) pair that passes the rules. Refusals are collected, not thrown, so one
- * ineligible image does not stop the others; nothing is created for a refused pair.
+ * ineligible image does not stop the others; nothing is created for a refused pair. `requestId` is the API
+ * request's own ID: the jobs keep it as their `request_id` and send it along in every call their replication
+ * makes, so it finds their log lines in every region.
  */
 export async function startCrossRegionCopies(
   ctx: RegionContext,
@@ -156,10 +158,10 @@ export async function startCrossRegionCopies(
   imageIds: string[],
   regions: string[],
   request: CrossRegionRequest,
+  requestId: string,
 ): Promise<{ requestId: string; started: StartedJob[]; refused: Refusal[] }> {
   const started: StartedJob[] = [];
   const refused: Refusal[] = [];
-  const requestId = newHexId<string>();
   const [here, elsewhere] = await Promise.all([
     countRunningJobs(ctx, principal.userId),
     runningInOtherRegions(ctx, principal.userId),
@@ -263,6 +265,7 @@ async function createSourceJob(
   });
   const replica: ReplicaRequest = {
     job_id: jobId,
+    request_id: requestId,
     account_id: principal.accountId,
     user_id: principal.userId,
     source_image_id: image.id,
@@ -293,7 +296,10 @@ async function createSourceJob(
     ...(disks ? { disks } : {}),
   };
   try {
-    const state = await callPeer<JobState>(ctx.regions, region, PEER_CALLS.createReplica, { body: replica });
+    const state = await callPeer<JobState>(ctx.regions, region, PEER_CALLS.createReplica, {
+      body: replica,
+      requestId,
+    });
     await applyDestinationState(ctx, jobId, state);
   } catch (error) {
     // Nothing may remain of a refused request (no event was recorded: a job that had events was taken).
@@ -387,6 +393,7 @@ export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise
   try {
     const state = await callPeer<JobState>(ctx.regions, job.dest_region, PEER_CALLS.replicaState, {
       job: job.id,
+      requestId: job.request_id,
     });
     await applyDestinationState(ctx, job.id, state);
   } catch (error) {
@@ -417,6 +424,7 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
   try {
     const state = await callPeer<JobState>(ctx.regions, job.dest_region, PEER_CALLS.cancelReplica, {
       job: job.id,
+      requestId: job.request_id,
     });
     await applyDestinationState(ctx, job.id, state);
   } catch {
@@ -443,12 +451,21 @@ export async function cancelSourceJob(ctx: RegionContext, job: JobRow): Promise<
 export async function notifySource(ctx: RegionContext, jobId: string): Promise<void> {
   const job = await findJob(ctx.db, jobId);
   if (!job || job.role !== 'destination') return;
-  await reportState(ctx, job.source_region, jobState(job));
+  await reportState(ctx, job.source_region, jobState(job), job.request_id);
 }
 
 /** Destination → source: the job's state, pushed (peer-api.ts says when). */
-export async function reportState(ctx: RegionContext, sourceRegion: string, state: JobState): Promise<void> {
-  await callPeer(ctx.regions, sourceRegion, PEER_CALLS.jobState, { job: state.job_id, body: state });
+export async function reportState(
+  ctx: RegionContext,
+  sourceRegion: string,
+  state: JobState,
+  requestId: string | null,
+): Promise<void> {
+  await callPeer(ctx.regions, sourceRegion, PEER_CALLS.jobState, {
+    job: state.job_id,
+    body: state,
+    requestId,
+  });
 }
 
 /** Refuses a change to an image that an unfinished replication is reading. */

@@ -33,7 +33,7 @@ import { notifySource } from './source-jobs.js';
 import { jobDisks, PEER_CALLS } from './peer-api.js';
 import { manifestChunks, mergeManifestChunks, planTransfer } from './transfer-plan.js';
 import type { RegionContext } from '../region/context.js';
-import { GRANT_HEADER, RegionCallError } from './region-call.js';
+import { GRANT_HEADER, RegionCallError, requestIdHeaders } from './region-call.js';
 
 /** How often a run saves its progress and renews its lease (default: 500 ms). */
 export const PROGRESS_INTERVAL_MS = 500;
@@ -155,6 +155,7 @@ export async function runTransfer(
         jobId: job.id,
         sourceRegion: job.source_region,
         grantSecret: job.grant_secret ?? '',
+        requestId: job.request_id,
         bandwidthLimit: job.bandwidth_limit,
         batches: plan.batches,
         chunkLength: (digest) => chunks.chunks.get(digest)!.length,
@@ -253,7 +254,7 @@ async function fetchManifest(
     bytes = await ctx.regions.getBytes(
       job.source_region,
       expected.index === undefined ? path : `${path}?disk=${expected.index}`,
-      { [GRANT_HEADER]: job.grant_secret ?? '' },
+      { [GRANT_HEADER]: job.grant_secret ?? '', ...requestIdHeaders(job.request_id) },
       signal,
     );
   } catch (error) {

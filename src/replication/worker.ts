@@ -37,22 +37,27 @@ export function startJobWorker(ctx: RegionContext, log: FastifyBaseLogger): JobW
           log.info({ from }, 'replication job taken over from a worker whose lease lapsed');
         });
         if (!job) break;
-        log.info({ job: job.id, attempt: job.attempts + 1, of: job.max_attempts }, 'replication run starts');
+        // The run's lines carry the ID of the user request that started the job, as its calls do.
+        const runLog = job.request_id !== null ? log.child({ reqId: job.request_id }) : log;
+        runLog.info(
+          { job: job.id, attempt: job.attempts + 1, of: job.max_attempts },
+          'replication run starts',
+        );
         const turn = new AbortController();
         const slice = setInterval(() => {
           if (running.size < ctx.replication.concurrentJobs) return; // a free slot takes the waiting job
           isJobWaiting(ctx.db, timestamp(ctx.clock))
             .then((waiting) => {
               if (!waiting || turn.signal.aborted) return;
-              log.info({ job: job.id }, 'replication run gives its slot to a waiting job');
+              runLog.info({ job: job.id }, 'replication run gives its slot to a waiting job');
               turn.abort();
             })
             .catch((error: unknown) => log.error({ err: coerceError(error) }, 'job queue check failed'));
         }, ctx.replication.timeSliceMs);
         slice.unref();
-        const run = runTransfer(ctx, job, log, AbortSignal.any([stopping.signal, turn.signal]))
+        const run = runTransfer(ctx, job, runLog, AbortSignal.any([stopping.signal, turn.signal]))
           .catch((error: unknown) =>
-            log.error({ job: job.id, err: coerceError(error) }, 'replication run crashed'),
+            runLog.error({ job: job.id, err: coerceError(error) }, 'replication run crashed'),
           )
           .finally(() => {
             clearInterval(slice);

@@ -3,10 +3,9 @@
 // the same data heals it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { api, OCTET, startTestDeployment, type TestDeployment } from '../helpers/deployment.js';
-import { corruptStoredChunk, storedChunk } from '../helpers/stored-chunks.js';
+import { corruptStoredChunk, holdsChunk, regionBlobs } from '../helpers/stored-chunks.js';
 
 const MiB = 1024 * 1024;
 
@@ -64,7 +63,7 @@ test('a scrub removes a chunk damaged on disk, reports its image, and the next u
 
   // Flip one byte of the second chunk in its pack, keeping its length: the download would not notice.
   const second = sha256(data.subarray(MiB, 2 * MiB));
-  await corruptStoredChunk(join(d.dataDir, 'north-1', 'blobs'), second, 100);
+  await corruptStoredChunk(regionBlobs(d, 'north-1'), second, 100);
   const before = await download(d, id);
   assert.equal(before.data?.equals(data), false, 'the damage is served unnoticed before the scrub');
 
@@ -78,11 +77,7 @@ test('a scrub removes a chunk damaged on disk, reports its image, and the next u
     badManifests: [],
     damagedImages: [id],
   });
-  assert.equal(
-    await storedChunk(join(d.dataDir, 'north-1', 'blobs'), second),
-    undefined,
-    'the damaged chunk is gone',
-  );
+  assert.equal(await holdsChunk(regionBlobs(d, 'north-1'), second), false, 'the damaged chunk is gone');
   const after = await download(d, id);
   assert.ok(after.data === undefined || !after.data.equals(data), 'no longer served whole');
   assert.ok(after.error !== undefined || (after.data?.length ?? 0) < data.length, 'the download stops short');
@@ -113,12 +108,12 @@ test('each region scrubs on its own timer, and stopping the region cuts a slow s
   const data = imageData();
   await uploadImage(d, 'scrubbed-by-timer', data);
   const first = sha256(data.subarray(0, MiB));
-  const blobs = join(d.dataDir, 'north-1', 'blobs');
+  const blobs = regionBlobs(d, 'north-1');
   await corruptStoredChunk(blobs, first, 7);
-  for (let i = 0; i < 100 && (await storedChunk(blobs, first)) !== undefined; i++) {
+  for (let i = 0; i < 100 && (await holdsChunk(blobs, first)); i++) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  assert.equal(await storedChunk(blobs, first), undefined, 'the periodic scrub removed the damaged chunk');
+  assert.equal(await holdsChunk(blobs, first), false, 'the periodic scrub removed the damaged chunk');
 
   // At 1 KiB/s a scrub of these chunks would take about an hour; stopping must not wait for it.
   const slow = await startTestDeployment(

@@ -24,7 +24,8 @@ async function packBytes(p: RegionProcesses, region: string): Promise<number> {
 
 test('collections with no grace, run over and over while uploads and replications store chunks, lose no live chunk and reclaim pack garbage', async (t) => {
   const p = await startRegionProcesses(t, ['north-1', 'south-1'], {
-    storage: { packBytes: 4 * MiB },
+    // Pack files of 4 MiB, to see them compacted: the folder store's (and so SQLite's, in any test stack).
+    storage: { blobStore: 'fs', packBytes: 4 * MiB },
     replication: { pollMs: 100, retryBaseMs: 100, chunksPerRequest: 2 },
   });
   const token = p.demo.token;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
-import { openDatabase, type Db } from '../../src/store/db.js';
+import { openDatabase, type DatabaseConfig, type Db } from '../../src/store/db.js';
 import { makeTempDir } from './tmp.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -56,4 +56,26 @@ export async function openTestDb(t: TestContext, dialect: DialectName): Promise<
     await client.end();
   });
   return db;
+}
+
+/**
+ * Each region's database as a PostgreSQL schema of its own on FERRY_TEST_PG, dropped after the test (after
+ * the regions have stopped: call it after adding the hook that stops them).
+ */
+export async function testPostgresSchemas(t: TestContext): Promise<(region: string) => DatabaseConfig> {
+  const url = testPostgresUrl();
+  if (!url) throw new Error('FERRY_TEST_PG is unset: run this PostgreSQL case with it set.');
+  const prefix = `t_${randomBytes(6).toString('hex')}`;
+  const schemas: string[] = [];
+  t.after(async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    for (const schema of schemas) await client.query(`drop schema if exists ${schema} cascade`);
+    await client.end();
+  });
+  return (region) => {
+    const schema = `${prefix}_${region.replace(/-/g, '_')}`;
+    schemas.push(schema);
+    return { kind: 'postgres', url, schema, maxConnections: 8 };
+  };
 }

@@ -1,25 +1,27 @@
 /**
  * A local multi-region deployment for end-to-end tests: regions on free loopback ports in a temp data dir,
  * the demo account plus a second account ("other") and an administrator, all stopped after the test. With
- * FERRY_TEST_TLS=1 the regions serve HTTPS (helpers/tls.ts), so any test file can be run over TLS.
+ * FERRY_TEST_TLS=1 the regions serve HTTPS (helpers/tls.ts), so any test file can be run over TLS; with
+ * FERRY_TEST_STACK they run on PostgreSQL, or PostgreSQL and S3 (helpers/stack.ts).
  * @module
  */
 import type { TestContext } from 'node:test';
 import { startLocal, type LocalDeployment } from '../../src/deploy/local.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import type { DatabaseConfig } from '../../src/store/db.js';
-import { testPostgresUrl, type DialectName } from './db.js';
+import { testPostgresSchemas, type DialectName } from './db.js';
 import { makeTempDir } from './tmp.js';
 import type { ImageSettings, RegionLimits } from '../../src/config/limits.js';
 import type { ReplicationSettings } from '../../src/config/replication.js';
+import type { StorageSettings } from '../../src/config/storage.js';
 import { readCredential, regionCredentialFile } from '../../src/config/region-credential.js';
 import { TEST_TLS, testDeploymentTls } from './tls.js';
+import { stackDialect, stackStorage } from './stack.js';
 
 export interface TestDeployment extends LocalDeployment {
   dataDir: string;
+  /** The regions' storage settings: where their blobs are (stored-chunks.ts reads them there). */
+  storage: Partial<StorageSettings>;
   other: ProvisionedIdentity;
   admin: ProvisionedIdentity;
   url(region?: string): string;
@@ -38,13 +40,15 @@ export async function startTestDeployment(
   replication: Partial<ReplicationSettings> = {},
   limits: Partial<RegionLimits> = {},
   images: Partial<ImageSettings> = {},
-  dialect: DialectName = 'sqlite',
+  dialect: DialectName = stackDialect(),
 ): Promise<TestDeployment> {
   // Hooks run in the order they are added: the deployment must stop before its folder is removed.
   const stop: Array<() => Promise<void>> = [];
   t.after(() => stop.pop()?.());
   const dataDir = await makeTempDir(t);
-  const database = dialect === 'postgres' ? await postgresSchemas(t) : undefined;
+  const database = dialect === 'postgres' ? await testPostgresSchemas(t) : undefined;
+  // A SQLite region keeps its blobs in its folder (the embedded form); a PostgreSQL one where the stack says.
+  const storage = dialect === 'postgres' ? stackStorage(t) : {};
   const deployment = await startLocal({
     ...(database ? { database } : {}),
     dataDir,
@@ -53,6 +57,7 @@ export async function startTestDeployment(
     replication: { ...FAST_REPLICATION, ...replication },
     limits,
     images,
+    storage,
     ...(TEST_TLS ? { tls: await testDeploymentTls() } : {}),
   });
   stop.push(() => deployment.close());
@@ -75,6 +80,7 @@ export async function startTestDeployment(
   return {
     ...deployment,
     dataDir,
+    storage,
     other,
     admin,
     url: (region) =>
@@ -85,28 +91,6 @@ export async function startTestDeployment(
 /** The credential `region` of a test deployment presents in region-to-region calls (its file's content). */
 export function regionCredential(d: { dataDir: string }, region: string): Promise<string> {
   return readCredential(regionCredentialFile(d.dataDir, region));
-}
-
-/**
- * Each region's database as a PostgreSQL schema of its own on FERRY_TEST_PG, dropped after the test (after
- * the deployment has stopped: this hook is added after the one that stops it).
- */
-async function postgresSchemas(t: TestContext): Promise<(region: string) => DatabaseConfig> {
-  const url = testPostgresUrl();
-  if (!url) throw new Error('FERRY_TEST_PG is unset: run this PostgreSQL case with it set.');
-  const prefix = `t_${randomBytes(6).toString('hex')}`;
-  const schemas: string[] = [];
-  t.after(async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    for (const schema of schemas) await client.query(`drop schema if exists ${schema} cascade`);
-    await client.end();
-  });
-  return (region) => {
-    const schema = `${prefix}_${region.replace(/-/g, '_')}`;
-    schemas.push(schema);
-    return { kind: 'postgres', url, schema, maxConnections: 8 };
-  };
 }
 
 export interface ApiResponse {

@@ -2,7 +2,9 @@
  * Regions as separate `ferry serve` processes on loopback, for tests that kill a region (kill -9) and
  * start it again, and for tests of regions each with settings of its own (TLS certificates). Each region's
  * credential is in `<data>/<region>/region-credential`, the catalog at `<data>/catalog.json`. Each process
- * logs to `<data>/<region>.log`; every process is stopped after the test.
+ * logs to `<data>/<region>.log`; every process is stopped after the test. The regions run on the test stack
+ * (stack.ts: SQLite or PostgreSQL, a blob folder or S3), except those whose settings name a blob store
+ * (`storage.blobStore`): a test that reads the store's own files pins it, and those run on SQLite.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,12 +19,16 @@ import { ensureRegionCredentials } from '../../src/config/region-credential.js';
 import type { DeploymentSettings } from '../../src/config/settings.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
 import { SYSTEM_CLOCK } from '../../src/store/clock.js';
-import { openDatabase, type Db } from '../../src/store/db.js';
+import { openDatabase, type DatabaseConfig, type Db } from '../../src/store/db.js';
+import { testPostgresSchemas } from './db.js';
+import { stackDialect, stackStorage } from './stack.js';
 import { makeTempDir } from './tmp.js';
 import { ferryArgs } from './ferry-command.js';
 
 export interface RegionProcesses {
   dataDir: string;
+  /** The storage settings of the stack (where the regions keep their blobs unless their settings say). */
+  storage: DeploymentSettings['storage'];
   /** The catalog file every region reads. */
   catalogFile: string;
   demo: ProvisionedIdentity;
@@ -86,6 +92,13 @@ export async function startRegionProcesses(
     await Promise.all([...children.keys()].map((name) => kill(name, 'SIGKILL')));
   });
   const dataDir = await makeTempDir(t);
+  const database = stackDialect() === 'postgres' ? await testPostgresSchemas(t) : undefined;
+  const storage = stackStorage(t);
+  const pinned = (name: string) => settingsOf(name).storage?.blobStore !== undefined;
+  const withStack = (name: string): DeploymentSettings => {
+    const own = settingsOf(name);
+    return pinned(name) ? own : { ...own, storage: { ...storage, ...own.storage } };
+  };
   const ports: number[] = [];
   while (ports.length < names.length) ports.push(await freePort());
   const scheme = (settingsOf(names[0]!).tls?.certFile ?? null) !== null ? 'https' : 'http';
@@ -93,15 +106,20 @@ export async function startRegionProcesses(
   const catalogFile = join(dataDir, 'catalog.json');
   const settingsFile = (name: string) => join(dataDir, `settings-${name}.json`);
   await writeFile(catalogFile, JSON.stringify(catalog));
-  for (const name of names) await writeFile(settingsFile(name), JSON.stringify(settingsOf(name)));
+  for (const name of names) {
+    await writeFile(settingsFile(name), JSON.stringify(withStack(name)));
+  }
+  const databaseOf = new Map<string, DatabaseConfig>(
+    names.map((name) => [
+      name,
+      (!pinned(name) && database?.(name)) || { kind: 'sqlite', file: join(dataDir, name, 'ferry.sqlite') },
+    ]),
+  );
 
   const dbs = [];
   for (const name of names) {
     await mkdir(join(dataDir, name), { recursive: true });
-    dbs.push({
-      region: name,
-      db: await openDatabase({ kind: 'sqlite', file: join(dataDir, name, 'ferry.sqlite') }),
-    });
+    dbs.push({ region: name, db: await openDatabase(databaseOf.get(name)!) });
   }
   const { demo, admin } = await provisionProcessIdentities(dbs);
 
@@ -119,6 +137,7 @@ export async function startRegionProcesses(
         dataDir,
         '--settings',
         settingsFile(name),
+        ...databaseFlags(databaseOf.get(name)!),
       ),
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -145,6 +164,7 @@ export async function startRegionProcesses(
   for (const name of names) await start(name);
   return {
     dataDir,
+    storage,
     catalogFile,
     demo,
     admin,
@@ -153,4 +173,10 @@ export async function startRegionProcesses(
     kill,
     start,
   };
+}
+
+/** `ferry serve`'s flags for a database: none for the SQLite file under `--data`. */
+function databaseFlags(database: DatabaseConfig): string[] {
+  if (database.kind !== 'postgres') return [];
+  return ['--database', database.url, ...(database.schema ? ['--database-schema', database.schema] : [])];
 }

@@ -1,13 +1,54 @@
 /**
- * Where the fs driver keeps a chunk on disk, read from the packs' index files as an operator would (not
- * through the driver): for tests that damage stored bytes or count what a region keeps.
+ * What a region's blob store holds, read as an operator would and not through the region's driver: on a
+ * folder from the packs' index files, in S3 from the bucket with a client of its own. For tests that damage
+ * stored bytes or count what a region keeps, on whichever store the test stack gives the region (stack.ts).
  * @module
  */
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createS3BlobDriver } from '../../src/blobs/drivers/s3.js';
 import { PACKS_DIR } from '../../src/blobs/drivers/packs.js';
-import { chunkKey, parseChunkKey } from '../../src/blobs/layout.js';
+import { CHUNKS_PREFIX, chunkKey, parseChunkKey } from '../../src/blobs/layout.js';
+import type { S3Settings, StorageSettings } from '../../src/config/storage.js';
 import type { Digest } from '../../src/domain/ids.js';
+
+/** A region's blob store: its folder, or its bucket and the prefix its objects are under. */
+export type BlobLocation = { kind: 'fs'; root: string } | { kind: 's3'; s3: S3Settings; prefix: string };
+
+/** Where `region` of a deployment (a folder of region folders, run with `storage`) keeps its blobs. */
+export function regionBlobs(
+  deployment: { dataDir: string; storage?: Partial<StorageSettings> },
+  region: string,
+): BlobLocation {
+  const { storage } = deployment;
+  if (storage?.blobStore === 's3' && storage.s3) {
+    return { kind: 's3', s3: storage.s3, prefix: `${storage.s3.prefix ?? ''}${region}/` };
+  }
+  return { kind: 'fs', root: join(deployment.dataDir, region, 'blobs') };
+}
+
+function s3Client(s3: S3Settings): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region ?? 'us-east-1',
+    forcePathStyle: s3.forcePathStyle ?? false,
+    ...(s3.accessKeyId && s3.secretAccessKey
+      ? { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }
+      : {}),
+  });
+}
+
+async function bucketChunkKeys(location: Extract<BlobLocation, { kind: 's3' }>): Promise<string[]> {
+  const driver = await createS3BlobDriver({ ...location.s3, prefix: location.prefix, checkBucket: false });
+  try {
+    const keys: string[] = [];
+    for await (const key of driver.list(CHUNKS_PREFIX)) keys.push(key);
+    return keys;
+  } finally {
+    await driver.close();
+  }
+}
 
 interface Location {
   file: string;
@@ -34,24 +75,28 @@ async function packedObjects(blobRoot: string): Promise<Map<string, Location>> {
   return objects;
 }
 
-/** The pack file, offset and length of a stored chunk, or undefined if the region does not hold it. */
-export async function storedChunk(blobRoot: string, digest: string): Promise<Location | undefined> {
-  return (await packedObjects(blobRoot)).get(chunkKey(digest as Digest));
+/** Whether the region holds the chunk. */
+export async function holdsChunk(store: BlobLocation, digest: string): Promise<boolean> {
+  if (store.kind === 's3') return (await bucketChunkKeys(store)).includes(chunkKey(digest as Digest));
+  return (await packedObjects(store.root)).has(chunkKey(digest as Digest));
 }
 
-/** The digests of every chunk stored under `blobRoot`. */
-export async function storedChunkDigests(blobRoot: string): Promise<string[]> {
-  return [...(await packedObjects(blobRoot)).keys()].flatMap((key) => parseChunkKey(key) ?? []);
+/** The digests of every chunk the region holds. */
+export async function storedChunkDigests(store: BlobLocation): Promise<string[]> {
+  const keys = store.kind === 's3' ? await bucketChunkKeys(store) : (await packedObjects(store.root)).keys();
+  return [...keys].flatMap((key) => parseChunkKey(key) ?? []);
 }
 
 /** Flips bits of the byte at `at` of a stored chunk in place (its length unchanged): bit rot. */
 export async function corruptStoredChunk(
-  blobRoot: string,
+  store: BlobLocation,
   digest: string,
   at: number,
   xor = 0xff,
 ): Promise<void> {
-  const location = await storedChunk(blobRoot, digest);
+  if (store.kind === 's3') return corruptObject(store, chunkKey(digest as Digest), at, xor);
+  const blobRoot = store.root;
+  const location = (await packedObjects(blobRoot)).get(chunkKey(digest as Digest));
   if (location === undefined) throw new Error(`chunk ${digest} is not stored under ${blobRoot}`);
   const handle = await open(location.file, 'r+');
   try {
@@ -62,6 +107,27 @@ export async function corruptStoredChunk(
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** The object rewritten with one byte flipped, its metadata (the time GC reads) kept. */
+async function corruptObject(
+  store: Extract<BlobLocation, { kind: 's3' }>,
+  key: string,
+  at: number,
+  xor: number,
+): Promise<void> {
+  const client = s3Client(store.s3);
+  try {
+    const Key = `${store.prefix}${key}`;
+    const object = await client.send(new GetObjectCommand({ Bucket: store.s3.bucket, Key }));
+    const body = Buffer.from(await object.Body!.transformToByteArray());
+    body[at] = body[at]! ^ xor;
+    await client.send(
+      new PutObjectCommand({ Bucket: store.s3.bucket, Key, Body: body, Metadata: object.Metadata ?? {} }),
+    );
+  } finally {
+    client.destroy();
   }
 }
 

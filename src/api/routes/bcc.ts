@@ -104,11 +104,17 @@ export function registerBccRoutes(app: FastifyInstance, ctx: RegionContext): voi
         return reply.code(200).send();
       }
       const body = remoteCopyBody(request.body);
-      const results = await remoteCopy(ctx, principal, request.params.id, {
-        name: body.name,
-        destRegions: body.destRegion,
-        agencyName: body.agencyName,
-      });
+      const results = await remoteCopy(
+        ctx,
+        principal,
+        request.params.id,
+        {
+          name: body.name,
+          destRegions: body.destRegion,
+          agencyName: body.agencyName,
+        },
+        request.id,
+      );
       if (results.every((r) => 'refusal' in r)) {
         const first = results[0] as Extract<(typeof results)[number], { refusal: unknown }>;
         throw new FerryError(first.refusal.error.code as ErrorCode, first.refusal.error.message);

@@ -130,6 +130,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
           [request.params.id],
           destinations(b),
           copyRequest(b),
+          request.id,
         );
         if (started.length === 0) throw refusalError(refused);
         return {
@@ -161,6 +162,7 @@ export function registerReplicationRoutes(app: FastifyInstance, ctx: RegionConte
           [...new Set(b.image_ids)],
           destinations(b),
           copyRequest(b),
+          request.id,
         );
         if (started.length === 0) throw refusalError(refused);
         return { request_id: requestId, jobs: started, refused: imsShapedRefusals(refused) };

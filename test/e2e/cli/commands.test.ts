@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { api, startTestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom } from '../../helpers/replication.js';
-import { corruptStoredChunk } from '../../helpers/stored-chunks.js';
+import { corruptStoredChunk, regionBlobs } from '../../helpers/stored-chunks.js';
 import { createCliSession, parseJson } from './cli-session.js';
 
 const MiB = 1024 * 1024;
@@ -265,7 +265,7 @@ test('admin storage: gc, and a scrub that exits 5 when it finds a damaged chunk'
   assert.match(clean.stdout, /^Damaged images: none$/m);
 
   const digest = createHash('sha256').update(data.subarray(MiB)).digest('hex');
-  await corruptStoredChunk(join(d.dataDir, 'north-1', 'blobs'), digest, 5, 1);
+  await corruptStoredChunk(regionBlobs(d, 'north-1'), digest, 5, 1);
   const found = await admin.run(['admin', 'storage', 'scrub', '--rate', '100MiB', '-o', 'json']);
   assert.equal(found.code, 5, found.stderr);
   const report = parseJson(found);

@@ -37,7 +37,7 @@ function regionOf(d: TestDeployment, name: string) {
 
 test('a region folder holds only 0700 folders and 0600 files: database, WAL and chunk packs', async (t) => {
   withUmask022(t);
-  const d = await startTestDeployment(t, ['north-1']);
+  const d = await startTestDeployment(t, ['north-1'], {}, {}, {}, 'sqlite'); // the embedded region's folder
   await uploadImage(d, d.demo.token, 'north-1', pseudoRandom(3 * MiB, 1));
   const regionDir = join(d.dataDir, 'north-1');
   assert.equal((await stat(regionDir)).mode & 0o777, 0o700);
@@ -52,7 +52,7 @@ test('a region folder holds only 0700 folders and 0600 files: database, WAL and 
 
 test("an earlier deployment's region folder and database are narrowed when the region starts", async (t) => {
   withUmask022(t);
-  const first = await startTestDeployment(t, ['north-1']);
+  const first = await startTestDeployment(t, ['north-1'], {}, {}, {}, 'sqlite');
   await first.close();
   const regionDir = join(first.dataDir, 'north-1');
   await chmod(regionDir, 0o755);

@@ -3,14 +3,13 @@
 // and a chunk that arrives corrupt is never stored, the run is retried, and the job completes once the
 // source serves good bytes again.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { sha256Digest } from '../../../src/blobs/chunk-store.js';
 import type { Digest } from '../../../src/domain/ids.js';
 import { findJob } from '../../../src/store/jobs.js';
 import { api, regionCredential, startTestDeployment, type TestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
-import { corruptStoredChunk } from '../../helpers/stored-chunks.js';
+import { corruptStoredChunk, regionBlobs } from '../../helpers/stored-chunks.js';
 
 const MiB = 1024 * 1024;
 
@@ -121,7 +120,7 @@ test('a chunk that arrives corrupt is not stored; the run is retried and the job
   const imageId = await uploadImage(d, token, 'north-1', data, { name: 'bitrot' });
   // Rot one chunk on the source's disk: the source serves stored chunks without re-hashing them.
   const digest = sha256Digest(data.subarray(3 * MiB, 4 * MiB)) as Digest;
-  await corruptStoredChunk(join(d.dataDir, 'north-1', 'blobs'), digest, 12345, 0x01);
+  await corruptStoredChunk(regionBlobs(d, 'north-1'), digest, 12345, 0x01);
 
   const started = await requestReplication(d.url('north-1'), token, imageId, {
     region: 'south-1',
@@ -138,7 +137,7 @@ test('a chunk that arrives corrupt is not stored; the run is retried and the job
   assert.match(failed, /attempt 1 of 5 failed: chunk digest mismatch/, 'the run failed on the corrupt chunk');
   assert.equal(await south.ctx.chunks.hasChunk(digest), false, 'the corrupt bytes were not stored');
 
-  await corruptStoredChunk(join(d.dataDir, 'north-1', 'blobs'), digest, 12345, 0x01); // the source is repaired
+  await corruptStoredChunk(regionBlobs(d, 'north-1'), digest, 12345, 0x01); // the source is repaired
   const job = await waitForJob(d.url('north-1'), token, jobId);
   assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
   assert.ok((job.attempts ?? 0) >= 2, `attempts: ${job.attempts}`);

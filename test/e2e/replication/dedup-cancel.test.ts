@@ -2,11 +2,10 @@
 // destination sends only what differs; a cancel from either side stops the job and removes the replica.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { api, JSON_PATCH, startTestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
-import { storedChunkDigests } from '../../helpers/stored-chunks.js';
+import { regionBlobs, storedChunkDigests } from '../../helpers/stored-chunks.js';
 
 const MiB = 1024 * 1024;
 
@@ -117,11 +116,7 @@ test('a cancel from the source ends the job CANCELLED and removes the replica fr
     const report = await api(d.url(region), d.admin.token, 'POST', '/v1/admin/gc', { grace_seconds: 0 });
     assert.equal(report.status, 200, JSON.stringify(report.body));
     assert.ok(report.body.chunksDeleted > 0, `${region} had garbage`);
-    assert.deepEqual(
-      await storedChunkDigests(join(d.dataDir, region, 'blobs')),
-      [],
-      `${region} keeps no chunk`,
-    );
+    assert.deepEqual(await storedChunkDigests(regionBlobs(d, region)), [], `${region} keeps no chunk`);
   }
   assert.equal((await api(north, token, 'POST', '/v1/admin/gc', {})).status, 403, 'administrators only');
 });

@@ -86,7 +86,8 @@ test('a destination killed between pack writes and their barrier loses only the 
   // but not yet durable, so the kill lands between pack writes and the barrier that would cover them.
   const p = await startRegionProcesses(t, ['north-1', 'south-1'], {
     ...SETTINGS,
-    storage: { flushDelayMs: 500 },
+    // The folder store's packs and barriers (and so SQLite, in any test stack): what this test reads.
+    storage: { blobStore: 'fs', flushDelayMs: 500 },
   });
   const data = pseudoRandom(48 * MiB, 98);
   const imageId = await uploadImage(p, p.demo.token, 'north-1', data, { name: 'big' });
@@ -106,7 +107,7 @@ test('a destination killed between pack writes and their barrier loses only the 
   // What the dead destination left: pack bytes written, of which the index covers only the durable part.
   const packs = await packFiles(blobs);
   const written = packs.reduce((sum, pack) => sum + pack.size, 0);
-  const durable = (await storedChunkDigests(blobs)).length * MiB;
+  const durable = (await storedChunkDigests({ kind: 'fs', root: blobs })).length * MiB;
   const db = await openDatabase({ kind: 'sqlite', file: join(p.dataDir, 'south-1', 'ferry.sqlite') });
   const recorded = (await db.selectFrom('account_chunks').select('digest').execute()).length * MiB;
   await db.destroy();
