@@ -99,7 +99,7 @@ export interface RunningRegion {
  * `<storage.s3.prefix><region>/` in the bucket (`s3`), the region's name keeping regions that share a bucket
  * apart (each collects its own garbage).
  */
-async function openBlobStore(
+export async function openBlobStore(
   region: string,
   regionDir: string,
   storage: StorageSettings,

@@ -33,6 +33,7 @@ import * as events from './migrations/0013-events.js';
 import * as vaults from './migrations/0014-vaults.js';
 import * as requestEvents from './migrations/0015-request-events.js';
 import * as identityDeliveries from './migrations/0016-identity-deliveries.js';
+import * as requestIds from './migrations/0017-request-ids.js';
 import { ownPrivateFile } from '../lib/private-files.js';
 
 export type DatabaseConfig =
@@ -59,6 +60,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0014-vaults': vaults,
   '0015-request-events': requestEvents,
   '0016-identity-deliveries': identityDeliveries,
+  '0017-request-ids': requestIds,
 };
 
 // PostgreSQL returns int8 as a string to avoid precision loss; Ferry's sizes stay far below 2^53.

@@ -38,7 +38,10 @@ export interface RegionProcesses {
   pid(region: string): number;
   /** Sends the signal and waits for the process to end. */
   kill(region: string, signal: NodeJS.Signals): Promise<void>;
-  start(region: string): Promise<void>;
+  /** Starts the region again; `flags` are added to its `ferry serve` command (e.g. another `--database`). */
+  start(region: string, flags?: string[]): Promise<void>;
+  /** The region's `--settings` file (rewrite it before `start` to restart the region with other settings). */
+  settingsFile(region: string): string;
 }
 
 /** A TCP port free on 127.0.0.1 now (the OS's choice), for a process to listen on. */
@@ -123,7 +126,7 @@ export async function startRegionProcesses(
   }
   const { demo, admin } = await provisionProcessIdentities(dbs);
 
-  const start = async (name: string) => {
+  const start = async (name: string, flags: string[] = []) => {
     const log = createWriteStream(join(dataDir, `${name}.log`), { flags: 'a' });
     const child = spawn(
       process.execPath,
@@ -138,6 +141,7 @@ export async function startRegionProcesses(
         '--settings',
         settingsFile(name),
         ...databaseFlags(databaseOf.get(name)!),
+        ...flags,
       ),
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -172,6 +176,7 @@ export async function startRegionProcesses(
     pid: (name) => children.get(name)!.pid!,
     kill,
     start,
+    settingsFile,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * `ferry region list`: the regions of the configured catalog, which one is current, whether each answers its
  * health check, and the regions each may replicate into (as the current region's `GET /v1/regions` says). `ferry whoami`: who the token acts as, in the current region.
- * `ferry region credential`: region-credential.ts.
+ * `ferry region credential`: region-credential.ts. `ferry region move`: region-move.ts.
  * @module
  */
 import type { Command } from 'commander';
@@ -10,6 +10,7 @@ import { example, withContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { RegionList } from '../../api/schemas/region.js';
 import { registerRegionCredentialCommands } from './region-credential.js';
+import { registerRegionMoveCommand } from './region-move.js';
 
 /** How long a region's health check may take before it is shown as unreachable. */
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -50,6 +51,7 @@ export function registerRegionCommands(program: Command): void {
     'ferry region list',
   );
   registerRegionCredentialCommands(region);
+  registerRegionMoveCommand(region);
 
   example(
     region
