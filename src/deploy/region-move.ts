@@ -11,7 +11,7 @@
  * @module
  */
 import path from 'node:path';
-import { sql } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { BlobDriver } from '../blobs/driver.js';
 import { sha256Digest } from '../blobs/chunk-store.js';
 import { parseKey } from '../blobs/layout.js';
@@ -19,6 +19,7 @@ import { DEFAULT_STORAGE_SETTINGS, type StorageSettings } from '../config/storag
 import { FerryError } from '../domain/errors.js';
 import { openBlobStore } from '../region/start-region.js';
 import { openDatabase, type DatabaseConfig, type Db } from '../store/db.js';
+import type { FerryDatabase } from '../store/schema.js';
 
 export interface RegionMoveOptions {
   dataDir: string;
@@ -140,6 +141,11 @@ async function copyBlobs(
   return result;
 }
 
+/** The database as tables of any columns: rows are copied as SQLite gives them, table by table. */
+function untyped(db: Transaction<FerryDatabase>): Kysely<Record<string, Record<string, unknown>>> {
+  return db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+}
+
 async function copyRows(
   source: Db,
   destination: Db,
@@ -162,10 +168,9 @@ async function copyRows(
         after = Number(rows[rows.length - 1]!.ferry_rowid);
         const values = rows.map(({ ferry_rowid: _, ...row }) => row);
         for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
-          // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same columns on both sides, table by table
-          await trx
-            .insertInto(table as any)
-            .values(values.slice(i, i + ROWS_PER_INSERT) as any)
+          await untyped(trx)
+            .insertInto(table)
+            .values(values.slice(i, i + ROWS_PER_INSERT))
             .execute();
         }
         done += rows.length;
