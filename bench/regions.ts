@@ -33,7 +33,10 @@ const JOB_TIMEOUT_MS = 60 * 60 * 1000;
 
 export interface Region {
   readonly name: string;
+  /** The process that answers on the region's endpoint (the region, or its API process). */
   readonly process: FerryProcess<true>;
+  /** The region's `ferry worker` processes, when it runs some. */
+  readonly workers: ReadonlyArray<FerryProcess<true>>;
   readonly endpoint: Endpoint;
   /** The same region with an administrator's token. */
   readonly admin: Endpoint;
@@ -51,6 +54,10 @@ export async function startRegions(options: {
   settings: object;
   cleanup: Cleanup;
   profileDir?: string;
+  /** Each region's PostgreSQL database and schema (default: SQLite in its folder). */
+  database?: (region: string) => { url: string; schema: string };
+  /** Run each region as one API process (`serve --api-only`) and this many `ferry worker` processes. */
+  workers?: number;
 }): Promise<Region[]> {
   const { dataDir } = options;
   const names = [SOURCE, DEST];
@@ -64,11 +71,24 @@ export async function startRegions(options: {
   await writeFile(catalogFile, JSON.stringify(catalog));
   await writeFile(settingsFile, JSON.stringify(options.settings));
 
+  const databases = Object.fromEntries(names.map((name) => [name, options.database?.(name)]));
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), PROVISION_COMMAND, dataDir, ...names],
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      PROVISION_COMMAND,
+      dataDir,
+      JSON.stringify(databases),
+      ...names,
+    ],
     { cwd: REPO_ROOT, signal: interrupted.signal },
   );
+  const databaseFlags = (name: string) => {
+    const database = databases[name];
+    return database ? ['--database', database.url, '--database-schema', database.schema] : [];
+  };
   const { token, adminToken } = JSON.parse(stdout) as { token: string; adminToken: string };
 
   const regions: Region[] = [];
@@ -78,27 +98,35 @@ export async function startRegions(options: {
         options.profileDir === undefined
           ? []
           : ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, name)}`];
-      const server = await startFerryProcess({
-        args: [
-          'serve',
-          '--region',
-          name,
-          '--catalog',
-          catalogFile,
-          '--data',
-          dataDir,
-          '--settings',
-          settingsFile,
-        ],
-        nodeFlags: profile,
-        cleanup: options.cleanup,
-        log: join(dataDir, `${name}.log`),
-        ready: (_stdout, stderr) => (stderr.includes('listening on') ? true : undefined),
-      });
+      const common = [
+        '--region',
+        name,
+        '--catalog',
+        catalogFile,
+        '--data',
+        dataDir,
+        '--settings',
+        settingsFile,
+      ];
+      const start = (args: string[], log: string) =>
+        startFerryProcess({
+          args: [...args, ...common, ...databaseFlags(name)],
+          nodeFlags: profile,
+          cleanup: options.cleanup,
+          log: join(dataDir, log),
+          ready: (_stdout, stderr) => (stderr.includes('listening on') ? true : undefined),
+        });
+      const scaledOut = options.workers !== undefined;
+      const server = await start(scaledOut ? ['serve', '--api-only'] : ['serve'], `${name}.log`);
+      const workers = [];
+      for (let i = 1; i <= (options.workers ?? 0); i++) {
+        workers.push(await start(['worker', '--port', String(await freePort())], `${name}-worker-${i}.log`));
+      }
       const url = catalog.regions.find((region) => region.name === name)!.endpoint;
       regions.push({
         name,
         process: server,
+        workers,
         endpoint: { url, token },
         admin: { url, token: adminToken },
         rss: new RssMonitor(server.pid),
@@ -113,7 +141,10 @@ export async function startRegions(options: {
 
 export async function stopRegions(regions: readonly Region[]): Promise<void> {
   for (const region of regions) region.rss.stop();
-  for (const region of regions) await region.process.stop();
+  for (const region of regions) {
+    for (const worker of region.workers) await worker.stop();
+    await region.process.stop();
+  }
 }
 
 /**
@@ -209,7 +240,11 @@ const PROVISION_COMMAND = 'provision';
  * heap is big enough that V8 runs a full mark-compact every few tens of MiB received over HTTP, which more
  * than tripled the client's CPU in the download rows).
  */
-async function provisionRegions(dataDir: string, names: string[]): Promise<void> {
+async function provisionRegions(
+  dataDir: string,
+  databases: Record<string, { url: string; schema: string } | undefined>,
+  names: string[],
+): Promise<void> {
   const [{ provisionIdentity }, { SYSTEM_CLOCK }, { openDatabase }] = await Promise.all([
     import('../src/identity/provision.js'),
     import('../src/store/clock.js'),
@@ -219,9 +254,14 @@ async function provisionRegions(dataDir: string, names: string[]): Promise<void>
   try {
     for (const name of names) {
       await mkdir(join(dataDir, name), { recursive: true });
+      const database = databases[name];
       dbs.push({
         region: name,
-        db: await openDatabase({ kind: 'sqlite', file: join(dataDir, name, 'ferry.sqlite') }),
+        db: await openDatabase(
+          database
+            ? { kind: 'postgres', url: database.url, schema: database.schema }
+            : { kind: 'sqlite', file: join(dataDir, name, 'ferry.sqlite') },
+        ),
       });
     }
     const { token } = await provisionIdentity(dbs, SYSTEM_CLOCK, {
@@ -243,8 +283,10 @@ async function provisionRegions(dataDir: string, names: string[]): Promise<void>
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === PROVISION_COMMAND) {
-  provisionRegions(process.argv[3]!, process.argv.slice(4)).catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+  provisionRegions(process.argv[3]!, JSON.parse(process.argv[4]!), process.argv.slice(5)).catch(
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
 }

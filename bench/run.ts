@@ -3,12 +3,13 @@
  * replication beside Glance's and beside durable copies of the same bytes, in interleaved rounds, at 0 and
  * 10 ms of injected flush latency, with a verdict per target. Three older diagnostic parts stay available
  * with `--only`: upload/download through one region (below), replication in detail (`bench/replicate.ts`),
- * and what the disk allows the fs blob driver alone (`bench/disk.ts`).
+ * and what the disk allows the fs blob driver alone (`bench/disk.ts`); and the scale-out bench, the embedded
+ * stack beside PostgreSQL + S3 and 1, 2 or 4 workers per region (`bench/scale.ts`).
  *
  *   npm run bench -- [--size-gib N (default 2)] [--runs N (rounds, default 5)] [--no-glance]
  *                    [--json FILE (rows and verdicts)] [--report docs/performance.md (regenerate its
  *                    "Latest full run" section from the results)]
- *                    [--only targets|upload|replicate|disk (default: targets)]
+ *                    [--only targets|upload|replicate|disk|scale (default: targets)]
  *                    [--dir PATH (scratch folder; default: a temp dir under os.tmpdir(), which must be on
  *                    the same disk as the data)] [--cpu-prof-dir PATH (profile the region processes;
  *                    diagnostics only, it slows them down)]
@@ -42,6 +43,7 @@ import { parseArgs } from 'node:util';
 import { benchDisk } from './disk.js';
 import { benchListing, isListingBench } from './listing.js';
 import { benchReplication, replicationSpaceNeeded } from './replicate.js';
+import { benchScale, scaleSpaceNeeded } from './scale.js';
 import { renderReport, updateReport } from './report.js';
 import { benchTargets, targetsSpaceNeeded } from './targets.js';
 import { warmFreeMemory } from './warm-memory.js';
@@ -96,8 +98,8 @@ const DOWNLOAD_TARGET = 0.6;
 // ---------------------------------------------------------------------------------------------------------
 // Arguments
 
-type Part = 'targets' | 'upload' | 'replicate' | 'disk';
-const PARTS: readonly Part[] = ['targets', 'upload', 'replicate', 'disk'];
+type Part = 'targets' | 'upload' | 'replicate' | 'disk' | 'scale';
+const PARTS: readonly Part[] = ['targets', 'upload', 'replicate', 'disk', 'scale'];
 
 interface Options {
   readonly sizeBytes: number;
@@ -437,6 +439,7 @@ async function main(): Promise<void> {
       options.parts.includes('upload') ? 3.3 * size : 0,
       options.parts.includes('replicate') ? replicationSpaceNeeded(size) : 0,
       options.parts.includes('disk') ? 2.2 * size : 0,
+      options.parts.includes('scale') ? scaleSpaceNeeded(size) : 0,
     );
     await checkFreeSpace(scratch, needed, `a ${fmt(size / GiB, 2)} GiB bench`);
     if (options.profileDir !== undefined) await mkdir(options.profileDir, { recursive: true });
@@ -482,6 +485,7 @@ async function main(): Promise<void> {
     if (options.parts.includes('upload')) await benchUploadDownload(ctx);
     if (options.parts.includes('replicate')) await benchReplication(ctx);
     if (options.parts.includes('disk')) await benchDisk(ctx);
+    if (options.parts.includes('scale')) await benchScale(ctx);
   } finally {
     await cleanup.run();
   }

@@ -33,6 +33,8 @@ function s3Client(s3: S3Settings): S3Client {
     endpoint: s3.endpoint,
     region: s3.region ?? 'us-east-1',
     forcePathStyle: s3.forcePathStyle ?? false,
+    // Swift's s3api refuses the SDK's default CRC32 trailers on streamed bodies (as the driver says).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
     ...(s3.accessKeyId && s3.secretAccessKey
       ? { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }
       : {}),
