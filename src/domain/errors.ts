@@ -69,6 +69,7 @@ export const ERROR_CODES = {
   JOB_NOT_FOUND: { status: 404, title: 'Not Found' },
   JOB_FINISHED: { status: 409, title: 'Conflict' },
   GRANT_INVALID: { status: 403, title: 'Forbidden' },
+  GRANT_REVOKED: { status: 403, title: 'Forbidden' },
   REGION_UNREACHABLE: { status: 503, title: 'Service Unavailable' },
   INTERNAL_ERROR: { status: 500, title: 'Internal Server Error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },

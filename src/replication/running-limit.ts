@@ -6,8 +6,8 @@
  * (REPLICATION_LIMIT_UNKNOWN, 503: the limit fails closed), unless it is the destination itself, whose
  * replication could not start anyway (REGION_UNREACHABLE, as before).
  *
- * Within a region the count is exact even for requests sent at once (it is taken again after the job's row is
- * written: store/jobs.ts countActiveSourceJobsUpTo). Across regions it is taken once per request: two requests
+ * Within a region the count is exact even for requests sent at once (it is taken again, one request at a time,
+ * as the job's row is written: store/jobs.ts insertSourceJobWithin). Across regions it is taken once per request: two requests
  * sent to two regions at the same instant may together pass the limit by one.
  * @module
  */

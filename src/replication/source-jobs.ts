@@ -25,10 +25,9 @@ import { timestamp } from '../store/clock.js';
 import { deleteGrant, insertGrant, revokeGrant } from '../store/grants.js';
 import { findAgencyByName } from '../store/identity.js';
 import {
-  countActiveSourceJobsUpTo,
+  insertSourceJobWithin,
   deleteJob,
   findJob,
-  insertJob,
   newJobRow,
   listActiveSourceJobsOfImage,
   listActiveSourceJobs,
@@ -43,7 +42,7 @@ import type { ImageReplications, RegionContext } from '../region/context.js';
 import { jobOrigin } from './job-origin.js';
 import { recordProgress, recordRequestStarted, recordStarted } from './events.js';
 import { checkRunningEverywhere, runningInOtherRegions, type RunningElsewhere } from './running-limit.js';
-import { RegionCallError } from './region-call.js';
+import { REGION_CALL_TIMEOUT_MS, RegionCallError } from './region-call.js';
 
 /** How long a grant lets the destination read (default: 7 days; resumed jobs keep using it). */
 export const GRANT_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -241,17 +240,10 @@ async function createSourceJob(
   // A whole-server image's data is its disks: the grant covers each one's manifest, and the destination
   // gets them all (their backups arrive in the vault named by vault_id).
   const disks = await disksOf(ctx, image);
-  await insertJob(ctx.db, { ...job, disks: disks ? JSON.stringify(disks) : null });
-  try {
-    // Again after the insert (see countActiveSourceJobsUpTo): requests sent at once each passed the count above.
-    checkRunningJobs(
-      (await countActiveSourceJobsUpTo(ctx.db, job)) - 1 + elsewhere.running,
-      ctx.replication.limits,
-    );
-  } catch (error) {
-    await deleteJob(ctx.db, jobId);
-    throw error;
-  }
+  // Counted again with the insert (see insertSourceJobWithin): requests sent at once each passed the count above.
+  await insertSourceJobWithin(ctx.db, { ...job, disks: disks ? JSON.stringify(disks) : null }, (active) =>
+    checkRunningJobs(active - 1 + elsewhere.running, ctx.replication.limits),
+  );
   await insertGrant(ctx.db, {
     job_id: jobId,
     secret_hash: hashSecret(secret),
@@ -387,9 +379,21 @@ export async function acceptDestinationReport(
   await applyDestinationState(ctx, job.id, state);
 }
 
+/**
+ * How long a job's request to create its replica may be in flight: while it is, the destination may not know
+ * the job yet, and its "no such job" means nothing. Beyond it, the request has failed or its process died.
+ */
+const REPLICA_CREATION_MS = 2 * REGION_CALL_TIMEOUT_MS;
+
 /** The source job, brought up to date from its destination when unfinished (unreachable: left as it was). */
 export async function refreshSourceJob(ctx: RegionContext, job: JobRow): Promise<JobRow> {
   if (job.role !== 'source' || isTerminal(job.status)) return job;
+  // Another request (a count of running jobs, a list) must not read a job whose replica is being created as
+  // lost: on PostgreSQL such reads came between the insert and the destination's answer, and failed the job.
+  const creating =
+    job.current_task === JOB_TASKS.createReplica &&
+    ctx.clock.now().getTime() - Date.parse(job.begin_time) < REPLICA_CREATION_MS;
+  if (creating) return job;
   try {
     const state = await callPeer<JobState>(ctx.regions, job.dest_region, PEER_CALLS.replicaState, {
       job: job.id,

@@ -102,15 +102,19 @@ export function createSourceReads(ctx: RegionContext): SourceReads {
   return {
     async grantFor(caller, jobId, secret) {
       const grant = await findGrant(ctx.db, jobId);
-      const valid =
+      const presented =
         grant &&
         typeof secret === 'string' &&
         sameSecret(hashSecret(secret), grant.secret_hash) &&
-        grant.revoked_at === null &&
-        grant.expires_at > timestamp(ctx.clock) &&
         grant.dest_region === caller;
-      if (!valid)
+      // Told apart for the destination, which holds the grant: a revoked one means the job was cancelled (or
+      // ended) here, and it ends its side CANCELLED rather than FAIL.
+      if (presented && grant.revoked_at !== null) {
+        throw new FerryError('GRANT_REVOKED', `Job ${jobId} was cancelled or has ended in ${ctx.region}.`);
+      }
+      if (!presented || grant.expires_at <= timestamp(ctx.clock)) {
         throw new FerryError('GRANT_INVALID', `No valid grant for job ${jobId}: it ended or was cancelled.`);
+      }
       return grant;
     },
 

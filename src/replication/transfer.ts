@@ -30,6 +30,7 @@ import { MILESTONES } from './events.js';
 import { findJob, releaseJob, updateJob, type JobRow, type JobUpdate } from '../store/jobs.js';
 import { fetchInLanes } from './fetch-lanes.js';
 import { notifySource } from './source-jobs.js';
+import { cancelReplica } from './replicas.js';
 import { jobDisks, PEER_CALLS } from './peer-api.js';
 import { manifestChunks, mergeManifestChunks, planTransfer } from './transfer-plan.js';
 import type { RegionContext } from '../region/context.js';
@@ -297,6 +298,12 @@ async function failRun(
   const permanent = error instanceof PermanentFailure;
   const current = await findJob(ctx.db, job.id);
   if (!current || current.locked_by !== ctx.workerId) return;
+  if (permanent && error.code === 'GRANT_REVOKED') {
+    // The source revoked the grant: the job was cancelled there, before (or without) telling this region.
+    log.info({ job: job.id }, 'replication cancelled in the source region');
+    await cancelReplica(ctx, current, `cancelled in ${job.source_region}`);
+    return;
+  }
   if (!permanent && job.attempts < job.max_attempts) {
     const runAt = new Date(
       now.getTime() + retryDelayMs(job.attempts, ctx.replication.retryBaseMs),

@@ -11,6 +11,7 @@ import {
   type JobRole,
   type JobStatus,
 } from '../domain/job.js';
+import { sql } from 'kysely';
 import { isSqlite, type Db } from './db.js';
 import type { JobsTable } from './schema.js';
 
@@ -95,26 +96,31 @@ export async function listActiveSourceJobs(
 }
 
 /**
- * How many of the user's unfinished source jobs came before `job` (begun earlier, or at the same instant with a
- * smaller id), `job` included: the limit on running jobs is kept by counting after the insert, so two requests
- * at once cannot both pass a count taken before either inserted, and exactly the earliest jobs within the limit
- * stand.
+ * Inserts a user's source job, unless `check` throws for the number of the user's unfinished source jobs with it
+ * included; then nothing is inserted. One user's inserts are taken one at a time (a PostgreSQL advisory lock on
+ * the user; SQLite's writers are one at a time already), so requests sent at once, to any process of the
+ * region, each count the jobs the others inserted: counting after the insert without it let two transactions
+ * each miss the other's uncommitted row on PostgreSQL and pass the limit together.
  */
-export async function countActiveSourceJobsUpTo(db: Db, job: JobRow): Promise<number> {
-  const row = await db
-    .selectFrom('jobs')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('user_id', '=', job.user_id)
-    .where('role', '=', 'source')
-    .where('status', 'in', ACTIVE)
-    .where((eb) =>
-      eb.or([
-        eb('begin_time', '<', job.begin_time),
-        eb.and([eb('begin_time', '=', job.begin_time), eb('id', '<=', job.id)]),
-      ]),
-    )
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+export async function insertSourceJobWithin(
+  db: Db,
+  job: JobRow,
+  check: (activeJobs: number) => void,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    if (!isSqlite(db)) {
+      await sql`select pg_advisory_xact_lock(hashtext(${`ferry.source-jobs.${job.user_id}`}))`.execute(trx);
+    }
+    await trx.insertInto('jobs').values(job).execute();
+    const row = await trx
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('user_id', '=', job.user_id)
+      .where('role', '=', 'source')
+      .where('status', 'in', ACTIVE)
+      .executeTakeFirstOrThrow();
+    check(Number(row.n));
+  });
 }
 
 /** Unfinished source jobs reading an image (they lock it against change and deletion). */

@@ -204,12 +204,14 @@ test(
     const workers = processes.filter((p) => p.log.includes('-worker-') && p.log.startsWith(dataDir));
     const claims: Array<{ job: string; worker: Process; time: number }> = [];
     let takeovers = 0;
+    const runRequestIds = new Map<string, Array<string | undefined>>();
     for (const worker of workers.filter((w) => w.log.includes('south-1'))) {
       for (const line of (await readFile(worker.log, 'utf8')).split('\n')) {
         if (line.includes('taken over from a worker whose lease lapsed')) takeovers += 1;
         if (!line.includes('replication run starts')) continue;
-        const entry = JSON.parse(line) as { job: string; time: number };
+        const entry = JSON.parse(line) as { job: string; time: number; reqId?: string };
         claims.push({ job: entry.job, worker, time: entry.time });
+        runRequestIds.set(entry.job, [...(runRequestIds.get(entry.job) ?? []), entry.reqId]);
       }
     }
     const claimsOfKilled = claims.filter((c) => killed.includes(c.worker));
@@ -221,6 +223,15 @@ test(
       }
     }
     assert.ok(takeovers >= 1, 'jobs of killed workers were taken over');
+    // Every run of a job, in whichever worker, is logged under the request ID that started the job.
+    for (const [i, jobId] of jobs.entries()) {
+      const requestId = (await api(north.api2.url, token, 'GET', `/v1/cloudimages/job/${jobId}`)).body
+        .request_id;
+      assert.match(requestId, /^req-/);
+      const runs = runRequestIds.get(jobId) ?? [];
+      assert.ok(runs.length >= 1, `job ${i} ran`);
+      assert.deepEqual(new Set(runs), new Set([requestId]), `job ${i}'s runs carry its request ID`);
+    }
     const metrics = await fetch(`${south.workers[1]!.url}/metrics`, {
       headers: { authorization: `Bearer ${admin.token}` },
     });

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import { api, JSON_PATCH, startTestDeployment } from '../../helpers/deployment.js';
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 import { regionBlobs, storedChunkDigests } from '../../helpers/stored-chunks.js';
+import { revokeGrant } from '../../../src/store/grants.js';
+import { findJob } from '../../../src/store/jobs.js';
 
 const MiB = 1024 * 1024;
 
@@ -119,6 +121,43 @@ test('a cancel from the source ends the job CANCELLED and removes the replica fr
     assert.deepEqual(await storedChunkDigests(regionBlobs(d, region)), [], `${region} keeps no chunk`);
   }
   assert.equal((await api(north, token, 'POST', '/v1/admin/gc', {})).status, 403, 'administrators only');
+});
+
+test('a destination refused with a revoked grant (a cancel whose call did not reach it) ends its side CANCELLED, not FAIL', async (t) => {
+  // One chunk per request: the destination's next request, a moment after the revocation, is refused.
+  const d = await startTestDeployment(t, ['north-1', 'south-1'], { chunksPerRequest: 1, parallelFetches: 1 });
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const id = await uploadImage(d, token, 'north-1', pseudoRandom(8 * MiB, 6), { name: 'revoked' });
+  const started = await requestReplication(north, token, id, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+    bandwidth_limit: MiB,
+  });
+  const jobId = started.body.job_id as string;
+  for (let i = 0; i < 100; i++) {
+    const job = (await api(north, token, 'GET', `/v1/cloudimages/job/${jobId}`)).body;
+    if (job.bytes_transferred > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // What a cancel in north-1 does first, before it calls south-1: the grant is revoked.
+  const source = d.regions.find((r) => r.name === 'north-1')!;
+  await revokeGrant(source.ctx.db, jobId, new Date().toISOString());
+  const destination = d.regions.find((r) => r.name === 'south-1')!;
+  let ended;
+  for (let i = 0; i < 200; i++) {
+    ended = await findJob(destination.ctx.db, jobId);
+    if (ended && ['SUCCESS', 'FAIL', 'CANCELLED'].includes(ended.status)) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(ended?.status, 'CANCELLED', JSON.stringify(ended));
+  assert.equal(ended.fail_reason, 'cancelled in north-1');
+  assert.deepEqual(
+    (await api(d.url('south-1'), token, 'GET', '/v2/images')).body.images,
+    [],
+    'replica removed',
+  );
+  assert.equal((await waitForJob(north, token, jobId)).status, 'CANCELLED', 'the source learns it');
 });
 
 test('a cancel from the destination (by the new image id) ends the job at the source too', async (t) => {

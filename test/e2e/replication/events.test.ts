@@ -148,7 +148,9 @@ test('a request to two regions has its own events: started with both jobs, finis
   });
   assert.equal(started.status, 200, JSON.stringify(started.body));
   const requestId = started.body.request_id as string;
-  assert.match(requestId, /^[0-9a-f]{32}$/);
+  // The request's ID is the API request's own (x-openstack-request-id), which its calls between regions carry.
+  assert.match(requestId, /^req-[0-9a-f-]{36}$/);
+  assert.equal(started.headers.get('x-openstack-request-id'), requestId);
   const [toSouth, toWest] = started.body.jobs.map((j: { job_id: string }) => j.job_id);
   await api(north, token, 'POST', `/v1/cloudimages/job/${toWest}/cancel`);
   assert.equal((await waitForJob(north, token, toSouth)).status, 'SUCCESS');
