@@ -11,12 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { BenchResult } from '../../bench/results.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { ownStackSkip } from '../helpers/stack.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 test(
   'the bench runs its smallest configuration and writes rows and verdicts',
-  { timeout: 120_000 },
+  { timeout: 120_000, skip: ownStackSkip() },
   async (t) => {
     const dir = await makeTempDir(t, 'ferry-bench-smoke-');
     const json = join(dir, 'results.json');

@@ -16,6 +16,7 @@ import { startRegionProcesses } from '../helpers/region-processes.js';
 import { pseudoRandom, startReplication, uploadImage, waitForJob } from '../helpers/replication.js';
 import { emptyS3Prefix, freshS3Prefix, s3Skip, testS3Settings } from '../helpers/s3.js';
 import { regionBlobs, storedChunkDigests } from '../helpers/stored-chunks.js';
+import { ownStackSkip } from '../helpers/stack.js';
 
 const MiB = 1024 * 1024;
 
@@ -45,7 +46,8 @@ function s3Target(t: TestContext) {
   return { blobStore: 's3' as const, s3 };
 }
 
-const skip = s3Skip() || (testPostgresUrl() ? false : 'FERRY_TEST_PG is unset (outside CI)');
+const skip =
+  ownStackSkip() || s3Skip() || (testPostgresUrl() ? false : 'FERRY_TEST_PG is unset (outside CI)');
 
 test(
   'an embedded region moved to PostgreSQL and S3 serves the same images to the same token',

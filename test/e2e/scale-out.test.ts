@@ -26,12 +26,15 @@ import { freePort, provisionProcessIdentities } from '../helpers/region-processe
 import { pseudoRandom, requestReplication, uploadImage, waitForJob } from '../helpers/replication.js';
 import { emptyS3Prefix, freshS3Prefix, s3Skip, testS3Settings } from '../helpers/s3.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { ownStackSkip } from '../helpers/stack.js';
 
 const MiB = 1024 * 1024;
 const REGIONS = ['north-1', 'south-1'];
 /** Images per run (CI: 6); FERRY_SCALE_OUT_IMAGES=20 for the issue's full run. */
 const IMAGES = Number(process.env.FERRY_SCALE_OUT_IMAGES ?? 6);
-const skip = s3Skip() || (testPostgresUrl() ? false : 'FERRY_TEST_PG is unset (outside CI)');
+// Its own PostgreSQL and S3 set-up, in every configuration: it runs in the embedded one only.
+const skip =
+  ownStackSkip() || s3Skip() || (testPostgresUrl() ? false : 'FERRY_TEST_PG is unset (outside CI)');
 
 interface Process {
   child: ChildProcess;

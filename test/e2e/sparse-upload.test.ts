@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from '../helpers/tmp.js';
+import { ownStackSkip } from '../helpers/stack.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -174,7 +175,7 @@ async function upload(server: FerryProcess, id: string, data: Readable, size: nu
 
 test(
   'an 8 GiB sparse raw image uploads in constant memory and stores only its non-zero chunks',
-  { timeout: 240_000 },
+  { timeout: 240_000, skip: ownStackSkip() },
   async (t) => {
     // This hook is registered before makeTempDir's, so the server stops before its data dir is removed.
     const running: { server?: FerryProcess } = {};

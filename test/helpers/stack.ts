@@ -54,3 +54,14 @@ export function stackStorage(t: TestContext): Partial<StorageSettings> {
   t.after(() => emptyS3Prefix(settings, prefix));
   return { blobStore: 's3', s3: { ...settings, prefix } };
 }
+
+/**
+ * The skip reason for a test that runs on a stack of its own whatever FERRY_TEST_STACK says (`ferry local`, a
+ * pinned blob folder, its own PostgreSQL and S3 set-up): in another configuration it would be the same test
+ * again, so it runs in the embedded one only.
+ */
+export function ownStackSkip(): string | false {
+  return TEST_STACK === 'embedded'
+    ? false
+    : 'runs on a stack of its own whatever FERRY_TEST_STACK says: it runs in the embedded configuration';
+}

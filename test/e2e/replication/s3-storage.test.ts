@@ -19,9 +19,10 @@ import { startRegionProcesses } from '../../helpers/region-processes.js';
 import { pseudoRandom, startReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 import { emptyS3Prefix, freshS3Prefix, s3Skip, testS3Settings } from '../../helpers/s3.js';
 import { makeTempDir } from '../../helpers/tmp.js';
+import { ownStackSkip } from '../../helpers/stack.js';
 
 const MiB = 1024 * 1024;
-const skip = s3Skip();
+const skip = s3Skip() || ownStackSkip();
 
 /**
  * Settings that put every region's blobs in the test bucket under `<prefix><region>/`. The caller empties the
