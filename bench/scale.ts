@@ -11,9 +11,9 @@
  * - PostgreSQL + S3 with N workers: each region one `ferry serve --api-only` and N `ferry worker`s.
  *
  * Baselines, measured in the same run: the durable `cp` + `sync` of the same bytes before every
- * configuration (its median over the run is the denominator), and one PUT of the same bytes straight into the
- * bucket through the AWS SDK, as the S3 server takes them from one client (before every PostgreSQL
- * + S3 configuration). PostgreSQL and the S3 server are FERRY_BENCH_PG / FERRY_BENCH_S3 (else FERRY_TEST_PG /
+ * configuration (its median over the run is the denominator), and the same bytes put straight into the bucket
+ * through the AWS SDK, as one object and as 1 MiB objects 32 at once (the layout and parallelism of the S3
+ * driver: what the S3 server allows Ferry at most), before every PostgreSQL + S3 configuration. PostgreSQL and the S3 server are FERRY_BENCH_PG / FERRY_BENCH_S3 (else FERRY_TEST_PG /
  * FERRY_TEST_S3), else the ones `scripts/start-test-postgres.sh` and `scripts/start-test-s3.sh` start (after
  * `scripts/install-deps.sh`); without them those rows say why they are missing. Each configuration's schemas
  * and objects are removed after it.
@@ -44,6 +44,8 @@ import {
 import { AGENCY, DEST, SOURCE, startRegions, stopRegions, type Region } from './regions.js';
 
 const IMAGES = 4;
+/** PUTs in flight in the 1 MiB baseline: the S3 driver's default (storage.s3.maxParallelism). */
+const S3_PARALLELISM = 32;
 const JOB_POLL_MS = 200;
 const JOB_TIMEOUT_MS = 30 * 60 * 1000;
 
@@ -82,6 +84,8 @@ interface Row {
   readonly replicationSeconds?: number;
   readonly cpSeconds: number;
   readonly s3PutSeconds?: number;
+  /** The same bytes as 1 MiB objects, S3_PARALLELISM at once: the layout the S3 driver writes. */
+  readonly s3ChunkPutSeconds?: number;
   readonly missing?: string;
 }
 
@@ -230,10 +234,13 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
       rows.push({ configuration, cpSeconds, missing: stack });
       continue;
     }
-    const s3PutSeconds =
+    const s3 =
       configuration.stack === 'postgres-s3' && typeof stack !== 'string'
-        ? await s3PutBaseline(stack, ctx.source)
-        : undefined;
+        ? {
+            s3PutSeconds: await s3PutBaseline(stack, ctx.source, false),
+            s3ChunkPutSeconds: await s3PutBaseline(stack, ctx.source, true),
+          }
+        : {};
     console.log(`${configuration.name}, ${configuration.processes} per region...`);
     const result = await runConfiguration(
       ctx,
@@ -247,7 +254,7 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
     rows.push({
       configuration,
       cpSeconds,
-      ...(s3PutSeconds !== undefined ? { s3PutSeconds } : {}),
+      ...s3,
       ...result,
     });
   }
@@ -257,9 +264,12 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
   );
 }
 
-/** The PUT of the whole generated file into the bucket, then its removal; its seconds. */
-async function s3PutBaseline(stack: Stack, file: string): Promise<number> {
-  const key = `bench/baseline-${randomBytes(4).toString('hex')}`;
+/**
+ * The PUT of the whole generated file into the bucket (or, `inChunks`, of its 1 MiB pieces, S3_PARALLELISM at
+ * once), then its removal; its seconds.
+ */
+async function s3PutBaseline(stack: Stack, file: string, inChunks: boolean): Promise<number> {
+  const key = `bench/baseline-${randomBytes(4).toString('hex')}${inChunks ? '/' : ''}`;
   try {
     return await s3Put(stack.s3, key, file);
   } finally {
@@ -269,21 +279,40 @@ async function s3PutBaseline(stack: Stack, file: string): Promise<number> {
 
 function renderScale(rows: readonly Row[], totalBytes: number, baselineBytes: number): string[] {
   const cp = median(rows.map((row) => row.cpSeconds));
-  const puts = rows.flatMap((row) => (row.s3PutSeconds !== undefined ? [row.s3PutSeconds] : []));
-  const s3 = puts.length > 0 ? median(puts) : undefined;
+  const medianOf = (pick: (row: Row) => number | undefined) => {
+    const values = rows.flatMap((row) => (pick(row) !== undefined ? [pick(row)!] : []));
+    return values.length > 0 ? { seconds: median(values), runs: values.length } : undefined;
+  };
+  const put = medianOf((row) => row.s3PutSeconds);
+  const chunkPut = medianOf((row) => row.s3ChunkPutSeconds);
   const rate = (bytes: number, s: number) => bytes / MiB / s;
   const cpRate = rate(baselineBytes, cp);
+  const chunkRate = chunkPut && rate(baselineBytes, chunkPut.seconds);
   const lines = [
-    `Baselines: durable cp + sync ${fmt(cpRate, 0)} MiB/s (median of ${rows.length} runs)` +
-      (s3 !== undefined
-        ? `; one PUT into the S3 server ${fmt(rate(baselineBytes, s3), 0)} MiB/s (median of ${puts.length})`
+    `Baselines, the same bytes: durable cp + sync ${fmt(cpRate, 0)} MiB/s (median of ${rows.length} runs)` +
+      (put && chunkPut
+        ? `; into the S3 server, one PUT ${fmt(rate(baselineBytes, put.seconds), 0)} MiB/s, as 1 MiB objects ` +
+          `${S3_PARALLELISM} at once ${fmt(chunkRate!, 0)} MiB/s (medians of ${put.runs})`
         : '') +
-      `. ${IMAGES} images, ${fmt(totalBytes / MiB, 0)} MiB in all; replication: one request, ${IMAGES} jobs at once.`,
+      `. ${IMAGES} images, ${fmt(totalBytes / MiB, 0)} MiB in all, uploaded one after the other; replicated in one request, ${IMAGES} jobs at once.`,
     '',
   ];
+  const ofChunks = (row: Row, value: number) =>
+    chunkRate !== undefined && row.configuration.stack === 'postgres-s3'
+      ? `${fmt(value / chunkRate, 2)}×`
+      : '';
   const table = rows.map((row) => {
     if (row.missing !== undefined) {
-      return [row.configuration.name, row.configuration.processes, 'unavailable', '', 'unavailable', '', ''];
+      return [
+        row.configuration.name,
+        row.configuration.processes,
+        'unavailable',
+        '',
+        '',
+        'unavailable',
+        '',
+        '',
+      ];
     }
     const up = rate(totalBytes, row.uploadSeconds!);
     const rep = rate(totalBytes, row.replicationSeconds!);
@@ -292,18 +321,26 @@ function renderScale(rows: readonly Row[], totalBytes: number, baselineBytes: nu
       row.configuration.processes,
       `${fmt(up, 0)} MiB/s`,
       `${fmt(up / cpRate, 2)}×`,
+      ofChunks(row, up),
       `${fmt(rep, 0)} MiB/s`,
       `${fmt(rep / cpRate, 2)}×`,
-      s3 !== undefined && row.configuration.stack === 'postgres-s3'
-        ? `${fmt(rep / rate(baselineBytes, s3), 2)}×`
-        : '',
+      ofChunks(row, rep),
     ];
   });
   return [
     ...lines,
     ...markdownTable(
-      ['stack', 'per region', 'upload', 'of cp', 'replication', 'of cp', 'of S3 PUT'],
-      ['l', 'l', 'r', 'r', 'r', 'r', 'r'],
+      [
+        'stack',
+        'per region',
+        'upload',
+        'of cp',
+        'of S3 1 MiB PUTs',
+        'replication',
+        'of cp',
+        'of S3 1 MiB PUTs',
+      ],
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
       table,
     ),
   ];
@@ -316,9 +353,12 @@ function renderScale(rows: readonly Row[], totalBytes: number, baselineBytes: nu
 const DROP_COMMAND = 'drop';
 const PUT_COMMAND = 'put';
 
-/** Prints the seconds one PutObject of `file` takes (the file streamed, its length given). */
+/**
+ * Prints the seconds one PutObject of `file` takes (the file streamed, its length given); for a `key` ending in
+ * `/`, the seconds its 1 MiB pieces take as objects `<key><n>`, S3_PARALLELISM PUTs at once.
+ */
 async function put(s3: S3Server, key: string, file: string): Promise<void> {
-  const [{ S3Client, PutObjectCommand }, { createReadStream }, { stat }] = await Promise.all([
+  const [{ S3Client, PutObjectCommand }, { createReadStream }, { stat, open }] = await Promise.all([
     import('@aws-sdk/client-s3'),
     import('node:fs'),
     import('node:fs/promises'),
@@ -335,9 +375,29 @@ async function put(s3: S3Server, key: string, file: string): Promise<void> {
   });
   const { size } = await stat(file);
   const started = performance.now();
-  await client.send(
-    new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: createReadStream(file), ContentLength: size }),
-  );
+  if (key.endsWith('/')) {
+    const handle = await open(file);
+    let next = 0;
+    const pieces = Math.ceil(size / MiB);
+    const worker = async () => {
+      for (let i = next++; i < pieces; i = next++) {
+        const body = Buffer.alloc(Math.min(MiB, size - i * MiB));
+        await handle.read(body, 0, body.length, i * MiB);
+        await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${key}${i}`, Body: body }));
+      }
+    };
+    await Promise.all(Array.from({ length: S3_PARALLELISM }, worker));
+    await handle.close();
+  } else {
+    await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: key,
+        Body: createReadStream(file),
+        ContentLength: size,
+      }),
+    );
+  }
   process.stdout.write(String(seconds(started)));
   client.destroy();
 }
