@@ -18,6 +18,7 @@ import { hasEvent, listEvents, recordEvent, type EventFilters, type EventRow } f
 import type { Principal } from '../identity/tokens.js';
 import { listJobsOfRequest, progressOf, type JobRow } from '../store/jobs.js';
 import type { RegionContext } from '../region/context.js';
+import type { Db } from '../store/db.js';
 
 export const EVENT_TYPES = [
   'replication.started',
@@ -46,8 +47,8 @@ export function percentOf(job: JobRow): number {
   return processPercent(progressOf(job), job.status);
 }
 
-async function record(ctx: RegionContext, job: JobRow, type: EventType): Promise<void> {
-  await recordEvent(ctx.db, {
+async function record(ctx: RegionContext, db: Db, job: JobRow, type: EventType): Promise<void> {
+  await recordEvent(db, {
     id: newHexId<string>(),
     account_id: job.account_id,
     type,
@@ -69,12 +70,16 @@ async function record(ctx: RegionContext, job: JobRow, type: EventType): Promise
 
 /** A source job was created and its destination took it. */
 export function recordStarted(ctx: RegionContext, job: JobRow): Promise<void> {
-  return record(ctx, job, 'replication.started');
+  return record(ctx, ctx.db, job, 'replication.started');
 }
 
-/** The job events a source job's state means, in order: its start, each milestone reached, its end. */
+/**
+ * The job events a source job's state means, in order: its start, each milestone reached, its end. A success
+ * has reached every milestone, whatever bytes its last report counted: a milestone's report that arrives after
+ * the end (they are sent without waiting) then finds its event recorded, before the end's.
+ */
 function impliedBy(job: JobRow): EventType[] {
-  const percent = percentOf(job) * 100;
+  const percent = job.status === 'SUCCESS' ? 100 : percentOf(job) * 100;
   return [
     'replication.started',
     ...MILESTONES.filter((m) => percent >= m).map((m): EventType => `replication.progress.${m}`),
@@ -83,30 +88,37 @@ function impliedBy(job: JobRow): EventType[] {
 }
 
 /**
- * Records the events a source job's state means that its state `before` the change did not (all of them
- * without `before`). Its start is always among them when there is any (a fast job's end may arrive before the
- * request that started it recorded its start; a repeat is no event). A state read again unchanged costs no write.
+ * Records the events a source job's state means, when it means one its state `before` the change did not (all
+ * of them without `before`). Its start is always among them (a fast job's end may arrive before the request
+ * that started it recorded its start). A state read again unchanged costs no write.
  */
-export async function recordProgress(ctx: RegionContext, job: JobRow, before?: JobRow): Promise<void> {
+export async function recordProgress(
+  ctx: RegionContext,
+  job: JobRow,
+  before?: JobRow,
+  db: Db = ctx.db,
+): Promise<void> {
   if (job.role !== 'source') return;
   const had = new Set(before ? impliedBy(before) : []);
   const now = impliedBy(job);
   if (now.every((type) => had.has(type))) return;
-  for (const type of now) {
-    if (type === 'replication.started' || !had.has(type)) await record(ctx, job, type);
-  }
-  if (isTerminal(job.status) && job.request_id !== null) await recordRequestProgress(ctx, job.request_id);
+  // Every event the state means, in order, each recorded once (a repeat is no event): not only those `before`
+  // lacked, which another report, read at the same moment, may not have recorded yet when this one records
+  // the end. So an end is always recorded after the milestones it passed.
+  for (const type of now) await record(ctx, db, job, type);
+  if (isTerminal(job.status) && job.request_id !== null) await recordRequestProgress(ctx, db, job.request_id);
 }
 
 async function recordRequest(
   ctx: RegionContext,
+  db: Db,
   requestId: string,
   jobs: readonly JobRow[],
   type: 'request.started' | 'request.finished',
   details: Record<string, unknown>,
 ): Promise<void> {
   const images = [...new Set(jobs.map((job) => job.source_image_id))];
-  await recordEvent(ctx.db, {
+  await recordEvent(db, {
     id: newHexId<string>(),
     account_id: jobs[0]!.account_id,
     type,
@@ -140,17 +152,17 @@ export async function recordRequestStarted(
 ): Promise<void> {
   const jobs = await listJobsOfRequest(ctx.db, requestId);
   if (jobs.length === 0) return;
-  await recordRequest(ctx, requestId, jobs, 'request.started', { refused });
-  await recordRequestProgress(ctx, requestId);
+  await recordRequest(ctx, ctx.db, requestId, jobs, 'request.started', { refused });
+  await recordRequestProgress(ctx, ctx.db, requestId);
 }
 
 /** Records the request's end once every one of its jobs has ended (and the request had started them all). */
-async function recordRequestProgress(ctx: RegionContext, requestId: string): Promise<void> {
-  if (!(await hasEvent(ctx.db, requestId, 'request.started'))) return;
-  const jobs = await listJobsOfRequest(ctx.db, requestId);
+async function recordRequestProgress(ctx: RegionContext, db: Db, requestId: string): Promise<void> {
+  if (!(await hasEvent(db, requestId, 'request.started'))) return;
+  const jobs = await listJobsOfRequest(db, requestId);
   if (jobs.length === 0 || !jobs.every((job) => isTerminal(job.status))) return;
   const count = (status: string) => jobs.filter((job) => job.status === status).length;
-  await recordRequest(ctx, requestId, jobs, 'request.finished', {
+  await recordRequest(ctx, db, requestId, jobs, 'request.finished', {
     succeeded: count('SUCCESS'),
     failed: count('FAIL'),
     cancelled: count('CANCELLED'),

@@ -339,30 +339,34 @@ export async function applyDestinationState(
   state: JobState,
 ): Promise<void> {
   const now = timestamp(ctx.clock);
-  const before = await findJob(ctx.db, jobId);
-  await updateJob(
-    ctx.db,
-    jobId,
-    { role: 'source' },
-    {
-      status: state.status,
-      dest_image_id: state.dest_image_id,
-      bytes_total: state.bytes_total,
-      bytes_transferred: state.bytes_transferred,
-      bytes_skipped_present: state.bytes_skipped_present,
-      bytes_skipped_zero: state.bytes_skipped_zero,
-      bytes_per_second: state.bytes_per_second,
-      current_task: state.current_task,
-      error_code: state.error_code,
-      fail_reason: state.fail_reason,
-      attempts: state.attempts,
-      ...(isTerminal(state.status) ? { end_time: state.end_time ?? now } : {}),
-      updated_at: now,
-    },
-  );
-  if (isTerminal(state.status)) await revokeGrant(ctx.db, jobId, now);
-  const job = await findJob(ctx.db, jobId);
-  if (job) await recordProgress(ctx, job, before);
+  // The state and the events it means are one change: a reader that sees the job ended finds its end's event,
+  // and reports that arrive at once (a milestone's and the end's) record their events in order.
+  await ctx.db.transaction().execute(async (trx) => {
+    const before = await findJob(trx, jobId);
+    await updateJob(
+      trx,
+      jobId,
+      { role: 'source' },
+      {
+        status: state.status,
+        dest_image_id: state.dest_image_id,
+        bytes_total: state.bytes_total,
+        bytes_transferred: state.bytes_transferred,
+        bytes_skipped_present: state.bytes_skipped_present,
+        bytes_skipped_zero: state.bytes_skipped_zero,
+        bytes_per_second: state.bytes_per_second,
+        current_task: state.current_task,
+        error_code: state.error_code,
+        fail_reason: state.fail_reason,
+        attempts: state.attempts,
+        ...(isTerminal(state.status) ? { end_time: state.end_time ?? now } : {}),
+        updated_at: now,
+      },
+    );
+    if (isTerminal(state.status)) await revokeGrant(trx, jobId, now);
+    const job = await findJob(trx, jobId);
+    if (job) await recordProgress(ctx, job, before, trx);
+  });
 }
 
 /** A destination's report of a job it runs for this region (peer-api.ts: pushed when a run ends). */

@@ -15,7 +15,10 @@ export type DeliveryRow = WebhookDeliveriesTable;
  * already has an event of this type (nothing is written then).
  */
 export async function recordEvent(db: Db, event: EventRow): Promise<boolean> {
-  return db.transaction().execute(async (tx) => {
+  // Within the caller's transaction when it has one (a job's state and the events it means are one change).
+  const atOnce = <T>(work: (tx: Db) => Promise<T>): Promise<T> =>
+    db.isTransaction ? work(db) : db.transaction().execute(work);
+  return atOnce(async (tx) => {
     const inserted = await tx
       .insertInto('events')
       .values(event)
