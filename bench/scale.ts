@@ -419,7 +419,11 @@ async function drop(pgUrl: string, s3: S3Server, prefix: string, schemas: string
     // A prefix (ending in `/`): every object under it; else the one object it names.
     const keys: string[] = prefix.endsWith('/') ? [] : [prefix];
     if (prefix.endsWith('/')) for await (const key of driver.list(prefix)) keys.push(key);
-    await Promise.all(keys.map((key) => driver.delete(key)));
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < keys.length; i = next++) await driver.delete(keys[i]!);
+    };
+    await Promise.all(Array.from({ length: S3_PARALLELISM }, worker));
   } finally {
     await driver.close();
   }
