@@ -358,21 +358,14 @@ const PUT_COMMAND = 'put';
  * `/`, the seconds its 1 MiB pieces take as objects `<key><n>`, S3_PARALLELISM PUTs at once.
  */
 async function put(s3: S3Server, key: string, file: string): Promise<void> {
-  const [{ S3Client, PutObjectCommand }, { createReadStream }, { stat, open }] = await Promise.all([
-    import('@aws-sdk/client-s3'),
-    import('node:fs'),
-    import('node:fs/promises'),
-  ]);
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region ?? 'us-east-1',
-    forcePathStyle: s3.forcePathStyle ?? false,
-    // Swift's s3api refuses the SDK's default CRC32 trailers on streamed bodies (as the driver says).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    ...(s3.accessKeyId && s3.secretAccessKey
-      ? { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }
-      : {}),
-  });
+  const [{ S3Client, PutObjectCommand }, { s3ClientConfig }, { createReadStream }, { stat, open }] =
+    await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('../src/blobs/drivers/s3.js'),
+      import('node:fs'),
+      import('node:fs/promises'),
+    ]);
+  const client = new S3Client(s3ClientConfig(s3));
   const { size } = await stat(file);
   const started = performance.now();
   if (key.endsWith('/')) {

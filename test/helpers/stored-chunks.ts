@@ -7,7 +7,7 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createS3BlobDriver } from '../../src/blobs/drivers/s3.js';
+import { createS3BlobDriver, s3ClientConfig } from '../../src/blobs/drivers/s3.js';
 import { PACKS_DIR } from '../../src/blobs/drivers/packs.js';
 import { CHUNKS_PREFIX, chunkKey, parseChunkKey } from '../../src/blobs/layout.js';
 import type { S3Settings, StorageSettings } from '../../src/config/storage.js';
@@ -26,19 +26,6 @@ export function regionBlobs(
     return { kind: 's3', s3: storage.s3, prefix: `${storage.s3.prefix ?? ''}${region}/` };
   }
   return { kind: 'fs', root: join(deployment.dataDir, region, 'blobs') };
-}
-
-function s3Client(s3: S3Settings): S3Client {
-  return new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region ?? 'us-east-1',
-    forcePathStyle: s3.forcePathStyle ?? false,
-    // Swift's s3api refuses the SDK's default CRC32 trailers on streamed bodies (as the driver says).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    ...(s3.accessKeyId && s3.secretAccessKey
-      ? { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }
-      : {}),
-  });
 }
 
 async function bucketChunkKeys(location: Extract<BlobLocation, { kind: 's3' }>): Promise<string[]> {
@@ -119,7 +106,7 @@ async function corruptObject(
   at: number,
   xor: number,
 ): Promise<void> {
-  const client = s3Client(store.s3);
+  const client = new S3Client(s3ClientConfig(store.s3));
   try {
     const Key = `${store.prefix}${key}`;
     const object = await client.send(new GetObjectCommand({ Bucket: store.s3.bucket, Key }));

@@ -33,6 +33,7 @@ import {
   S3Client,
   UploadPartCommand,
   type HeadObjectCommandOutput,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import {
   DEFAULT_S3_MAX_ATTEMPTS,
@@ -111,6 +112,29 @@ function encodePath(path: string): string {
  * const driver = await createS3BlobDriver({ bucket: 'images', prefix: 'north-1/', endpoint: 'http://127.0.0.1:18580',
  *   region: 'us-east-1', forcePathStyle: true });
  */
+/**
+ * Where and how an S3 client reaches the bucket's server, from the settings: also for tools that read the bucket
+ * beside a region (tests, the bench).
+ */
+export function s3ClientConfig(settings: Omit<S3Settings, 'bucket'>): S3ClientConfig {
+  const credentials =
+    settings.accessKeyId !== undefined && settings.secretAccessKey !== undefined
+      ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
+      : undefined;
+  return {
+    // Unset: the SDK's own sources (AWS_ENDPOINT_URL, AWS_REGION, the credential chain).
+    ...(settings.endpoint !== undefined ? { endpoint: settings.endpoint } : {}),
+    ...(settings.region !== undefined ? { region: settings.region } : {}),
+    ...(credentials !== undefined ? { credentials } : {}),
+    forcePathStyle: settings.forcePathStyle ?? false,
+    // The SDK's default since 2025 is a CRC32 of every body: CPU for nothing, since SigV4 already sends the
+    // body's SHA-256 (x-amz-content-sha256), which S3 and Swift check, and servers older than that default
+    // refuse the aws-chunked uploads it brings for streams (Swift 2.30: 501).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  };
+}
+
 export async function createS3BlobDriver(options: S3BlobDriverOptions): Promise<S3BlobDriver> {
   const { bucket } = options;
   const prefix = options.prefix ?? '';
@@ -121,24 +145,11 @@ export async function createS3BlobDriver(options: S3BlobDriverOptions): Promise<
   if (multipartThreshold > MAX_SINGLE_PUT_BYTES) {
     throw new RangeError(`multipartThresholdBytes above ${MAX_SINGLE_PUT_BYTES} (S3's largest single PUT)`);
   }
-  const credentials =
-    options.accessKeyId !== undefined && options.secretAccessKey !== undefined
-      ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
-      : undefined;
   const agent = { keepAlive: true, maxSockets: maxParallelism };
   const client = new S3Client({
-    // Unset: the SDK's own sources (AWS_ENDPOINT_URL, AWS_REGION, the credential chain).
-    ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
-    ...(options.region !== undefined ? { region: options.region } : {}),
-    ...(credentials !== undefined ? { credentials } : {}),
-    forcePathStyle: options.forcePathStyle ?? false,
+    ...s3ClientConfig(options),
     retryMode: 'standard',
     maxAttempts,
-    // The SDK's default since 2025 is a CRC32 of every body: CPU for nothing, since SigV4 already sends the
-    // body's SHA-256 (x-amz-content-sha256), which S3 and Swift check, and servers older than that default
-    // refuse the aws-chunked uploads it brings for streams (Swift 2.30: 501).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: 10_000,
       // A connection silent this long is dropped; the SDK retries the request as a transient error.
