@@ -3,7 +3,7 @@
  * removing one. A private image is made shared first (Glance gives members only to shared images).
  */
 import { Alert, Button, Group, Modal, Stack, Table, Text, TextInput } from '@mantine/core';
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { call, type Image, type Member, type Region } from '../api';
 
 export function MembersDialog({
@@ -20,15 +20,18 @@ export function MembersDialog({
   const [project, setProject] = useState('');
   const [error, setError] = useState<string | null>(null);
 
+  // The list as the latest read gives it: a read that started earlier (the one the dialog made when the image
+  // became shared) may answer after the read that follows an addition, and must not put the old list back.
+  const reads = useRef(0);
   const load = useCallback(async () => {
-    if (visibility !== 'shared') return setMembers([]);
+    const read = ++reads.current;
     const answer = await call<{ members: Member[] }>(region.endpoint, `/v2/images/${image.id}/members`);
-    setMembers(answer.members);
-  }, [image.id, region.endpoint, visibility]);
+    if (read === reads.current) setMembers(answer.members);
+  }, [image.id, region.endpoint]);
 
   useEffect(() => {
-    load().catch((e: Error) => setError(e.message));
-  }, [load]);
+    if (visibility === 'shared') load().catch((e: Error) => setError(e.message));
+  }, [load, visibility]);
 
   async function add(event: FormEvent) {
     event.preventDefault();
