@@ -4,9 +4,10 @@
 # line clients (compatibility tests), zsh (checks the CLI's zsh completion), curl (the benchmark's
 # download client), Chromium (the console's browser tests, driven by playwright-core), openssl (the CA and
 # certificates of the tests of regions over HTTPS) and OpenStack Swift with memcached (a real S3 server for the
-# S3 blob driver's tests, scripts/start-test-s3.sh). Run as root on Debian.
+# S3 blob driver's tests, scripts/start-test-s3.sh), e2fsprogs and util-linux (mkfs.ext4, mount, fallocate: the
+# small file system of the disk-full test). Run as root on Debian.
 set -euo pipefail
-packages=(qemu-utils postgresql genisoimage python3-openstackclient python3-glanceclient zsh curl chromium openssl
+packages=(qemu-utils e2fsprogs util-linux postgresql genisoimage python3-openstackclient python3-glanceclient zsh curl chromium openssl
   swift swift-proxy swift-object swift-container swift-account python3-swift memcached)
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,12 @@ export class BlobNotFoundError extends Error {
   }
 }
 
+/** Whether a driver's error says the disk (or the region's quota on it) is full: the work may succeed later. */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 /** Thrown for a key no driver may store (see `assertValidKey`). */
 export class InvalidBlobKeyError extends Error {
   constructor(

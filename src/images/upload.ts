@@ -21,18 +21,13 @@ import { timestamp } from '../store/clock.js';
 import { findProject } from '../store/identity.js';
 import { transitionImage, type ImageRecord } from '../store/images.js';
 import { endUploadHeartbeat, markUploadAlive } from '../store/upload-heartbeats.js';
+import { isStorageFull } from '../blobs/driver.js';
 
 /** Bytes after which the inspector has seen every header it checks early (the first chunk). */
 const INSPECTION_HEAD_BYTES = 1024 * 1024;
 
 /** Upload refusals that mean "wrong file", not "broken upload": the image goes back to queued. */
 const REFUSALS = new Set(['UNSAFE_IMAGE', 'DISK_FORMAT_MISMATCH', 'PAYLOAD_TOO_LARGE']);
-
-/** Whether a store error says the disk (or the region's quota on it) is full. */
-function isStorageFull(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
 
 /** The stored data: what the ingest measured, and the virtual size the format inspector read. */
 export type UploadedData = IngestResult & { readonly virtualSize: number | null };

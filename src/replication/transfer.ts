@@ -31,6 +31,7 @@ import { findJob, releaseJob, updateJob, type JobRow, type JobUpdate } from '../
 import { fetchInLanes } from './fetch-lanes.js';
 import { notifySource } from './source-jobs.js';
 import { cancelReplica } from './replicas.js';
+import { isStorageFull } from '../blobs/driver.js';
 import { jobDisks, PEER_CALLS } from './peer-api.js';
 import { manifestChunks, mergeManifestChunks, planTransfer } from './transfer-plan.js';
 import type { RegionContext } from '../region/context.js';
@@ -304,22 +305,26 @@ async function failRun(
     await cancelReplica(ctx, current, `cancelled in ${job.source_region}`);
     return;
   }
+  // A full disk here is this region's, not the source's fault: the run is retried (space may come back), and a
+  // job that runs out of tries says so with the code an upload into a full region gets.
+  const full = isStorageFull(error);
+  const told = full ? `this region's image storage is full (${reason})` : reason;
   if (!permanent && job.attempts < job.max_attempts) {
     const runAt = new Date(
       now.getTime() + retryDelayMs(job.attempts, ctx.replication.retryBaseMs),
     ).toISOString();
-    log.warn({ job: job.id, attempt: job.attempts, err: reason }, 'replication run failed; will retry');
+    log.warn({ job: job.id, attempt: job.attempts, err: told }, 'replication run failed; will retry');
     await releaseJob(ctx.db, job.id, ctx.workerId, {
       ...progress,
       run_at: runAt,
       current_task: JOB_TASKS.waitingToRetry,
-      fail_reason: `attempt ${job.attempts} of ${job.max_attempts} failed: ${reason}`,
+      fail_reason: `attempt ${job.attempts} of ${job.max_attempts} failed: ${told}`,
       updated_at: now.toISOString(),
     });
     return;
   }
-  log.error({ job: job.id, err: reason }, 'replication failed');
-  const code = permanent ? error.code : 'REPLICATION_FAILED';
+  log.error({ job: job.id, err: told }, 'replication failed');
+  const code = permanent ? error.code : full ? 'STORAGE_FULL' : 'REPLICATION_FAILED';
   const ended = await updateJob(
     ctx.db,
     job.id,
@@ -328,7 +333,7 @@ async function failRun(
       ...progress,
       status: 'FAIL',
       error_code: code,
-      fail_reason: reason,
+      fail_reason: told,
       current_task: '',
       end_time: now.toISOString(),
       updated_at: now.toISOString(),
