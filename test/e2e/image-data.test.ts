@@ -455,7 +455,9 @@ test('uploads in progress are bounded per account and per region; the refused im
 });
 
 test('an upload whose process died is killed; a slow live upload is not', { timeout: 30_000 }, async (t) => {
-  const d = await startTestDeployment(t, ['north-1'], {}, { uploadIdleTimeoutMs: 300 });
+  // An idle timeout ten times the live upload's gaps: on a loaded machine (CI's PostgreSQL + S3 run) a gap of
+  // 300 ms, three times the 100 ms, was long enough for the upload to be cut off as idle.
+  const d = await startTestDeployment(t, ['north-1'], {}, { uploadIdleTimeoutMs: 1000 });
   const db = d.regions[0]!.ctx.db;
   const longAgo = new Date(Date.now() - 60_000).toISOString();
   // Two uploads of a process that is gone: one that never wrote a heartbeat, one whose heartbeat stopped.
@@ -465,13 +467,13 @@ test('an upload whose process died is killed; a slow live upload is not', { time
   assert.ok(await transitionImage(db, stopped, 'queued', 'saving', new Date().toISOString()));
   await markUploadAlive(db, stopped, longAgo);
 
-  // A live upload that takes far longer than three idle timeouts, never idle for one.
+  // A live upload that takes longer than three idle timeouts (its heartbeat's lifetime), never idle for one.
   const live = await createImage(d, d.demo.token, { name: 'slow', disk_format: 'raw' });
   const piece = Buffer.alloc(1024, 5);
   const body = Readable.toWeb(
     Readable.from(
       (async function* () {
-        for (let i = 0; i < 25; i++) {
+        for (let i = 0; i < 40; i++) {
           yield piece;
           await new Promise((r) => setTimeout(r, 100));
         }
