@@ -93,14 +93,9 @@ test(
       disk_format: 'raw',
       container_format: 'bare',
     });
-    const refused = await api(
-      p.url('south-1'),
-      token,
-      'PUT',
-      `/v2/images/${created.body.id}/file`,
-      upload,
-      OCTET,
-    );
+    const putUpload = () =>
+      api(p.url('south-1'), token, 'PUT', `/v2/images/${created.body.id}/file`, upload, OCTET);
+    const refused = await putUpload();
     assert.equal(refused.status, 413, JSON.stringify(refused.body));
     assert.equal(refused.body.error.code, 'STORAGE_FULL');
     const queued = await api(p.url('south-1'), token, 'GET', `/v2/images/${created.body.id}`);
@@ -115,14 +110,7 @@ test(
 
     // Space returns: the same upload succeeds, the replication finishes, both byte-identical.
     await rm(join(mountPoint, 'filler'));
-    const again = await api(
-      p.url('south-1'),
-      token,
-      'PUT',
-      `/v2/images/${created.body.id}/file`,
-      upload,
-      OCTET,
-    );
+    const again = await putUpload();
     assert.equal(again.status, 204, JSON.stringify(again.body));
     assert.ok((await download(p.url('south-1'), token, created.body.id)).equals(upload));
     const job = await waitForJob(p.url('north-1'), token, jobId, 120_000);
