@@ -9,20 +9,11 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { dialects } from '../../helpers/db.js';
 import { startTestDeployment } from '../../helpers/deployment.js';
+import { documentedRoutes } from '../../helpers/openapi-routes.js';
 import { pseudoRandom, uploadImage } from '../../helpers/replication.js';
 
 const RUNS = Number(process.env.FERRY_FUZZ_RUNS ?? 12);
 const ANSWER_WITHIN_MS = 10_000;
-
-interface Parameter {
-  name: string;
-  in: 'path' | 'query' | 'header';
-}
-interface Operation {
-  parameters?: Parameter[];
-  requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> };
-}
-type Document = { paths: Record<string, Record<string, Operation>> };
 
 /** Strings that have broken services: encodings, control and format characters, long runs, SQL and paths. */
 const hostileString = fc.oneof(
@@ -76,7 +67,7 @@ for (const { name: dialect, skip } of dialects()) {
       const imageId = await uploadImage(d, token, 'north-1', pseudoRandom(64 * 1024, 5), {
         visibility: 'shared',
       });
-      const doc = (await (await fetch(`${base}/openapi.json`)).json()) as Document;
+      const routes = await documentedRoutes(base);
       // encodeURIComponent refuses a lone surrogate: it cannot be in a URL at all (a body may carry one).
       const urlString = hostileString.filter((s) => !/\p{Cs}/u.test(s));
       const pathValue = fc.oneof(
@@ -85,62 +76,55 @@ for (const { name: dialect, skip } of dialects()) {
         fc.uuid(),
       );
       const failures: string[] = [];
-      for (const [path, methods] of Object.entries(doc.paths)) {
-        for (const [method, operation] of Object.entries(methods)) {
-          const pathNames = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-          const queryNames = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
-          const content = operation.requestBody?.content ?? {};
-          const fields = Object.values(content).flatMap((c) => Object.keys(c.schema?.properties ?? {}));
-          const mediaType = Object.keys(content)[0] ?? 'application/json';
-          const call = fc.record({
-            params: fc.tuple(...pathNames.map(() => pathValue)),
-            query: fc.array(
-              fc.tuple(queryNames.length > 0 ? fc.constantFrom(...queryNames) : urlString, urlString),
-              { maxLength: 3 },
-            ),
-            body: bodyFor(fields),
-            raw: fc.boolean(),
-          });
-          try {
-            await fc.assert(
-              fc.asyncProperty(call, async ({ params, query, body, raw }) => {
-                let url = path;
-                params.forEach((value, i) => {
-                  url = url.replace(`{${pathNames[i]}}`, encodeURIComponent(value));
-                });
-                const search = new URLSearchParams(query).toString();
-                const hasBody = !['get', 'head', 'delete'].includes(method);
-                const response = await fetch(`${base}${url}${search ? `?${search}` : ''}`, {
-                  method: method.toUpperCase(),
-                  headers: {
-                    'x-auth-token': token,
-                    ...(hasBody ? { 'content-type': raw ? 'application/json' : mediaType } : {}),
-                  },
-                  ...(hasBody ? { body: JSON.stringify(body) } : {}),
-                  signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
-                });
-                const text = await response.text();
-                assert.ok(response.status < 500, `answered ${response.status}: ${text.slice(0, 400)}`);
-                if (response.status >= 400 && method !== 'head') {
-                  // Ferry's and IMS's shape ({error: {code}}), or BCC's on its routes ({code, requestId}).
-                  const parsed = JSON.parse(text) as { error?: { code?: unknown }; code?: unknown };
-                  assert.equal(
-                    typeof (parsed.error?.code ?? parsed.code),
-                    'string',
-                    `an error body with a code: ${text.slice(0, 400)}`,
-                  );
-                }
-              }),
-              { numRuns: RUNS },
-            );
-          } catch (error) {
-            const cause = (error as { cause?: Error }).cause;
-            const message = `${(error as Error).message}\n${cause?.message ?? ''}`.replace(
-              /"a{100,}"/g,
-              (run) => `"a×${run.length - 2}"`,
-            );
-            failures.push(`${method.toUpperCase()} ${path}: ${message.slice(0, 3000)}`);
-          }
+      for (const { method, path, pathNames, queryNames, bodyFields: fields, mediaType } of routes) {
+        const call = fc.record({
+          params: fc.tuple(...pathNames.map(() => pathValue)),
+          query: fc.array(
+            fc.tuple(queryNames.length > 0 ? fc.constantFrom(...queryNames) : urlString, urlString),
+            { maxLength: 3 },
+          ),
+          body: bodyFor(fields),
+          raw: fc.boolean(),
+        });
+        try {
+          await fc.assert(
+            fc.asyncProperty(call, async ({ params, query, body, raw }) => {
+              let url = path;
+              params.forEach((value, i) => {
+                url = url.replace(`{${pathNames[i]}}`, encodeURIComponent(value));
+              });
+              const search = new URLSearchParams(query).toString();
+              const hasBody = !['get', 'head', 'delete'].includes(method);
+              const response = await fetch(`${base}${url}${search ? `?${search}` : ''}`, {
+                method: method.toUpperCase(),
+                headers: {
+                  'x-auth-token': token,
+                  ...(hasBody ? { 'content-type': raw ? 'application/json' : mediaType } : {}),
+                },
+                ...(hasBody ? { body: JSON.stringify(body) } : {}),
+                signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+              });
+              const text = await response.text();
+              assert.ok(response.status < 500, `answered ${response.status}: ${text.slice(0, 400)}`);
+              if (response.status >= 400 && method !== 'head') {
+                // Ferry's and IMS's shape ({error: {code}}), or BCC's on its routes ({code, requestId}).
+                const parsed = JSON.parse(text) as { error?: { code?: unknown }; code?: unknown };
+                assert.equal(
+                  typeof (parsed.error?.code ?? parsed.code),
+                  'string',
+                  `an error body with a code: ${text.slice(0, 400)}`,
+                );
+              }
+            }),
+            { numRuns: RUNS },
+          );
+        } catch (error) {
+          const cause = (error as { cause?: Error }).cause;
+          const message = `${(error as Error).message}\n${cause?.message ?? ''}`.replace(
+            /"a{100,}"/g,
+            (run) => `"a×${run.length - 2}"`,
+          );
+          failures.push(`${method.toUpperCase()} ${path}: ${message.slice(0, 3000)}`);
         }
       }
       if (failures.length > 0) console.error(failures.join('\n\n'));
