@@ -688,7 +688,7 @@ test(
           ]);
           cells++;
           const outcome = rule.batchJob ? await batchOutcome(tokens[who]!, answer) : answerOutcome(answer);
-          const label = `${key} [${img}] as ${who}: expected ${expect}, got ${outcome.status} ${outcome.code ?? ''} ${(JSON.stringify(answer.body) ?? '').slice(0, 300)}`;
+          const label = `${key}${typeof rule.classes === 'string' ? '' : ` [${img}]`} as ${who}: expected ${expect}, got ${outcome.status} ${outcome.code ?? ''} ${(JSON.stringify(answer.body) ?? '').slice(0, 300)}`;
           if (!matches(expect, outcome.status, outcome.code)) failures.push(label);
           const text = JSON.stringify(answer.body) ?? '';
           for (const word of strangers[who]) {
