@@ -1,10 +1,12 @@
 // Scrubbing a region's chunk store through the administrators' API: a chunk damaged on disk is found and
-// removed, the image that used it is reported and no longer served with wrong bytes, and the next upload of
-// the same data heals it.
+// removed, the image that used it is reported and no longer served with wrong bytes, and the next upload or
+// replication of the same data heals it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { api, OCTET, startTestDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { recordReliability } from '../helpers/reliability.js';
+import { startReplication, waitForJob } from '../helpers/replication.js';
 import { corruptStoredChunk, holdsChunk, regionBlobs } from '../helpers/stored-chunks.js';
 
 const MiB = 1024 * 1024;
@@ -16,14 +18,21 @@ function imageData(): Buffer {
   return data;
 }
 
-async function uploadImage(d: TestDeployment, name: string, data: Buffer): Promise<string> {
-  const created = await api(d.url(), d.demo.token, 'POST', '/v2/images', {
+async function uploadImage(d: TestDeployment, name: string, data: Buffer, region?: string): Promise<string> {
+  const created = await api(d.url(region), d.demo.token, 'POST', '/v2/images', {
     name,
     disk_format: 'raw',
     container_format: 'bare',
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  const put = await api(d.url(), d.demo.token, 'PUT', `/v2/images/${created.body.id}/file`, data, OCTET);
+  const put = await api(
+    d.url(region),
+    d.demo.token,
+    'PUT',
+    `/v2/images/${created.body.id}/file`,
+    data,
+    OCTET,
+  );
   assert.equal(put.status, 204, JSON.stringify(put.body));
   return created.body.id;
 }
@@ -32,8 +41,9 @@ async function uploadImage(d: TestDeployment, name: string, data: Buffer): Promi
 async function download(
   d: TestDeployment,
   id: string,
+  region?: string,
 ): Promise<{ status: number; data?: Buffer; error?: string }> {
-  const response = await fetch(`${d.url()}/v2/images/${id}/file`, {
+  const response = await fetch(`${d.url(region)}/v2/images/${id}/file`, {
     headers: { 'x-auth-token': d.demo.token },
   });
   try {
@@ -90,6 +100,52 @@ test('a scrub removes a chunk damaged on disk, reports its image, and the next u
   const again = await api(d.url(), d.admin.token, 'POST', '/v1/admin/scrub');
   assert.deepEqual(again.body.damagedImages, []);
   assert.deepEqual(again.body.corruptChunks, []);
+});
+
+test('a replica whose chunk was damaged and scrubbed away is healed by the next replication of its source', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const data = imageData();
+  const source = await uploadImage(d, 'replicated', data, 'north-1');
+  const first = await waitForJob(
+    d.url('north-1'),
+    d.demo.token,
+    await startReplication(d.url('north-1'), d.demo.token, source),
+  );
+  assert.equal(first.status, 'SUCCESS', JSON.stringify(first));
+  const replica = first.entities.image_id!;
+
+  // The replica's last chunk is damaged in south-1's store; a scrub there finds it and removes it.
+  const third = sha256(data.subarray(2 * MiB));
+  await corruptStoredChunk(regionBlobs(d, 'south-1'), third, 4096);
+  const found = await api(d.url('south-1'), d.admin.token, 'POST', '/v1/admin/scrub', {});
+  assert.deepEqual(found.body.corruptChunks, [third]);
+  assert.deepEqual(found.body.damagedImages, [replica]);
+  assert.ok(!(await download(d, replica, 'south-1')).data?.equals(data), 'no longer served whole');
+
+  // Replicating the source again sends the chunk south-1 no longer holds: the first replica is whole again.
+  const second = await waitForJob(
+    d.url('north-1'),
+    d.demo.token,
+    await startReplication(d.url('north-1'), d.demo.token, source),
+  );
+  assert.equal(second.status, 'SUCCESS', JSON.stringify(second));
+  for (const id of [replica, second.entities.image_id!]) {
+    const healed = await download(d, id, 'south-1');
+    assert.equal(healed.status, 200);
+    assert.ok(healed.data?.equals(data), `${id} byte-identical`);
+  }
+  const clean = await api(d.url('south-1'), d.admin.token, 'POST', '/v1/admin/scrub', {});
+  assert.deepEqual(clean.body.damagedImages, []);
+  assert.deepEqual(clean.body.corruptChunks, []);
+  await recordReliability({
+    class: 'disk',
+    subject:
+      'a chunk damaged on disk (one byte flipped in its pack), in the region that uploaded it and in a replica',
+    tried:
+      '2 damaged chunks: one under an uploaded image, one under a replica; a scrub of each region, then the same data uploaded again, and the source replicated again',
+    held: 'each scrub reported exactly the damaged chunk and its image and removed it; the damaged image was no longer served whole; the next upload and the next replication healed it byte-identical, and the scrubs after were clean',
+    file: 'test/e2e/scrub.test.ts',
+  });
 });
 
 test('only administrators scrub, and a bad pace is a JSON error', async (t) => {

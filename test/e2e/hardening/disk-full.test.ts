@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { api, OCTET } from '../../helpers/deployment.js';
 import { startRegionProcesses } from '../../helpers/region-processes.js';
+import { recordReliability } from '../../helpers/reliability.js';
 import { pseudoRandom, startReplication, uploadImage, waitForJob } from '../../helpers/replication.js';
 import { ownStackSkip } from '../../helpers/stack.js';
 import { makeTempDir } from '../../helpers/tmp.js';
@@ -117,5 +118,12 @@ test(
     assert.equal(job.status, 'SUCCESS', JSON.stringify(job));
     assert.ok((await download(p.url('south-1'), token, job.entities.image_id!)).equals(big));
     assert.ok((await download(p.url('south-1'), token, smallId)).equals(small));
+    await recordReliability({
+      class: 'disk',
+      subject: `a region's blob folder on a ${DISK_MiB} MiB ext4 loop mount filled to ${FREE_MiB} MiB free`,
+      tried: `a ${small.length / MiB} MiB upload that fits, a ${big.length / MiB} MiB replication and a ${upload.length / MiB} MiB upload that do not, then the filler removed`,
+      held: `the upload refused 413 STORAGE_FULL and its image queued again; the replication retried saying "storage is full"; the image held downloaded whole and scrubbed clean; once space returned the upload and the replication succeeded byte-identical`,
+      file: 'test/e2e/hardening/disk-full.test.ts',
+    });
   },
 );
