@@ -25,8 +25,8 @@ import type { RegionContext } from '../region/context.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
-/** Query parameters that are not property filters. */
-const KNOWN = new Set([
+/** Query parameters that are not property filters (also the list's parameters in the OpenAPI document). */
+export const LIST_QUERY_NAMES: ReadonlySet<string> = new Set([
   'limit',
   'marker',
   'sort_key',
@@ -218,7 +218,7 @@ export async function parseListQuery(
   const sort = parseSort(query);
   const properties: Record<string, string> = {};
   for (const [name, value] of Object.entries(query)) {
-    if (KNOWN.has(name) || value === undefined) continue;
+    if (LIST_QUERY_NAMES.has(name) || value === undefined) continue;
     properties[name] = Array.isArray(value) ? value[0]! : value;
   }
   const tags = repeated(query.tag);

@@ -6,7 +6,7 @@
  */
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { ROUTE_DOCS, ROUTE_RESPONSES } from './route-docs.js';
+import { ROUTE_DOCS, ROUTE_QUERIES, ROUTE_RESPONSES } from './route-docs.js';
 import { ErrorBody } from './schemas/common.js';
 
 const TOKEN_HEADER = 'x-auth-token';
@@ -73,6 +73,7 @@ export async function registerOpenApi(app: FastifyInstance, region: string): Pro
       );
       const base: Record<string, unknown> = {
         ...(docs ? { summary: docs.summary, tags: [docs.tag] } : {}),
+        ...(ROUTE_QUERIES[key] ? { querystring: ROUTE_QUERIES[key] } : {}),
         ...((schema ?? {}) as Record<string, unknown>),
       };
       const publicRoute = (route.config as { public?: boolean } | undefined)?.public === true;

@@ -10,6 +10,7 @@ import { JobView } from './schemas/job.js';
 import { RemoteCopyAnswer } from './schemas/bcc.js';
 import { LimitsView } from './schemas/limits.js';
 import { RegionList } from './schemas/region.js';
+import { LIST_QUERY_NAMES } from './image-list-query.js';
 
 const GLANCE = 'Images (Glance v2)';
 const DATA = 'Image data (Glance v2)';
@@ -155,4 +156,20 @@ export const ROUTE_RESPONSES: Record<string, Record<number, TSchema>> = {
   'GET /v1/limits': { 200: LimitsView },
   'POST /v2/image/:id': { 200: RemoteCopyAnswer },
   'POST /v1/cloudimages/job/:job/cancel': { 200: JobView },
+};
+
+/** Optional string parameters, and others allowed (a Glance list filters on any property by its name). */
+function openQuery(names: Iterable<string>): TSchema {
+  return Type.Object(Object.fromEntries([...names].map((name) => [name, Type.Optional(Type.String())])), {
+    additionalProperties: true,
+  });
+}
+
+/**
+ * The query parameters of the routes that read them by hand rather than through a schema, for the document
+ * only (and so for the route fuzzing, which draws query names from it).
+ */
+export const ROUTE_QUERIES: Record<string, TSchema> = {
+  'GET /v2/images': openQuery(LIST_QUERY_NAMES),
+  'POST /v2/image/:id': openQuery(['remoteCopy', 'cancelRemoteCopy']),
 };
