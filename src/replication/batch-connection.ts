@@ -139,12 +139,14 @@ export class BatchConnection {
         reject(new RegionCallError(`${this.region} unreachable: ${error.message}`, true)),
       );
     });
+    // Each names the source region: the last one is the fail_reason of a job out of tries, as "<region>
+    // unreachable: …" is when the manifest cannot be fetched.
     socket.on('error', (error) =>
-      this.fail(new BatchStreamError(`the chunk stream broke: ${error.message}`)),
+      this.fail(new BatchStreamError(`the chunk stream from ${this.region} broke: ${error.message}`)),
     );
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
-      this.fail(new BatchStreamError('the source closed the connection before its answer ended'));
+      this.fail(new BatchStreamError(`${this.region} closed the connection before its answer ended`));
     });
     this.socket = socket;
     return socket;
