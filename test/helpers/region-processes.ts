@@ -14,7 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { loopbackCatalog } from '../../src/config/catalog.js';
+import { loopbackCatalog, type RegionCatalog } from '../../src/config/catalog.js';
 import { ensureRegionCredentials } from '../../src/config/region-credential.js';
 import type { DeploymentSettings } from '../../src/config/settings.js';
 import { provisionIdentity, type ProvisionedIdentity } from '../../src/identity/provision.js';
@@ -29,7 +29,7 @@ export interface RegionProcesses {
   dataDir: string;
   /** The storage settings of the stack (where the regions keep their blobs unless their settings say). */
   storage: DeploymentSettings['storage'];
-  /** The catalog file every region reads. */
+  /** The catalog file every region reads (but those `catalogOf` gives a catalog of their own). */
   catalogFile: string;
   demo: ProvisionedIdentity;
   /** An administrator of every region (storage operations). */
@@ -79,6 +79,15 @@ export async function provisionProcessIdentities(
   }
 }
 
+export interface RegionProcessOptions {
+  /**
+   * The catalog `region` reads, made from the deployment's before any region starts (default: that one). A
+   * region given another one reads it from a file of its own; e.g. a test that points one region's view of
+   * another's endpoint at a proxy, so that only that region's calls pass through it.
+   */
+  catalogOf?: (region: string, catalog: RegionCatalog) => RegionCatalog | Promise<RegionCatalog>;
+}
+
 /**
  * Starts `names`, each with `settings` (or `settings(region)`, its own) as its `--settings` file; the
  * catalog's endpoints are https when the first region's settings give a certificate.
@@ -87,6 +96,7 @@ export async function startRegionProcesses(
   t: TestContext,
   names: string[],
   settings: DeploymentSettings | ((region: string) => DeploymentSettings) = {},
+  options: RegionProcessOptions = {},
 ): Promise<RegionProcesses> {
   const settingsOf = typeof settings === 'function' ? settings : () => settings;
   const children = new Map<string, ChildProcess>();
@@ -109,6 +119,13 @@ export async function startRegionProcesses(
   const catalogFile = join(dataDir, 'catalog.json');
   const settingsFile = (name: string) => join(dataDir, `settings-${name}.json`);
   await writeFile(catalogFile, JSON.stringify(catalog));
+  const catalogFiles = new Map<string, string>();
+  for (const name of names) {
+    const own = await options.catalogOf?.(name, structuredClone(catalog));
+    if (own === undefined || JSON.stringify(own) === JSON.stringify(catalog)) continue;
+    catalogFiles.set(name, join(dataDir, `catalog-${name}.json`));
+    await writeFile(catalogFiles.get(name)!, JSON.stringify(own));
+  }
   for (const name of names) {
     await writeFile(settingsFile(name), JSON.stringify(withStack(name)));
   }
@@ -135,7 +152,7 @@ export async function startRegionProcesses(
         '--region',
         name,
         '--catalog',
-        catalogFile,
+        catalogFiles.get(name) ?? catalogFile,
         '--data',
         dataDir,
         '--settings',

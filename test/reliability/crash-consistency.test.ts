@@ -24,6 +24,7 @@ import { api, OCTET } from '../helpers/deployment.js';
 import { startRegionProcesses } from '../helpers/region-processes.js';
 import { recordReliability } from '../helpers/reliability.js';
 import { pseudoRandom } from '../helpers/replication.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { ownStackSkip } from '../helpers/stack.js';
 import { regionBlobs, storedChunkDigests } from '../helpers/stored-chunks.js';
 
@@ -67,18 +68,6 @@ const SETTINGS = {
   // find, and operations last long enough for kill points to land inside them.
   storage: { blobStore: 'fs' as const, packBytes: 8 * MiB, flushDelayMs: 20 },
 };
-
-/** mulberry32: a small seeded PRNG, so a run can be replayed from its seed. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What an image must hold: its bytes' hashes and its manifest (fixed 1 MiB chunks, as Ferry cuts them). */
 interface Expected {
