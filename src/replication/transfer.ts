@@ -10,9 +10,10 @@
  * SHA-256. So the image's bytes are the source's bytes, and the source's MD5 `checksum` and `os_hash_value`
  * (with its `os_hash_algo`, whatever this region's setting) hold without hashing the whole image again.
  *
- * A run ends one of three ways: success; a transient failure (source unreachable, timeout, corrupt chunk):
- * the job is released to run again after a backoff, keeping every chunk stored so far; or a permanent one
- * (grant revoked, manifest mismatch, runs exhausted): the job ends FAIL and its image is removed.
+ * A run ends one of three ways: success; a transient failure (source unreachable, timeout, corrupt chunk or
+ * manifest bytes): the job is released to run again after a backoff, keeping every chunk stored so far; or a
+ * permanent one (grant revoked, a manifest of another size, runs exhausted): the job ends FAIL and its image
+ * is removed.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -41,6 +42,19 @@ import { GRANT_HEADER, RegionCallError, requestIdHeaders } from './region-call.j
 export const PROGRESS_INTERVAL_MS = 500;
 
 class PermanentFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A transient failure with the code the job ends with if no run is left: the error a run met is named, not
+ * only REPLICATION_FAILED.
+ */
+class RetriedFailure extends Error {
   constructor(
     readonly code: string,
     message: string,
@@ -264,9 +278,11 @@ async function fetchManifest(
   }
   const digest = createHash('sha256').update(bytes).digest('hex');
   if (digest !== expected.digest) {
-    throw new PermanentFailure(
+    // The source serves the manifest it holds under that digest: other bytes were most likely damaged on the
+    // way (plain HTTP between regions has no integrity check of its own), so the manifest is fetched again.
+    throw new RetriedFailure(
       'MANIFEST_MISMATCH',
-      `the source's manifest is ${digest}, expected ${expected.digest}`,
+      `the source's manifest arrived as ${digest}, expected ${expected.digest}`,
     );
   }
   const manifest = parseManifest(bytes);
@@ -324,7 +340,13 @@ async function failRun(
     return;
   }
   log.error({ job: job.id, err: told }, 'replication failed');
-  const code = permanent ? error.code : full ? 'STORAGE_FULL' : 'REPLICATION_FAILED';
+  const code = permanent
+    ? error.code
+    : full
+      ? 'STORAGE_FULL'
+      : error instanceof RetriedFailure
+        ? error.code
+        : 'REPLICATION_FAILED';
   const ended = await updateJob(
     ctx.db,
     job.id,

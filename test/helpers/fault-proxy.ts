@@ -12,8 +12,8 @@
  * - `stall`: after K bytes of answer nothing more is forwarded for `stallMs`, then both sides are closed;
  * - `cut`: after K bytes of answer both sides are closed (mid-head, mid-chunk or between answers);
  * - `reset`: after K bytes of answer the client's side is reset (RST) and the target's closed;
- * - `flip`: one byte of a body is flipped, FLIP_MIN_OFFSET or more into a body whose `Content-Length` the proxy
- *   read, so that the content is damaged and not the framing (a chunk-size line or a head would break the
+ * - `flip`: one byte of a body is flipped, FLIP_MIN_OFFSET (or `flipMinOffset`) or more into a body whose
+ *   `Content-Length` the proxy read, so that the content is damaged and not the framing (a chunk-size line or a head would break the
  *   parse instead). The answers are followed head by head, for connections kept alive with several answers;
  *   on a chunked answer the proxy loses the framing and flips nothing more on that connection.
  *
@@ -46,6 +46,8 @@ export interface FaultOptions {
   earlyStrikes?: number;
   /** At most this many connections, counted from now, are given a fault; the rest none (default: no limit). */
   faultyConnections?: number;
+  /** A flip lands at least this far into a body (default FLIP_MIN_OFFSET; 0: any body, a manifest's too). */
+  flipMinOffset?: number;
 }
 
 export interface FaultProxyOptions extends FaultOptions {
@@ -81,7 +83,13 @@ const EARLY_STRIKE_BYTES = 1024;
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const { random } = options;
   let faults: FaultRates = options.faults ?? {};
-  const defaults = { delayMs: 5, stallMs: 1_000, strikeWithinBytes: 2 * 1024 * 1024, earlyStrikes: 0.25 };
+  const defaults = {
+    delayMs: 5,
+    stallMs: 1_000,
+    strikeWithinBytes: 2 * 1024 * 1024,
+    earlyStrikes: 0.25,
+    flipMinOffset: FLIP_MIN_OFFSET,
+  };
   let settings = { ...defaults, faultyConnections: Infinity, ...options };
   const counts = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
   const sockets = new Set<Socket>();
@@ -116,7 +124,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const strikeAt = Math.floor(
       random() * (early ? Math.min(EARLY_STRIKE_BYTES, strikeWithinBytes) : strikeWithinBytes),
     );
-    const flipAt = fault === 'flip' ? followAnswers(random) : undefined;
+    const flipAt = fault === 'flip' ? followAnswers(random, settings.flipMinOffset) : undefined;
     const upstream = connect({ host: '127.0.0.1', port: options.targetPort });
     const closeBoth = () => {
       client.destroy();
@@ -200,10 +208,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 /**
  * Follows the answers of one connection through the pieces forwarded (heads, then `Content-Length` bytes of
  * body) and returns, for each piece, the index of the byte to flip if it is in this piece: one byte, drawn
- * FLIP_MIN_OFFSET or more into the first body that long. An answer without `Content-Length` (chunked, or
+ * `minOffset` or more into the first body longer than that. An answer without `Content-Length` (chunked, or
  * ended by the close) stops the following: nothing is flipped after it.
  */
-function followAnswers(random: () => number): (piece: Buffer) => number | undefined {
+function followAnswers(random: () => number, minOffset: number): (piece: Buffer) => number | undefined {
   let phase: 'head' | 'body' | 'lost' | 'flipped' = 'head';
   let head = '';
   let left = 0;
@@ -237,8 +245,7 @@ function followAnswers(random: () => number): (piece: Buffer) => number | undefi
         }
         left = status === 204 || status === 304 ? 0 : length;
         bodyOffset = 0;
-        target =
-          left > FLIP_MIN_OFFSET ? FLIP_MIN_OFFSET + Math.floor(random() * (left - FLIP_MIN_OFFSET)) : -1;
+        target = left > minOffset ? minOffset + Math.floor(random() * (left - minOffset)) : -1;
         if (left > 0) phase = 'body';
       } else {
         const taken = Math.min(left, piece.length - i);

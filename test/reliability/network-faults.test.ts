@@ -2,11 +2,12 @@
 // (dist/), and south-1 reaches north-1 through a fault proxy (helpers/fault-proxy.ts): its catalog gives the
 // proxy as north-1's endpoint, so every call of the destination to the source passes through it (the manifest,
 // the chunk batches, the job-state reports), while users, and north-1's own calls to south-1, go directly.
-// Four scenarios, on images of a few MiB of pseudo-random data (1 MiB chunks):
+// Five scenarios, on images of a few MiB of pseudo-random data (1 MiB chunks):
 //   a. mixed faults (delay, short stalls, cuts, resets, flipped bytes) at moderate rates: every job ends SUCCESS
 //      and every replica downloads byte-identical to its source, with its checksums; every fault kind struck;
 //   b. flipped bytes only: the same, and the flips were caught by the chunk hash (south-1 logged the digest
 //      mismatches) and fetched again;
+//   e. one byte flipped in a manifest: its SHA-256 check fails the run, and the next run fetches it again;
 //   d. connections that stall past the caller's 30 s time limit and are never cut: the job still succeeds,
 //      once the destination's own time limit has ended the wait (the one scenario that takes ~30 s);
 //   c. a permanent fault (every answer cut or reset at its first byte) with a budget of 3 runs: the job ends
@@ -144,6 +145,11 @@ test(
       (await readFile(join(p.dataDir, 'south-1.log'), 'utf8'))
         .split('\n')
         .filter((line) => line.includes('chunk digest mismatch')).length;
+    /** Lines of south-1's log where a fetched manifest did not hash to the digest the job was created with. */
+    const manifestMismatches = async () =>
+      (await readFile(join(p.dataDir, 'south-1.log'), 'utf8'))
+        .split('\n')
+        .filter((line) => line.includes("the source's manifest arrived as")).length;
     const imagesOfSouth = async (): Promise<ImageView[]> => {
       const answer = await api(south, token, 'GET', '/v2/images?limit=1000');
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -261,6 +267,26 @@ test(
       assert.ok(caught >= 1 && caught <= flips, `${flips} bytes flipped, ${caught} digest mismatches logged`);
     });
 
+    // e. A byte flipped in the manifest (the first answer of the first connection the job opens): its SHA-256
+    // is not the one the job was created with, the run fails as damaged in transit, and the next run fetches it
+    // again (a damaged manifest is not the end of the job).
+    let manifestRuns = 0;
+    let manifestCaught = 0;
+    await scenario('manifest flip', async () => {
+      const before = counts();
+      const caughtBefore = await manifestMismatches();
+      proxy.setFaults({ flip: 1 }, { flipMinOffset: 0, faultyConnections: 1 });
+      const job = await replicateAndVerify('manifest-flip');
+      manifestRuns = job.attempts ?? 1;
+      manifestCaught = (await manifestMismatches()) - caughtBefore;
+      t.diagnostic(
+        `manifest flip: ${since(before).flip} flipped, ${manifestCaught} caught, ${manifestRuns} runs`,
+      );
+      assert.equal(since(before).flip, 1, 'one byte flipped');
+      assert.equal(manifestCaught, 1, 'the flip was in the manifest, and the check of its SHA-256 caught it');
+      assert.equal(manifestRuns, 2, 'the manifest was fetched again in the next run');
+    });
+
     // d. A stall that the proxy never ends: the destination's own time limit on a silent connection
     // (REGION_CALL_TIMEOUT_MS) ends it, and the batch is fetched again on a new connection.
     let longStalls = 0;
@@ -351,14 +377,14 @@ test(
         'resets mid-chunk, flipped body bytes; regions as ferry serve processes',
       tried:
         `seed ${SEED}: ${mixedJobs} replications through mixed faults (${show(mixed)}), ${flipJobs} through ` +
-        `flipped bytes only (${flips} flipped), 1 through ${longStalls} connections stalled past the ` +
+        `flipped bytes only (${flips} flipped), 1 through a byte flipped in its manifest, 1 through ${longStalls} connections stalled past the ` +
         `caller's ${REGION_CALL_TIMEOUT_MS / 1000} s time limit, 2 with every answer cut or reset ` +
         `(${failures.map((f) => f.fault).join(', ')}) and ${SMALL_BUDGET} runs allowed; ` +
         `${proxy.connections} connections`,
       held:
-        `${mixedJobs + flipJobs + 1} of ${mixedJobs + flipJobs + 1} replicas byte-identical with their checksums (in ` +
-        `${mixedRuns + flipRuns + longStallRuns} runs), ${caughtAll} of ${total.flip} flipped bytes caught by ` +
-        `their chunk's SHA-256 and the chunk fetched again, ` +
+        `${mixedJobs + flipJobs + 2} of ${mixedJobs + flipJobs + 2} replicas byte-identical with their checksums (in ` +
+        `${mixedRuns + flipRuns + manifestRuns + longStallRuns} runs), ${caughtAll} of ${total.flip - 1} flipped chunk bytes caught by ` +
+        `their chunk's SHA-256 and the chunk fetched again, the flipped manifest caught by its SHA-256 and fetched again in the next run, ` +
         `the stalled one done in ${longStallSeconds.toFixed(1)} s; ` +
         `the unreachable ones FAIL (${failures.map((f) => `in ${f.seconds.toFixed(1)} s: "${f.reason}"`).join('; ')}), ` +
         'no active image left by them',
