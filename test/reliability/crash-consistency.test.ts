@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { CHUNK_SIZE, serializeManifest } from '../../src/domain/manifest.js';
 import type { Digest } from '../../src/domain/ids.js';
+import type { ImageView } from '../../src/api/schemas/image.js';
 import type { JobView } from '../../src/api/schemas/job.js';
 import { api, OCTET } from '../helpers/deployment.js';
 import { startRegionProcesses } from '../helpers/region-processes.js';
@@ -114,17 +115,6 @@ function expectationOf(seeds: number[], tailSeed: number, tailBytes: number): Ex
     chunkDigests,
     manifestDigest: sha256(serializeManifest(manifest)),
   };
-}
-
-interface ImageView {
-  id: string;
-  status: string;
-  size: number | null;
-  checksum: string | null;
-  os_hash_algo: string | null;
-  os_hash_value: string | null;
-  /** A replica's or a copy's origin. */
-  replication?: { source_image_id: string | null } | null;
 }
 
 test(

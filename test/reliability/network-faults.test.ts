@@ -23,6 +23,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { ImageView } from '../../src/api/schemas/image.js';
 import type { JobView } from '../../src/api/schemas/job.js';
 import { findRegion } from '../../src/config/catalog.js';
 import type { DeploymentSettings } from '../../src/config/settings.js';
@@ -87,15 +88,6 @@ const FAIL_BOUND_MS = 30_000;
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 const md5 = (data: Uint8Array) => createHash('md5').update(data).digest('hex');
-
-interface ImageView {
-  id: string;
-  status: string;
-  size: number | null;
-  checksum: string | null;
-  os_hash_algo: string | null;
-  os_hash_value: string | null;
-}
 
 test(
   'replications between regions through delays, stalls, cuts, resets and flipped bytes end byte-identical or FAIL clearly, never hang',
