@@ -7,7 +7,8 @@
  *   Uploads are long by nature and have their own rules instead (routes/image-file.ts: an idle timeout and
  *   a minimum rate, `uploadIdleTimeoutMs`, `uploadMinBytesPerSecond`).
  * - **Idle sockets.** A connection with no traffic either way for `limits.idleSocketTimeoutMs` (120 s) is
- *   closed: a client that stops reading a download, or leaves a connection open and silent.
+ *   closed: a client that stops reading a download, or leaves a connection open and silent (between two
+ *   requests of a kept-alive connection: the shorter of this and Fastify's 72 s keep-alive).
  * - **Connections per client.** One client address holds at most `limits.maxConnectionsPerClient` (128)
  *   connections; one more is answered 429 TOO_MANY_CONNECTIONS and closed at once. On an HTTPS server the
  *   count is of TCP connections, before their TLS handshake, and one too many is closed without an answer:
@@ -58,6 +59,10 @@ function limitConnections(
 ): void {
   // Node closes a socket idle this long (the server's 'timeout' default), whatever request it is in.
   server.timeout = limits.idleSocketTimeoutMs;
+  // Between the requests of a kept-alive connection Node uses keepAliveTimeout instead (Fastify's: 72 s): a
+  // shorter idle bound holds there too (a TLS upload's connection stays open after its answer, and was kept
+  // 72 s whatever the bound).
+  server.keepAliveTimeout = Math.min(server.keepAliveTimeout, limits.idleSocketTimeoutMs);
   const tls = (server as unknown) instanceof TlsServer;
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {

@@ -412,10 +412,15 @@ test('uploads in progress are bounded per account and per region; the refused im
     {},
     { maxConcurrentUploads: 3, maxConcurrentUploadsPerAccount: 2 },
   );
-  /** Starts an upload that sends 1000 of its 5 MB and then waits; resolves once the server has taken it. */
+  /**
+   * Starts an upload that sends 1000 of its 5 MB and then waits; resolves once the server has taken it. Each is
+   * cut at the end of the test: the deployment's stop (its hook comes first) would otherwise wait for them.
+   */
+  const open: Array<{ destroy(): void }> = [];
   const stalled = async (token: string) => {
     const id = await createImage(d, token, { name: 'stalled', disk_format: 'raw' });
     const { req } = partialUpload(d, token, id, 5_000_000);
+    open.push(req);
     t.after(() => req.destroy());
     for (let i = 0; i < 100; i++) {
       if ((await api(d.url(), token, 'GET', `/v2/images/${id}`)).body.status === 'saving') return { id, req };
@@ -452,6 +457,7 @@ test('uploads in progress are bounded per account and per region; the refused im
   }
   assert.equal(retried.status, 204, JSON.stringify(retried.body));
   assert.equal((await api(d.url(), d.demo.token, 'GET', `/v2/images/${first.id}`)).body.status, 'killed');
+  for (const req of open) req.destroy();
 });
 
 test('an upload whose process died is killed; a slow live upload is not', { timeout: 30_000 }, async (t) => {

@@ -169,8 +169,16 @@ test('an upload trickled below the minimum rate is cut off; a steady one longer 
     upload.socket.write(data.subarray(i * 256 * 1024, (i + 1) * 256 * 1024));
     if (i < 2) await sleep(500);
   }
+  const lastWrite = Date.now();
   const done = await upload.answer;
   assert.equal(statusOf(done), 204, done);
+  // Its connection ends with the answer (plain HTTP) or once idle for the bound (HTTPS keeps it alive), not
+  // after the 72 s keep-alive of Fastify's.
+  const closedAfter = Date.now() - lastWrite;
+  assert.ok(
+    closedAfter < LIMITS.idleSocketTimeoutMs + 10_000,
+    `the connection closed after ${closedAfter} ms`,
+  );
   const image = await api(d.url(), d.demo.token, 'GET', `/v2/images/${steady}`);
   assert.equal(image.body.status, 'active');
   assert.equal(image.body.size, data.length);

@@ -375,11 +375,20 @@ test('over TLS: chunks in any pieces and a slow store, on one connection; a cert
   assert.equal(source.requests.length, 2, 'nothing was sent to the source without a trusted certificate');
 });
 
-test('an https endpoint is never spoken to in plain text: a plain TCP server there fails the call', async () => {
+test('an https endpoint is never spoken to in plain text: a plain HTTP server there fails the call', async () => {
   const { chunks } = makeChunks();
-  const plain = await startSource((_request, socket) => socket.write(head(200, 0)));
-  const url = new URL(plain.url.href.replace('http:', 'https:'));
-  const connection = new BatchConnection('north-1', url, {});
+  // What a plain HTTP server does with a TLS handshake: reads it as a malformed request, answers 400, closes.
+  const firstBytes: Buffer[] = [];
+  const plain = createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', (data) => {
+      firstBytes.push(data);
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
+  });
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  const { port } = plain.address() as { port: number };
+  const connection = new BatchConnection('north-1', new URL(`https://127.0.0.1:${port}`), {});
   try {
     const failure = await connection.post('/c', {}, receiverFor(chunks).receiver, NO_ABORT).then(
       () => assert.fail('resolved'),
@@ -388,6 +397,13 @@ test('an https endpoint is never spoken to in plain text: a plain TCP server the
     assert.ok(failure instanceof RegionCallError, String(failure));
   } finally {
     connection.close();
+    plain.close();
   }
-  assert.equal(plain.requests.length, 0, 'no plain request reached it');
+  assert.equal(firstBytes.length, 1, 'the client connected');
+  // 0x16: a TLS handshake record; a plain request would begin "POST".
+  assert.equal(
+    firstBytes[0]![0],
+    0x16,
+    `the client sent ${firstBytes[0]!.subarray(0, 8).toString('latin1')}`,
+  );
 });
