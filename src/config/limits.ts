@@ -46,6 +46,12 @@ export interface RegionLimits {
   idleSocketTimeoutMs: number;
   /** Connections one client address may hold open at once (default: 128). */
   maxConnectionsPerClient: number;
+  /**
+   * How long a stopping region lets requests under way finish before it cuts every connection (default: 20 s,
+   * inside the 30 s a container orchestrator gives by default): a stalled upload or a client that keeps its
+   * connection open must not hold a stop for as long as its own timeouts allow.
+   */
+  shutdownGraceMs: number;
   /** Images one project may hold in the region (default: 10,000); more are refused 413 LIMIT_EXCEEDED. */
   maxImagesPerProject: number;
 }
@@ -75,6 +81,7 @@ export const DEFAULT_LIMITS: RegionLimits = {
   requestTimeoutMs: 30 * 1000,
   idleSocketTimeoutMs: 120 * 1000,
   maxConnectionsPerClient: 128,
+  shutdownGraceMs: 20 * 1000,
 };
 
 /** How the region treats image data it is given (`images` in the settings file). */

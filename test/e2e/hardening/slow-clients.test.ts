@@ -183,3 +183,44 @@ test('an upload trickled below the minimum rate is cut off; a steady one longer 
   assert.equal(image.body.status, 'active');
   assert.equal(image.body.size, data.length);
 });
+
+test('a stopping region lets a request under way finish within its grace, then cuts a stalled upload', async (t) => {
+  const d = await startTestDeployment(
+    t,
+    ['north-1'],
+    {},
+    {
+      ...LIMITS,
+      idleSocketTimeoutMs: 60_000,
+      uploadIdleTimeoutMs: 60_000,
+      shutdownGraceMs: 1000,
+    },
+  );
+  const created = await api(d.url(), d.demo.token, 'POST', '/v2/images', {
+    name: 'stalled',
+    disk_format: 'raw',
+    container_format: 'bare',
+  });
+  assert.equal(created.status, 201);
+  // Half of the body, then nothing: only the 60 s idle timeouts would end it.
+  const stalled = await open(
+    d,
+    head('PUT', `/v2/images/${created.body.id}/file`, {
+      'content-type': 'application/octet-stream',
+      'content-length': 1024 * 1024,
+      'x-auth-token': d.demo.token,
+    }),
+  );
+  stalled.socket.write(Buffer.alloc(512 * 1024, 1));
+  // An idle kept-alive connection beside it.
+  const idle = await open(d);
+  await sleep(200);
+  const region = d.regions[0]!;
+  const stopping = Date.now();
+  await region.close();
+  const tookMs = Date.now() - stopping;
+  assert.ok(tookMs >= 900, `the upload under way had its grace (stopped after ${tookMs} ms)`);
+  assert.ok(tookMs < 5000, `the stop took ${tookMs} ms`);
+  assert.equal(await stalled.answer, '', 'the stalled upload was cut, not answered');
+  await idle.answer;
+});
