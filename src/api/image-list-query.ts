@@ -154,7 +154,8 @@ function ownerFilter(query: Query): Pick<ImageFilters, 'owner' | 'ownerNot'> {
 function timeFilter(query: Query, name: string): TimeFilter | undefined {
   const value = single(query, name);
   if (value === undefined) return undefined;
-  const match = /^(?:(gt|gte|lt|lte|eq|neq):)?(.+)$/.exec(value)!;
+  // Matches any value, '' and line breaks included (it did not, and `created_at=` answered 500).
+  const match = /^(?:(gt|gte|lt|lte|eq|neq):)?([\s\S]*)$/.exec(value)!;
   const at = new Date(match[2]!);
   if (!/^\d{4}-\d\d-\d\d/.test(match[2]!) || Number.isNaN(at.getTime())) {
     throw bad(`${name} must be [gt|gte|lt|lte|eq|neq:]<ISO 8601 time>, e.g. gt:2026-01-01T00:00:00Z.`);
