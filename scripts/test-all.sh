@@ -34,7 +34,9 @@ stage() { # stage NAME COMMAND...: runs it, its output shown and kept for the su
   "$@" 2>&1 | tee "$outputs/$name.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || failed_stages=$((failed_stages + 1))
 }
-node_test=(node --import tsx --test --test-concurrency=1)
+# Two test files at a time: most of a file's time is spent waiting on its regions' processes, disks and
+# sockets, and two at a time took a stage 27-38% less time than one on the 2-core CI machine.
+node_test=(node --import tsx --test --test-concurrency=2)
 
 e2e=$(find test/e2e -name '*.test.ts' | sort)
 over_tls=$(ls test/e2e/replication/*.test.ts test/e2e/hardening/slow-clients.test.ts)
