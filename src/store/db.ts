@@ -4,6 +4,7 @@
  * its schema up to date.
  * @module
  */
+import { setTimeout } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import {
   Kysely,
@@ -84,13 +85,40 @@ async function migrated(db: Db, config: DatabaseConfig): Promise<Db> {
     // PostgreSQL server (its own schema) would find the first one's and never make its own.
     ...(config.kind === 'postgres' && config.schema ? { migrationTableSchema: config.schema } : {}),
   });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
+  for (let attempt = 1; ; attempt++) {
+    const { error } = await migrator.migrateToLatest();
+    if (!error) break;
+    if (attempt < MIGRATION_ATTEMPTS && isOtherSchemaDropped(error, config)) {
+      await setTimeout(50 * attempt);
+      continue;
+    }
     await db.destroy();
     throw error;
   }
   await optimizeDatabase(db);
   return db;
+}
+
+/** How many times the migrations are tried while other schemas of the database vanish under them. */
+const MIGRATION_ATTEMPTS = 10;
+
+/**
+ * Whether the migrations failed only because another schema of the same PostgreSQL database was dropped
+ * meanwhile: Kysely's migrator lists the tables of every schema (its introspector calls
+ * `has_schema_privilege` and `pg_get_serial_sequence` on each name it has read), and a schema or table
+ * dropped between the two answers 3F000 or 42P01 naming it. Regions that share a database, each in a schema,
+ * start and go while others run; the failed step rolled back, so the migrations are run again.
+ */
+function isOtherSchemaDropped(error: unknown, config: DatabaseConfig): boolean {
+  if (config.kind !== 'postgres') return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const missing =
+    code === '3F000'
+      ? /^schema "([^"]+)" does not exist$/.exec(String(message))?.[1]
+      : code === '42P01'
+        ? /^relation "([^".]+)\.[^"]+" does not exist$/.exec(String(message))?.[1]
+        : undefined;
+  return missing !== undefined && missing !== (config.schema ?? 'public');
 }
 
 /**

@@ -52,3 +52,40 @@ for (const { name, skip } of dialects()) {
     });
   });
 }
+
+describe('migrations on postgres beside other schemas', { skip: dialects()[1]!.skip }, () => {
+  // Many regions (or test runs) share one PostgreSQL database, each in a schema of its own, and one may be
+  // dropped while another region starts. Kysely's migrator reads the tables of every schema in the database,
+  // and a schema dropped during that read failed the starting region with 3F000 naming the dropped schema.
+  test('a region starts while other schemas of the same database are being dropped', async (t) => {
+    const url = testPostgresUrl()!;
+    const prefix = `t_${randomBytes(6).toString('hex')}`;
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const others = Array.from({ length: 120 }, (_, i) => `${prefix}_other_${i}`);
+    for (const schema of others) {
+      await client.query(`create schema ${schema}; create table ${schema}.t (a int, b text, c text)`);
+    }
+    const mine = Array.from({ length: 6 }, (_, i) => `${prefix}_mine_${i}`);
+    t.after(async () => {
+      for (const schema of [...others, ...mine])
+        await client.query(`drop schema if exists ${schema} cascade`);
+      await client.end();
+    });
+    const dropping = (async () => {
+      for (const schema of others) await client.query(`drop schema ${schema} cascade`);
+    })();
+    const opened: Db[] = [];
+    t.after(() => Promise.all(opened.map((db) => db.destroy())));
+    const results = await Promise.allSettled(
+      mine.map(async (schema) =>
+        opened.push(await openDatabase({ kind: 'postgres', url, schema, maxConnections: 2 })),
+      ),
+    );
+    await dropping;
+    assert.deepEqual(
+      results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+      [],
+    );
+  });
+});
