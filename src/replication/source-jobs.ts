@@ -161,11 +161,16 @@ export async function startCrossRegionCopies(
 ): Promise<{ requestId: string; started: StartedJob[]; refused: Refusal[] }> {
   const started: StartedJob[] = [];
   const refused: Refusal[] = [];
-  const [here, elsewhere] = await Promise.all([
-    countRunningJobs(ctx, principal.userId),
+  // This region's count as stored, brought up to date from the destinations only at the limit (see below).
+  const [stored, elsewhere] = await Promise.all([
+    listActiveSourceJobs(ctx.db, { userId: principal.userId }),
     runningInOtherRegions(ctx, principal.userId),
   ]);
-  const running = { here, elsewhere };
+  const running = { here: stored.length, elsewhere, refreshed: false };
+  const startPair = async (image: ImageRecord, region: string): Promise<string> => {
+    const { projectName } = await checkRules(ctx, principal, image, region, request, running);
+    return createSourceJob(ctx, principal, image, region, projectName, request, elsewhere, requestId);
+  };
   for (const imageId of imageIds) {
     let image: ImageRecord;
     try {
@@ -177,17 +182,21 @@ export async function startCrossRegionCopies(
     }
     for (const region of regions) {
       try {
-        const { projectName } = await checkRules(ctx, principal, image, region, request, running);
-        const jobId = await createSourceJob(
-          ctx,
-          principal,
-          image,
-          region,
-          projectName,
-          request,
-          elsewhere,
-          requestId,
-        );
+        let jobId: string;
+        try {
+          jobId = await startPair(image, region);
+        } catch (error) {
+          // Asking the destinations whether the unfinished jobs ended (a call per job) can only lower the
+          // count, so it is done only once the stored count reaches the limit: below it, the answers would
+          // change no decision. In the load test (test/reliability/load.test.ts), submissions that asked
+          // none took half the time (p50 0.8 s against 1.7 s). Asked once per request; then the refused pair
+          // is tried again.
+          if (!isFerryError(error) || error.code !== 'REPLICATION_LIMIT_REACHED' || running.refreshed)
+            throw error;
+          running.here = await countRunningJobs(ctx, principal.userId);
+          running.refreshed = true;
+          jobId = await startPair(image, region);
+        }
         started.push({ image_id: image.id, region, job_id: jobId });
         running.here++;
       } catch (error) {

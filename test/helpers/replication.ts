@@ -79,10 +79,14 @@ export function waitForJob(url: string, token: string, jobId: string, timeoutMs 
   );
 }
 
-/** Deterministic pseudo-random bytes (xorshift), fast and different for each seed. */
+/**
+ * Deterministic pseudo-random bytes (xorshift), fast and different for each seed. The state is 2 * seed + 1:
+ * odd, so never the zero state xorshift cannot leave, and distinct per seed (`seed | 1` gave seeds 2k and
+ * 2k + 1 the same bytes, and tests meaning to replicate distinct images replicated duplicates).
+ */
 export function pseudoRandom(bytes: number, seed: number): Buffer {
   const data = Buffer.alloc(bytes);
-  let x = seed | 1;
+  let x = (Math.imul(seed, 2) + 1) | 0;
   for (let i = 0; i + 4 <= bytes; i += 4) {
     x ^= x << 13;
     x ^= x >>> 17;

@@ -257,6 +257,52 @@ test('requests sent at once cannot start more jobs than the limit allows', async
   }
 });
 
+test('at the limit, the source asks the destination: a job that ended unreported frees its slot', async (t) => {
+  const d = await startTestDeployment(t, ['north-1', 'south-1']);
+  const north = d.url('north-1');
+  const token = d.demo.token;
+  const images: string[] = [];
+  for (let i = 0; i < 7; i++)
+    images.push(
+      await uploadImage(d, token, 'north-1', pseudoRandom(2 * MiB, 61 + 2 * i), { name: `r-${i}` }),
+    );
+  const ended = await requestReplication(north, token, images[0]!, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal((await waitForJob(north, token, ended.body.job_id)).status, 'SUCCESS');
+  for (let i = 1; i < 5; i++) {
+    const started = await requestReplication(north, token, images[i]!, {
+      region: 'south-1',
+      agency_name: 'ferry_copy',
+      bandwidth_limit: 128 * 1024, // keeps them running
+    });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+  }
+  // The source's row as a lost final report leaves it: still running, five unfinished as far as it knows.
+  await d.regions[0]!.ctx.db.updateTable('jobs')
+    .set({ status: 'RUNNING' })
+    .where('id', '=', ended.body.job_id)
+    .execute();
+  const sixth = await requestReplication(north, token, images[5]!, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+    bandwidth_limit: 128 * 1024,
+  });
+  assert.equal(sixth.status, 200, `south-1 says the first job ended: ${JSON.stringify(sixth.body)}`);
+  const first = await api(north, token, 'GET', `/v1/cloudimages/job/${ended.body.job_id}`);
+  assert.equal(first.body.status, 'SUCCESS', 'the source learnt it too');
+  const seventh = await requestReplication(north, token, images[6]!, {
+    region: 'south-1',
+    agency_name: 'ferry_copy',
+  });
+  assert.equal(seventh.status, 400, 'five are running now');
+  assert.equal(seventh.body.error.ferry_code, 'REPLICATION_LIMIT_REACHED');
+  for (const job of (await api(north, token, 'GET', '/v1/cloudimages/jobs')).body.jobs)
+    if (job.status === 'RUNNING' || job.status === 'INIT')
+      await api(north, token, 'POST', `/v1/cloudimages/job/${job.job_id}/cancel`);
+});
+
 test('a job whose chunks take longer than its lease keeps the lease: one run, no takeover', async (t) => {
   const d = await startTestDeployment(t, ['north-1', 'south-1'], { leaseMs: 1000 });
   const north = d.url('north-1');
