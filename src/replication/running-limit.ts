@@ -2,9 +2,9 @@
  * IMS's limit of running replications per user (5 by default) holds across every region, as IMS states it:
  * before starting a replication, the source region counts the user's unfinished replications of its own
  * (asking their destinations whether they ended once the stored count reaches the limit) and asks every
- * other region of the catalog for its count (PEER_CALLS.runningJobs), in parallel. A region that cannot be asked refuses the request
- * (REPLICATION_LIMIT_UNKNOWN, 503: the limit fails closed), unless it is the destination itself, whose
- * replication could not start anyway (REGION_UNREACHABLE, as before).
+ * other region of the catalog for its count (PEER_CALLS.runningJobs), in parallel. A region that cannot be
+ * asked refuses the request (REPLICATION_LIMIT_UNKNOWN, 503: the limit fails closed), unless it is the
+ * destination itself, whose replication could not start anyway (REGION_UNREACHABLE, as before).
  *
  * Within a region the count is exact even for requests sent at once (it is taken again, one request at a time,
  * as the job's row is written: store/jobs.ts insertSourceJobWithin). Across regions it is taken once per request: two requests
